@@ -1,0 +1,4 @@
+//! The engine (to be written).
+
+/// The protocol engine.
+pub struct Engine;

@@ -1,0 +1,155 @@
+//! Counters, and the reason attached to every input the core discards.
+//!
+//! The core never panics on input: anything it cannot or will not handle is counted
+//! under exactly one [`DropReason`] and dropped.
+
+macro_rules! drop_reasons {
+    ($( $(#[$doc:meta])* $name:ident => $text:literal, )*) => {
+        /// Why an input (tap frame or socket event) was discarded.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[repr(u8)]
+        pub enum DropReason {
+            $( $(#[$doc])* $name, )*
+        }
+
+        impl DropReason {
+            /// Every reason, in declaration order.
+            pub const ALL: &'static [DropReason] = &[$(DropReason::$name,)*];
+            /// Number of reasons.
+            pub const COUNT: usize = DropReason::ALL.len();
+
+            /// A short, stable, human-readable name (used in logs and stats dumps).
+            pub const fn name(self) -> &'static str {
+                match self { $(DropReason::$name => $text,)* }
+            }
+        }
+    };
+}
+
+drop_reasons! {
+    /// Frame shorter than an Ethernet header.
+    EthTruncated => "eth-truncated",
+    /// Frame longer than 65535 bytes, or than the engine will handle.
+    FrameTooLong => "frame-too-long",
+    /// EtherType other than IPv4, IPv6 or ARP.
+    EthUnknownType => "eth-unknown-type",
+    /// Source MAC is multicast or zero.
+    EthBadSource => "eth-bad-source",
+    /// ARP that is not Ethernet/IPv4, or truncated.
+    ArpMalformed => "arp-malformed",
+    /// ARP we deliberately leave unanswered (replies, gratuitous, the guest's own address).
+    ArpIgnored => "arp-ignored",
+    /// IPv4 header invalid (version, IHL, total length).
+    Ipv4Malformed => "ipv4-malformed",
+    /// IPv4 fragment (MF set or non-zero offset): reassembly is not supported.
+    Ipv4Fragment => "ipv4-fragment",
+    /// IPv6 header invalid (version, payload length, extension header chain).
+    Ipv6Malformed => "ipv6-malformed",
+    /// IPv6 fragment header: reassembly is not supported.
+    Ipv6Fragment => "ipv6-fragment",
+    /// IPv6 jumbogram (payload length 0 with a Jumbo Payload option).
+    Ipv6Jumbogram => "ipv6-jumbogram",
+    /// IPv6 "No Next Header".
+    Ipv6NoNextHeader => "ipv6-no-next-header",
+    /// Loopback, unspecified-destination or otherwise unusable address on the tap link.
+    BadAddress => "bad-address",
+    /// IP protocol we do not translate (SCTP, GRE, …).
+    UnsupportedProtocol => "unsupported-protocol",
+    /// ICMPv4 message malformed or truncated.
+    Icmpv4Malformed => "icmpv4-malformed",
+    /// ICMPv4 type we do not handle (only echo requests are proxied).
+    Icmpv4Ignored => "icmpv4-ignored",
+    /// ICMPv6 message malformed, truncated or with a bad NDP option.
+    Icmpv6Malformed => "icmpv6-malformed",
+    /// ICMPv6/NDP message we do not answer (RA/NA from the guest, DAD probes, …).
+    Icmpv6Ignored => "icmpv6-ignored",
+    /// UDP header malformed or length inconsistent.
+    UdpMalformed => "udp-malformed",
+    /// TCP header malformed (data offset, options).
+    TcpMalformed => "tcp-malformed",
+    /// DHCP message malformed.
+    DhcpMalformed => "dhcp-malformed",
+    /// DHCP message we do not answer (DECLINE, RELEASE, INFORM, replies…).
+    DhcpIgnored => "dhcp-ignored",
+    /// DHCPv6 message malformed.
+    Dhcpv6Malformed => "dhcpv6-malformed",
+    /// DHCPv6 message we do not answer (wrong server ID, RELEASE, …).
+    Dhcpv6Ignored => "dhcpv6-ignored",
+    /// A built-in service or protocol handler disabled by configuration.
+    Disabled => "disabled",
+    /// No handler for this traffic yet in this build (counted rather than silently lost).
+    NoHandler => "no-handler",
+    /// A socket event for a `SockRef` whose slot has since been reused or freed.
+    StaleSockRef => "stale-sockref",
+    /// The transmit buffer lent by the shim is too small for a reply.
+    TxBufferTooSmall => "tx-buffer-too-small",
+}
+
+/// Counters kept by the engine. Plain integers: cheap to copy out and compare.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stats {
+    /// Frames received from the tap side.
+    pub frames_in: u64,
+    /// Frames emitted toward the tap side.
+    pub frames_out: u64,
+    /// Frames answered by a built-in service (ARP, DHCP, NDP, DHCPv6).
+    pub service_replies: u64,
+    drops: [u64; DropReason::COUNT],
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Stats {
+            frames_in: 0,
+            frames_out: 0,
+            service_replies: 0,
+            drops: [0; DropReason::COUNT],
+        }
+    }
+}
+
+impl Stats {
+    /// Count one discarded input.
+    pub fn record_drop(&mut self, reason: DropReason) {
+        let slot = &mut self.drops[reason as usize];
+        *slot = slot.saturating_add(1);
+    }
+
+    /// How many inputs were dropped for `reason`.
+    pub fn drops(&self, reason: DropReason) -> u64 {
+        self.drops[reason as usize]
+    }
+
+    /// All drops, whatever the reason.
+    pub fn total_drops(&self) -> u64 {
+        self.drops.iter().sum()
+    }
+
+    /// `(reason, count)` for every reason with a non-zero count.
+    pub fn nonzero_drops(&self) -> impl Iterator<Item = (DropReason, u64)> + '_ {
+        DropReason::ALL
+            .iter()
+            .map(|r| (*r, self.drops[*r as usize]))
+            .filter(|(_, n)| *n != 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_are_distinct_and_counted() {
+        let mut s = Stats::default();
+        s.record_drop(DropReason::Ipv4Fragment);
+        s.record_drop(DropReason::Ipv4Fragment);
+        s.record_drop(DropReason::ArpIgnored);
+        assert_eq!(s.drops(DropReason::Ipv4Fragment), 2);
+        assert_eq!(s.total_drops(), 3);
+        assert_eq!(s.nonzero_drops().count(), 2);
+        for (i, r) in DropReason::ALL.iter().enumerate() {
+            assert_eq!(*r as usize, i);
+            assert!(DropReason::ALL[i + 1..].iter().all(|o| o.name() != r.name()));
+        }
+    }
+}

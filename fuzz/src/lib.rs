@@ -1,0 +1,1 @@
+//! Fuzz harness bodies (being written).

@@ -1,0 +1,1 @@
+//! Property-based models of passt-core (see tests/).
