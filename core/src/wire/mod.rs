@@ -57,6 +57,7 @@ pub(crate) fn get_u16(buf: &[u8], at: usize) -> u16 {
 
 /// Read a big-endian `u32` at `at`; caller guarantees bounds.
 #[inline]
+#[allow(dead_code)] // used by the IPv4/TCP/DHCP modules
 pub(crate) fn get_u32(buf: &[u8], at: usize) -> u32 {
     u32::from_be_bytes([buf[at], buf[at + 1], buf[at + 2], buf[at + 3]])
 }
@@ -69,6 +70,66 @@ pub(crate) fn put_u16(buf: &mut [u8], at: usize, value: u16) {
 
 /// Write a big-endian `u32` at `at`; caller guarantees bounds.
 #[inline]
+#[allow(dead_code)] // used by the IPv4/TCP/DHCP modules
 pub(crate) fn put_u32(buf: &mut [u8], at: usize, value: u32) {
     buf[at..at + 4].copy_from_slice(&value.to_be_bytes());
+}
+
+/// IP protocol / IPv6 next-header numbers (IANA "Assigned Internet Protocol Numbers").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum IpProtocol {
+    /// 0: IPv6 Hop-by-Hop Options.
+    HopByHop,
+    /// 1: ICMP.
+    Icmp,
+    /// 6: TCP.
+    Tcp,
+    /// 17: UDP.
+    Udp,
+    /// 43: IPv6 Routing header.
+    Ipv6Route,
+    /// 44: IPv6 Fragment header.
+    Ipv6Frag,
+    /// 58: ICMPv6.
+    Icmpv6,
+    /// 59: IPv6 No Next Header.
+    Ipv6NoNxt,
+    /// 60: IPv6 Destination Options.
+    Ipv6Opts,
+    /// Anything else.
+    Unknown(u8),
+}
+
+impl From<u8> for IpProtocol {
+    fn from(v: u8) -> Self {
+        match v {
+            0 => IpProtocol::HopByHop,
+            1 => IpProtocol::Icmp,
+            6 => IpProtocol::Tcp,
+            17 => IpProtocol::Udp,
+            43 => IpProtocol::Ipv6Route,
+            44 => IpProtocol::Ipv6Frag,
+            58 => IpProtocol::Icmpv6,
+            59 => IpProtocol::Ipv6NoNxt,
+            60 => IpProtocol::Ipv6Opts,
+            other => IpProtocol::Unknown(other),
+        }
+    }
+}
+
+impl From<IpProtocol> for u8 {
+    fn from(v: IpProtocol) -> u8 {
+        match v {
+            IpProtocol::HopByHop => 0,
+            IpProtocol::Icmp => 1,
+            IpProtocol::Tcp => 6,
+            IpProtocol::Udp => 17,
+            IpProtocol::Ipv6Route => 43,
+            IpProtocol::Ipv6Frag => 44,
+            IpProtocol::Icmpv6 => 58,
+            IpProtocol::Ipv6NoNxt => 59,
+            IpProtocol::Ipv6Opts => 60,
+            IpProtocol::Unknown(other) => other,
+        }
+    }
 }
