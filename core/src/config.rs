@@ -40,7 +40,9 @@ pub struct Ipv4Config {
 impl Ipv4Config {
     /// The subnet mask for `prefix_len`.
     pub fn netmask(&self) -> Ipv4Addr {
-        let bits = u32::MAX.checked_shl(32 - u32::from(self.prefix_len.min(32))).unwrap_or(0);
+        let bits = u32::MAX
+            .checked_shl(32 - u32::from(self.prefix_len.min(32)))
+            .unwrap_or(0);
         Ipv4Addr::from(bits)
     }
 
@@ -225,9 +227,15 @@ mod tests {
         assert_eq!(v4().netmask(), Ipv4Addr::new(255, 255, 255, 0));
         assert!(v4().contains(Ipv4Addr::new(198, 51, 100, 200)));
         assert!(!v4().contains(Ipv4Addr::new(198, 51, 101, 1)));
-        let host = Ipv4Config { prefix_len: 0, ..v4() };
+        let host = Ipv4Config {
+            prefix_len: 0,
+            ..v4()
+        };
         assert_eq!(host.netmask(), Ipv4Addr::UNSPECIFIED);
-        let full = Ipv4Config { prefix_len: 32, ..v4() };
+        let full = Ipv4Config {
+            prefix_len: 32,
+            ..v4()
+        };
         assert_eq!(full.netmask(), Ipv4Addr::BROADCAST);
     }
 
@@ -240,7 +248,10 @@ mod tests {
         c.mtu = Some(67);
         assert_eq!(c.validate(), Err(ConfigError::BadMtu));
         c.mtu = None;
-        c.ipv4 = Some(Ipv4Config { addr: Ipv4Addr::LOCALHOST, ..v4() });
+        c.ipv4 = Some(Ipv4Config {
+            addr: Ipv4Addr::LOCALHOST,
+            ..v4()
+        });
         assert_eq!(c.validate(), Err(ConfigError::BadGuestAddress));
     }
 

@@ -149,7 +149,9 @@ mod tests {
         assert_eq!(s.nonzero_drops().count(), 2);
         for (i, r) in DropReason::ALL.iter().enumerate() {
             assert_eq!(*r as usize, i);
-            assert!(DropReason::ALL[i + 1..].iter().all(|o| o.name() != r.name()));
+            assert!(DropReason::ALL[i + 1..]
+                .iter()
+                .all(|o| o.name() != r.name()));
         }
     }
 }

@@ -239,7 +239,10 @@ mod tests {
 
     #[test]
     fn short_frame_is_truncated() {
-        assert_eq!(Frame::new_checked(&ARP_REQUEST[..13]).unwrap_err(), Error::Truncated);
+        assert_eq!(
+            Frame::new_checked(&ARP_REQUEST[..13]).unwrap_err(),
+            Error::Truncated
+        );
     }
 
     #[test]
@@ -254,7 +257,10 @@ mod tests {
     #[test]
     fn ipv6_multicast_mac() {
         let a: core::net::Ipv6Addr = "ff02::1:ff00:2".parse().unwrap();
-        assert_eq!(MacAddr::ipv6_multicast(a), MacAddr([0x33, 0x33, 0xff, 0x00, 0x00, 0x02]));
+        assert_eq!(
+            MacAddr::ipv6_multicast(a),
+            MacAddr([0x33, 0x33, 0xff, 0x00, 0x00, 0x02])
+        );
     }
 
     proptest! {
