@@ -33,14 +33,16 @@ pub mod config;
 pub mod engine;
 pub mod flow;
 pub mod io;
+pub mod rng;
 pub mod services;
 pub mod sockref;
 pub mod stats;
+mod tap;
 pub mod time;
 pub mod wire;
 
 pub use config::{Config, ConfigError, Mode};
-pub use engine::Engine;
+pub use engine::{Engine, EngineError, GuestState, Storage};
 pub use io::{Event, Host, HostError, Op, OpResult, Readiness};
 pub use sockref::{SockKind, SockRef};
 pub use stats::{DropReason, Stats};

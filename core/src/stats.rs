@@ -94,6 +94,8 @@ pub struct Stats {
     pub frames_out: u64,
     /// Frames answered by a built-in service (ARP, DHCP, NDP, DHCPv6).
     pub service_replies: u64,
+    /// Frames the host failed to send to the guest (full tap queue, link down).
+    pub tx_errors: u64,
     drops: [u64; DropReason::COUNT],
 }
 
@@ -103,6 +105,7 @@ impl Default for Stats {
             frames_in: 0,
             frames_out: 0,
             service_replies: 0,
+            tx_errors: 0,
             drops: [0; DropReason::COUNT],
         }
     }
