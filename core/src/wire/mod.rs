@@ -133,3 +133,5 @@ impl From<IpProtocol> for u8 {
         }
     }
 }
+
+pub mod ip;
