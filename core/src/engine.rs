@@ -176,3 +176,201 @@ impl<'a> Engine<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Ipv4Config, Ipv6Config, Mode};
+    use crate::io::Readiness;
+    use crate::sockref::{SockKind, SockRef};
+    use std::vec::Vec;
+
+    /// A host that records every frame sent to the guest.
+    #[derive(Default)]
+    struct Recorder {
+        frames: Vec<Vec<u8>>,
+    }
+
+    impl Host for Recorder {
+        fn exec(&mut self, op: Op<'_>) -> OpResult {
+            match op {
+                Op::TapSend(f) => self.frames.push(f.to_vec()),
+            }
+            OpResult::Done
+        }
+    }
+
+    fn config() -> Config {
+        let mut c = Config::new(Mode::Passt);
+        c.ipv4 = Some(Ipv4Config {
+            addr: Ipv4Addr::new(198, 51, 100, 2),
+            prefix_len: 24,
+            gateway: Ipv4Addr::new(198, 51, 100, 1),
+        });
+        c.ipv6 = Some(Ipv6Config {
+            addr: "2001:db8::2".parse().unwrap(),
+            prefix_len: 64,
+            gateway: "fe80::1".parse().unwrap(),
+            our_link_local: "fe80::1".parse().unwrap(),
+        });
+        c
+    }
+
+    fn engine(tx: &mut [u8]) -> Engine<'_> {
+        Engine::new(config(), Storage { tx: tx.into() }).unwrap()
+    }
+
+    // arping's request for 198.51.100.1 from 52:54:00:12:34:56 / 198.51.100.2.
+    const ARP_REQUEST: [u8; 42] = [
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x52, 0x54, 0x00, 0x12, 0x34, 0x56, 0x08, 0x06, 0x00,
+        0x01, 0x08, 0x00, 0x06, 0x04, 0x00, 0x01, 0x52, 0x54, 0x00, 0x12, 0x34, 0x56, 0xc6, 0x33,
+        0x64, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xc6, 0x33, 0x64, 0x01,
+    ];
+
+    #[test]
+    fn rejects_small_tx_buffer_and_bad_config() {
+        let mut tx = [0u8; 100];
+        assert!(matches!(
+            Engine::new(
+                config(),
+                Storage {
+                    tx: (&mut tx[..]).into()
+                }
+            ),
+            Err(EngineError::TxBufferTooSmall)
+        ));
+        let mut tx = [0u8; MIN_TX_BUFFER];
+        assert!(matches!(
+            Engine::new(
+                Config::new(Mode::Pasta),
+                Storage {
+                    tx: (&mut tx[..]).into()
+                }
+            ),
+            Err(EngineError::Config(ConfigError::NoAddressFamily))
+        ));
+    }
+
+    #[test]
+    fn arp_request_is_answered_and_guest_mac_learned() {
+        let mut tx = [0u8; MIN_TX_BUFFER];
+        let mut e = engine(&mut tx);
+        let mut host = Recorder::default();
+        e.handle_event(Instant::ZERO, Event::TapFrame(&ARP_REQUEST), &mut host);
+        assert_eq!(host.frames.len(), 1);
+        let reply = &host.frames[0];
+        assert_eq!(reply.len(), 42);
+        assert_eq!(
+            &reply[0..6],
+            &ARP_REQUEST[6..12],
+            "unicast back to the guest"
+        );
+        assert_eq!(&reply[20..22], &[0, 2], "ARP reply opcode");
+        assert_eq!(
+            &reply[28..32],
+            &[198, 51, 100, 1],
+            "sender = the address asked for"
+        );
+        assert_eq!(
+            e.guest().mac,
+            Some(MacAddr([0x52, 0x54, 0, 0x12, 0x34, 0x56]))
+        );
+        assert_eq!(e.stats().frames_out, 1);
+        assert_eq!(e.stats().service_replies, 1);
+    }
+
+    #[test]
+    fn malformed_frames_are_counted_not_answered() {
+        let mut tx = [0u8; MIN_TX_BUFFER];
+        let mut e = engine(&mut tx);
+        let mut host = Recorder::default();
+        e.handle_event(
+            Instant::ZERO,
+            Event::TapFrame(&ARP_REQUEST[..13]),
+            &mut host,
+        );
+        e.handle_event(
+            Instant::ZERO,
+            Event::TapFrame(&ARP_REQUEST[..30]),
+            &mut host,
+        );
+        let mut multicast_src = ARP_REQUEST;
+        multicast_src[6] = 0x01;
+        e.handle_event(Instant::ZERO, Event::TapFrame(&multicast_src), &mut host);
+        let mut unknown = ARP_REQUEST;
+        unknown[12..14].copy_from_slice(&[0x88, 0xb5]);
+        e.handle_event(Instant::ZERO, Event::TapFrame(&unknown), &mut host);
+        let big = std::vec![0u8; MAX_FRAME_LEN + 1];
+        e.handle_event(Instant::ZERO, Event::TapFrame(&big), &mut host);
+        assert!(host.frames.is_empty());
+        let s = e.stats();
+        assert_eq!(s.drops(DropReason::EthTruncated), 1);
+        assert_eq!(s.drops(DropReason::ArpMalformed), 1);
+        assert_eq!(s.drops(DropReason::EthBadSource), 1);
+        assert_eq!(s.drops(DropReason::EthUnknownType), 1);
+        assert_eq!(s.drops(DropReason::FrameTooLong), 1);
+        assert_eq!(s.frames_in, 5);
+    }
+
+    #[test]
+    fn link_down_forgets_the_guest_and_stops_timers() {
+        let mut tx = [0u8; MIN_TX_BUFFER];
+        let mut e = engine(&mut tx);
+        let mut host = Recorder::default();
+        e.handle_event(Instant::ZERO, Event::TapFrame(&ARP_REQUEST), &mut host);
+        assert!(e.poll_timeout().is_some());
+        e.handle_event(Instant::from_secs(1), Event::TapDown, &mut host);
+        assert_eq!(*e.guest(), GuestState::default());
+        assert_eq!(e.poll_timeout(), None);
+        assert!(!e.link_up());
+    }
+
+    #[test]
+    fn first_unsolicited_ra_is_scheduled_within_rfc4861_bounds() {
+        for seed in 0..50 {
+            let mut tx = [0u8; MIN_TX_BUFFER];
+            let mut c = config();
+            c.seed = seed;
+            let mut e = Engine::new(
+                c,
+                Storage {
+                    tx: (&mut tx[..]).into(),
+                },
+            )
+            .unwrap();
+            let t0 = Instant::from_secs(10);
+            e.handle_event(t0, Event::TapUp, &mut Recorder::default());
+            let due = e.poll_timeout().unwrap() - t0;
+            assert!(due >= RA_INTERVAL_MIN && due <= RA_INTERVAL_MAX, "{due:?}");
+        }
+        let mut tx = [0u8; MIN_TX_BUFFER];
+        let mut c = config();
+        c.services.ra = false;
+        let mut e = Engine::new(
+            c,
+            Storage {
+                tx: (&mut tx[..]).into(),
+            },
+        )
+        .unwrap();
+        e.handle_event(Instant::ZERO, Event::TapUp, &mut Recorder::default());
+        assert_eq!(e.poll_timeout(), None, "no RA timer with --no-ra");
+    }
+
+    #[test]
+    fn socket_events_without_flows_are_stale() {
+        let mut tx = [0u8; MIN_TX_BUFFER];
+        let mut e = engine(&mut tx);
+        let sock = SockRef::new(SockKind::TcpConn, 0, 3, 7);
+        let readiness = Readiness {
+            readable: true,
+            ..Readiness::default()
+        };
+        e.handle_event(
+            Instant::ZERO,
+            Event::Socket { sock, readiness },
+            &mut Recorder::default(),
+        );
+        assert_eq!(e.stats().drops(DropReason::StaleSockRef), 1);
+    }
+}

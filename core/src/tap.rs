@@ -3,12 +3,13 @@
 
 use crate::engine::Engine;
 use crate::io::Host;
+use crate::services::{self, Reply};
 use crate::stats::DropReason;
+use crate::wire::arp;
 use crate::wire::ethernet::{self, EtherType};
 
 /// Handle one frame from the guest.
 pub(crate) fn receive<H: Host>(engine: &mut Engine<'_>, frame: &[u8], host: &mut H) {
-    let _ = host;
     if frame.len() > crate::engine::MAX_FRAME_LEN {
         engine.stats.record_drop(DropReason::FrameTooLong);
         return;
@@ -25,9 +26,29 @@ pub(crate) fn receive<H: Host>(engine: &mut Engine<'_>, frame: &[u8], host: &mut
     engine.guest.mac = Some(src);
     match eth.ethertype() {
         EtherType::Unknown(_) => engine.stats.record_drop(DropReason::EthUnknownType),
-        EtherType::Arp | EtherType::Ipv4 | EtherType::Ipv6 => {
-            engine.stats.record_drop(DropReason::NoHandler)
+        EtherType::Arp => receive_arp(engine, eth.payload(), host),
+        EtherType::Ipv4 | EtherType::Ipv6 => engine.stats.record_drop(DropReason::NoHandler),
+    }
+}
+
+fn receive_arp<H: Host>(engine: &mut Engine<'_>, payload: &[u8], host: &mut H) {
+    let parsed = arp::Packet::new_checked(payload).and_then(|p| arp::Repr::parse(&p));
+    let Ok(request) = parsed else {
+        engine.stats.record_drop(DropReason::ArpMalformed);
+        return;
+    };
+    let reply = services::arp::respond(&engine.config, &request, &mut engine.tx);
+    finish_service(engine, reply, host);
+}
+
+/// Send a service's reply, or count why it stayed silent.
+fn finish_service<H: Host>(engine: &mut Engine<'_>, reply: Reply, host: &mut H) {
+    match reply {
+        Reply::Frame(len) => {
+            engine.stats.service_replies += 1;
+            engine.transmit(len, host);
         }
+        Reply::Silent(reason) => engine.stats.record_drop(reason),
     }
 }
 
