@@ -171,8 +171,8 @@ impl<'a> Engine<'a> {
     /// Send `len` bytes of the transmit buffer to the guest.
     pub(crate) fn transmit<H: Host>(&mut self, len: usize, host: &mut H) {
         match host.exec(Op::TapSend(&self.tx[..len])) {
-            OpResult::Done => self.stats.frames_out += 1,
             OpResult::Err(_) => self.stats.tx_errors += 1,
+            _ => self.stats.frames_out += 1,
         }
     }
 }
@@ -195,6 +195,7 @@ mod tests {
         fn exec(&mut self, op: Op<'_>) -> OpResult {
             match op {
                 Op::TapSend(f) => self.frames.push(f.to_vec()),
+                other => panic!("unexpected op {other:?}"),
             }
             OpResult::Done
         }

@@ -8,6 +8,7 @@
 //! through one function that a wrapper can record, trace, fault-inject or replay.
 
 use crate::sockref::SockRef;
+use core::net::SocketAddr;
 
 /// An input to the engine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,11 +42,165 @@ pub struct Readiness {
     pub error: bool,
 }
 
+/// Address family of a host socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Family {
+    /// AF_INET.
+    V4,
+    /// AF_INET6.
+    V6,
+}
+
+impl Family {
+    /// The family of `addr`.
+    pub fn of(addr: &core::net::IpAddr) -> Family {
+        match addr {
+            core::net::IpAddr::V4(_) => Family::V4,
+            core::net::IpAddr::V6(_) => Family::V6,
+        }
+    }
+}
+
+/// Transport of a host socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Transport {
+    /// SOCK_STREAM / IPPROTO_TCP.
+    Tcp,
+    /// SOCK_DGRAM / IPPROTO_UDP.
+    Udp,
+}
+
+/// Which readiness the engine wants reported for a socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Interest {
+    /// Report readability (data, EOF, a pending connection).
+    pub read: bool,
+    /// Report writability (send space, connect completion).
+    pub write: bool,
+}
+
+/// What the kernel knows about a TCP connection, as far as the engine needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TcpInfo {
+    /// Payload bytes the socket would accept right now without blocking (send buffer
+    /// space left). The window we advertise to the guest mirrors this, so the guest
+    /// never sends what the host cannot take.
+    pub send_space: u32,
+    /// Bytes written to the socket and not yet acknowledged by the peer.
+    pub unacked: u32,
+}
+
 /// An effect the engine asks the host to perform.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Op<'a> {
     /// Send one complete Ethernet frame to the guest.
     TapSend(&'a [u8]),
+    /// Create a non-blocking socket and name it `sock`. No readiness is reported until
+    /// [`Op::Watch`].
+    Open {
+        /// Name for the new socket.
+        sock: SockRef,
+        /// Address family.
+        family: Family,
+        /// Transport.
+        transport: Transport,
+    },
+    /// Bind `sock` to `addr` (`SO_REUSEADDR` set for listeners). `dual_stack` asks an
+    /// IPv6 wildcard bind to accept IPv4 too (`IPV6_V6ONLY` off).
+    Bind {
+        /// Socket.
+        sock: SockRef,
+        /// Local address.
+        addr: SocketAddr,
+        /// Clear `IPV6_V6ONLY`.
+        dual_stack: bool,
+    },
+    /// Start listening.
+    Listen {
+        /// Socket.
+        sock: SockRef,
+        /// Backlog.
+        backlog: u32,
+    },
+    /// Accept one pending connection from `listener`, naming it `sock`.
+    /// Result: [`OpResult::Accepted`] or `Err(WouldBlock)`.
+    Accept {
+        /// Listening socket.
+        listener: SockRef,
+        /// Name for the accepted socket.
+        sock: SockRef,
+    },
+    /// Start a non-blocking connect. Result: `Done` (connected at once),
+    /// `Err(InProgress)` (completion reported as writability), or the error.
+    Connect {
+        /// Socket.
+        sock: SockRef,
+        /// Destination.
+        addr: SocketAddr,
+    },
+    /// Fetch and clear the pending socket error (`SO_ERROR`): `Done` if none.
+    TakeError {
+        /// Socket.
+        sock: SockRef,
+    },
+    /// Send stream data. Result: `Len(n)` accepted (possibly short) or an error.
+    Send {
+        /// Socket.
+        sock: SockRef,
+        /// Bytes to send.
+        data: &'a [u8],
+    },
+    /// Copy received stream data starting `offset` bytes into the receive queue,
+    /// without consuming it. Result: `Len(n)` with n > 0, `Len(0)` at end of stream
+    /// (the peer closed and nothing lies beyond `offset`), or `Err(WouldBlock)`.
+    Peek {
+        /// Socket.
+        sock: SockRef,
+        /// Bytes to skip (already sent to the guest, not yet acknowledged).
+        offset: usize,
+        /// Where to copy.
+        buf: &'a mut [u8],
+    },
+    /// Consume `len` bytes from the front of the receive queue (the guest acknowledged
+    /// them). Result: `Len(n)`.
+    Discard {
+        /// Socket.
+        sock: SockRef,
+        /// Bytes to drop.
+        len: usize,
+    },
+    /// Shut down the sending direction (our FIN to the peer).
+    ShutdownWrite {
+        /// Socket.
+        sock: SockRef,
+    },
+    /// Close the socket; with `abort`, make the kernel send a RST (zero linger).
+    Close {
+        /// Socket.
+        sock: SockRef,
+        /// Reset instead of a graceful close.
+        abort: bool,
+    },
+    /// Set which readiness to report for `sock`.
+    Watch {
+        /// Socket.
+        sock: SockRef,
+        /// Readiness wanted.
+        interest: Interest,
+    },
+    /// Query send-side state of a TCP socket. Result: [`OpResult::TcpInfo`].
+    TcpInfo {
+        /// Socket.
+        sock: SockRef,
+    },
+    /// Set the maximum segment size the kernel uses toward the peer (`TCP_MAXSEG`),
+    /// mirroring the guest's MSS.
+    SetMaxSeg {
+        /// Socket.
+        sock: SockRef,
+        /// Segment size.
+        mss: u16,
+    },
 }
 
 /// Why an operation failed, in terms the engine acts on.
@@ -53,6 +208,26 @@ pub enum Op<'a> {
 pub enum HostError {
     /// The operation would block (`EAGAIN`); try again on readiness.
     WouldBlock,
+    /// A connect is in progress (`EINPROGRESS`).
+    InProgress,
+    /// `ECONNREFUSED`.
+    ConnectionRefused,
+    /// `ECONNRESET` / `EPIPE`: the peer reset the connection.
+    ConnectionReset,
+    /// `EHOSTUNREACH`.
+    HostUnreachable,
+    /// `ENETUNREACH`.
+    NetworkUnreachable,
+    /// `ETIMEDOUT`.
+    TimedOut,
+    /// `EADDRINUSE`.
+    AddrInUse,
+    /// `EADDRNOTAVAIL`.
+    AddrNotAvailable,
+    /// `EACCES` / `EPERM`.
+    PermissionDenied,
+    /// `EMFILE` / `ENFILE`: out of descriptors.
+    TooManyFiles,
     /// No buffer space (`ENOBUFS`, a full tap queue): the frame is lost.
     NoBuffers,
     /// The guest link is gone.
@@ -66,6 +241,17 @@ pub enum HostError {
 pub enum OpResult {
     /// Completed.
     Done,
+    /// Completed, moving this many bytes.
+    Len(usize),
+    /// A connection was accepted.
+    Accepted {
+        /// The remote end.
+        peer: SocketAddr,
+        /// Our end.
+        local: SocketAddr,
+    },
+    /// TCP state, for [`Op::TcpInfo`].
+    TcpInfo(TcpInfo),
     /// Failed.
     Err(HostError),
 }

@@ -43,7 +43,9 @@ pub mod wire;
 
 pub use config::{Config, ConfigError, Mode};
 pub use engine::{Engine, EngineError, GuestState, Storage};
-pub use io::{Event, Host, HostError, Op, OpResult, Readiness};
+pub use io::{
+    Event, Family, Host, HostError, Interest, Op, OpResult, Readiness, TcpInfo, Transport,
+};
 pub use sockref::{SockKind, SockRef};
 pub use stats::{DropReason, Stats};
 pub use time::Instant;
