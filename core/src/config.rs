@@ -108,6 +108,15 @@ impl Default for Services {
     }
 }
 
+/// Forwarded ports, by direction and protocol.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Forwards {
+    /// Host → guest TCP (`-t`).
+    pub tcp_in: crate::fwd::PortForwards,
+    /// Host → guest UDP (`-u`).
+    pub udp_in: crate::fwd::PortForwards,
+}
+
 /// Everything the engine needs to know, fixed for its lifetime.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -125,6 +134,10 @@ pub struct Config {
     pub dns: DnsConfig,
     /// Built-in services.
     pub services: Services,
+    /// Address stand-ins for the host (`--map-host-loopback`, `--map-guest-addr`).
+    pub nat: crate::fwd::Nat,
+    /// Forwarded ports.
+    pub forwards: Forwards,
     /// Seed for everything that must look random but replay identically: ISNs, hash
     /// keys, RA intervals.
     pub seed: u64,
@@ -167,6 +180,8 @@ impl Config {
                 ..DnsConfig::default()
             },
             services: Services::default(),
+            nat: crate::fwd::Nat::default(),
+            forwards: Forwards::default(),
             seed: 0,
             duid_time: 0,
         }

@@ -32,6 +32,7 @@
 pub mod config;
 pub mod engine;
 pub mod flow;
+pub mod fwd;
 pub mod io;
 pub mod rng;
 pub mod services;

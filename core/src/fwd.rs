@@ -1,0 +1,282 @@
+//! Forwarding rules and address translation between the guest's view and the host's.
+//!
+//! - [`PortForwards`]: which host ports are forwarded into the guest (`-t`, `-u`) or out
+//!   of it (`-T`, `-U`), as ranges with a port delta (`-t 8084:9084`), an optional bind
+//!   address and interface.
+//! - [`Nat`]: the address mapping of passt-reference §5. The guest shares the host's
+//!   addresses, so the host itself is reached through stand-ins: the gateway address
+//!   (`--map-host-loopback`) means the host's loopback, and `--map-guest-addr` means the
+//!   host's own address.
+
+use crate::config::Config;
+use crate::engine::GuestState;
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+/// Most port ranges per direction and protocol (an exclusion splits a range in two).
+pub const MAX_PORT_RANGES: usize = 128;
+/// Longest interface name (IFNAMSIZ − 1).
+pub const MAX_IFNAME: usize = 15;
+
+/// An interface name for `%IFNAME` binds.
+pub type IfName = heapless::String<MAX_IFNAME>;
+
+/// One contiguous range of forwarded ports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortRange {
+    /// First port (inclusive).
+    pub first: u16,
+    /// Last port (inclusive).
+    pub last: u16,
+    /// Added (mod 2^16) to a forwarded port to get the destination port.
+    pub delta: u16,
+    /// Bind the listening socket to this address only.
+    pub bind_addr: Option<IpAddr>,
+    /// Bind the listening socket to this interface only (`SO_BINDTODEVICE`).
+    pub bind_iface: Option<IfName>,
+}
+
+impl PortRange {
+    /// Whether `port` is in the range.
+    pub fn contains(&self, port: u16) -> bool {
+        (self.first..=self.last).contains(&port)
+    }
+
+    /// Destination port for `port` (which must be in the range).
+    pub fn map(&self, port: u16) -> u16 {
+        port.wrapping_add(self.delta)
+    }
+}
+
+/// The forwarded ports of one direction and protocol.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PortForwards {
+    /// Ranges, in the order given; a port appears in at most one.
+    pub ranges: heapless::Vec<PortRange, MAX_PORT_RANGES>,
+}
+
+impl PortForwards {
+    /// The range forwarding `port`, if any.
+    pub fn find(&self, port: u16) -> Option<(usize, &PortRange)> {
+        self.ranges
+            .iter()
+            .enumerate()
+            .find(|(_, r)| r.contains(port))
+    }
+
+    /// Whether nothing is forwarded.
+    pub fn is_empty(&self) -> bool {
+        self.ranges.is_empty()
+    }
+}
+
+/// Address stand-ins seen by the guest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Nat {
+    /// Guest-side IPv4 address meaning "the host's 127.0.0.1" (default: the gateway).
+    pub map_host_loopback_v4: Option<Ipv4Addr>,
+    /// Guest-side IPv6 address meaning "the host's ::1" (default: the gateway).
+    pub map_host_loopback_v6: Option<Ipv6Addr>,
+    /// Guest-side IPv4 address meaning "the host's own address".
+    pub map_guest_addr_v4: Option<Ipv4Addr>,
+    /// Guest-side IPv6 address meaning "the host's own address".
+    pub map_guest_addr_v6: Option<Ipv6Addr>,
+}
+
+/// Where a connection the guest opens to `dst` goes on the host (passt-reference §5.2,
+/// first match wins): the host-loopback stand-in becomes loopback, the guest-address
+/// stand-in becomes the guest's (= the host's) address, anything else is unchanged.
+pub fn target_from_guest(config: &Config, dst: SocketAddr) -> SocketAddr {
+    let nat = &config.nat;
+    let ip = match dst.ip() {
+        IpAddr::V4(a) if Some(a) == nat.map_host_loopback_v4 => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(a) if Some(a) == nat.map_host_loopback_v6 => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        IpAddr::V4(a) if Some(a) == nat.map_guest_addr_v4 => match &config.ipv4 {
+            Some(v4) => IpAddr::V4(v4.addr),
+            None => IpAddr::V4(a),
+        },
+        IpAddr::V6(a) if Some(a) == nat.map_guest_addr_v6 => match &config.ipv6 {
+            Some(v6) => IpAddr::V6(v6.addr),
+            None => IpAddr::V6(a),
+        },
+        other => other,
+    };
+    SocketAddr::new(ip, dst.port())
+}
+
+/// How a connection from host peer `peer` appears to the guest: the source address the
+/// guest sees (passt-reference §5.3), or `None` when no guest-usable source exists.
+pub fn source_for_guest(config: &Config, peer: IpAddr) -> Option<IpAddr> {
+    let nat = &config.nat;
+    match peer {
+        IpAddr::V4(a) => {
+            let v4 = config.ipv4.as_ref()?;
+            if a == Ipv4Addr::LOCALHOST {
+                return nat
+                    .map_host_loopback_v4
+                    .or(Some(v4.gateway))
+                    .map(IpAddr::V4);
+            }
+            if a == v4.addr {
+                return nat.map_guest_addr_v4.or(Some(v4.gateway)).map(IpAddr::V4);
+            }
+            if a.is_loopback() || a.is_unspecified() {
+                return Some(IpAddr::V4(v4.gateway));
+            }
+            Some(IpAddr::V4(a))
+        }
+        IpAddr::V6(a) => {
+            if let Some(mapped) = a.to_ipv4_mapped() {
+                return source_for_guest(config, IpAddr::V4(mapped));
+            }
+            let v6 = config.ipv6.as_ref()?;
+            if a == Ipv6Addr::LOCALHOST {
+                return nat
+                    .map_host_loopback_v6
+                    .or(Some(v6.our_link_local))
+                    .map(IpAddr::V6);
+            }
+            if a == v6.addr {
+                return nat
+                    .map_guest_addr_v6
+                    .or(Some(v6.our_link_local))
+                    .map(IpAddr::V6);
+            }
+            if a.is_unspecified() {
+                return Some(IpAddr::V6(v6.our_link_local));
+            }
+            Some(IpAddr::V6(a))
+        }
+    }
+}
+
+/// The guest address a connection from the host is delivered to, for the family of
+/// `source` (the address the guest will see as the peer).
+pub fn guest_destination(config: &Config, guest: &GuestState, source: IpAddr) -> Option<IpAddr> {
+    match source {
+        IpAddr::V4(_) => guest
+            .addr_seen_v4
+            .or(config.ipv4.as_ref().map(|c| c.addr))
+            .map(IpAddr::V4),
+        IpAddr::V6(s) => {
+            let link_local = s.is_unicast_link_local();
+            let seen = if link_local {
+                guest.addr_ll_seen
+            } else {
+                guest.addr_seen_v6
+            };
+            seen.or(if link_local {
+                None
+            } else {
+                config.ipv6.as_ref().map(|c| c.addr)
+            })
+            .map(IpAddr::V6)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Ipv4Config, Ipv6Config, Mode};
+
+    fn config() -> Config {
+        let mut c = Config::new(Mode::Pasta);
+        c.ipv4 = Some(Ipv4Config {
+            addr: Ipv4Addr::new(198, 51, 100, 2),
+            prefix_len: 24,
+            gateway: Ipv4Addr::new(198, 51, 100, 1),
+        });
+        c.ipv6 = Some(Ipv6Config {
+            addr: "2001:db8::2".parse().unwrap(),
+            prefix_len: 64,
+            gateway: "fe80::1".parse().unwrap(),
+            our_link_local: "fe80::1".parse().unwrap(),
+        });
+        c.nat.map_host_loopback_v4 = Some(Ipv4Addr::new(198, 51, 100, 1));
+        c.nat.map_host_loopback_v6 = Some("fe80::1".parse().unwrap());
+        c.nat.map_guest_addr_v4 = Some(Ipv4Addr::new(169, 254, 1, 2));
+        c
+    }
+
+    fn sa(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn gateway_reaches_host_loopback() {
+        let c = config();
+        assert_eq!(
+            target_from_guest(&c, sa("198.51.100.1:22")),
+            sa("127.0.0.1:22")
+        );
+        assert_eq!(target_from_guest(&c, sa("[fe80::1]:22")), sa("[::1]:22"));
+    }
+
+    #[test]
+    fn guest_addr_stand_in_reaches_host_address() {
+        let c = config();
+        assert_eq!(
+            target_from_guest(&c, sa("169.254.1.2:80")),
+            sa("198.51.100.2:80")
+        );
+    }
+
+    #[test]
+    fn other_destinations_unchanged() {
+        let c = config();
+        assert_eq!(
+            target_from_guest(&c, sa("203.0.113.9:443")),
+            sa("203.0.113.9:443")
+        );
+        let mut no_map = c.clone();
+        no_map.nat = Nat::default();
+        assert_eq!(
+            target_from_guest(&no_map, sa("198.51.100.1:22")),
+            sa("198.51.100.1:22")
+        );
+    }
+
+    #[test]
+    fn sources_seen_by_guest() {
+        let c = config();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(
+            source_for_guest(&c, ip("127.0.0.1")),
+            Some(ip("198.51.100.1"))
+        );
+        assert_eq!(source_for_guest(&c, ip("::1")), Some(ip("fe80::1")));
+        assert_eq!(
+            source_for_guest(&c, ip("::ffff:127.0.0.1")),
+            Some(ip("198.51.100.1"))
+        );
+        assert_eq!(
+            source_for_guest(&c, ip("198.51.100.2")),
+            Some(ip("169.254.1.2"))
+        );
+        assert_eq!(
+            source_for_guest(&c, ip("127.0.0.2")),
+            Some(ip("198.51.100.1"))
+        );
+        assert_eq!(
+            source_for_guest(&c, ip("203.0.113.5")),
+            Some(ip("203.0.113.5"))
+        );
+    }
+
+    #[test]
+    fn port_ranges_map_with_delta() {
+        let r = PortRange {
+            first: 8084,
+            last: 8086,
+            delta: 1000,
+            bind_addr: None,
+            bind_iface: None,
+        };
+        assert!(r.contains(8085) && !r.contains(8087));
+        assert_eq!(r.map(8084), 9084);
+        let mut f = PortForwards::default();
+        f.ranges.push(r).unwrap();
+        assert_eq!(f.find(8086).map(|(i, _)| i), Some(0));
+        assert!(f.find(80).is_none());
+    }
+}
