@@ -1,0 +1,144 @@
+//! The per-connection record of the tap-side TCP translator.
+//!
+//! There is no payload buffer here: data from the guest goes straight into the host
+//! socket, and data for the guest stays in the host socket's receive queue until the
+//! guest acknowledges it (it is peeked, not read). The record only tracks sequence
+//! numbers on the guest side, windows, and timers.
+
+use crate::sockref::SockRef;
+use crate::time::Instant;
+
+/// Largest window we advertise or honour: 16 MiB, like passt (scale ≤ 8).
+pub const MAX_WINDOW: u32 = 1 << 24;
+/// Window scale we offer the guest (RFC 7323 §2.3): 65535 << 8 ≈ 16 MiB.
+pub const OUR_WINDOW_SCALE: u8 = 8;
+/// Largest window scale accepted from the guest (RFC 7323 §2.3).
+pub const MAX_GUEST_WINDOW_SCALE: u8 = 14;
+/// Guest MSS assumed when its SYN carries none (RFC 9293 §3.7.1: 536 for IPv4).
+pub const DEFAULT_GUEST_MSS: u16 = 536;
+
+/// `a` comes before `b` in sequence space (RFC 1982 serial number arithmetic).
+#[inline]
+pub fn seq_lt(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) < 0
+}
+
+/// `a` comes before or equals `b` in sequence space.
+#[inline]
+pub fn seq_le(a: u32, b: u32) -> bool {
+    a == b || seq_lt(a, b)
+}
+
+/// Where a connection is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TcpState {
+    /// The guest sent a SYN; our host `connect()` is in progress.
+    Connecting,
+    /// The host connection is up; we sent the guest a SYN-ACK and await its ACK.
+    SynAckSent,
+    /// We accepted a host connection and sent the guest a SYN; we await its SYN-ACK.
+    SynSent,
+    /// Both handshakes completed; data flows (possibly half-closed, see the flags).
+    Established,
+}
+
+/// What a connection's timer is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimerKind {
+    /// The guest has not completed the handshake (SYN-ACK or SYN unanswered).
+    Handshake,
+    /// Data or FIN we sent the guest is unacknowledged: retransmit.
+    Retransmit,
+    /// The guest's window is closed while data waits: probe it.
+    Persist,
+}
+
+/// One translated TCP connection.
+#[derive(Debug, Clone)]
+pub struct TcpConn {
+    /// Life-cycle state.
+    pub state: TcpState,
+    /// The host socket.
+    pub sock: SockRef,
+
+    /// Next sequence number we send to the guest (SND.NXT).
+    pub seq_to_guest: u32,
+    /// Oldest sequence number the guest has not acknowledged (SND.UNA).
+    pub seq_acked_by_guest: u32,
+    /// Our initial sequence number toward the guest.
+    pub our_isn: u32,
+    /// Next sequence number expected from the guest (RCV.NXT).
+    pub seq_from_guest: u32,
+    /// Last acknowledgement number we sent the guest.
+    pub seq_acked_to_guest: u32,
+
+    /// The guest's receive window, in bytes (already scaled).
+    pub guest_window: u32,
+    /// Window scale the guest applies to the windows it sends (0 if none).
+    pub guest_wscale: u8,
+    /// Window scale we apply to the windows we send (0 if the guest did not offer
+    /// scaling, RFC 7323 §1.3).
+    pub our_wscale: u8,
+    /// Largest segment the guest accepts.
+    pub guest_mss: u16,
+    /// Last window we advertised, in bytes.
+    pub window_to_guest: u32,
+
+    /// The guest sent FIN; we shut down the host socket's sending side.
+    pub guest_fin: bool,
+    /// The host peer closed its side (EOF seen on the socket).
+    pub host_eof: bool,
+    /// We sent our FIN to the guest (it occupies `fin_seq`).
+    pub fin_sent: bool,
+    /// The guest acknowledged our FIN.
+    pub fin_acked: bool,
+    /// A host send accepted less than the guest sent: the guest must retransmit.
+    pub send_blocked: bool,
+    /// The guest's window is full: stop reading the socket until it opens.
+    pub stalled: bool,
+    /// Consecutive duplicate ACKs from the guest (RFC 5681 §3.2 fast retransmit).
+    pub dup_acks: u8,
+
+    /// Retransmissions since the last forward progress.
+    pub retries: u8,
+    /// When the timer fires, and why.
+    pub timer: Option<(Instant, TimerKind)>,
+}
+
+impl TcpConn {
+    /// Bytes sent to the guest and not yet acknowledged (FIN excluded).
+    pub fn in_flight(&self) -> u32 {
+        let span = self.seq_to_guest.wrapping_sub(self.seq_acked_by_guest);
+        if self.fin_sent && !self.fin_acked {
+            span.saturating_sub(1)
+        } else {
+            span
+        }
+    }
+
+    /// Sequence number our FIN occupies (valid once `fin_sent`).
+    pub fn fin_seq(&self) -> u32 {
+        self.seq_to_guest.wrapping_sub(1)
+    }
+
+    /// Both directions are finished: the guest's FIN was passed on, the host's EOF
+    /// was passed on and acknowledged.
+    pub fn fully_closed(&self) -> bool {
+        self.guest_fin && self.host_eof && self.fin_acked
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serial_arithmetic_wraps() {
+        assert!(seq_lt(1, 2));
+        assert!(seq_lt(u32::MAX, 0));
+        assert!(seq_lt(u32::MAX - 10, 5));
+        assert!(!seq_lt(5, u32::MAX - 10));
+        assert!(seq_le(7, 7));
+        assert!(!seq_lt(7, 7));
+    }
+}
