@@ -9,8 +9,10 @@
 //! the built-in services through the frame demultiplexer in [`crate::tap`].
 
 use crate::config::{Config, ConfigError};
+use crate::flow::{FlowId, FlowTable, Slot, TableError};
 use crate::io::{Event, Host, Op, OpResult};
 use crate::rng::Rng;
+use crate::sockref::SockKind;
 use crate::stats::{DropReason, Stats};
 use crate::time::Instant;
 use crate::wire::ethernet::MacAddr;
@@ -35,7 +37,20 @@ pub const RA_INTERVAL_MAX: Duration = Duration::from_secs(600);
 /// Memory the caller lends to the engine.
 pub struct Storage<'a> {
     /// Scratch space where outgoing frames are built; at least [`MIN_TX_BUFFER`] bytes.
+    /// TCP segments to the guest are as large as this allows (up to the MSS), so a
+    /// buffer of 64 KiB + headers lets large-MTU links carry full segments.
     pub tx: ManagedSlice<'a, u8>,
+    /// Flow slots: their number is the most flows the engine tracks at once.
+    pub flows: ManagedSlice<'a, Slot<Flow>>,
+    /// Flow index buckets: at least [`crate::flow::index_len_for`] the slot count.
+    pub flow_index: ManagedSlice<'a, u32>,
+}
+
+/// A tracked flow.
+#[derive(Debug, Clone, Copy)]
+pub enum Flow {
+    /// A TCP connection between the guest and a host socket.
+    Tcp(crate::tcp::TcpConn),
 }
 
 /// What the engine has learned about the guest from its frames.
@@ -58,6 +73,8 @@ pub enum EngineError {
     Config(ConfigError),
     /// The transmit buffer is smaller than [`MIN_TX_BUFFER`].
     TxBufferTooSmall,
+    /// The flow storage is inconsistent (index too small for the slots).
+    FlowTable(TableError),
 }
 
 /// The protocol engine for one guest link.
@@ -66,6 +83,9 @@ pub struct Engine<'a> {
     pub(crate) stats: Stats,
     pub(crate) guest: GuestState,
     pub(crate) tx: ManagedSlice<'a, u8>,
+    pub(crate) flows: FlowTable<'a, Flow>,
+    pub(crate) isn_key: (u64, u64),
+    flow_deadline: Option<Instant>,
     link_up: bool,
     next_ra: Option<Instant>,
     rng: Rng,
@@ -80,11 +100,18 @@ impl<'a> Engine<'a> {
             return Err(EngineError::TxBufferTooSmall);
         }
         let rng = Rng::new(config.seed ^ 0x5241_5f54_494d_4552);
+        let hash_key = crate::flow::key_from_seed(config.seed);
+        let flows = FlowTable::new(storage.flows, storage.flow_index, hash_key)
+            .map_err(EngineError::FlowTable)?;
+        let isn_key = crate::flow::key_from_seed(config.seed ^ 0x4953_4e5f_4b45_5900);
         Ok(Engine {
             config,
             stats: Stats::default(),
             guest: GuestState::default(),
             tx: storage.tx,
+            flows,
+            isn_key,
+            flow_deadline: None,
             link_up: false,
             next_ra: None,
             rng,
@@ -106,6 +133,31 @@ impl<'a> Engine<'a> {
         &self.guest
     }
 
+    /// Flows currently tracked.
+    pub fn flow_count(&self) -> usize {
+        self.flows.len()
+    }
+
+    /// Check the engine's structural invariants (flow table consistency, every flow's
+    /// socket named after its own slot); used after every step by simulations and
+    /// fuzzers.
+    pub fn check_invariants(&self) -> Result<(), &'static str> {
+        self.flows.check_invariants()?;
+        for (id, flow) in self.flows.iter() {
+            let Flow::Tcp(c) = flow;
+            if c.sock.slot() != id.slot || c.sock.generation() != id.generation {
+                return Err("flow socket names another slot");
+            }
+        }
+        Ok(())
+    }
+
+    /// Open the listening sockets for forwarded ports. Call once, before the event
+    /// loop; a port that cannot be bound is an error the caller reports and exits on.
+    pub fn start<H: Host>(&mut self, host: &mut H) -> Result<usize, crate::tcp::ListenError> {
+        crate::tcp::start_listeners(self, host)
+    }
+
     /// Whether the guest link is up.
     pub fn link_up(&self) -> bool {
         self.link_up
@@ -120,7 +172,7 @@ impl<'a> Engine<'a> {
                     // A frame proves the link is there (pasta's tap has no "connect").
                     self.set_link_up(now);
                 }
-                crate::tap::receive(self, frame, host);
+                crate::tap::receive(self, now, frame, host);
             }
             Event::TapUp => self.set_link_up(now),
             Event::TapDown => {
@@ -128,17 +180,21 @@ impl<'a> Engine<'a> {
                 self.guest = GuestState::default();
                 self.next_ra = None;
             }
-            Event::Socket { .. } => {
-                // No flow owns a host socket yet in this build: any socket event names a
-                // slot that is not live.
-                self.stats.record_drop(DropReason::StaleSockRef);
-            }
+            Event::Socket { sock, readiness } => match sock.kind() {
+                SockKind::TcpListen | SockKind::TcpConn => {
+                    crate::tcp::on_socket(self, now, sock, readiness, host)
+                }
+                _ => self.stats.record_drop(DropReason::StaleSockRef),
+            },
         }
     }
 
     /// When [`Engine::handle_timeout`] must next run, if ever.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.next_ra
+        match (self.next_ra, self.flow_deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Run every timer due at `now`.
@@ -149,6 +205,45 @@ impl<'a> Engine<'a> {
                 self.next_ra = Some(now + self.ra_interval());
             }
         }
+        if self.flow_deadline.is_some_and(|d| d <= now) {
+            self.run_flow_timers(now, host);
+        }
+    }
+
+    /// Fire every due flow timer, then recompute the earliest remaining deadline.
+    fn run_flow_timers<H: Host>(&mut self, now: Instant, host: &mut H) {
+        const BATCH: usize = 64;
+        loop {
+            let due: heapless::Vec<FlowId, BATCH> = self
+                .flows
+                .iter()
+                .filter(|(_, f)| {
+                    let Flow::Tcp(c) = f;
+                    c.timer.is_some_and(|(at, _)| at <= now)
+                })
+                .map(|(id, _)| id)
+                .take(BATCH)
+                .collect();
+            if due.is_empty() {
+                break;
+            }
+            for id in due {
+                crate::tcp::on_timer(self, now, id, host);
+            }
+        }
+        self.flow_deadline = self
+            .flows
+            .iter()
+            .filter_map(|(_, f)| {
+                let Flow::Tcp(c) = f;
+                c.timer.map(|(at, _)| at)
+            })
+            .min();
+    }
+
+    /// A flow timer was armed for `at`.
+    pub(crate) fn note_deadline(&mut self, at: Instant) {
+        self.flow_deadline = Some(self.flow_deadline.map_or(at, |d| d.min(at)));
     }
 
     fn set_link_up(&mut self, now: Instant) {
@@ -217,8 +312,18 @@ mod tests {
         c
     }
 
-    fn engine(tx: &mut [u8]) -> Engine<'_> {
-        Engine::new(config(), Storage { tx: tx.into() }).unwrap()
+    /// Storage for tests: a leaked allocation keeps the lifetimes simple.
+    fn storage(tx_len: usize) -> Storage<'static> {
+        let slots: Vec<Slot<Flow>> = (0..8).map(|_| Slot::default()).collect();
+        Storage {
+            tx: Vec::leak(std::vec![0u8; tx_len]).into(),
+            flows: Vec::leak(slots).into(),
+            flow_index: Vec::leak(std::vec![0u32; crate::flow::index_len_for(8)]).into(),
+        }
+    }
+
+    fn engine() -> Engine<'static> {
+        Engine::new(config(), storage(MIN_TX_BUFFER)).unwrap()
     }
 
     // arping's request for 198.51.100.1 from 52:54:00:12:34:56 / 198.51.100.2.
@@ -230,32 +335,19 @@ mod tests {
 
     #[test]
     fn rejects_small_tx_buffer_and_bad_config() {
-        let mut tx = [0u8; 100];
         assert!(matches!(
-            Engine::new(
-                config(),
-                Storage {
-                    tx: (&mut tx[..]).into()
-                }
-            ),
+            Engine::new(config(), storage(100)),
             Err(EngineError::TxBufferTooSmall)
         ));
-        let mut tx = [0u8; MIN_TX_BUFFER];
         assert!(matches!(
-            Engine::new(
-                Config::new(Mode::Pasta),
-                Storage {
-                    tx: (&mut tx[..]).into()
-                }
-            ),
+            Engine::new(Config::new(Mode::Pasta), storage(MIN_TX_BUFFER)),
             Err(EngineError::Config(ConfigError::NoAddressFamily))
         ));
     }
 
     #[test]
     fn arp_request_is_answered_and_guest_mac_learned() {
-        let mut tx = [0u8; MIN_TX_BUFFER];
-        let mut e = engine(&mut tx);
+        let mut e = engine();
         let mut host = Recorder::default();
         e.handle_event(Instant::ZERO, Event::TapFrame(&ARP_REQUEST), &mut host);
         assert_eq!(host.frames.len(), 1);
@@ -282,8 +374,7 @@ mod tests {
 
     #[test]
     fn malformed_frames_are_counted_not_answered() {
-        let mut tx = [0u8; MIN_TX_BUFFER];
-        let mut e = engine(&mut tx);
+        let mut e = engine();
         let mut host = Recorder::default();
         e.handle_event(
             Instant::ZERO,
@@ -315,8 +406,7 @@ mod tests {
 
     #[test]
     fn link_down_forgets_the_guest_and_stops_timers() {
-        let mut tx = [0u8; MIN_TX_BUFFER];
-        let mut e = engine(&mut tx);
+        let mut e = engine();
         let mut host = Recorder::default();
         e.handle_event(Instant::ZERO, Event::TapFrame(&ARP_REQUEST), &mut host);
         assert!(e.poll_timeout().is_some());
@@ -329,39 +419,24 @@ mod tests {
     #[test]
     fn first_unsolicited_ra_is_scheduled_within_rfc4861_bounds() {
         for seed in 0..50 {
-            let mut tx = [0u8; MIN_TX_BUFFER];
             let mut c = config();
             c.seed = seed;
-            let mut e = Engine::new(
-                c,
-                Storage {
-                    tx: (&mut tx[..]).into(),
-                },
-            )
-            .unwrap();
+            let mut e = Engine::new(c, storage(MIN_TX_BUFFER)).unwrap();
             let t0 = Instant::from_secs(10);
             e.handle_event(t0, Event::TapUp, &mut Recorder::default());
             let due = e.poll_timeout().unwrap() - t0;
             assert!(due >= RA_INTERVAL_MIN && due <= RA_INTERVAL_MAX, "{due:?}");
         }
-        let mut tx = [0u8; MIN_TX_BUFFER];
         let mut c = config();
         c.services.ra = false;
-        let mut e = Engine::new(
-            c,
-            Storage {
-                tx: (&mut tx[..]).into(),
-            },
-        )
-        .unwrap();
+        let mut e = Engine::new(c, storage(MIN_TX_BUFFER)).unwrap();
         e.handle_event(Instant::ZERO, Event::TapUp, &mut Recorder::default());
         assert_eq!(e.poll_timeout(), None, "no RA timer with --no-ra");
     }
 
     #[test]
     fn socket_events_without_flows_are_stale() {
-        let mut tx = [0u8; MIN_TX_BUFFER];
-        let mut e = engine(&mut tx);
+        let mut e = engine();
         let sock = SockRef::new(SockKind::TcpConn, 0, 3, 7);
         let readiness = Readiness {
             readable: true,

@@ -32,6 +32,7 @@
 pub mod config;
 pub mod engine;
 pub mod flow;
+pub(crate) mod frame;
 pub mod fwd;
 pub mod io;
 pub mod rng;
@@ -39,6 +40,7 @@ pub mod services;
 pub mod sockref;
 pub mod stats;
 mod tap;
+pub mod tcp;
 pub mod time;
 pub mod wire;
 

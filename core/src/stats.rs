@@ -79,6 +79,14 @@ drop_reasons! {
     Disabled => "disabled",
     /// No handler for this traffic yet in this build (counted rather than silently lost).
     NoHandler => "no-handler",
+    /// A TCP segment for no known connection (answered with RST unless it was one).
+    TcpNoConnection => "tcp-no-connection",
+    /// A TCP segment outside the acceptable window, or an unexpected control flag.
+    TcpOutOfWindow => "tcp-out-of-window",
+    /// The flow table is full: the new flow is refused.
+    FlowTableFull => "flow-table-full",
+    /// The host refused to create a socket (EMFILE, EACCES, …): the flow is refused.
+    HostSocketFailed => "host-socket-failed",
     /// A socket event for a `SockRef` whose slot has since been reused or freed.
     StaleSockRef => "stale-sockref",
     /// The transmit buffer lent by the shim is too small for a reply.
@@ -96,6 +104,26 @@ pub struct Stats {
     pub service_replies: u64,
     /// Frames the host failed to send to the guest (full tap queue, link down).
     pub tx_errors: u64,
+    /// TCP connections created (either direction).
+    pub tcp_opened: u64,
+    /// TCP connections torn down.
+    pub tcp_closed: u64,
+    /// RST segments sent to the guest.
+    pub tcp_resets_sent: u64,
+    /// Retransmission timeouts toward the guest.
+    pub tcp_retransmits: u64,
+    /// Fast retransmits after three duplicate ACKs from the guest.
+    pub tcp_fast_retransmits: u64,
+    /// Guest segments that arrived after a gap (not kept; the guest retransmits).
+    pub tcp_out_of_order: u64,
+    /// Guest data the host socket could not take at once.
+    pub tcp_send_blocked: u64,
+    /// Host connections that failed (refused, unreachable, reset).
+    pub tcp_host_errors: u64,
+    /// Connections reset because the guest stopped answering.
+    pub tcp_timeouts: u64,
+    /// Payload bytes sent to the guest over TCP.
+    pub tcp_bytes_to_guest: u64,
     drops: [u64; DropReason::COUNT],
 }
 
@@ -106,6 +134,16 @@ impl Default for Stats {
             frames_out: 0,
             service_replies: 0,
             tx_errors: 0,
+            tcp_opened: 0,
+            tcp_closed: 0,
+            tcp_resets_sent: 0,
+            tcp_retransmits: 0,
+            tcp_fast_retransmits: 0,
+            tcp_out_of_order: 0,
+            tcp_send_blocked: 0,
+            tcp_host_errors: 0,
+            tcp_timeouts: 0,
+            tcp_bytes_to_guest: 0,
             drops: [0; DropReason::COUNT],
         }
     }

@@ -5,11 +5,19 @@ use crate::engine::Engine;
 use crate::io::Host;
 use crate::services::{self, Reply};
 use crate::stats::DropReason;
-use crate::wire::arp;
+use crate::time::Instant;
 use crate::wire::ethernet::{self, EtherType};
+use crate::wire::ipv6::Ipv6Drop;
+use crate::wire::{arp, ipv4, ipv6, udp, IpProtocol};
+use core::net::{IpAddr, Ipv6Addr};
+
+/// DHCPv4 server port (RFC 2131 §4.1).
+const DHCP_SERVER_PORT: u16 = 67;
+/// DHCPv6 server port (RFC 8415 §7.2).
+const DHCPV6_SERVER_PORT: u16 = 547;
 
 /// Handle one frame from the guest.
-pub(crate) fn receive<H: Host>(engine: &mut Engine<'_>, frame: &[u8], host: &mut H) {
+pub(crate) fn receive<H: Host>(engine: &mut Engine<'_>, now: Instant, frame: &[u8], host: &mut H) {
     if frame.len() > crate::engine::MAX_FRAME_LEN {
         engine.stats.record_drop(DropReason::FrameTooLong);
         return;
@@ -27,7 +35,105 @@ pub(crate) fn receive<H: Host>(engine: &mut Engine<'_>, frame: &[u8], host: &mut
     match eth.ethertype() {
         EtherType::Unknown(_) => engine.stats.record_drop(DropReason::EthUnknownType),
         EtherType::Arp => receive_arp(engine, eth.payload(), host),
-        EtherType::Ipv4 | EtherType::Ipv6 => engine.stats.record_drop(DropReason::NoHandler),
+        EtherType::Ipv4 => receive_ipv4(engine, now, eth.payload(), host),
+        EtherType::Ipv6 => receive_ipv6(engine, now, eth.payload(), host),
+    }
+}
+
+fn receive_ipv4<H: Host>(engine: &mut Engine<'_>, now: Instant, bytes: &[u8], host: &mut H) {
+    let Ok(packet) = ipv4::Packet::new_checked(bytes) else {
+        engine.stats.record_drop(DropReason::Ipv4Malformed);
+        return;
+    };
+    if packet.is_fragment() {
+        engine.stats.record_drop(DropReason::Ipv4Fragment);
+        return;
+    }
+    let Ok(ip) = ipv4::Repr::parse(&packet) else {
+        engine.stats.record_drop(DropReason::Ipv4Malformed);
+        return;
+    };
+    let (src, dst) = (ip.src_addr, ip.dst_addr);
+    if src.is_loopback() || dst.is_loopback() || src.is_multicast() || src.is_broadcast() {
+        engine.stats.record_drop(DropReason::BadAddress);
+        return;
+    }
+    if !src.is_unspecified() {
+        engine.guest.addr_seen_v4 = Some(src);
+    }
+    let payload = packet.payload();
+    match ip.next_header {
+        IpProtocol::Tcp => {
+            crate::tcp::from_guest(engine, now, IpAddr::V4(src), IpAddr::V4(dst), payload, host)
+        }
+        IpProtocol::Udp => receive_udp(engine, IpAddr::V4(src), IpAddr::V4(dst), payload, host),
+        IpProtocol::Icmp => engine.stats.record_drop(DropReason::NoHandler),
+        _ => engine.stats.record_drop(DropReason::UnsupportedProtocol),
+    }
+}
+
+fn receive_ipv6<H: Host>(engine: &mut Engine<'_>, now: Instant, bytes: &[u8], host: &mut H) {
+    let parsed = ipv6::Packet::new_checked(bytes)
+        .map_err(|_| Ipv6Drop::Malformed)
+        .and_then(|p| ipv6::Repr::parse_detailed(&p).map(|r| (p, r)));
+    let (packet, ip) = match parsed {
+        Ok(pr) => pr,
+        Err(reason) => {
+            engine.stats.record_drop(match reason {
+                Ipv6Drop::Fragment => DropReason::Ipv6Fragment,
+                Ipv6Drop::Jumbogram => DropReason::Ipv6Jumbogram,
+                Ipv6Drop::NoNextHeader => DropReason::Ipv6NoNextHeader,
+                Ipv6Drop::Truncated | Ipv6Drop::Malformed => DropReason::Ipv6Malformed,
+            });
+            return;
+        }
+    };
+    let (src, dst) = (ip.src_addr, ip.dst_addr);
+    if src.is_loopback() || dst.is_loopback() || src.is_multicast() {
+        engine.stats.record_drop(DropReason::BadAddress);
+        return;
+    }
+    note_ipv6_source(engine, src);
+    let payload = packet.upper_layer(&ip);
+    match ip.next_header {
+        IpProtocol::Tcp => {
+            crate::tcp::from_guest(engine, now, IpAddr::V6(src), IpAddr::V6(dst), payload, host)
+        }
+        IpProtocol::Udp => receive_udp(engine, IpAddr::V6(src), IpAddr::V6(dst), payload, host),
+        IpProtocol::Icmpv6 => engine.stats.record_drop(DropReason::NoHandler),
+        _ => engine.stats.record_drop(DropReason::UnsupportedProtocol),
+    }
+}
+
+/// Remember the guest's IPv6 source addresses: link-local and global apart.
+fn note_ipv6_source(engine: &mut Engine<'_>, src: Ipv6Addr) {
+    if src.is_unspecified() {
+        return;
+    }
+    if src.is_unicast_link_local() {
+        engine.guest.addr_ll_seen = Some(src);
+    } else {
+        engine.guest.addr_seen_v6 = Some(src);
+    }
+}
+
+fn receive_udp<H: Host>(
+    engine: &mut Engine<'_>,
+    src: IpAddr,
+    dst: IpAddr,
+    bytes: &[u8],
+    host: &mut H,
+) {
+    let _ = (src, dst, host);
+    let Ok(packet) = udp::Packet::new_checked(bytes) else {
+        engine.stats.record_drop(DropReason::UdpMalformed);
+        return;
+    };
+    match (dst, packet.dst_port()) {
+        (IpAddr::V4(_), DHCP_SERVER_PORT) | (IpAddr::V6(_), DHCPV6_SERVER_PORT) => {
+            engine.stats.record_drop(DropReason::NoHandler)
+        }
+        _ => engine.stats.record_drop(DropReason::NoHandler),
     }
 }
 

@@ -8,7 +8,6 @@
 pub mod arp;
 pub mod dhcp;
 pub mod dhcpv6;
-pub(crate) mod frame;
 pub mod ndp;
 
 use crate::stats::DropReason;

@@ -5,8 +5,10 @@
 //! guest acknowledges it (it is peeked, not read). The record only tracks sequence
 //! numbers on the guest side, windows, and timers.
 
+use crate::io::Interest;
 use crate::sockref::SockRef;
 use crate::time::Instant;
+use crate::wire::tcp::{self, SeqNumber};
 
 /// Largest window we advertise or honour: 16 MiB, like passt (scale ≤ 8).
 pub const MAX_WINDOW: u32 = 1 << 24;
@@ -20,13 +22,13 @@ pub const DEFAULT_GUEST_MSS: u16 = 536;
 /// `a` comes before `b` in sequence space (RFC 1982 serial number arithmetic).
 #[inline]
 pub fn seq_lt(a: u32, b: u32) -> bool {
-    (a.wrapping_sub(b) as i32) < 0
+    tcp::seq_lt(SeqNumber(a), SeqNumber(b))
 }
 
 /// `a` comes before or equals `b` in sequence space.
 #[inline]
 pub fn seq_le(a: u32, b: u32) -> bool {
-    a == b || seq_lt(a, b)
+    tcp::seq_le(SeqNumber(a), SeqNumber(b))
 }
 
 /// Where a connection is in its life.
@@ -54,7 +56,7 @@ pub enum TimerKind {
 }
 
 /// One translated TCP connection.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub struct TcpConn {
     /// Life-cycle state.
     pub state: TcpState,
@@ -103,6 +105,8 @@ pub struct TcpConn {
     pub retries: u8,
     /// When the timer fires, and why.
     pub timer: Option<(Instant, TimerKind)>,
+    /// Readiness we asked the shim to report for the socket.
+    pub watching: Interest,
 }
 
 impl TcpConn {
@@ -114,6 +118,11 @@ impl TcpConn {
         } else {
             span
         }
+    }
+
+    /// Something we sent the guest (data or FIN) is not acknowledged yet.
+    pub fn awaiting_ack(&self) -> bool {
+        self.in_flight() > 0 || (self.fin_sent && !self.fin_acked)
     }
 
     /// Sequence number our FIN occupies (valid once `fin_sent`).

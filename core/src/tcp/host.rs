@@ -1,0 +1,542 @@
+//! The host side of the translator: connect completion, accepting forwarded
+//! connections, pumping socket data to the guest, and timers.
+
+use super::conn::{TcpConn, TcpState, TimerKind, DEFAULT_GUEST_MSS, OUR_WINDOW_SCALE};
+use super::segment::{self, Header, SynOptions, ACK, FIN, PSH, SYN};
+use super::{
+    abort_both, destroy, link, load, mss_for_guest, rto, send_ack, send_control, sock_of, store,
+    tcp_info, window_for, HANDSHAKE_TIMEOUT, LISTEN_BACKLOG, MAX_RETRIES, MAX_SEGMENTS_PER_PUMP,
+};
+use crate::engine::{Engine, Flow};
+use crate::flow::{FlowId, FlowKey, Pif, Side};
+use crate::fwd;
+use crate::io::{Family, Host, HostError, Interest, Op, OpResult, Readiness, Transport};
+use crate::sockref::{SockKind, SockRef};
+use crate::stats::DropReason;
+use crate::time::Instant;
+use crate::wire::IpProtocol;
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+/// Ask the shim for `interest` on the connection's socket, if it changed.
+pub(super) fn watch<H: Host>(c: &mut TcpConn, interest: Interest, host: &mut H) {
+    if c.watching != interest {
+        c.watching = interest;
+        host.exec(Op::Watch {
+            sock: c.sock,
+            interest,
+        });
+    }
+}
+
+/// Go back to the oldest unacknowledged byte: everything after it is re-peeked and
+/// sent again (the socket still holds it).
+pub(super) fn rewind(c: &mut TcpConn) {
+    c.seq_to_guest = c.seq_acked_by_guest;
+    if c.fin_sent && !c.fin_acked {
+        c.fin_sent = false;
+    }
+}
+
+/// Keep the timer consistent with the connection's state after any change.
+pub(super) fn arm_timer(e: &mut Engine<'_>, now: Instant, c: &mut TcpConn) {
+    let waiting_ack = c.awaiting_ack();
+    let persist = c.stalled && c.guest_window == 0;
+    c.timer = match (c.state, c.timer) {
+        (TcpState::Established, Some((at, TimerKind::Retransmit))) if waiting_ack => {
+            Some((at, TimerKind::Retransmit))
+        }
+        (TcpState::Established, _) if waiting_ack => {
+            Some((now + rto(c.retries), TimerKind::Retransmit))
+        }
+        (TcpState::Established, Some((at, TimerKind::Persist))) if persist => {
+            Some((at, TimerKind::Persist))
+        }
+        (TcpState::Established, _) if persist => Some((now + rto(c.retries), TimerKind::Persist)),
+        (TcpState::Established, _) => None,
+        (_, t) => t,
+    };
+    let _ = e;
+}
+
+/// The host side of a guest-initiated connection is up: send the SYN-ACK.
+pub(super) fn connected<H: Host>(e: &mut Engine<'_>, now: Instant, id: FlowId, host: &mut H) {
+    let Some((key, mut c)) = load(e, id) else {
+        return;
+    };
+    if let Some(info) = tcp_info(c.sock, host) {
+        c.window_to_guest = info.send_space.clamp(1, super::conn::MAX_WINDOW);
+    }
+    c.state = TcpState::SynAckSent;
+    c.timer = Some((now + rto(0), TimerKind::Handshake));
+    let h = super::guest::syn_ack(e, &key, &c);
+    send_control(e, &key, &h, host);
+    watch(
+        &mut c,
+        Interest {
+            read: false,
+            write: false,
+        },
+        host,
+    );
+    store(e, id, c);
+}
+
+/// Send as much host data as the guest's window allows, then our FIN once the host
+/// has closed and everything before it is out.
+pub(super) fn pump<H: Host>(
+    e: &mut Engine<'_>,
+    now: Instant,
+    key: &FlowKey,
+    c: &mut TcpConn,
+    host: &mut H,
+) {
+    if c.state != TcpState::Established {
+        return;
+    }
+    let off = segment::payload_offset(key);
+    let tx_room = e.tx.len().saturating_sub(off);
+    let mss = usize::from(c.guest_mss).min(usize::from(mss_for_guest(&e.config, &key.our_addr)));
+    let mut window_field = None;
+    for _ in 0..MAX_SEGMENTS_PER_PUMP {
+        if c.fin_sent {
+            break;
+        }
+        let in_flight = c.in_flight() as usize;
+        let window = c.guest_window as usize;
+        if in_flight >= window {
+            c.stalled = true;
+            break;
+        }
+        c.stalled = false;
+        let room = (window - in_flight).min(mss).min(tx_room);
+        if room == 0 {
+            break;
+        }
+        let peeked = host.exec(Op::Peek {
+            sock: c.sock,
+            offset: in_flight,
+            buf: &mut e.tx[off..off + room],
+        });
+        let (len, flags) = match peeked {
+            OpResult::Len(0) => {
+                c.host_eof = true;
+                (0, FIN | ACK)
+            }
+            OpResult::Len(n) => (n.min(room), ACK | PSH),
+            OpResult::Err(HostError::WouldBlock) => break,
+            _ => break, // errors surface through the socket's error event
+        };
+        let window = *window_field.get_or_insert_with(|| {
+            let info = tcp_info(c.sock, host);
+            window_for(c, info)
+        });
+        let h = Header {
+            seq: c.seq_to_guest,
+            ack: c.seq_from_guest,
+            flags,
+            window,
+            options: None,
+        };
+        let l = link(e);
+        let Some(frame_len) = segment::write(&mut e.tx, l, key, &h, len) else {
+            e.stats.record_drop(DropReason::TxBufferTooSmall);
+            break;
+        };
+        e.transmit(frame_len, host);
+        c.seq_acked_to_guest = c.seq_from_guest;
+        if flags & FIN != 0 {
+            c.fin_sent = true;
+            c.seq_to_guest = c.seq_to_guest.wrapping_add(1);
+            break;
+        }
+        c.seq_to_guest = c.seq_to_guest.wrapping_add(len as u32);
+        e.stats.tcp_bytes_to_guest += len as u64;
+    }
+    arm_timer(e, now, c);
+}
+
+/// Readiness on a connection socket.
+fn on_conn<H: Host>(e: &mut Engine<'_>, now: Instant, id: FlowId, r: Readiness, host: &mut H) {
+    let Some((key, mut c)) = load(e, id) else {
+        return;
+    };
+    if r.error || (r.hangup && c.state == TcpState::Connecting) {
+        let err = host.exec(Op::TakeError { sock: c.sock });
+        if r.error || !matches!(err, OpResult::Done) {
+            // Refused, unreachable or reset: the guest sees a RST right away.
+            e.stats.tcp_host_errors += 1;
+            if c.state == TcpState::Connecting {
+                c.seq_to_guest = 0;
+            }
+            abort_both(e, id, &key, &c, host);
+            return;
+        }
+    }
+    match c.state {
+        TcpState::Connecting => {
+            if r.writable {
+                match host.exec(Op::TakeError { sock: c.sock }) {
+                    OpResult::Done => {
+                        store(e, id, c);
+                        connected(e, now, id, host);
+                    }
+                    _ => {
+                        c.seq_to_guest = 0;
+                        abort_both(e, id, &key, &c, host);
+                    }
+                }
+            }
+            return;
+        }
+        TcpState::SynAckSent | TcpState::SynSent => {
+            // Data or EOF from the host waits for the guest's handshake.
+            store(e, id, c);
+            return;
+        }
+        TcpState::Established => {}
+    }
+    if r.writable && c.send_blocked {
+        // Send space is back: a window update, plus duplicate ACKs so the guest
+        // retransmits what the socket refused without waiting for its RTO.
+        c.send_blocked = false;
+        let read = c.watching.read;
+        watch(&mut c, Interest { read, write: false }, host);
+        for _ in 0..4 {
+            send_ack(e, &key, &mut c, host);
+        }
+    }
+    if r.hangup {
+        c.host_eof = true;
+    }
+    if r.readable || r.hangup {
+        pump(e, now, &key, &mut c, host);
+    }
+    if c.fully_closed() {
+        destroy(e, id, &c, false, host);
+        return;
+    }
+    store(e, id, c);
+}
+
+/// Dispatch readiness for a TCP socket.
+pub(crate) fn on_socket<H: Host>(
+    e: &mut Engine<'_>,
+    now: Instant,
+    sock: SockRef,
+    r: Readiness,
+    host: &mut H,
+) {
+    match sock.kind() {
+        SockKind::TcpListen => accept_all(e, now, sock, host),
+        SockKind::TcpConn => match e.flows.id_of_slot(sock.slot()) {
+            Some(id)
+                if id.generation == sock.generation()
+                    && matches!(e.flows.get(id), Some(Flow::Tcp(_))) =>
+            {
+                on_conn(e, now, id, r, host)
+            }
+            _ => e.stats.record_drop(DropReason::StaleSockRef),
+        },
+        _ => e.stats.record_drop(DropReason::StaleSockRef),
+    }
+}
+
+/// A timer is due for this connection.
+pub(crate) fn on_timer<H: Host>(e: &mut Engine<'_>, now: Instant, id: FlowId, host: &mut H) {
+    let Some((key, mut c)) = load(e, id) else {
+        return;
+    };
+    let Some((at, kind)) = c.timer else { return };
+    if at > now {
+        return;
+    }
+    c.timer = None;
+    match kind {
+        TimerKind::Handshake => {
+            c.retries += 1;
+            if rto_total(c.retries) > HANDSHAKE_TIMEOUT {
+                e.stats.tcp_timeouts += 1;
+                if c.state == TcpState::SynSent {
+                    // The guest never answered: nothing to reset on its side.
+                    destroy(e, id, &c, true, host);
+                } else {
+                    abort_both(e, id, &key, &c, host);
+                }
+                return;
+            }
+            let h = match c.state {
+                TcpState::SynSent => syn_to_guest(e, &key, &c),
+                _ => super::guest::syn_ack(e, &key, &c),
+            };
+            send_control(e, &key, &h, host);
+            c.timer = Some((now + rto(c.retries), TimerKind::Handshake));
+        }
+        TimerKind::Retransmit | TimerKind::Persist => {
+            if c.retries >= MAX_RETRIES {
+                e.stats.tcp_timeouts += 1;
+                abort_both(e, id, &key, &c, host);
+                return;
+            }
+            c.retries += 1;
+            if kind == TimerKind::Persist && c.guest_window == 0 {
+                // RFC 9293 §3.8.6.1: probe a zero window with one byte.
+                c.guest_window = 1;
+            } else {
+                e.stats.tcp_retransmits += 1;
+                rewind(&mut c);
+            }
+            pump(e, now, &key, &mut c, host);
+            c.timer = Some((now + rto(c.retries), kind));
+            arm_timer(e, now, &mut c);
+        }
+    }
+    store(e, id, c);
+}
+
+/// Time spent in `retries` backed-off timeouts.
+fn rto_total(retries: u8) -> core::time::Duration {
+    (0..retries).map(rto).sum()
+}
+
+/// The SYN we send the guest for a connection accepted on a forwarded port.
+fn syn_to_guest(e: &Engine<'_>, key: &FlowKey, c: &TcpConn) -> Header {
+    Header {
+        seq: c.our_isn,
+        ack: 0,
+        flags: SYN,
+        window: c.window_to_guest.min(u32::from(u16::MAX)) as u16,
+        options: Some(SynOptions {
+            mss: mss_for_guest(&e.config, &key.our_addr),
+            window_scale: Some(OUR_WINDOW_SCALE),
+        }),
+    }
+}
+
+/// Accept every pending connection on a forwarded port and offer each to the guest.
+fn accept_all<H: Host>(e: &mut Engine<'_>, now: Instant, listener: SockRef, host: &mut H) {
+    let Some(range) = listener_range(e, listener) else {
+        e.stats.record_drop(DropReason::StaleSockRef);
+        return;
+    };
+    let port = (listener.slot() & 0xffff) as u16;
+    loop {
+        let placeholder = TcpConn::placeholder();
+        let id = match e.flows.insert(Flow::Tcp(placeholder), [None, None]) {
+            Ok(id) => id,
+            Err(_) => {
+                // Full table: take the connection and reset it, so the client is
+                // refused instead of left hanging in the backlog.
+                e.stats.record_drop(DropReason::FlowTableFull);
+                refuse_pending(e, listener, host);
+                return;
+            }
+        };
+        let sock = sock_of(id);
+        let peer = match host.exec(Op::Accept { listener, sock }) {
+            OpResult::Accepted { peer, .. } => peer,
+            _ => {
+                e.flows.remove(id);
+                return;
+            }
+        };
+        let mapped = e
+            .config
+            .forwards
+            .tcp_in
+            .ranges
+            .get(range)
+            .map_or(port, |r| r.map(port));
+        let target = fwd::source_for_guest(&e.config, peer.ip())
+            .and_then(|src| Some((src, fwd::guest_destination(&e.config, &e.guest, src)?)));
+        let Some((our_addr, guest_addr)) = target else {
+            e.stats.record_drop(DropReason::BadAddress);
+            host.exec(Op::Close { sock, abort: true });
+            e.flows.remove(id);
+            continue;
+        };
+        let key = FlowKey {
+            pif: Pif::Tap,
+            protocol: IpProtocol::Tcp,
+            our_addr,
+            our_port: peer.port(),
+            endpoint_addr: guest_addr,
+            endpoint_port: mapped,
+        };
+        if e.flows.set_key(id, Side::Target, Some(key)).is_err() {
+            host.exec(Op::Close { sock, abort: true });
+            e.flows.remove(id);
+            continue;
+        }
+        e.stats.tcp_opened += 1;
+        let our_isn = super::isn(e, &key, now);
+        let mut c = TcpConn {
+            state: TcpState::SynSent,
+            sock,
+            our_isn,
+            seq_to_guest: our_isn.wrapping_add(1),
+            seq_acked_by_guest: our_isn,
+            our_wscale: OUR_WINDOW_SCALE,
+            timer: Some((now + rto(0), TimerKind::Handshake)),
+            ..placeholder
+        };
+        if let Some(info) = tcp_info(sock, host) {
+            c.window_to_guest = info.send_space.clamp(1, super::conn::MAX_WINDOW);
+        }
+        let h = syn_to_guest(e, &key, &c);
+        send_control(e, &key, &h, host);
+        watch(
+            &mut c,
+            Interest {
+                read: false,
+                write: false,
+            },
+            host,
+        );
+        store(e, id, c);
+    }
+}
+
+/// Accept and reset connections we cannot track.
+fn refuse_pending<H: Host>(e: &mut Engine<'_>, listener: SockRef, host: &mut H) {
+    // Borrow the listener's own slot number space for the throw-away socket: it is
+    // closed before anything else can be named.
+    let sock = SockRef::new(SockKind::TcpConn, 1, u16::MAX, u32::MAX);
+    while let OpResult::Accepted { .. } = host.exec(Op::Accept { listener, sock }) {
+        host.exec(Op::Close { sock, abort: true });
+        e.stats.tcp_resets_sent += 1;
+    }
+}
+
+/// Listener slot layout: bits 0–15 port, bit 16 family (1 = IPv6), bits 17+ range.
+fn listener_sock(range: usize, family: Family, port: u16) -> SockRef {
+    let fam = u32::from(family == Family::V6);
+    SockRef::new(
+        SockKind::TcpListen,
+        0,
+        0,
+        ((range as u32) << 17) | (fam << 16) | u32::from(port),
+    )
+}
+
+fn listener_range(e: &Engine<'_>, sock: SockRef) -> Option<usize> {
+    let range = (sock.slot() >> 17) as usize;
+    let port = (sock.slot() & 0xffff) as u16;
+    e.config
+        .forwards
+        .tcp_in
+        .ranges
+        .get(range)
+        .filter(|r| r.contains(port))
+        .map(|_| range)
+}
+
+/// A forwarded port could not be bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListenError {
+    /// The port.
+    pub port: u16,
+    /// Why.
+    pub error: HostError,
+}
+
+/// Open, bind and listen on every forwarded TCP port (`-t`): one dual-stack socket
+/// per port when both families are enabled and no address is given, else one per
+/// family (passt-reference §1.5).
+pub(crate) fn start_listeners<H: Host>(
+    e: &mut Engine<'_>,
+    host: &mut H,
+) -> Result<usize, ListenError> {
+    let v4 = e.config.ipv4.is_some();
+    let v6 = e.config.ipv6.is_some();
+    let mut opened = 0;
+    for (i, r) in e.config.forwards.tcp_in.ranges.clone().iter().enumerate() {
+        for port in r.first..=r.last {
+            if port == 0 {
+                continue;
+            }
+            let binds: heapless::Vec<(Family, IpAddr, bool), 2> = match r.bind_addr {
+                Some(a) => heapless::Vec::from_iter([(Family::of(&a), a, false)]),
+                None if v4 && v6 => heapless::Vec::from_iter([(
+                    Family::V6,
+                    IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+                    true,
+                )]),
+                None if v6 => heapless::Vec::from_iter([(
+                    Family::V6,
+                    IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+                    false,
+                )]),
+                None => heapless::Vec::from_iter([(
+                    Family::V4,
+                    IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                    false,
+                )]),
+            };
+            for (family, addr, dual_stack) in binds {
+                let sock = listener_sock(i, family, port);
+                let fail = |error| ListenError { port, error };
+                let check = |r: OpResult| match r {
+                    OpResult::Err(err) => Err(fail(err)),
+                    _ => Ok(()),
+                };
+                check(host.exec(Op::Open {
+                    sock,
+                    family,
+                    transport: Transport::Tcp,
+                }))?;
+                let bound = host.exec(Op::Bind {
+                    sock,
+                    addr: SocketAddr::new(addr, port),
+                    dual_stack,
+                });
+                if let OpResult::Err(err) = bound {
+                    host.exec(Op::Close { sock, abort: false });
+                    return Err(fail(err));
+                }
+                check(host.exec(Op::Listen {
+                    sock,
+                    backlog: LISTEN_BACKLOG,
+                }))?;
+                host.exec(Op::Watch {
+                    sock,
+                    interest: Interest {
+                        read: true,
+                        write: false,
+                    },
+                });
+                opened += 1;
+            }
+        }
+    }
+    Ok(opened)
+}
+
+impl TcpConn {
+    /// A record with every field at its resting value, for slots being filled in.
+    pub(crate) fn placeholder() -> TcpConn {
+        TcpConn {
+            state: TcpState::SynSent,
+            sock: SockRef::new(SockKind::TcpConn, 1, 0, 0),
+            seq_to_guest: 0,
+            seq_acked_by_guest: 0,
+            our_isn: 0,
+            seq_from_guest: 0,
+            seq_acked_to_guest: 0,
+            guest_window: 0,
+            guest_wscale: 0,
+            our_wscale: 0,
+            guest_mss: DEFAULT_GUEST_MSS,
+            window_to_guest: u32::from(u16::MAX),
+            guest_fin: false,
+            host_eof: false,
+            fin_sent: false,
+            fin_acked: false,
+            send_blocked: false,
+            stalled: false,
+            dup_acks: 0,
+            retries: 0,
+            timer: None,
+            watching: Interest::default(),
+        }
+    }
+}

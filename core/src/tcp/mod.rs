@@ -1,0 +1,195 @@
+//! The tap-side TCP translator (passt-reference §3; RFC 9293).
+//!
+//! Each guest connection is terminated here and re-originated as an ordinary host
+//! socket (and vice versa for forwarded ports), without payload buffers of our own:
+//! - guest → host: a segment's payload is written straight into the host socket; we
+//!   ACK the guest only what the socket accepted, and advertise a window that mirrors
+//!   the socket's free send space so the guest never sends what cannot be taken;
+//! - host → guest: data stays in the host socket's receive queue; it is *peeked* into
+//!   frames, discarded only when the guest ACKs it, and re-peeked to retransmit.
+//!
+//! Readiness from the shim is edge-triggered: the translator always drains what it can
+//! and resumes on its own (guest ACKs, window updates, timers) rather than expecting
+//! to be told again.
+
+pub mod conn;
+mod guest;
+mod host;
+pub mod segment;
+
+pub use conn::{TcpConn, TcpState, TimerKind};
+pub(crate) use guest::from_guest;
+pub use host::ListenError;
+pub(crate) use host::{on_socket, on_timer, start_listeners};
+
+use crate::config::Config;
+use crate::engine::{Engine, Flow};
+use crate::flow::{FlowId, FlowKey, Side};
+use crate::frame::Link;
+use crate::io::{Host, Op, OpResult, TcpInfo};
+use crate::sockref::{SockKind, SockRef};
+use crate::stats::DropReason;
+use crate::time::Instant;
+use crate::wire::ethernet::MacAddr;
+use core::net::IpAddr;
+use core::time::Duration;
+use segment::{Header, ACK, RST};
+
+/// How long the guest may take to complete a handshake (passt: 10 s).
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Initial retransmission timeout (RFC 6298 §2.1: 1 s).
+pub const RTO_INITIAL: Duration = Duration::from_secs(1);
+/// Ceiling for the backed-off retransmission timeout (RFC 6298 §2.5 allows ≥ 60 s).
+pub const RTO_MAX: Duration = Duration::from_secs(60);
+/// Retransmissions without progress before the connection is reset (passt: 7).
+pub const MAX_RETRIES: u8 = 7;
+/// Listen backlog for forwarded ports (passt: 128).
+pub const LISTEN_BACKLOG: u32 = 128;
+/// Most segments sent to the guest per call of the data pump, so that one busy
+/// connection cannot starve the event loop.
+pub const MAX_SEGMENTS_PER_PUMP: usize = 64;
+
+/// Retransmission timeout after `retries` unanswered retransmissions (exponential
+/// backoff, RFC 6298 §5.5).
+pub fn rto(retries: u8) -> Duration {
+    let shift = u32::from(retries.min(6));
+    (RTO_INITIAL * (1 << shift)).min(RTO_MAX)
+}
+
+/// The MSS we announce to the guest: the MTU minus IP and TCP headers, rounded down to
+/// a multiple of 4096 above that size so large segments align with pages (passt
+/// reference §3.6: MTU 65520 gives 61440).
+pub fn mss_for_guest(config: &Config, addr: &IpAddr) -> u16 {
+    let headers = match addr {
+        IpAddr::V4(_) => 40,
+        IpAddr::V6(_) => 60,
+    };
+    let mtu = config.mtu.unwrap_or(crate::config::DEFAULT_MTU);
+    let mss = mtu.saturating_sub(headers).max(536);
+    if mss > 4096 {
+        mss / 4096 * 4096
+    } else {
+        mss
+    }
+}
+
+/// The link-layer ends for frames to the guest: broadcast until its MAC is learned.
+fn link(e: &Engine<'_>) -> Link {
+    Link {
+        src: e.config.our_mac,
+        dst: e.guest.mac.unwrap_or(MacAddr::BROADCAST),
+    }
+}
+
+/// The socket handle of flow `id`.
+fn sock_of(id: FlowId) -> SockRef {
+    SockRef::new(
+        SockKind::TcpConn,
+        Side::Target as u8,
+        id.generation,
+        id.slot,
+    )
+}
+
+/// The guest-facing key of a flow and a copy of its connection record.
+fn load(e: &Engine<'_>, id: FlowId) -> Option<(FlowKey, TcpConn)> {
+    let Flow::Tcp(c) = e.flows.get(id)?;
+    let key = Side::BOTH.iter().find_map(|s| {
+        e.flows
+            .key(id, *s)
+            .filter(|k| k.pif == crate::flow::Pif::Tap)
+    })?;
+    Some((*key, *c))
+}
+
+/// Write a connection record back and fold its timer into the engine's deadline.
+fn store(e: &mut Engine<'_>, id: FlowId, c: TcpConn) {
+    if let Some((at, _)) = c.timer {
+        e.note_deadline(at);
+    }
+    if let Some(Flow::Tcp(slot)) = e.flows.get_mut(id) {
+        *slot = c;
+    }
+}
+
+/// Send a segment without payload to the guest.
+fn send_control<H: Host>(e: &mut Engine<'_>, key: &FlowKey, h: &Header, host: &mut H) {
+    let l = link(e);
+    match segment::write(&mut e.tx, l, key, h, 0) {
+        Some(len) => {
+            if h.flags & RST != 0 {
+                e.stats.tcp_resets_sent += 1;
+            }
+            e.transmit(len, host);
+        }
+        None => e.stats.record_drop(DropReason::TxBufferTooSmall),
+    }
+}
+
+/// The window to advertise: the host socket's free send space, scaled.
+fn window_for(c: &mut TcpConn, info: Option<TcpInfo>) -> u16 {
+    if let Some(info) = info {
+        c.window_to_guest = info.send_space.min(conn::MAX_WINDOW);
+    }
+    (c.window_to_guest >> c.our_wscale).min(u32::from(u16::MAX)) as u16
+}
+
+fn tcp_info<H: Host>(sock: SockRef, host: &mut H) -> Option<TcpInfo> {
+    match host.exec(Op::TcpInfo { sock }) {
+        OpResult::TcpInfo(i) => Some(i),
+        _ => None,
+    }
+}
+
+/// ACK everything received from the guest, with a fresh window.
+fn send_ack<H: Host>(e: &mut Engine<'_>, key: &FlowKey, c: &mut TcpConn, host: &mut H) {
+    let info = tcp_info(c.sock, host);
+    let window = window_for(c, info);
+    c.seq_acked_to_guest = c.seq_from_guest;
+    let h = Header {
+        seq: c.seq_to_guest,
+        ack: c.seq_from_guest,
+        flags: ACK,
+        window,
+        options: None,
+    };
+    send_control(e, key, &h, host);
+}
+
+/// Reset the guest's side of the connection (RFC 9293 §3.10.7: RST with our current
+/// sequence number and an ACK of what we received).
+fn reset_guest<H: Host>(e: &mut Engine<'_>, key: &FlowKey, c: &TcpConn, host: &mut H) {
+    let h = Header {
+        seq: c.seq_to_guest,
+        ack: c.seq_from_guest,
+        flags: RST | ACK,
+        window: 0,
+        options: None,
+    };
+    send_control(e, key, &h, host);
+}
+
+/// Tear a flow down: close (or abort) its socket and free its slot.
+fn destroy<H: Host>(e: &mut Engine<'_>, id: FlowId, c: &TcpConn, abort: bool, host: &mut H) {
+    host.exec(Op::Close {
+        sock: c.sock,
+        abort,
+    });
+    e.flows.remove(id);
+    e.stats.tcp_closed += 1;
+}
+
+/// Reset both sides and free the flow.
+fn abort_both<H: Host>(e: &mut Engine<'_>, id: FlowId, key: &FlowKey, c: &TcpConn, host: &mut H) {
+    reset_guest(e, key, c, host);
+    destroy(e, id, c, true, host);
+}
+
+/// Initial sequence number toward the guest (RFC 6528 §3: a keyed hash of the
+/// connection identifiers plus a 4 µs clock).
+fn isn(e: &Engine<'_>, key: &FlowKey, now: Instant) -> u32 {
+    let mut h = crate::flow::SipHasher24::new(e.isn_key.0, e.isn_key.1);
+    key.hash_into(&mut h);
+    let hash = h.finish();
+    ((hash >> 32) as u32 ^ hash as u32).wrapping_add((now.as_nanos() / 4000) as u32)
+}
