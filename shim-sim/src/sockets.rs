@@ -1,0 +1,465 @@
+//! A model of host sockets for driving the engine's socket operations without a kernel.
+//!
+//! Each socket the engine opens becomes a [`SimSocket`] with byte queues in both
+//! directions; the far end ("remote peer") is driven by the test through
+//! [`SimSockets`]' methods (`peer_send`, `peer_close`, `peer_reset`, …). Readiness the
+//! engine would get from epoll is queued as edge-triggered events and handed out by
+//! [`SimSockets::take_events`]. Frames sent to the guest collect in
+//! [`SimSockets::frames`].
+//!
+//! How connects behave is chosen per destination with [`SimSockets::set_behaviour`]:
+//! accept at once, accept later, or refuse.
+
+use passt_core::io::{Family, HostError, Interest, Op, OpResult, TcpInfo, Transport};
+use passt_core::{Host, Readiness, SockRef};
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+
+/// How a connect to some destination behaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectBehaviour {
+    /// `connect()` returns `EINPROGRESS`; the connection completes on the next
+    /// [`SimSockets::complete_connects`].
+    Accept,
+    /// `connect()` succeeds at once (a local destination).
+    AcceptNow,
+    /// `connect()` returns `EINPROGRESS`, then fails with `ECONNREFUSED`.
+    Refuse,
+}
+
+/// Life-cycle of a modelled socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SockState {
+    /// Created, not connected.
+    Open,
+    /// Listening.
+    Listening,
+    /// Connect in progress.
+    Connecting,
+    /// Connected.
+    Connected,
+    /// The connect failed, or the peer reset: the error is pending.
+    Failed(HostError),
+    /// Closed by the engine.
+    Closed,
+}
+
+/// One modelled socket.
+#[derive(Debug, Clone)]
+pub struct SimSocket {
+    /// Address family.
+    pub family: Family,
+    /// Transport.
+    pub transport: Transport,
+    /// State.
+    pub state: SockState,
+    /// Bound local address.
+    pub local: Option<SocketAddr>,
+    /// Connected peer.
+    pub peer: Option<SocketAddr>,
+    /// Data from the peer not yet consumed by the engine.
+    pub rx: VecDeque<u8>,
+    /// The peer closed its sending side.
+    pub rx_eof: bool,
+    /// Everything the engine sent (what the peer received).
+    pub tx: Vec<u8>,
+    /// The engine shut down its sending side.
+    pub tx_shutdown: bool,
+    /// How much more the engine may send before the send buffer is full.
+    pub send_space: usize,
+    /// Readiness the engine asked for.
+    pub interest: Interest,
+    /// Connections waiting to be accepted (listeners only): peer addresses.
+    pub backlog: VecDeque<SocketAddr>,
+    /// Closed with `abort` (a RST toward the peer).
+    pub aborted: bool,
+    /// Maximum segment size the engine set.
+    pub max_seg: Option<u16>,
+}
+
+/// The modelled host: sockets, their peers, and the frames sent to the guest.
+#[derive(Debug, Default)]
+pub struct SimSockets {
+    socks: BTreeMap<u64, SimSocket>,
+    behaviours: BTreeMap<SocketAddr, ConnectBehaviour>,
+    events: VecDeque<(SockRef, Readiness)>,
+    /// Frames the engine sent to the guest, oldest first.
+    pub frames: VecDeque<Vec<u8>>,
+    /// Default send buffer size for new sockets.
+    pub default_send_space: usize,
+    /// Every op executed, as text (for debugging failing tests).
+    pub trace: Vec<String>,
+}
+
+impl SimSockets {
+    /// A host with 256 KiB send buffers whose connects all succeed asynchronously.
+    pub fn new() -> SimSockets {
+        SimSockets {
+            default_send_space: 256 * 1024,
+            ..SimSockets::default()
+        }
+    }
+
+    /// Choose how connects to `addr` behave (default: [`ConnectBehaviour::Accept`]).
+    pub fn set_behaviour(&mut self, addr: SocketAddr, b: ConnectBehaviour) {
+        self.behaviours.insert(addr, b);
+    }
+
+    /// Pretend another program has bound `addr`: binds to it fail with `EADDRINUSE`.
+    pub fn occupy(&mut self, addr: SocketAddr) {
+        let mut s = self.blank(Family::of(&addr.ip()), Transport::Tcp);
+        s.local = Some(addr);
+        s.state = SockState::Listening;
+        // A raw key no engine SockRef can have (kind byte 0 is invalid).
+        self.socks.insert(u64::from(addr.port()) | 1 << 40, s);
+    }
+
+    fn blank(&self, family: Family, transport: Transport) -> SimSocket {
+        SimSocket {
+            family,
+            transport,
+            state: SockState::Open,
+            local: None,
+            peer: None,
+            rx: VecDeque::new(),
+            rx_eof: false,
+            tx: Vec::new(),
+            tx_shutdown: false,
+            send_space: self.default_send_space,
+            interest: Interest::default(),
+            backlog: VecDeque::new(),
+            aborted: false,
+            max_seg: None,
+        }
+    }
+
+    /// The modelled socket named `sock`.
+    pub fn socket(&self, sock: SockRef) -> Option<&SimSocket> {
+        self.socks.get(&sock.to_raw())
+    }
+
+    /// Mutable access to a modelled socket.
+    pub fn socket_mut(&mut self, sock: SockRef) -> Option<&mut SimSocket> {
+        self.socks.get_mut(&sock.to_raw())
+    }
+
+    /// Every socket, with its name.
+    pub fn sockets(&self) -> impl Iterator<Item = (SockRef, &SimSocket)> {
+        self.socks
+            .iter()
+            .filter_map(|(raw, s)| SockRef::from_raw(*raw).map(|r| (r, s)))
+    }
+
+    /// The socket connected to `peer`, if any (not closed).
+    pub fn find_connected(&self, peer: SocketAddr) -> Option<SockRef> {
+        self.sockets()
+            .find(|(_, s)| {
+                s.peer == Some(peer)
+                    && s.state != SockState::Closed
+                    && s.state != SockState::Listening
+            })
+            .map(|(r, _)| r)
+    }
+
+    /// Sockets that are not closed.
+    pub fn open_count(&self) -> usize {
+        self.socks
+            .values()
+            .filter(|s| s.state != SockState::Closed)
+            .count()
+    }
+
+    fn push_event(&mut self, sock: SockRef, r: Readiness) {
+        self.events.push_back((sock, r));
+    }
+
+    /// Readiness events accumulated since the last call.
+    pub fn take_events(&mut self) -> Vec<(SockRef, Readiness)> {
+        self.events.drain(..).collect()
+    }
+
+    /// Complete every pending connect according to its destination's behaviour.
+    pub fn complete_connects(&mut self) {
+        let pending: Vec<u64> = self
+            .socks
+            .iter()
+            .filter(|(_, s)| s.state == SockState::Connecting)
+            .map(|(k, _)| *k)
+            .collect();
+        for raw in pending {
+            let Some(sock) = SockRef::from_raw(raw) else {
+                continue;
+            };
+            let s = self.socks.get_mut(&raw).expect("listed above");
+            let behaviour = s
+                .peer
+                .and_then(|p| self.behaviours.get(&p).copied())
+                .unwrap_or(ConnectBehaviour::Accept);
+            let r = if behaviour == ConnectBehaviour::Refuse {
+                s.state = SockState::Failed(HostError::ConnectionRefused);
+                Readiness {
+                    writable: true,
+                    error: true,
+                    hangup: true,
+                    ..Readiness::default()
+                }
+            } else {
+                s.state = SockState::Connected;
+                Readiness {
+                    writable: true,
+                    ..Readiness::default()
+                }
+            };
+            self.push_event(sock, r);
+        }
+    }
+
+    /// The remote peer of `sock` sends `data`.
+    pub fn peer_send(&mut self, sock: SockRef, data: &[u8]) {
+        if let Some(s) = self.socks.get_mut(&sock.to_raw()) {
+            s.rx.extend(data);
+            self.push_event(
+                sock,
+                Readiness {
+                    readable: true,
+                    ..Readiness::default()
+                },
+            );
+        }
+    }
+
+    /// The remote peer closes its sending side (FIN).
+    pub fn peer_close(&mut self, sock: SockRef) {
+        if let Some(s) = self.socks.get_mut(&sock.to_raw()) {
+            s.rx_eof = true;
+            self.push_event(
+                sock,
+                Readiness {
+                    readable: true,
+                    hangup: true,
+                    ..Readiness::default()
+                },
+            );
+        }
+    }
+
+    /// The remote peer resets the connection.
+    pub fn peer_reset(&mut self, sock: SockRef) {
+        if let Some(s) = self.socks.get_mut(&sock.to_raw()) {
+            s.state = SockState::Failed(HostError::ConnectionReset);
+            self.push_event(
+                sock,
+                Readiness {
+                    readable: true,
+                    error: true,
+                    hangup: true,
+                    ..Readiness::default()
+                },
+            );
+        }
+    }
+
+    /// The peer drained `n` bytes: send space grows back (and writability is reported).
+    pub fn peer_drain(&mut self, sock: SockRef, n: usize) {
+        if let Some(s) = self.socks.get_mut(&sock.to_raw()) {
+            s.send_space += n;
+            self.push_event(
+                sock,
+                Readiness {
+                    writable: true,
+                    ..Readiness::default()
+                },
+            );
+        }
+    }
+
+    /// A client at `peer` connects to the listener `listener`.
+    pub fn peer_connect(&mut self, listener: SockRef, peer: SocketAddr) {
+        if let Some(s) = self.socks.get_mut(&listener.to_raw()) {
+            s.backlog.push_back(peer);
+            self.push_event(
+                listener,
+                Readiness {
+                    readable: true,
+                    ..Readiness::default()
+                },
+            );
+        }
+    }
+
+    fn exec_inner(&mut self, op: Op<'_>) -> OpResult {
+        match op {
+            Op::TapSend(frame) => {
+                self.frames.push_back(frame.to_vec());
+                OpResult::Done
+            }
+            Op::Open {
+                sock,
+                family,
+                transport,
+            } => {
+                let s = self.blank(family, transport);
+                self.socks.insert(sock.to_raw(), s);
+                OpResult::Done
+            }
+            Op::Bind { sock, addr, .. } => {
+                let in_use = self
+                    .socks
+                    .values()
+                    .any(|s| s.local == Some(addr) && s.state != SockState::Closed);
+                match self.socks.get_mut(&sock.to_raw()) {
+                    _ if in_use => OpResult::Err(HostError::AddrInUse),
+                    Some(s) => {
+                        s.local = Some(addr);
+                        OpResult::Done
+                    }
+                    None => OpResult::Err(HostError::Other(9)),
+                }
+            }
+            Op::Listen { sock, .. } => match self.socks.get_mut(&sock.to_raw()) {
+                Some(s) => {
+                    s.state = SockState::Listening;
+                    OpResult::Done
+                }
+                None => OpResult::Err(HostError::Other(9)),
+            },
+            Op::Accept { listener, sock } => {
+                let Some(l) = self.socks.get_mut(&listener.to_raw()) else {
+                    return OpResult::Err(HostError::Other(9));
+                };
+                let Some(peer) = l.backlog.pop_front() else {
+                    return OpResult::Err(HostError::WouldBlock);
+                };
+                let local = l
+                    .local
+                    .unwrap_or_else(|| "0.0.0.0:0".parse().expect("literal"));
+                let family = l.family;
+                let mut s = self.blank(family, Transport::Tcp);
+                s.state = SockState::Connected;
+                s.peer = Some(peer);
+                s.local = Some(local);
+                self.socks.insert(sock.to_raw(), s);
+                OpResult::Accepted { peer, local }
+            }
+            Op::Connect { sock, addr } => {
+                let behaviour = self
+                    .behaviours
+                    .get(&addr)
+                    .copied()
+                    .unwrap_or(ConnectBehaviour::Accept);
+                let Some(s) = self.socks.get_mut(&sock.to_raw()) else {
+                    return OpResult::Err(HostError::Other(9));
+                };
+                s.peer = Some(addr);
+                if behaviour == ConnectBehaviour::AcceptNow {
+                    s.state = SockState::Connected;
+                    OpResult::Done
+                } else {
+                    s.state = SockState::Connecting;
+                    OpResult::Err(HostError::InProgress)
+                }
+            }
+            Op::TakeError { sock } => match self.socks.get(&sock.to_raw()).map(|s| s.state) {
+                Some(SockState::Failed(e)) => OpResult::Err(e),
+                Some(_) => OpResult::Done,
+                None => OpResult::Err(HostError::Other(9)),
+            },
+            Op::Send { sock, data } => {
+                let Some(s) = self.socks.get_mut(&sock.to_raw()) else {
+                    return OpResult::Err(HostError::Other(9));
+                };
+                match s.state {
+                    SockState::Failed(e) => return OpResult::Err(e),
+                    SockState::Connected if !s.tx_shutdown => {}
+                    _ => return OpResult::Err(HostError::ConnectionReset),
+                }
+                if s.send_space == 0 {
+                    return OpResult::Err(HostError::WouldBlock);
+                }
+                let n = data.len().min(s.send_space);
+                s.tx.extend_from_slice(&data[..n]);
+                s.send_space -= n;
+                OpResult::Len(n)
+            }
+            Op::Peek { sock, offset, buf } => {
+                let Some(s) = self.socks.get(&sock.to_raw()) else {
+                    return OpResult::Err(HostError::Other(9));
+                };
+                if offset >= s.rx.len() {
+                    return if s.rx_eof {
+                        OpResult::Len(0)
+                    } else {
+                        OpResult::Err(HostError::WouldBlock)
+                    };
+                }
+                let n = buf.len().min(s.rx.len() - offset);
+                for (i, b) in s.rx.iter().skip(offset).take(n).enumerate() {
+                    buf[i] = *b;
+                }
+                OpResult::Len(n)
+            }
+            Op::Discard { sock, len } => {
+                let Some(s) = self.socks.get_mut(&sock.to_raw()) else {
+                    return OpResult::Err(HostError::Other(9));
+                };
+                let n = len.min(s.rx.len());
+                s.rx.drain(..n);
+                OpResult::Len(n)
+            }
+            Op::ShutdownWrite { sock } => match self.socks.get_mut(&sock.to_raw()) {
+                Some(s) => {
+                    s.tx_shutdown = true;
+                    OpResult::Done
+                }
+                None => OpResult::Err(HostError::Other(9)),
+            },
+            Op::Close { sock, abort } => match self.socks.get_mut(&sock.to_raw()) {
+                Some(s) => {
+                    s.state = SockState::Closed;
+                    s.aborted = abort;
+                    OpResult::Done
+                }
+                None => OpResult::Err(HostError::Other(9)),
+            },
+            Op::Watch { sock, interest } => match self.socks.get_mut(&sock.to_raw()) {
+                Some(s) => {
+                    s.interest = interest;
+                    OpResult::Done
+                }
+                None => OpResult::Err(HostError::Other(9)),
+            },
+            Op::TcpInfo { sock } => match self.socks.get(&sock.to_raw()) {
+                Some(s) => OpResult::TcpInfo(TcpInfo {
+                    send_space: u32::try_from(s.send_space).unwrap_or(u32::MAX),
+                    unacked: 0,
+                }),
+                None => OpResult::Err(HostError::Other(9)),
+            },
+            Op::SetMaxSeg { sock, mss } => match self.socks.get_mut(&sock.to_raw()) {
+                Some(s) => {
+                    s.max_seg = Some(mss);
+                    OpResult::Done
+                }
+                None => OpResult::Err(HostError::Other(9)),
+            },
+        }
+    }
+}
+
+impl Host for SimSockets {
+    fn exec(&mut self, op: Op<'_>) -> OpResult {
+        let desc = match &op {
+            Op::TapSend(f) => format!("TapSend({} bytes)", f.len()),
+            Op::Send { sock, data } => format!("Send({:x}, {} bytes)", sock.to_raw(), data.len()),
+            Op::Peek { sock, offset, buf } => format!(
+                "Peek({:x}, off {offset}, {} bytes)",
+                sock.to_raw(),
+                buf.len()
+            ),
+            other => format!("{other:?}"),
+        };
+        let r = self.exec_inner(op);
+        self.trace.push(format!("{desc} -> {r:?}"));
+        r
+    }
+}

@@ -1,0 +1,608 @@
+//! Core-level TCP translator tests: the engine against the modelled host, driven by a
+//! scripted guest. Grouped by what a user would notice.
+
+use passt_core::fwd::PortRange;
+use passt_core::wire::tcp::TcpFlags;
+use passt_core::{DropReason, SockKind};
+use passt_shim_sim::sockets::{ConnectBehaviour, SockState};
+use passt_shim_sim::testbed::{default_config, Segment, Testbed, GATEWAY_V4, GUEST_V4, GUEST_V6};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+const SYN: TcpFlags = TcpFlags::SYN;
+const ACK: TcpFlags = TcpFlags::ACK;
+const FIN: TcpFlags = TcpFlags::FIN;
+const RST: TcpFlags = TcpFlags::RST;
+
+fn sa(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+const GUEST_ISN: u32 = 1_000_000;
+
+/// A guest-side connection in progress: addresses and both sequence numbers.
+struct Conn {
+    guest: SocketAddr,
+    remote: SocketAddr,
+    /// Next sequence number the guest sends.
+    seq: u32,
+    /// Next sequence number the guest expects.
+    ack: u32,
+}
+
+impl Conn {
+    fn seg(&self, flags: TcpFlags, payload: &[u8]) -> Segment {
+        let mut s = Segment::new(self.guest, self.remote, self.seq, self.ack, flags);
+        s.payload = payload.to_vec();
+        s
+    }
+}
+
+/// Open a connection from the guest to `remote` and complete both handshakes.
+fn connect(tb: &mut Testbed, guest: SocketAddr, remote: SocketAddr) -> Conn {
+    let mut syn = Segment::new(guest, remote, GUEST_ISN, 0, SYN);
+    syn.mss = Some(1460);
+    syn.window_scale = Some(7);
+    tb.guest_send(&syn);
+    assert!(
+        tb.drain_segments().is_empty(),
+        "no SYN-ACK before the host connect completes"
+    );
+    tb.complete_connects();
+    let synack = tb.next_segment().expect("SYN-ACK after the host connect");
+    assert!(synack.has(SYN | ACK), "{synack:?}");
+    assert_eq!(synack.ack, GUEST_ISN + 1);
+    let c = Conn {
+        guest,
+        remote,
+        seq: GUEST_ISN + 1,
+        ack: synack.seq.wrapping_add(1),
+    };
+    tb.guest_send(&c.seg(ACK, b""));
+    assert!(tb.drain_segments().is_empty());
+    c
+}
+
+fn host_sock(tb: &Testbed, remote: SocketAddr) -> passt_core::SockRef {
+    tb.host
+        .find_connected(remote)
+        .expect("host socket connected to the remote")
+}
+
+#[test]
+fn handshake_waits_for_host_connect_then_advertises_mss_and_scale() {
+    let mut tb = Testbed::new(default_config(), 16);
+    let guest = SocketAddr::new(GUEST_V4.into(), 40000);
+    let mut syn = Segment::new(guest, sa("203.0.113.5:80"), GUEST_ISN, 0, SYN);
+    syn.mss = Some(1460);
+    syn.window_scale = Some(7);
+    tb.guest_send(&syn);
+    let sock = host_sock(&tb, sa("203.0.113.5:80"));
+    assert_eq!(tb.host.socket(sock).unwrap().state, SockState::Connecting);
+    assert_eq!(
+        tb.host.socket(sock).unwrap().max_seg,
+        Some(1460),
+        "guest MSS mirrored"
+    );
+    assert!(tb.drain_segments().is_empty());
+    tb.complete_connects();
+    let synack = tb.next_segment().unwrap();
+    assert_eq!(synack.flags, SYN | ACK);
+    assert_eq!((synack.src, synack.dst), (sa("203.0.113.5:80"), guest));
+    assert_eq!(synack.ack, GUEST_ISN + 1);
+    assert_eq!(synack.mss, Some(61440), "MTU 65520 → MSS rounded to 4096");
+    assert_eq!(synack.window_scale, Some(8));
+}
+
+#[test]
+fn refused_connect_reaches_guest_as_rst_immediately() {
+    let mut tb = Testbed::new(default_config(), 16);
+    tb.host
+        .set_behaviour(sa("203.0.113.5:81"), ConnectBehaviour::Refuse);
+    let guest = SocketAddr::new(GUEST_V4.into(), 40001);
+    tb.guest_send(&Segment::new(
+        guest,
+        sa("203.0.113.5:81"),
+        GUEST_ISN,
+        0,
+        SYN,
+    ));
+    tb.complete_connects();
+    let rst = tb
+        .next_segment()
+        .expect("RST without waiting for any timer");
+    assert!(rst.has(RST | ACK));
+    assert_eq!(
+        rst.ack,
+        GUEST_ISN + 1,
+        "acknowledges the SYN so the guest accepts the RST"
+    );
+    assert_eq!(tb.engine.flow_count(), 0);
+    assert_eq!(tb.host.open_count(), 0);
+}
+
+#[test]
+fn guest_data_reaches_host_and_is_acked() {
+    let mut tb = Testbed::new(default_config(), 16);
+    let remote = sa("203.0.113.5:80");
+    let mut c = connect(&mut tb, SocketAddr::new(GUEST_V4.into(), 40002), remote);
+    tb.guest_send(&c.seg(ACK, b"GET / HTTP/1.0\r\n\r\n"));
+    c.seq += 18;
+    let ack = tb.next_segment().unwrap();
+    assert_eq!(ack.ack, c.seq);
+    assert_eq!(
+        tb.host.socket(host_sock(&tb, remote)).unwrap().tx,
+        b"GET / HTTP/1.0\r\n\r\n"
+    );
+}
+
+#[test]
+fn host_data_reaches_guest_in_mss_segments_and_is_discarded_on_ack() {
+    let mut tb = Testbed::new(default_config(), 16);
+    let remote = sa("203.0.113.5:80");
+    let mut c = connect(&mut tb, SocketAddr::new(GUEST_V4.into(), 40003), remote);
+    let sock = host_sock(&tb, remote);
+    let data: Vec<u8> = (0..4000u32).map(|i| i as u8).collect();
+    tb.host.peer_send(sock, &data);
+    tb.settle();
+    let segs = tb.drain_segments();
+    assert!(segs.iter().all(|s| s.payload.len() <= 1460));
+    let got: Vec<u8> = segs.iter().flat_map(|s| s.payload.clone()).collect();
+    assert_eq!(got, data);
+    assert_eq!(segs[0].seq, c.ack);
+    assert_eq!(
+        tb.host.socket(sock).unwrap().rx.len(),
+        4000,
+        "kept until the guest ACKs"
+    );
+    c.ack += 4000;
+    tb.guest_send(&c.seg(ACK, b""));
+    assert_eq!(
+        tb.host.socket(sock).unwrap().rx.len(),
+        0,
+        "discarded once acknowledged"
+    );
+}
+
+#[test]
+fn unacknowledged_data_is_retransmitted_from_the_socket() {
+    let mut tb = Testbed::new(default_config(), 16);
+    let remote = sa("203.0.113.5:80");
+    let c = connect(&mut tb, SocketAddr::new(GUEST_V4.into(), 40004), remote);
+    let sock = host_sock(&tb, remote);
+    tb.host.peer_send(sock, b"hello");
+    tb.settle();
+    let first = tb.next_segment().unwrap();
+    assert_eq!(first.payload, b"hello");
+    tb.advance(Duration::from_millis(1100));
+    let again = tb.next_segment().expect("retransmission after the RTO");
+    assert_eq!(
+        (again.seq, again.payload.as_slice()),
+        (c.ack, &b"hello"[..])
+    );
+    assert_eq!(tb.engine.stats().tcp_retransmits, 1);
+}
+
+#[test]
+fn connection_is_reset_after_retries_run_out() {
+    let mut tb = Testbed::new(default_config(), 16);
+    let remote = sa("203.0.113.5:80");
+    connect(&mut tb, SocketAddr::new(GUEST_V4.into(), 40005), remote);
+    let sock = host_sock(&tb, remote);
+    tb.host.peer_send(sock, b"x");
+    tb.settle();
+    tb.advance(Duration::from_secs(600));
+    let segs = tb.drain_segments();
+    assert!(segs.last().unwrap().has(RST));
+    assert_eq!(tb.engine.flow_count(), 0);
+    assert!(
+        tb.host.socket(sock).unwrap().aborted,
+        "the remote is reset too"
+    );
+}
+
+#[test]
+fn half_close_from_guest_still_delivers_the_reply() {
+    let mut tb = Testbed::new(default_config(), 16);
+    let remote = sa("203.0.113.5:7");
+    let mut c = connect(&mut tb, SocketAddr::new(GUEST_V4.into(), 40006), remote);
+    let sock = host_sock(&tb, remote);
+    tb.guest_send(&c.seg(ACK | FIN, b"ping"));
+    c.seq += 5;
+    assert_eq!(tb.next_segment().unwrap().ack, c.seq, "FIN acknowledged");
+    assert!(
+        tb.host.socket(sock).unwrap().tx_shutdown,
+        "shutdown(SHUT_WR) on the host"
+    );
+    tb.host.peer_send(sock, b"pong");
+    tb.host.peer_close(sock);
+    tb.settle();
+    let segs = tb.drain_segments();
+    let data: Vec<u8> = segs.iter().flat_map(|s| s.payload.clone()).collect();
+    assert_eq!(data, b"pong");
+    let fin = segs.last().unwrap();
+    assert!(fin.has(FIN));
+    c.ack += 5; // 4 bytes + FIN
+    tb.guest_send(&c.seg(ACK, b""));
+    assert_eq!(
+        tb.engine.flow_count(),
+        0,
+        "both sides closed: flow released"
+    );
+    let s = tb.host.socket(sock).unwrap();
+    assert_eq!(s.state, SockState::Closed);
+    assert!(!s.aborted, "graceful close");
+}
+
+#[test]
+fn host_close_first_then_guest_close() {
+    let mut tb = Testbed::new(default_config(), 16);
+    let remote = sa("203.0.113.5:80");
+    let mut c = connect(&mut tb, SocketAddr::new(GUEST_V4.into(), 40007), remote);
+    let sock = host_sock(&tb, remote);
+    tb.host.peer_close(sock);
+    tb.settle();
+    let fin = tb.next_segment().unwrap();
+    assert!(fin.has(FIN));
+    c.ack += 1;
+    tb.guest_send(&c.seg(ACK, b""));
+    assert_eq!(tb.engine.flow_count(), 1, "the guest may still send");
+    tb.guest_send(&c.seg(ACK, b"late"));
+    c.seq += 4;
+    assert_eq!(tb.host.socket(sock).unwrap().tx, b"late");
+    tb.guest_send(&c.seg(ACK | FIN, b""));
+    assert_eq!(tb.engine.flow_count(), 0);
+}
+
+#[test]
+fn peer_reset_resets_the_guest() {
+    let mut tb = Testbed::new(default_config(), 16);
+    let remote = sa("203.0.113.5:80");
+    connect(&mut tb, SocketAddr::new(GUEST_V4.into(), 40008), remote);
+    tb.host.peer_reset(host_sock(&tb, remote));
+    tb.settle();
+    assert!(tb.next_segment().unwrap().has(RST));
+    assert_eq!(tb.engine.flow_count(), 0);
+}
+
+#[test]
+fn guest_rst_aborts_the_host_socket() {
+    let mut tb = Testbed::new(default_config(), 16);
+    let remote = sa("203.0.113.5:80");
+    let c = connect(&mut tb, SocketAddr::new(GUEST_V4.into(), 40009), remote);
+    let sock = host_sock(&tb, remote);
+    tb.guest_send(&c.seg(RST, b""));
+    assert!(tb.host.socket(sock).unwrap().aborted);
+    assert_eq!(tb.engine.flow_count(), 0);
+}
+
+#[test]
+fn rst_outside_the_exact_sequence_gets_a_challenge_ack() {
+    let mut tb = Testbed::new(default_config(), 16);
+    let remote = sa("203.0.113.5:80");
+    let c = connect(&mut tb, SocketAddr::new(GUEST_V4.into(), 40010), remote);
+    let mut bogus = c.seg(RST, b"");
+    bogus.seq += 100;
+    tb.guest_send(&bogus);
+    assert_eq!(tb.engine.flow_count(), 1, "RFC 5961: not torn down");
+    assert!(tb.next_segment().unwrap().has(ACK));
+}
+
+#[test]
+fn out_of_order_guest_data_waits_for_the_gap() {
+    let mut tb = Testbed::new(default_config(), 16);
+    let remote = sa("203.0.113.5:80");
+    let mut c = connect(&mut tb, SocketAddr::new(GUEST_V4.into(), 40011), remote);
+    let sock = host_sock(&tb, remote);
+    let mut late = c.seg(ACK, b"world");
+    late.seq += 5;
+    tb.guest_send(&late);
+    assert!(
+        tb.host.socket(sock).unwrap().tx.is_empty(),
+        "nothing beyond the gap is sent"
+    );
+    assert_eq!(
+        tb.next_segment().unwrap().ack,
+        c.seq,
+        "duplicate ACK for the gap"
+    );
+    tb.guest_send(&c.seg(ACK, b"hello"));
+    // A duplicated segment is acknowledged again but not sent twice.
+    tb.guest_send(&c.seg(ACK, b"hello"));
+    c.seq += 5;
+    tb.guest_send(&c.seg(ACK, b"world"));
+    assert_eq!(tb.host.socket(sock).unwrap().tx, b"helloworld");
+}
+
+#[test]
+fn overlapping_retransmission_is_trimmed() {
+    let mut tb = Testbed::new(default_config(), 16);
+    let remote = sa("203.0.113.5:80");
+    let mut c = connect(&mut tb, SocketAddr::new(GUEST_V4.into(), 40012), remote);
+    let sock = host_sock(&tb, remote);
+    tb.guest_send(&c.seg(ACK, b"abc"));
+    tb.guest_send(&c.seg(ACK, b"abcdef"));
+    c.seq += 6;
+    assert_eq!(
+        tb.drain_segments().last().map(|s| s.ack),
+        Some(c.seq),
+        "all of it acknowledged"
+    );
+    assert_eq!(tb.host.socket(sock).unwrap().tx, b"abcdef");
+}
+
+#[test]
+fn zero_window_is_probed_and_reopened() {
+    let mut tb = Testbed::new(default_config(), 16);
+    let remote = sa("203.0.113.5:80");
+    let mut c = connect(&mut tb, SocketAddr::new(GUEST_V4.into(), 40013), remote);
+    let sock = host_sock(&tb, remote);
+    let mut closed = c.seg(ACK, b"");
+    closed.window = 0;
+    tb.guest_send(&closed);
+    tb.host.peer_send(sock, b"data");
+    tb.settle();
+    assert!(
+        tb.drain_segments().is_empty(),
+        "nothing sent into a zero window"
+    );
+    tb.advance(Duration::from_millis(1100));
+    let probe = tb.next_segment().expect("zero-window probe");
+    assert_eq!(probe.payload.len(), 1);
+    c.ack += 1;
+    let mut open = c.seg(ACK, b"");
+    open.window = 1000;
+    tb.guest_send(&open);
+    let rest = tb.drain_segments();
+    let data: Vec<u8> = rest.iter().flat_map(|s| s.payload.clone()).collect();
+    assert_eq!(data, b"ata");
+}
+
+#[test]
+fn window_mirrors_host_send_space_and_blocked_data_is_recovered() {
+    let mut tb = Testbed::new(default_config(), 16);
+    tb.host.default_send_space = 10;
+    let remote = sa("203.0.113.5:80");
+    let mut c = connect(&mut tb, SocketAddr::new(GUEST_V4.into(), 40014), remote);
+    let sock = host_sock(&tb, remote);
+    tb.guest_send(&c.seg(ACK, b"0123456789abcdef"));
+    let ack = tb.next_segment().unwrap();
+    assert_eq!(
+        ack.ack,
+        c.seq + 10,
+        "only what the socket took is acknowledged"
+    );
+    assert_eq!(ack.window, 0, "and the window says the socket is full");
+    // Window scale 8: free space is advertised in 256-byte units.
+    tb.host.peer_drain(sock, 10_000);
+    tb.settle();
+    let updates = tb.drain_segments();
+    assert!(updates.len() >= 4, "window update plus duplicate ACKs");
+    assert!(updates.iter().all(|s| s.ack == c.seq + 10 && s.window > 0));
+    c.seq += 10;
+    tb.guest_send(&c.seg(ACK, b"abcdef"));
+    assert_eq!(tb.host.socket(sock).unwrap().tx, b"0123456789abcdef");
+}
+
+#[test]
+fn fast_retransmit_on_third_duplicate_ack() {
+    let mut tb = Testbed::new(default_config(), 16);
+    let remote = sa("203.0.113.5:80");
+    let c = connect(&mut tb, SocketAddr::new(GUEST_V4.into(), 40015), remote);
+    let sock = host_sock(&tb, remote);
+    tb.host.peer_send(sock, &[7u8; 3000]);
+    tb.settle();
+    tb.drain_segments();
+    for _ in 0..3 {
+        tb.guest_send(&c.seg(ACK, b""));
+    }
+    let resent = tb.drain_segments();
+    assert_eq!(
+        resent.first().map(|s| s.seq),
+        Some(c.ack),
+        "resent from the oldest unacked byte"
+    );
+    assert_eq!(tb.engine.stats().tcp_fast_retransmits, 1);
+}
+
+#[test]
+fn segment_for_unknown_connection_is_reset() {
+    let mut tb = Testbed::new(default_config(), 16);
+    let guest = SocketAddr::new(GUEST_V4.into(), 40016);
+    tb.guest_send(&Segment::new(guest, sa("203.0.113.5:80"), 5, 77, ACK));
+    let rst = tb.next_segment().unwrap();
+    assert_eq!((rst.flags, rst.seq), (RST, 77));
+    assert_eq!(tb.engine.stats().drops(DropReason::TcpNoConnection), 1);
+    // A RST for an unknown connection is not answered.
+    tb.guest_send(&Segment::new(guest, sa("203.0.113.5:80"), 5, 77, RST));
+    assert!(tb.next_segment().is_none());
+}
+
+#[test]
+fn gateway_address_reaches_host_loopback_and_v6_works() {
+    let mut tb = Testbed::new(default_config(), 16);
+    let guest = SocketAddr::new(GUEST_V4.into(), 40017);
+    connect(&mut tb, guest, SocketAddr::new(GATEWAY_V4.into(), 22));
+    assert!(
+        tb.host.find_connected(sa("127.0.0.1:22")).is_some(),
+        "gateway → 127.0.0.1"
+    );
+    let guest6 = SocketAddr::new(GUEST_V6.into(), 40018);
+    let mut c = connect(&mut tb, guest6, sa("[2001:db8:1::5]:80"));
+    tb.guest_send(&c.seg(ACK, b"v6"));
+    c.seq += 2;
+    assert_eq!(
+        tb.drain_segments().last().map(|s| s.ack),
+        Some(c.seq),
+        "all of it acknowledged"
+    );
+    let sock = host_sock(&tb, sa("[2001:db8:1::5]:80"));
+    assert_eq!(tb.host.socket(sock).unwrap().tx, b"v6");
+}
+
+#[test]
+fn full_table_refuses_with_rst_and_recovers() {
+    let mut tb = Testbed::new(default_config(), 2);
+    let remote = sa("203.0.113.5:80");
+    let a = connect(&mut tb, SocketAddr::new(GUEST_V4.into(), 41000), remote);
+    connect(
+        &mut tb,
+        SocketAddr::new(GUEST_V4.into(), 41001),
+        sa("203.0.113.5:81"),
+    );
+    let third = SocketAddr::new(GUEST_V4.into(), 41002);
+    tb.guest_send(&Segment::new(third, remote, GUEST_ISN, 0, SYN));
+    let rst = tb.next_segment().expect("refused politely");
+    assert!(rst.has(RST | ACK));
+    assert_eq!(tb.engine.stats().drops(DropReason::FlowTableFull), 1);
+    tb.guest_send(&a.seg(RST, b""));
+    connect(&mut tb, third, remote);
+    assert_eq!(tb.engine.flow_count(), 2);
+}
+
+#[test]
+fn malformed_segment_is_counted_and_leaves_other_flows_alone() {
+    let mut tb = Testbed::new(default_config(), 16);
+    let remote = sa("203.0.113.5:80");
+    let mut c = connect(&mut tb, SocketAddr::new(GUEST_V4.into(), 40019), remote);
+    let mut frame = c.seg(ACK, b"zz").to_frame(tb.engine.config().our_mac);
+    frame[14 + 20 + 12] = 0x20; // data offset 2 words: below the minimum of 5
+    tb.engine
+        .handle_event(tb.now, passt_core::Event::TapFrame(&frame), &mut tb.host);
+    assert_eq!(tb.engine.stats().drops(DropReason::TcpMalformed), 1);
+    tb.guest_send(&c.seg(ACK, b"ok"));
+    c.seq += 2;
+    assert_eq!(
+        tb.drain_segments().last().map(|s| s.ack),
+        Some(c.seq),
+        "all of it acknowledged"
+    );
+    assert_eq!(tb.host.socket(host_sock(&tb, remote)).unwrap().tx, b"ok");
+}
+
+#[test]
+fn syn_with_data_is_not_delivered_before_the_handshake() {
+    let mut tb = Testbed::new(default_config(), 16);
+    let guest = SocketAddr::new(GUEST_V4.into(), 40020);
+    let mut syn = Segment::new(guest, sa("203.0.113.5:80"), GUEST_ISN, 0, SYN);
+    syn.payload = b"early".to_vec();
+    tb.guest_send(&syn);
+    tb.complete_connects();
+    let synack = tb.next_segment().unwrap();
+    assert_eq!(
+        synack.ack,
+        GUEST_ISN + 1,
+        "the SYN's data is not acknowledged"
+    );
+    let sock = host_sock(&tb, sa("203.0.113.5:80"));
+    assert!(tb.host.socket(sock).unwrap().tx.is_empty());
+}
+
+fn forward(port: u16, to: u16) -> PortRange {
+    PortRange {
+        first: port,
+        last: port,
+        delta: to.wrapping_sub(port),
+        bind_addr: None,
+        bind_iface: None,
+    }
+}
+
+#[test]
+fn forwarded_port_delivers_inbound_connection_to_guest() {
+    let mut config = default_config();
+    config
+        .forwards
+        .tcp_in
+        .ranges
+        .push(forward(8084, 9084))
+        .unwrap();
+    let mut tb = Testbed::new(config, 16);
+    assert_eq!(
+        tb.engine.start(&mut tb.host).unwrap(),
+        1,
+        "one dual-stack listener"
+    );
+    let listener = tb
+        .host
+        .sockets()
+        .find(|(r, _)| r.kind() == SockKind::TcpListen)
+        .map(|(r, s)| (r, s.local))
+        .unwrap();
+    assert_eq!(listener.1, Some(sa("[::]:8084")));
+    tb.host.peer_connect(listener.0, sa("127.0.0.1:50000"));
+    tb.settle();
+    let syn = tb.next_segment().expect("SYN to the guest");
+    assert_eq!(syn.flags, SYN);
+    assert_eq!(
+        syn.src,
+        SocketAddr::new(GATEWAY_V4.into(), 50000),
+        "loopback client appears as the gateway"
+    );
+    assert_eq!(
+        syn.dst,
+        SocketAddr::new(GUEST_V4.into(), 9084),
+        "mapped port"
+    );
+    let mut synack = Segment::new(syn.dst, syn.src, 5000, syn.seq.wrapping_add(1), SYN | ACK);
+    synack.window_scale = Some(7);
+    synack.mss = Some(1460);
+    tb.guest_send(&synack);
+    let ack = tb.next_segment().unwrap();
+    assert_eq!((ack.flags, ack.ack), (ACK, 5001));
+    let sock = tb.host.find_connected(sa("127.0.0.1:50000")).unwrap();
+    tb.host.peer_send(sock, b"hi guest");
+    tb.settle();
+    assert_eq!(tb.next_segment().unwrap().payload, b"hi guest");
+}
+
+#[test]
+fn inbound_connection_times_out_when_guest_never_answers() {
+    let mut config = default_config();
+    config
+        .forwards
+        .tcp_in
+        .ranges
+        .push(forward(8084, 8084))
+        .unwrap();
+    let mut tb = Testbed::new(config, 16);
+    tb.engine.start(&mut tb.host).unwrap();
+    let listener = tb
+        .host
+        .sockets()
+        .find(|(r, _)| r.kind() == SockKind::TcpListen)
+        .unwrap()
+        .0;
+    tb.host.peer_connect(listener, sa("203.0.113.9:50001"));
+    tb.settle();
+    tb.advance(Duration::from_secs(20));
+    let syns = tb.drain_segments();
+    assert!(
+        syns.len() >= 2 && syns.iter().all(|s| s.flags == SYN),
+        "SYN retransmitted: {syns:?}"
+    );
+    assert_eq!(tb.engine.flow_count(), 0);
+    let sock = tb
+        .host
+        .sockets()
+        .find(|(r, _)| r.kind() == SockKind::TcpConn)
+        .unwrap()
+        .1;
+    assert!(sock.aborted);
+}
+
+#[test]
+fn busy_forwarded_port_fails_start() {
+    let mut config = default_config();
+    config
+        .forwards
+        .tcp_in
+        .ranges
+        .push(forward(8084, 8084))
+        .unwrap();
+    let mut tb = Testbed::new(config, 16);
+    tb.host.occupy(sa("[::]:8084"));
+    let err = tb.engine.start(&mut tb.host).unwrap_err();
+    assert_eq!(err.port, 8084);
+    assert_eq!(err.error, passt_core::HostError::AddrInUse);
+}
