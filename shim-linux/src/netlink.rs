@@ -925,6 +925,31 @@ impl Netlink {
             .collect())
     }
 
+    /// Polls (every 10 ms, at most `timeout`) until interface `ifindex` has
+    /// an IPv6 address and none of its addresses is tentative, i.e. duplicate
+    /// address detection is over; returns whether that happened in time (on
+    /// an interface without IPv6 the whole timeout elapses).
+    ///
+    /// pasta brings the tap up with `IFF_NOARP`, under which the kernel ends
+    /// DAD as soon as it starts it. It starts it only once it has seen the
+    /// carrier (link watch, measured at ~0.7 s for a fresh tap), and then
+    /// also for the link-local address it generated on link up; waiting here
+    /// before clearing `IFF_NOARP` makes the result deterministic.
+    pub fn wait_dad(&mut self, ifindex: u32, timeout: std::time::Duration) -> io::Result<bool> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let addrs = self.addr_dump(ifindex)?;
+            let settled = addrs.iter().all(|a| a.flags & IFA_F_TENTATIVE == 0);
+            if settled && addrs.iter().any(|a| matches!(a.addr, IpAddr::V6(_))) {
+                return Ok(true);
+            }
+            if std::time::Instant::now() >= deadline {
+                return Ok(settled);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
     /// Adds the addresses pasta copies from a template interface (not
     /// deprecated, not link-local; see [`AddrEntry`]) of `family` to
     /// interface `to`, with `IFA_F_NODAD`. Existing addresses count as

@@ -4,9 +4,9 @@
 //! safe API nor `std` covers:
 //!
 //! * [`tun_set_iff`]: the `TUNSETIFF` ioctl on a `/dev/net/tun` descriptor;
-//! * [`fork_into_namespaces`]: `fork(2)` followed, in the child, by
-//!   `unshare(2)`, the uid/gid map writes, a wait on the parent's "go" pipe and
-//!   `execve(2)`.
+//! * [`fork_into_namespaces`]: `fork(2)` followed, in the child, by early
+//!   closing of close-on-exec descriptors, `unshare(2)`, the uid/gid map
+//!   writes, a wait on the parent's "go" pipe and `execve(2)`.
 //!
 //! Each `unsafe` block carries a `// SAFETY:` comment. The child side of the
 //! fork runs in a copy of a possibly multi-threaded process, so it may only do
@@ -19,10 +19,10 @@ use std::convert::Infallible;
 use std::ffi::{c_char, CStr, CString};
 use std::io;
 use std::mem::MaybeUninit;
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::ptr;
 
-use rustix::fs::{Mode, OFlags};
+use rustix::fs::{Mode, OFlags, RawDir};
 use rustix::io::{Errno, FdFlags};
 use rustix::ioctl;
 use rustix::process::Pid;
@@ -237,6 +237,15 @@ fn write_file(path: &CStr, data: &[u8]) -> Result<(), Errno> {
 fn child_setup(plan: &ChildPlan<'_>) -> Result<Infallible, (Stage, i32)> {
     let err = |stage: Stage| move |e: Errno| (stage, e.raw_os_error());
 
+    let raw = |fd: Option<BorrowedFd<'_>>| fd.map(|f| f.as_raw_fd());
+    close_cloexec_fds(&[
+        Some(plan.go.as_raw_fd()),
+        Some(plan.status.as_raw_fd()),
+        raw(plan.stdio[0]),
+        raw(plan.stdio[1]),
+        raw(plan.stdio[2]),
+    ]);
+
     // SAFETY: `unshare_unsafe` is unsafe because unsharing CLONE_FILES or
     // CLONE_FS could invalidate assumptions of other threads about shared
     // descriptor tables; this child is single-threaded and `plan.unshare`
@@ -289,6 +298,60 @@ fn child_setup(plan: &ChildPlan<'_>) -> Result<Infallible, (Stage, i32)> {
     ))
 }
 
+/// Closes, now, every close-on-exec descriptor above 2 that is not in `keep`.
+///
+/// `execve` would close them anyway; doing it before the (possibly long) wait
+/// for "go" means a held child does not keep copies of unrelated descriptors
+/// of the parent alive, such as pipes whose EOF another thread of the parent
+/// is waiting for. Descriptors without close-on-exec are deliberately left
+/// for the command to inherit.
+fn close_cloexec_fds(keep: &[Option<RawFd>]) {
+    let Ok(dir) = rustix::fs::open(
+        c"/proc/self/fd",
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) else {
+        return;
+    };
+    let dir_fd = dir.as_raw_fd();
+    let mut buf = [MaybeUninit::<u8>::uninit(); 1024];
+    let mut entries = RawDir::new(&dir, &mut buf);
+    while let Some(Ok(entry)) = entries.next() {
+        let Some(fd) = parse_fd(entry.file_name().to_bytes()) else {
+            continue;
+        };
+        if fd <= 2 || fd == dir_fd || keep.contains(&Some(fd)) {
+            continue;
+        }
+        // SAFETY: `fd` was listed in /proc/self/fd and only this loop closes
+        // descriptors, so it is open for the duration of the borrow.
+        let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+        if rustix::io::fcntl_getfd(borrowed).is_ok_and(|f| f.contains(FdFlags::CLOEXEC)) {
+            // SAFETY: in this forked child nothing but `child_setup` runs,
+            // and it only uses the descriptors in `keep` and those it opens
+            // itself; the `OwnedFd`s copied from the parent are never dropped
+            // (the child leaves through `_exit` or `execve`), so no double
+            // close can happen.
+            unsafe { rustix::io::close(fd) };
+        }
+    }
+}
+
+/// Parses a decimal descriptor number from a /proc/self/fd entry name.
+fn parse_fd(name: &[u8]) -> Option<RawFd> {
+    if name.is_empty() {
+        return None;
+    }
+    let mut fd: RawFd = 0;
+    for &b in name {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        fd = fd.checked_mul(10)?.checked_add(RawFd::from(b - b'0'))?;
+    }
+    Some(fd)
+}
+
 /// Makes `fd` the standard descriptor number `target` (0, 1 or 2), without
 /// close-on-exec.
 fn redirect(fd: BorrowedFd<'_>, target: usize) -> Result<(), Errno> {
@@ -312,6 +375,15 @@ mod tests {
         // struct ifreq on LP64: 16-byte name + 24-byte union (struct ifmap).
         assert_eq!(std::mem::size_of::<libc::ifreq>(), 40);
         assert_eq!(TUNSETIFF, 0x4004_54ca);
+    }
+
+    #[test]
+    fn fd_names_parse_as_decimal() {
+        assert_eq!(parse_fd(b"0"), Some(0));
+        assert_eq!(parse_fd(b"1023"), Some(1023));
+        assert_eq!(parse_fd(b"."), None);
+        assert_eq!(parse_fd(b""), None);
+        assert_eq!(parse_fd(b"99999999999"), None);
     }
 
     #[test]
