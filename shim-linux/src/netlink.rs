@@ -1294,4 +1294,20 @@ mod tests {
             }
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn parsers_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
+            let _ = parse_messages(&bytes);
+            let _ = parse_addr(&bytes);
+            let _ = parse_link(&bytes);
+            let _ = parse_nexthops(Family::V4, &bytes);
+            let _ = retarget_nexthops(&bytes, 1, 2);
+            if let Some(r) = parse_route(&bytes) {
+                let _ = r.moved_to(1, 2);
+                let _ = pick_default(&[r]);
+            }
+            let _ = attrs(&bytes).count();
+        }
+    }
 }

@@ -528,7 +528,10 @@ impl NsChild {
     }
 
     /// Lets the child execute its command, and waits until `execve` has
-    /// succeeded or failed. Calling it twice fails with InvalidInput.
+    /// succeeded (`Ok`) or failed (a [`ChildSetupError`] at stage `Exec`;
+    /// the child is reaped). `Ok` is also returned if the child was killed
+    /// meanwhile: [`NsChild::wait`] tells. Calling it twice fails with
+    /// InvalidInput.
     pub fn start(&mut self) -> io::Result<()> {
         let go = self
             .go
@@ -597,7 +600,9 @@ impl NsChild {
         }
     }
 
-    /// Sends SIGKILL to the child (no-op once it has been reaped).
+    /// Sends SIGKILL to the child (no-op once it has been reaped here; do
+    /// not reap it elsewhere, e.g. with `waitpid(-1)`, or the pid may be
+    /// reused by the time this runs).
     pub fn kill(&mut self) -> io::Result<()> {
         if self.code.is_some() {
             return Ok(());
