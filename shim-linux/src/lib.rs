@@ -1,0 +1,23 @@
+//! Linux side of passt/pasta: the pieces that talk to the kernel.
+//!
+//! * [`tap`]: the pasta tap device (`/dev/net/tun`, `IFF_TAP | IFF_NO_PI`).
+//! * [`netns`]: joining network/user namespaces, running code inside a
+//!   network namespace, spawning a command in new user + network namespaces.
+//! * [`netlink`]: a small synchronous rtnetlink client for interface,
+//!   address and route configuration and template discovery.
+//!
+//! All `unsafe` code lives in the private `sys` module (the TUNSETIFF ioctl
+//! and the fork/unshare/exec sequence); everything else goes through rustix's
+//! safe API or `std`.
+
+#![deny(unsafe_code)]
+
+pub mod netlink;
+pub mod netns;
+#[allow(unsafe_code)]
+mod sys;
+pub mod tap;
+
+pub use netlink::Netlink;
+pub use netns::{in_netns, NetnsHandle, NsChild, NsCommand, UsernsHandle};
+pub use tap::Tap;
