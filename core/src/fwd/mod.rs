@@ -8,6 +8,8 @@
 //!   (`--map-host-loopback`) means the host's loopback, and `--map-guest-addr` means the
 //!   host's own address.
 
+pub mod spec;
+
 use crate::config::Config;
 use crate::engine::GuestState;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};

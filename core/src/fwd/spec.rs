@@ -1,0 +1,1 @@
+//! Port specification grammar (to be written).
