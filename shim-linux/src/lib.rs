@@ -12,8 +12,13 @@
 
 #![deny(unsafe_code)]
 
+pub mod discover;
+pub mod event_loop;
+pub mod host;
 pub mod netlink;
 pub mod netns;
+pub mod nsconfig;
+pub mod pasta;
 #[allow(unsafe_code)]
 mod sys;
 pub mod tap;

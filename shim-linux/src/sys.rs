@@ -4,6 +4,9 @@
 //! safe API nor `std` covers:
 //!
 //! * [`tun_set_iff`]: the `TUNSETIFF` ioctl on a `/dev/net/tun` descriptor;
+//! * socket options and calls rustix lacks: [`set_peek_offset`] (`SO_PEEK_OFF`),
+//!   [`set_tcp_maxseg`] (`TCP_MAXSEG`), [`send_queue_len`] (`SIOCOUTQ`) and
+//!   [`discard`] (`recv` with `MSG_TRUNC` and no buffer);
 //! * [`fork_into_namespaces`]: `fork(2)` followed, in the child, by early
 //!   closing of close-on-exec descriptors, `unshare(2)`, the uid/gid map
 //!   writes, a wait on the parent's "go" pipe and `execve(2)`.
@@ -364,6 +367,83 @@ fn redirect(fd: BorrowedFd<'_>, target: usize) -> Result<(), Errno> {
         1 => rustix::stdio::dup2_stdout(fd),
         _ => rustix::stdio::dup2_stderr(fd),
     }
+}
+
+/// Set an `int`-valued socket option.
+fn setsockopt_int(
+    fd: BorrowedFd<'_>,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: libc::c_int,
+) -> io::Result<()> {
+    // SAFETY: `value` lives across the call and its exact size is passed; the kernel
+    // only reads `optlen` bytes from `optval`. `fd` is a valid borrowed descriptor.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            level,
+            name,
+            (&value as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Set `SO_PEEK_OFF`: the next `MSG_PEEK` read starts `offset` bytes into the receive
+/// queue, and the offset then advances by what was peeked (socket(7)). Works for TCP
+/// from Linux 6.9 on.
+pub(crate) fn set_peek_offset(fd: BorrowedFd<'_>, offset: i32) -> io::Result<()> {
+    setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_PEEK_OFF, offset)
+}
+
+/// Set `TCP_MAXSEG`, the segment size the kernel uses toward the peer (tcp(7)).
+pub(crate) fn set_tcp_maxseg(fd: BorrowedFd<'_>, mss: u16) -> io::Result<()> {
+    setsockopt_int(
+        fd,
+        libc::IPPROTO_TCP,
+        libc::TCP_MAXSEG,
+        libc::c_int::from(mss),
+    )
+}
+
+/// `SIOCOUTQ`: bytes in the socket's send queue not yet acknowledged by the peer.
+pub(crate) fn send_queue_len(fd: BorrowedFd<'_>) -> io::Result<usize> {
+    let mut value: libc::c_int = 0;
+    // SAFETY: SIOCOUTQ writes one `int` through the pointer, which points at `value`
+    // for the duration of the call.
+    let rc = unsafe {
+        libc::ioctl(
+            fd.as_raw_fd(),
+            libc::TIOCOUTQ,
+            &mut value as *mut libc::c_int,
+        )
+    };
+    if rc == 0 {
+        Ok(usize::try_from(value).unwrap_or(0))
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Drop `len` bytes from the front of a TCP socket's receive queue without copying
+/// them (`recv(2)` with `MSG_TRUNC` and a null buffer, tcp(7)). Returns the count.
+pub(crate) fn discard(fd: BorrowedFd<'_>, len: usize) -> io::Result<usize> {
+    // SAFETY: with MSG_TRUNC on a TCP socket the kernel discards the data and never
+    // writes through the (null) buffer pointer.
+    let rc = unsafe {
+        libc::recv(
+            fd.as_raw_fd(),
+            ptr::null_mut(),
+            len,
+            libc::MSG_TRUNC | libc::MSG_DONTWAIT,
+        )
+    };
+    usize::try_from(rc).map_err(|_| io::Error::last_os_error())
 }
 
 #[cfg(test)]

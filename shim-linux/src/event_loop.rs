@@ -1,0 +1,154 @@
+//! The single-threaded event loop: epoll over the guest link, the host sockets and
+//! (for pasta with a command) the child, feeding the engine and firing its timers.
+
+use crate::host::{GuestLink, LinuxHost};
+use passt_core::{Engine, Event, Instant, Readiness, SockRef};
+use rustix::event::epoll;
+use rustix::io::Errno;
+use rustix::time::{ClockId, Timespec};
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::time::Duration;
+
+/// epoll data of the guest link (never a valid `SockRef`: kind byte 0xff).
+const GUEST_TOKEN: u64 = u64::MAX;
+/// epoll data of the watched child process.
+const CHILD_TOKEN: u64 = u64::MAX - 1;
+/// Longest sleep, so that stop conditions are polled at least once a second.
+const MAX_SLEEP: Duration = Duration::from_secs(1);
+/// Most frames read from the guest per wakeup before other sources get a turn.
+const GUEST_BATCH: usize = 256;
+/// Largest frame on the guest link, plus slack.
+const FRAME_BUFFER: usize = 65_536 + 256;
+
+/// A frame source: the guest side of the link.
+pub trait GuestSource: GuestLink + AsFd {
+    /// Read one frame into `buf`; `Ok(0)` means the link is gone, `WouldBlock` that
+    /// nothing is pending.
+    fn recv_frame(&mut self, buf: &mut [u8]) -> io::Result<usize>;
+}
+
+impl GuestSource for crate::tap::Tap {
+    fn recv_frame(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.read_frame(buf)
+    }
+}
+
+/// Why the loop ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// The watched child exited; its pidfd became readable.
+    ChildExited,
+    /// The guest link closed.
+    GuestGone,
+    /// `should_stop` asked to stop.
+    Stopped,
+}
+
+/// The monotonic clock as the engine sees it.
+pub fn now() -> Instant {
+    let t = rustix::time::clock_gettime(ClockId::Monotonic);
+    Instant::from_nanos(
+        (t.tv_sec as u64)
+            .saturating_mul(1_000_000_000)
+            .saturating_add(t.tv_nsec as u64),
+    )
+}
+
+fn readiness(flags: epoll::EventFlags) -> Readiness {
+    use epoll::EventFlags as F;
+    Readiness {
+        readable: flags.intersects(F::IN | F::PRI),
+        writable: flags.contains(F::OUT),
+        hangup: flags.intersects(F::RDHUP | F::HUP),
+        error: flags.contains(F::ERR),
+    }
+}
+
+/// Run until the child exits (when `child` is given), the guest link closes, or
+/// `should_stop` returns true (checked at least once a second).
+pub fn run<G: GuestSource>(
+    engine: &mut Engine<'_>,
+    host: &mut LinuxHost<G>,
+    child: Option<BorrowedFd<'_>>,
+    mut should_stop: impl FnMut() -> bool,
+) -> io::Result<Exit> {
+    let epoll_fd = host.epoll().try_clone_to_owned()?;
+    epoll::add(
+        &epoll_fd,
+        host.guest_mut().as_fd(),
+        epoll::EventData::new_u64(GUEST_TOKEN),
+        epoll::EventFlags::IN,
+    )?;
+    if let Some(pidfd) = child {
+        epoll::add(
+            &epoll_fd,
+            pidfd,
+            epoll::EventData::new_u64(CHILD_TOKEN),
+            epoll::EventFlags::IN,
+        )?;
+    }
+    engine.handle_event(now(), Event::TapUp, host);
+    let mut events: Vec<epoll::Event> = Vec::with_capacity(64);
+    let mut frame = vec![0u8; FRAME_BUFFER];
+    loop {
+        if should_stop() {
+            return Ok(Exit::Stopped);
+        }
+        let t = now();
+        let sleep = engine
+            .poll_timeout()
+            .map_or(MAX_SLEEP, |d| (d - t).min(MAX_SLEEP));
+        let timeout = Timespec {
+            tv_sec: sleep.as_secs() as i64,
+            tv_nsec: i64::from(sleep.subsec_nanos()),
+        };
+        events.clear();
+        match epoll::wait(
+            &epoll_fd,
+            rustix::buffer::spare_capacity(&mut events),
+            Some(&timeout),
+        ) {
+            Ok(_) => {}
+            Err(Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+        for ev in events.iter() {
+            let flags = ev.flags;
+            let data = ev.data.u64();
+            let t = now();
+            match data {
+                GUEST_TOKEN => {
+                    if flags.intersects(epoll::EventFlags::HUP | epoll::EventFlags::ERR) {
+                        return Ok(Exit::GuestGone);
+                    }
+                    for _ in 0..GUEST_BATCH {
+                        match host.guest_mut().recv_frame(&mut frame) {
+                            Ok(0) => return Ok(Exit::GuestGone),
+                            Ok(n) => engine.handle_event(t, Event::TapFrame(&frame[..n]), host),
+                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                            Err(e) => return Err(e),
+                        }
+                    }
+                }
+                CHILD_TOKEN => return Ok(Exit::ChildExited),
+                raw => match SockRef::from_raw(raw) {
+                    Some(sock) => engine.handle_event(
+                        t,
+                        Event::Socket {
+                            sock,
+                            readiness: readiness(flags),
+                        },
+                        host,
+                    ),
+                    None => continue,
+                },
+            }
+        }
+        let t = now();
+        if engine.poll_timeout().is_some_and(|d| d <= t) {
+            engine.handle_timeout(t, host);
+        }
+    }
+}

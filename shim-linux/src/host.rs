@@ -1,0 +1,374 @@
+//! [`LinuxHost`]: executes the engine's operations with real sockets and the tap.
+//!
+//! Sockets are named by the engine's [`SockRef`]s: connection sockets are indexed by
+//! their flow slot, listeners kept in a map. Every socket is registered with epoll
+//! edge-triggered (the engine drains what it can and never relies on being told
+//! twice), with the `SockRef` as the event data.
+
+use crate::sys;
+use passt_core::io::{Family, HostError, Interest, Op, OpResult, TcpInfo, Transport};
+use passt_core::{Host, SockKind, SockRef};
+use rustix::event::epoll;
+use rustix::io::Errno;
+use rustix::net::{self, AddressFamily, RecvFlags, SendFlags, Shutdown, SocketFlags, SocketType};
+use std::collections::HashMap;
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::time::Duration;
+
+/// Socket buffer size requested for connection sockets (capped by `net.core.[rw]mem_max`).
+/// Large fixed buffers keep the window we mirror to the guest large from the start.
+const SOCKET_BUFFER: usize = (i32::MAX / 2) as usize;
+
+/// Where frames for the guest go.
+pub trait GuestLink {
+    /// Send one Ethernet frame to the guest.
+    fn send_frame(&mut self, frame: &[u8]) -> io::Result<()>;
+}
+
+impl GuestLink for crate::tap::Tap {
+    fn send_frame(&mut self, frame: &[u8]) -> io::Result<()> {
+        self.write_frame(frame).map(|_| ())
+    }
+}
+
+/// One open socket.
+struct Entry {
+    fd: OwnedFd,
+    /// The kernel's current `SO_PEEK_OFF` for this socket, as far as we know.
+    peek_offset: Option<usize>,
+    registered: bool,
+}
+
+/// The Linux executor of engine operations.
+pub struct LinuxHost<G: GuestLink> {
+    epoll: OwnedFd,
+    guest: G,
+    conns: Vec<Option<Entry>>,
+    listeners: HashMap<u32, Entry>,
+    /// Frames that could not be sent to the guest.
+    pub tx_dropped: u64,
+}
+
+fn host_error(e: Errno) -> HostError {
+    match e {
+        Errno::AGAIN => HostError::WouldBlock,
+        Errno::INPROGRESS | Errno::ALREADY => HostError::InProgress,
+        Errno::CONNREFUSED => HostError::ConnectionRefused,
+        Errno::CONNRESET | Errno::PIPE | Errno::CONNABORTED => HostError::ConnectionReset,
+        Errno::HOSTUNREACH => HostError::HostUnreachable,
+        Errno::NETUNREACH => HostError::NetworkUnreachable,
+        Errno::TIMEDOUT => HostError::TimedOut,
+        Errno::ADDRINUSE => HostError::AddrInUse,
+        Errno::ADDRNOTAVAIL => HostError::AddrNotAvailable,
+        Errno::ACCESS | Errno::PERM => HostError::PermissionDenied,
+        Errno::MFILE | Errno::NFILE => HostError::TooManyFiles,
+        Errno::NOBUFS | Errno::NOMEM => HostError::NoBuffers,
+        other => HostError::Other(other.raw_os_error()),
+    }
+}
+
+fn io_error(e: io::Error) -> HostError {
+    host_error(Errno::from_io_error(&e).unwrap_or(Errno::IO))
+}
+
+fn result(r: rustix::io::Result<()>) -> OpResult {
+    match r {
+        Ok(()) => OpResult::Done,
+        Err(e) => OpResult::Err(host_error(e)),
+    }
+}
+
+fn std_addr(a: net::SocketAddrAny) -> Option<SocketAddr> {
+    SocketAddr::try_from(a).ok().map(|sa| match sa {
+        // Dual-stack sockets report IPv4 peers as ::ffff:a.b.c.d; the engine wants
+        // the plain IPv4 form.
+        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
+            Some(v4) => SocketAddr::new(v4.into(), v6.port()),
+            None => SocketAddr::V6(v6),
+        },
+        v4 => v4,
+    })
+}
+
+impl<G: GuestLink> LinuxHost<G> {
+    /// A host sending guest frames through `guest`, with room for `flows` connection
+    /// sockets (the engine's flow capacity).
+    pub fn new(guest: G, flows: usize) -> io::Result<LinuxHost<G>> {
+        let epoll = epoll::create(epoll::CreateFlags::CLOEXEC)?;
+        Ok(LinuxHost {
+            epoll,
+            guest,
+            conns: (0..flows).map(|_| None).collect(),
+            listeners: HashMap::with_capacity(64),
+            tx_dropped: 0,
+        })
+    }
+
+    /// The epoll descriptor every socket is registered with.
+    pub fn epoll(&self) -> BorrowedFd<'_> {
+        self.epoll.as_fd()
+    }
+
+    /// The guest link.
+    pub fn guest_mut(&mut self) -> &mut G {
+        &mut self.guest
+    }
+
+    /// Open sockets (connections and listeners).
+    pub fn open_sockets(&self) -> usize {
+        self.conns.iter().flatten().count() + self.listeners.len()
+    }
+
+    fn entry(&mut self, sock: SockRef) -> Option<&mut Entry> {
+        entry_in(&mut self.conns, &mut self.listeners, sock)
+    }
+
+    fn insert(&mut self, sock: SockRef, fd: OwnedFd) -> OpResult {
+        let entry = Entry {
+            fd,
+            peek_offset: None,
+            registered: false,
+        };
+        match sock.kind() {
+            SockKind::TcpListen | SockKind::UdpListen => {
+                self.listeners.insert(sock.slot(), entry);
+            }
+            _ => match self.conns.get_mut(sock.slot() as usize) {
+                Some(slot) => *slot = Some(entry),
+                None => return OpResult::Err(HostError::TooManyFiles),
+            },
+        }
+        OpResult::Done
+    }
+
+    fn remove(&mut self, sock: SockRef) -> Option<Entry> {
+        match sock.kind() {
+            SockKind::TcpListen | SockKind::UdpListen => self.listeners.remove(&sock.slot()),
+            _ => self.conns.get_mut(sock.slot() as usize)?.take(),
+        }
+    }
+
+    fn open(&mut self, sock: SockRef, family: Family, transport: Transport) -> OpResult {
+        let af = match family {
+            Family::V4 => AddressFamily::INET,
+            Family::V6 => AddressFamily::INET6,
+        };
+        let (ty, proto) = match transport {
+            Transport::Tcp => (SocketType::STREAM, net::ipproto::TCP),
+            Transport::Udp => (SocketType::DGRAM, net::ipproto::UDP),
+        };
+        let fd = match net::socket_with(
+            af,
+            ty,
+            SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
+            Some(proto),
+        ) {
+            Ok(fd) => fd,
+            Err(e) => return OpResult::Err(host_error(e)),
+        };
+        if sock.kind() == SockKind::TcpConn {
+            tune_connection(&fd);
+        }
+        self.insert(sock, fd)
+    }
+
+    fn watch(&mut self, sock: SockRef, interest: Interest) -> OpResult {
+        let epoll = self.epoll.as_fd();
+        let Some(e) = entry_in(&mut self.conns, &mut self.listeners, sock) else {
+            return OpResult::Err(HostError::Other(libc::EBADF));
+        };
+        let mut flags = epoll::EventFlags::ET | epoll::EventFlags::RDHUP;
+        if interest.read {
+            flags |= epoll::EventFlags::IN;
+        }
+        if interest.write {
+            flags |= epoll::EventFlags::OUT;
+        }
+        let data = epoll::EventData::new_u64(sock.to_raw());
+        let r = if e.registered {
+            epoll::modify(epoll, &e.fd, data, flags)
+        } else {
+            epoll::add(epoll, &e.fd, data, flags)
+        };
+        if r.is_ok() {
+            e.registered = true;
+        }
+        result(r)
+    }
+
+    fn accept(&mut self, listener: SockRef, sock: SockRef) -> OpResult {
+        let Some(l) = self.entry(listener) else {
+            return OpResult::Err(HostError::Other(libc::EBADF));
+        };
+        let (fd, peer) =
+            match net::acceptfrom_with(&l.fd, SocketFlags::NONBLOCK | SocketFlags::CLOEXEC) {
+                Ok((fd, Some(peer))) => (fd, peer),
+                Ok((_, None)) => return OpResult::Err(HostError::Other(libc::EINVAL)),
+                Err(e) => return OpResult::Err(host_error(e)),
+            };
+        let local = net::getsockname(&fd).ok().and_then(std_addr);
+        let (Some(peer), Some(local)) = (std_addr(peer), local) else {
+            return OpResult::Err(HostError::Other(libc::EAFNOSUPPORT));
+        };
+        tune_connection(&fd);
+        match self.insert(sock, fd) {
+            OpResult::Done => OpResult::Accepted { peer, local },
+            other => other,
+        }
+    }
+
+    fn peek(&mut self, sock: SockRef, offset: usize, buf: &mut [u8]) -> OpResult {
+        let Some(e) = self.entry(sock) else {
+            return OpResult::Err(HostError::Other(libc::EBADF));
+        };
+        if e.peek_offset != Some(offset) {
+            let Ok(off) = i32::try_from(offset) else {
+                return OpResult::Err(HostError::Other(libc::EINVAL));
+            };
+            if let Err(err) = sys::set_peek_offset(e.fd.as_fd(), off) {
+                return OpResult::Err(io_error(err));
+            }
+            e.peek_offset = Some(offset);
+        }
+        match net::recv(&e.fd, buf, RecvFlags::PEEK | RecvFlags::DONTWAIT) {
+            Ok((n, _)) => {
+                e.peek_offset = Some(offset + n);
+                OpResult::Len(n)
+            }
+            Err(err) => OpResult::Err(host_error(err)),
+        }
+    }
+
+    fn discard(&mut self, sock: SockRef, len: usize) -> OpResult {
+        let Some(e) = self.entry(sock) else {
+            return OpResult::Err(HostError::Other(libc::EBADF));
+        };
+        match sys::discard(e.fd.as_fd(), len) {
+            Ok(n) => {
+                // The kernel moves the peek offset back by what was consumed.
+                e.peek_offset = e.peek_offset.map(|o| o.saturating_sub(n));
+                OpResult::Len(n)
+            }
+            Err(err) => OpResult::Err(io_error(err)),
+        }
+    }
+
+    fn tcp_info(&mut self, sock: SockRef) -> OpResult {
+        let Some(e) = self.entry(sock) else {
+            return OpResult::Err(HostError::Other(libc::EBADF));
+        };
+        let sndbuf = net::sockopt::socket_send_buffer_size(&e.fd).unwrap_or(0);
+        let queued = sys::send_queue_len(e.fd.as_fd()).unwrap_or(0);
+        // SO_SNDBUF reports twice the payload budget (the kernel doubles it to cover
+        // bookkeeping overhead, socket(7)).
+        let space = (sndbuf / 2).saturating_sub(queued);
+        OpResult::TcpInfo(TcpInfo {
+            send_space: u32::try_from(space).unwrap_or(u32::MAX),
+            unacked: u32::try_from(queued).unwrap_or(u32::MAX),
+        })
+    }
+}
+
+fn entry_in<'t>(
+    conns: &'t mut [Option<Entry>],
+    listeners: &'t mut HashMap<u32, Entry>,
+    sock: SockRef,
+) -> Option<&'t mut Entry> {
+    match sock.kind() {
+        SockKind::TcpListen | SockKind::UdpListen => listeners.get_mut(&sock.slot()),
+        _ => conns.get_mut(sock.slot() as usize)?.as_mut(),
+    }
+}
+
+/// Buffer sizes and options for connection sockets: big fixed buffers (like passt),
+/// and `SO_PEEK_OFF` turned on so peeks can start past data already sent.
+fn tune_connection(fd: &OwnedFd) {
+    let _ = net::sockopt::set_socket_send_buffer_size(fd, SOCKET_BUFFER);
+    let _ = net::sockopt::set_socket_recv_buffer_size(fd, SOCKET_BUFFER);
+}
+
+impl<G: GuestLink> Host for LinuxHost<G> {
+    fn exec(&mut self, op: Op<'_>) -> OpResult {
+        match op {
+            Op::TapSend(frame) => match self.guest.send_frame(frame) {
+                Ok(()) => OpResult::Done,
+                Err(e) => {
+                    self.tx_dropped += 1;
+                    OpResult::Err(io_error(e))
+                }
+            },
+            Op::Open {
+                sock,
+                family,
+                transport,
+            } => self.open(sock, family, transport),
+            Op::Bind {
+                sock,
+                addr,
+                dual_stack,
+            } => {
+                let Some(e) = self.entry(sock) else {
+                    return OpResult::Err(HostError::Other(libc::EBADF));
+                };
+                let _ = net::sockopt::set_socket_reuseaddr(&e.fd, true);
+                if addr.is_ipv6() {
+                    let _ = net::sockopt::set_ipv6_v6only(&e.fd, !dual_stack);
+                }
+                result(net::bind(&e.fd, &addr))
+            }
+            Op::Listen { sock, backlog } => match self.entry(sock) {
+                Some(e) => result(net::listen(&e.fd, i32::try_from(backlog).unwrap_or(128))),
+                None => OpResult::Err(HostError::Other(libc::EBADF)),
+            },
+            Op::Accept { listener, sock } => self.accept(listener, sock),
+            Op::Connect { sock, addr } => match self.entry(sock) {
+                Some(e) => result(net::connect(&e.fd, &addr)),
+                None => OpResult::Err(HostError::Other(libc::EBADF)),
+            },
+            Op::TakeError { sock } => match self.entry(sock) {
+                Some(e) => match net::sockopt::socket_error(&e.fd) {
+                    Ok(Ok(())) => OpResult::Done,
+                    Ok(Err(errno)) | Err(errno) => OpResult::Err(host_error(errno)),
+                },
+                None => OpResult::Err(HostError::Other(libc::EBADF)),
+            },
+            Op::Send { sock, data } => match self.entry(sock) {
+                Some(e) => {
+                    match net::send(&e.fd, data, SendFlags::NOSIGNAL | SendFlags::DONTWAIT) {
+                        Ok(n) => OpResult::Len(n),
+                        Err(err) => OpResult::Err(host_error(err)),
+                    }
+                }
+                None => OpResult::Err(HostError::Other(libc::EBADF)),
+            },
+            Op::Peek { sock, offset, buf } => self.peek(sock, offset, buf),
+            Op::Discard { sock, len } => self.discard(sock, len),
+            Op::ShutdownWrite { sock } => match self.entry(sock) {
+                Some(e) => result(net::shutdown(&e.fd, Shutdown::Write)),
+                None => OpResult::Err(HostError::Other(libc::EBADF)),
+            },
+            Op::Close { sock, abort } => match self.remove(sock) {
+                Some(e) => {
+                    if abort {
+                        // Zero linger: close sends a RST instead of a FIN.
+                        let _ = net::sockopt::set_socket_linger(&e.fd, Some(Duration::ZERO));
+                    }
+                    drop(e); // closing also removes it from epoll
+                    OpResult::Done
+                }
+                None => OpResult::Err(HostError::Other(libc::EBADF)),
+            },
+            Op::Watch { sock, interest } => self.watch(sock, interest),
+            Op::TcpInfo { sock } => self.tcp_info(sock),
+            Op::SetMaxSeg { sock, mss } => match self.entry(sock) {
+                Some(e) => match sys::set_tcp_maxseg(e.fd.as_fd(), mss) {
+                    Ok(()) => OpResult::Done,
+                    Err(err) => OpResult::Err(io_error(err)),
+                },
+                None => OpResult::Err(HostError::Other(libc::EBADF)),
+            },
+        }
+    }
+}

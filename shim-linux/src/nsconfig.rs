@@ -1,0 +1,89 @@
+//! Configuring pasta's tap interface inside the namespace (passt-reference §8.3):
+//! loopback up, and with `--config-net` the template's addresses (no DAD), routes and
+//! MTU, link up.
+
+use crate::discover::HostTemplate;
+use crate::netlink::{Family, Netlink, IFF_NOARP, IFF_UP};
+use std::io;
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// What `--config-net` should put on the tap.
+#[derive(Debug, Clone, Default)]
+pub struct NsNetConfig {
+    /// MTU to set (`None`: leave the kernel's).
+    pub mtu: Option<u16>,
+    /// IPv4 address and prefix to set instead of copying the template's (`-a`, `-n`).
+    pub addr_v4: Option<(IpAddr, u8)>,
+    /// IPv6 address and prefix to set instead of copying the template's.
+    pub addr_v6: Option<(IpAddr, u8)>,
+    /// IPv4 default gateway to set instead of copying the template's routes (`-g`).
+    pub gateway_v4: Option<IpAddr>,
+    /// IPv6 default gateway to set instead of copying the template's routes.
+    pub gateway_v6: Option<IpAddr>,
+    /// MAC for the tap (`--ns-mac-addr`).
+    pub mac: Option<[u8; 6]>,
+}
+
+/// Bring `lo` up, and set the tap's MAC if asked. Runs inside the namespace.
+pub fn basic_setup(nl: &mut Netlink, tap: &str, mac: Option<[u8; 6]>) -> io::Result<u32> {
+    let lo = nl.link_index("lo")?;
+    nl.link_set_up(lo)?;
+    let idx = nl.link_index(tap)?;
+    if let Some(mac) = mac {
+        nl.link_set_mac(idx, mac)?;
+    }
+    Ok(idx)
+}
+
+/// Apply `--config-net` to the tap `tap` (inside the namespace).
+pub fn configure(
+    nl: &mut Netlink,
+    tap: &str,
+    template: &HostTemplate,
+    cfg: &NsNetConfig,
+) -> io::Result<()> {
+    let idx = basic_setup(nl, tap, cfg.mac)?;
+    if let Some(mtu) = cfg.mtu {
+        nl.link_set_mtu(idx, u32::from(mtu))?;
+    }
+    if template.v6.is_some() {
+        // Up with NOARP first: the kernel then skips DAD for the link-local address
+        // (and with NODAD on the copied ones, nothing is left tentative).
+        nl.link_set_flags(idx, IFF_UP | IFF_NOARP, IFF_UP | IFF_NOARP)?;
+        nl.wait_dad(idx, Duration::from_secs(2))?;
+    }
+    nl.link_set_flags(idx, IFF_UP, IFF_UP | IFF_NOARP)?;
+    for (family, t, addr, gateway) in [
+        (Family::V4, &template.v4, cfg.addr_v4, cfg.gateway_v4),
+        (Family::V6, &template.v6, cfg.addr_v6, cfg.gateway_v6),
+    ] {
+        let Some(t) = t else { continue };
+        match addr {
+            Some((a, prefix)) => nl.addr_add(idx, a, prefix, true).or_else(ignore_exists)?,
+            None => {
+                nl.addr_copy(&t.addrs, family, idx)?;
+            }
+        }
+        match gateway {
+            Some(gw) => nl.route_add_default(idx, gw).or_else(ignore_exists)?,
+            None => {
+                let copied = nl.route_copy(&t.routes, t.ifindex, idx)?;
+                let has_default = t.routes.iter().any(|r| r.dst_len == 0);
+                if (copied == 0 || !has_default) && t.gateway.is_some() {
+                    nl.route_add_default(idx, t.gateway.unwrap_or(t.addr))
+                        .or_else(ignore_exists)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn ignore_exists(e: io::Error) -> io::Result<()> {
+    if e.kind() == io::ErrorKind::AlreadyExists {
+        Ok(())
+    } else {
+        Err(e)
+    }
+}

@@ -1,0 +1,230 @@
+//! pasta's life cycle: create or join the namespace, open and configure the tap inside
+//! it, bind forwarded ports, then run the event loop until the command exits (or the
+//! namespace goes away).
+//!
+//! Namespace rules this follows: joining the child's user namespace requires a
+//! single-threaded process, so it happens first, on the main thread; the main thread
+//! then stays in the host network namespace (where our outbound sockets must live) and
+//! enters the child's network namespace only on short-lived helper threads
+//! ([`in_netns`]) to open the tap and configure it.
+
+use crate::discover::HostTemplate;
+use crate::event_loop::{self, Exit};
+use crate::host::LinuxHost;
+use crate::netlink::Netlink;
+use crate::netns::{in_netns, NetnsHandle, NsChild, NsCommand, UsernsHandle};
+use crate::nsconfig::{self, NsNetConfig};
+use crate::tap::Tap;
+use passt_core::config::Config;
+use passt_core::engine::{Flow, Storage};
+use passt_core::flow::{index_len_for, Slot};
+use passt_core::Engine;
+use std::ffi::OsString;
+use std::fmt;
+use std::io;
+use std::os::fd::AsFd;
+use std::path::PathBuf;
+
+/// Transmit buffer: a full 64 KiB segment plus headers.
+const TX_BUFFER: usize = 65_536 + 256;
+
+/// Which namespace pasta serves.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// Run this command in new user and network namespaces.
+    Spawn {
+        /// Program and arguments.
+        argv: Vec<OsString>,
+        /// Hostname inside the namespace.
+        hostname: Option<String>,
+    },
+    /// Join an existing network namespace (`--netns PATH`, or a PID's).
+    Attach {
+        /// Network namespace file.
+        netns: PathBuf,
+        /// User namespace file to join first, if any.
+        userns: Option<PathBuf>,
+    },
+}
+
+/// Everything pasta needs to run, decided before any namespace work.
+#[derive(Debug, Clone)]
+pub struct PastaPlan {
+    /// The namespace.
+    pub target: Target,
+    /// The host's template interfaces.
+    pub template: HostTemplate,
+    /// Tap interface name inside the namespace.
+    pub ns_ifname: String,
+    /// Configure addresses, routes and MTU (`--config-net`).
+    pub config_net: bool,
+    /// What `--config-net` sets.
+    pub net: NsNetConfig,
+    /// The engine's configuration.
+    pub engine: Config,
+    /// Flow table capacity.
+    pub flows: usize,
+    /// Keep running when an attached namespace disappears (`--no-netns-quit`).
+    pub no_netns_quit: bool,
+}
+
+/// A start-up failure, with the message pasta prints before exiting 1.
+#[derive(Debug)]
+pub struct StartError(pub String);
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StartError {}
+
+fn fail(what: &str, e: impl fmt::Display) -> StartError {
+    StartError(format!("{what}: {e}"))
+}
+
+/// Run pasta; returns the exit status to use (the command's, or 0 when attached).
+pub fn run(plan: PastaPlan) -> Result<i32, StartError> {
+    let (netns, mut child) = match &plan.target {
+        Target::Spawn { argv, hostname } => {
+            let (program, args) = argv
+                .split_first()
+                .ok_or_else(|| StartError("no command to run".into()))?;
+            let mut cmd = NsCommand::new(program);
+            cmd.args(args);
+            if let Some(h) = hostname {
+                cmd.hostname(h.as_bytes());
+            }
+            let child = cmd
+                .spawn()
+                .map_err(|e| fail("Failed to create namespaces", e))?;
+            child
+                .userns()
+                .enter()
+                .map_err(|e| fail("Failed to join the user namespace", e))?;
+            let ns = NetnsHandle::from_pid(child.pid())
+                .map_err(|e| fail("Failed to open the network namespace", e))?;
+            (ns, Some(child))
+        }
+        Target::Attach { netns, userns } => {
+            if let Some(u) = userns {
+                UsernsHandle::open(u).and_then(|h| h.enter()).map_err(|e| {
+                    fail(&format!("Failed to join user namespace {}", u.display()), e)
+                })?;
+            }
+            let ns = NetnsHandle::open(netns)
+                .map_err(|e| fail(&format!("Failed to open namespace {}", netns.display()), e))?;
+            (ns, None)
+        }
+    };
+
+    let tap = {
+        let name = plan.ns_ifname.clone();
+        let template = plan.template.clone();
+        let net = plan.net.clone();
+        let config_net = plan.config_net;
+        in_netns(&netns, move || -> io::Result<Tap> {
+            let tap = Tap::open(&name)?;
+            let mut nl = Netlink::open()?;
+            if config_net {
+                nsconfig::configure(&mut nl, tap.name(), &template, &net)?;
+            } else {
+                nsconfig::basic_setup(&mut nl, tap.name(), net.mac)?;
+            }
+            Ok(tap)
+        })
+        .and_then(|r| r)
+        .map_err(|e| fail("Failed to set up the tap device", e))?
+    };
+
+    let slots: Vec<Slot<Flow>> = (0..plan.flows).map(|_| Slot::default()).collect();
+    let mut tx = vec![0u8; TX_BUFFER];
+    let mut index = vec![0u32; index_len_for(plan.flows)];
+    let mut slots = slots;
+    let storage = Storage {
+        tx: (&mut tx[..]).into(),
+        flows: (&mut slots[..]).into(),
+        flow_index: (&mut index[..]).into(),
+    };
+    let mut engine = Engine::new(plan.engine.clone(), storage)
+        .map_err(|e| fail("Invalid configuration", format!("{e:?}")))?;
+    let mut host =
+        LinuxHost::new(tap, plan.flows).map_err(|e| fail("Failed to set up the event loop", e))?;
+    if let Err(e) = engine.start(&mut host) {
+        let text = io::Error::from_raw_os_error(errno_of(e.error));
+        return Err(StartError(format!(
+            "Failed to bind port {} ({text}) for option '-t', exiting",
+            e.port
+        )));
+    }
+
+    let pidfd = match child.as_mut() {
+        Some(c) => {
+            c.start()
+                .map_err(|e| fail("Failed to start the command", e))?;
+            Some(
+                rustix::process::pidfd_open(c.pid(), rustix::process::PidfdFlags::empty())
+                    .map_err(|e| fail("pidfd_open", e))?,
+            )
+        }
+        None => None,
+    };
+
+    let watch = match (&plan.target, plan.no_netns_quit) {
+        (Target::Attach { netns, .. }, false) => Some(netns.clone()),
+        _ => None,
+    };
+    let mut last_check = event_loop::now();
+    let stop = move || {
+        // Exit by ourselves once an attached namespace file is gone (podman deletes
+        // the bind mount when the container stops). Checked about once a second.
+        let Some(path) = &watch else { return false };
+        let now = event_loop::now();
+        if now - last_check < std::time::Duration::from_millis(500) {
+            return false;
+        }
+        last_check = now;
+        !path.exists()
+    };
+    let exit = event_loop::run(
+        &mut engine,
+        &mut host,
+        pidfd.as_ref().map(|p| p.as_fd()),
+        stop,
+    )
+    .map_err(|e| fail("Event loop failed", e))?;
+    match (exit, child.as_mut()) {
+        (Exit::ChildExited, Some(c)) | (Exit::GuestGone, Some(c)) | (Exit::Stopped, Some(c)) => {
+            let _ = c.kill_if_running();
+            c.wait().map_err(|e| fail("waitpid", e))
+        }
+        (_, None) => Ok(0),
+    }
+}
+
+/// The platform errno behind a `HostError`, for messages.
+fn errno_of(e: passt_core::HostError) -> i32 {
+    use passt_core::HostError as H;
+    match e {
+        H::AddrInUse => libc::EADDRINUSE,
+        H::AddrNotAvailable => libc::EADDRNOTAVAIL,
+        H::PermissionDenied => libc::EACCES,
+        H::TooManyFiles => libc::EMFILE,
+        H::Other(n) => n,
+        _ => libc::EIO,
+    }
+}
+
+trait KillIfRunning {
+    fn kill_if_running(&mut self) -> io::Result<()>;
+}
+
+impl KillIfRunning for NsChild {
+    fn kill_if_running(&mut self) -> io::Result<()> {
+        match self.try_wait()? {
+            Some(_) => Ok(()),
+            None => self.kill(),
+        }
+    }
+}
