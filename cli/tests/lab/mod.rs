@@ -1,0 +1,195 @@
+//! The sealed lab (DESIGN.md §7): a "host" and a "remote" network namespace joined by
+//! a veth pair, documentation addresses only, default routes pointing at "remote".
+//! The translator under test runs inside "host" (as an unprivileged user where the
+//! test is about rootless behaviour), so every socket it opens lands in the lab.
+//! Everything is torn down on drop, including on test failure.
+//!
+//! ```text
+//!  [host ns] lab0 198.51.100.2/24 2001:db8:1::2/64 ──veth── 198.51.100.1 2001:db8:1::1 [remote ns]
+//!            default via 198.51.100.1 / 2001:db8:1::1        lo: 203.0.113.1 2001:db8:2::1
+//! ```
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// The "remote" server address (on the remote namespace's loopback).
+pub const REMOTE_V4: &str = "203.0.113.1";
+/// The "remote" server IPv6 address.
+pub const REMOTE_V6: &str = "2001:db8:2::1";
+/// The host namespace's address (what pasta copies into its namespace).
+pub const HOST_V4: &str = "198.51.100.2";
+/// The host namespace's IPv6 address.
+pub const HOST_V6: &str = "2001:db8:1::2";
+/// The host namespace's IPv4 gateway (the remote end of the veth).
+pub const GATEWAY_V4: &str = "198.51.100.1";
+/// The host namespace's IPv6 gateway.
+pub const GATEWAY_V6: &str = "2001:db8:1::1";
+/// The template interface name in the host namespace.
+pub const HOST_IFNAME: &str = "lab0";
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// Print a skip notice, or fail when `PASST_LAB_REQUIRED=1` (set by CI).
+pub fn skip(why: &str) {
+    if std::env::var("PASST_LAB_REQUIRED").as_deref() == Ok("1") {
+        panic!("lab test cannot run but PASST_LAB_REQUIRED=1: {why}");
+    }
+    eprintln!("skipped: {why}");
+}
+
+fn run_ok(cmd: &mut Command) {
+    let out = cmd.output().expect("spawn");
+    assert!(out.status.success(), "{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A sealed two-namespace lab.
+pub struct Lab {
+    /// The "host" namespace name.
+    pub host: String,
+    /// The "remote" namespace name.
+    pub remote: String,
+    /// A scratch directory readable and writable by the unprivileged user.
+    pub dir: PathBuf,
+    children: Vec<Child>,
+}
+
+impl Lab {
+    /// Build a lab, or return `None` (after [`skip`]) when the machine cannot.
+    pub fn new() -> Option<Lab> {
+        if !rustix::process::geteuid().is_root() {
+            skip("not root: the lab needs `ip netns add`");
+            return None;
+        }
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let id = format!("{}-{n}", std::process::id());
+        let dir = std::env::temp_dir().join(format!("passt-lab-{id}"));
+        std::fs::create_dir_all(&dir).expect("lab dir");
+        run_ok(Command::new("chmod").arg("1777").arg(&dir));
+        let lab = Lab { host: format!("plh-{id}"), remote: format!("plr-{id}"), dir, children: Vec::new() };
+        let ip = |args: &str| run_ok(Command::new("ip").args(args.split_whitespace()));
+        ip(&format!("netns add {}", lab.host));
+        ip(&format!("netns add {}", lab.remote));
+        ip(&format!("-n {} link add {HOST_IFNAME} type veth peer name peer0 netns {}", lab.host, lab.remote));
+        let (h, r) = (&lab.host, &lab.remote);
+        for cmd in [
+            format!("-n {h} link set lo up"),
+            format!("-n {r} link set lo up"),
+            format!("-n {h} addr add {HOST_V4}/24 dev {HOST_IFNAME}"),
+            format!("-n {h} addr add {HOST_V6}/64 dev {HOST_IFNAME} nodad"),
+            format!("-n {r} addr add {GATEWAY_V4}/24 dev peer0"),
+            format!("-n {r} addr add {GATEWAY_V6}/64 dev peer0 nodad"),
+            format!("-n {r} addr add {REMOTE_V4}/32 dev lo"),
+            format!("-n {r} addr add {REMOTE_V6}/128 dev lo"),
+            format!("-n {h} link set {HOST_IFNAME} up"),
+            format!("-n {r} link set peer0 up"),
+            format!("-n {h} route add default via {GATEWAY_V4}"),
+            format!("-n {h} -6 route add default via {GATEWAY_V6}"),
+        ] {
+            ip(&cmd);
+        }
+        Some(lab)
+    }
+
+    /// A command run in the "host" namespace as root.
+    pub fn in_host(&self, program: &str) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.host, program]);
+        c
+    }
+
+    /// A command run in the "host" namespace as the unprivileged user `nobody`.
+    pub fn in_host_unprivileged(&self, program: &Path) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.host, "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"]);
+        c.arg(program);
+        c
+    }
+
+    /// A command run in the "remote" namespace.
+    pub fn in_remote(&self, program: &str) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.remote, program]);
+        c
+    }
+
+    /// Start a background process (killed when the lab is dropped), and wait until
+    /// it has created `ready` if given.
+    pub fn spawn(&mut self, mut cmd: Command, ready: Option<&Path>) -> &mut Child {
+        if let Some(r) = ready {
+            cmd.env("READY_FILE", r);
+        }
+        let child = cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::inherit()).spawn().expect("spawn");
+        self.children.push(child);
+        if let Some(r) = ready {
+            let start = Instant::now();
+            while !r.exists() {
+                assert!(start.elapsed() < Duration::from_secs(10), "server did not become ready");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        self.children.last_mut().expect("just pushed")
+    }
+
+    /// A Python netcheck server in the remote namespace, ready when this returns.
+    pub fn remote_server(&mut self, mode: &str, host: &str, port: u16, extra: &[&str]) {
+        let ready = self.dir.join(format!("ready-remote-{mode}-{port}-{}", host.replace(':', "_")));
+        let mut cmd = self.in_remote("python3");
+        cmd.arg(netcheck()).args([mode, host, &port.to_string()]).args(extra);
+        self.spawn(cmd, Some(&ready));
+    }
+
+    /// A Python netcheck server in the host namespace, ready when this returns.
+    pub fn host_server(&mut self, mode: &str, host: &str, port: u16) {
+        let ready = self.dir.join(format!("ready-host-{mode}-{port}-{}", host.replace(':', "_")));
+        let mut cmd = self.in_host("python3");
+        cmd.arg(netcheck()).args([mode, host, &port.to_string()]);
+        self.spawn(cmd, Some(&ready));
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        for ns in [&self.host, &self.remote] {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Path of the netcheck helper script.
+pub fn netcheck() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lab/netcheck.py")
+}
+
+/// Make `/dev/net/tun` usable by unprivileged users, as distributions ship it.
+pub fn open_tun_device() {
+    let _ = Command::new("chmod").args(["0666", "/dev/net/tun"]).status();
+}
+
+/// Run with a deadline; kill and fail if it runs over.
+pub fn output_within(cmd: &mut Command, limit: Duration) -> Output {
+    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+    let start = Instant::now();
+    loop {
+        if let Some(_status) = child.try_wait().expect("try_wait") {
+            return child.wait_with_output().expect("output");
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("output");
+            panic!(
+                "{cmd:?} ran over {limit:?}\nstdout: {}\nstderr: {}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
