@@ -40,7 +40,7 @@ fn expect_success(o: &Output) -> String {
 }
 
 fn netcheck(args: &str) -> String {
-    format!("python3 {} {args}", lab::netcheck().display())
+    format!("/usr/bin/python3 {} {args}", lab::netcheck().display())
 }
 
 #[test]
@@ -103,8 +103,8 @@ fn bulk_64_mib_each_way_is_byte_exact() {
     let Some(mut lab) = Lab::new() else { return };
     lab.remote_server("sink-server", REMOTE_V4, 9000, &[]);
     lab.remote_server("source-server", REMOTE_V4, 9001, &["down", "64"]);
-    let expected_up = Command::new("python3").arg(lab::netcheck()).args(["sha", "up", "64"]).output().unwrap();
-    let expected_down = Command::new("python3").arg(lab::netcheck()).args(["sha", "down", "64"]).output().unwrap();
+    let expected_up = Command::new("/usr/bin/python3").arg(lab::netcheck()).args(["sha", "up", "64"]).output().unwrap();
+    let expected_down = Command::new("/usr/bin/python3").arg(lab::netcheck()).args(["sha", "down", "64"]).output().unwrap();
     let script = format!(
         "{} && {}",
         netcheck(&format!("upload {REMOTE_V4} 9000 up 64")),
@@ -173,12 +173,12 @@ fn forwarded_ports_reach_a_server_in_the_namespace() {
         assert_eq!(stdout(&out), expect, "stderr: {}", String::from_utf8_lossy(&out.stderr));
     };
     for (addr, name) in [("127.0.0.1", "lo4"), ("::1", "lo6")] {
-        let mut c = lab.in_host("python3");
+        let mut c = lab.in_host("/usr/bin/python3");
         c.arg(lab::netcheck()).args(["echo", addr, "8084", name]);
         check(c, name);
     }
     for (addr, name) in [(HOST_V4, "remote4"), (HOST_V6, "remote6")] {
-        let mut c = lab.in_remote("python3");
+        let mut c = lab.in_remote("/usr/bin/python3");
         c.arg(lab::netcheck()).args(["echo", addr, "8084", name]);
         check(c, name);
     }

@@ -19,6 +19,7 @@ pub mod netlink;
 pub mod netns;
 pub mod nsconfig;
 pub mod pasta;
+pub mod qemu;
 #[allow(unsafe_code)]
 mod sys;
 pub mod tap;

@@ -136,7 +136,7 @@ impl Lab {
     /// A Python netcheck server in the remote namespace, ready when this returns.
     pub fn remote_server(&mut self, mode: &str, host: &str, port: u16, extra: &[&str]) {
         let ready = self.dir.join(format!("ready-remote-{mode}-{port}-{}", host.replace(':', "_")));
-        let mut cmd = self.in_remote("python3");
+        let mut cmd = self.in_remote("/usr/bin/python3");
         cmd.arg(netcheck()).args([mode, host, &port.to_string()]).args(extra);
         self.spawn(cmd, Some(&ready));
     }
@@ -144,7 +144,7 @@ impl Lab {
     /// A Python netcheck server in the host namespace, ready when this returns.
     pub fn host_server(&mut self, mode: &str, host: &str, port: u16) {
         let ready = self.dir.join(format!("ready-host-{mode}-{port}-{}", host.replace(':', "_")));
-        let mut cmd = self.in_host("python3");
+        let mut cmd = self.in_host("/usr/bin/python3");
         cmd.arg(netcheck()).args([mode, host, &port.to_string()]);
         self.spawn(cmd, Some(&ready));
     }

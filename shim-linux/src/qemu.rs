@@ -1,0 +1,226 @@
+//! passt's guest link: qemu's stream socket (`-netdev stream`, passt-reference §7.1).
+//! Each frame travels as a 4-byte big-endian length followed by the Ethernet frame, in
+//! both directions. Frames may span reads; a partial tail is kept for the next read.
+//! A length outside 14..=65535 means the stream is corrupt: the client is dropped.
+
+use crate::event_loop::GuestSource;
+use crate::host::GuestLink;
+use rustix::io::Errno;
+use rustix::net::{RecvFlags, SendAncillaryBuffer, SendFlags};
+use std::io;
+use std::io::IoSlice;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+
+/// Shortest frame accepted: an Ethernet header.
+pub const MIN_FRAME: usize = 14;
+/// Longest frame accepted.
+pub const MAX_FRAME: usize = 65_535;
+/// Receive buffer: many frames per read.
+const RX_BUFFER: usize = 1 << 20;
+
+/// A connected qemu client.
+pub struct QemuStream {
+    fd: OwnedFd,
+    rx: Vec<u8>,
+    start: usize,
+    end: usize,
+    eof: bool,
+}
+
+impl QemuStream {
+    /// Wrap a connected, non-blocking stream socket.
+    pub fn new(fd: OwnedFd) -> QemuStream {
+        QemuStream {
+            fd,
+            rx: vec![0; RX_BUFFER],
+            start: 0,
+            end: 0,
+            eof: false,
+        }
+    }
+
+    /// The complete frame at the front of the buffer, if there is one.
+    fn buffered_frame(&self) -> io::Result<Option<(usize, usize)>> {
+        let have = self.end - self.start;
+        if have < 4 {
+            return Ok(None);
+        }
+        let b = &self.rx[self.start..self.start + 4];
+        let len = u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize;
+        if !(MIN_FRAME..=MAX_FRAME).contains(&len) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("Bad frame size {len} from guest, resetting connection"),
+            ));
+        }
+        if have < 4 + len {
+            return Ok(None);
+        }
+        Ok(Some((self.start + 4, len)))
+    }
+
+    fn fill(&mut self) -> io::Result<usize> {
+        if self.start > 0 && (self.rx.len() - self.end) < MAX_FRAME + 4 {
+            self.rx.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        match rustix::net::recv(&self.fd, &mut self.rx[self.end..], RecvFlags::DONTWAIT) {
+            Ok((0, _)) => {
+                self.eof = true;
+                Ok(0)
+            }
+            Ok((n, _)) => {
+                self.end += n;
+                Ok(n)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn write_all_blocking(&self, mut data: &[u8]) -> io::Result<()> {
+        // Once part of a frame is out, the rest must follow or the framing breaks:
+        // wait for space (bounded by the peer draining its socket).
+        while !data.is_empty() {
+            match rustix::net::send(&self.fd, data, SendFlags::NOSIGNAL) {
+                Ok(n) => data = &data[n..],
+                Err(Errno::AGAIN) => {
+                    let mut pfd = [rustix::event::PollFd::new(
+                        &self.fd,
+                        rustix::event::PollFlags::OUT,
+                    )];
+                    rustix::event::poll(&mut pfd, None)?;
+                }
+                Err(Errno::INTR) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+}
+
+impl AsFd for QemuStream {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl GuestLink for QemuStream {
+    fn send_frame(&mut self, frame: &[u8]) -> io::Result<()> {
+        if frame.len() > MAX_FRAME {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "frame too long",
+            ));
+        }
+        let header = (frame.len() as u32).to_be_bytes();
+        let iov = [IoSlice::new(&header), IoSlice::new(frame)];
+        let flags = SendFlags::NOSIGNAL | SendFlags::DONTWAIT;
+        let sent =
+            rustix::net::sendmsg(&self.fd, &iov, &mut SendAncillaryBuffer::default(), flags)?;
+        // A partial write must be completed, or the stream loses its framing.
+        if sent < header.len() {
+            self.write_all_blocking(&header[sent..])?;
+            self.write_all_blocking(frame)
+        } else {
+            self.write_all_blocking(&frame[sent - header.len()..])
+        }
+    }
+}
+
+impl GuestSource for QemuStream {
+    fn recv_frame(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            if let Some((at, len)) = self.buffered_frame()? {
+                let Some(dst) = buf.get_mut(..len) else {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        "frame buffer too small",
+                    ));
+                };
+                dst.copy_from_slice(&self.rx[at..at + len]);
+                self.start = at + len;
+                if self.start == self.end {
+                    self.start = 0;
+                    self.end = 0;
+                }
+                return Ok(len);
+            }
+            if self.eof {
+                return Ok(0);
+            }
+            self.fill()?;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustix::net::{socketpair, AddressFamily, SocketFlags, SocketType};
+
+    fn pair() -> (QemuStream, OwnedFd) {
+        let (a, b) = socketpair(
+            AddressFamily::UNIX,
+            SocketType::STREAM,
+            SocketFlags::NONBLOCK,
+            None,
+        )
+        .unwrap();
+        (QemuStream::new(a), b)
+    }
+
+    fn framed(frame: &[u8]) -> Vec<u8> {
+        let mut v = (frame.len() as u32).to_be_bytes().to_vec();
+        v.extend_from_slice(frame);
+        v
+    }
+
+    #[test]
+    fn frames_split_across_reads_are_reassembled() {
+        let (mut s, peer) = pair();
+        let f1 = [1u8; 60];
+        let f2 = [2u8; 1500];
+        let mut wire = framed(&f1);
+        wire.extend(framed(&f2));
+        let mut buf = [0u8; 70000];
+        rustix::net::send(&peer, &wire[..30], SendFlags::empty()).unwrap();
+        assert_eq!(
+            s.recv_frame(&mut buf).unwrap_err().kind(),
+            io::ErrorKind::WouldBlock
+        );
+        rustix::net::send(&peer, &wire[30..100], SendFlags::empty()).unwrap();
+        assert_eq!(s.recv_frame(&mut buf).unwrap(), 60);
+        assert_eq!(&buf[..60], &f1);
+        rustix::net::send(&peer, &wire[100..], SendFlags::empty()).unwrap();
+        assert_eq!(s.recv_frame(&mut buf).unwrap(), 1500);
+        assert_eq!(&buf[..1500], &f2[..]);
+        drop(peer);
+        assert_eq!(
+            s.recv_frame(&mut buf).unwrap(),
+            0,
+            "EOF after the peer closes"
+        );
+    }
+
+    #[test]
+    fn bad_length_is_an_error() {
+        for len in [0u32, 13, 65536, 0xffff_ffff] {
+            let (mut s, peer) = pair();
+            rustix::net::send(&peer, &len.to_be_bytes(), SendFlags::empty()).unwrap();
+            let err = s.recv_frame(&mut [0u8; 70000]).unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::InvalidData, "length {len}");
+        }
+    }
+
+    #[test]
+    fn sent_frames_carry_the_length_prefix() {
+        let (mut s, peer) = pair();
+        s.send_frame(&[9u8; 42]).unwrap();
+        let mut buf = [0u8; 100];
+        let (n, _) = rustix::net::recv(&peer, &mut buf, RecvFlags::empty()).unwrap();
+        assert_eq!(n, 46);
+        assert_eq!(&buf[..4], &[0, 0, 0, 42]);
+        assert_eq!(&buf[4..46], &[9u8; 42]);
+    }
+}
