@@ -179,6 +179,7 @@ impl<'a> Engine<'a> {
                 self.link_up = false;
                 self.guest = GuestState::default();
                 self.next_ra = None;
+                self.reset_flows(host);
             }
             Event::Socket { sock, readiness } => match sock.kind() {
                 SockKind::TcpListen | SockKind::TcpConn => {
@@ -187,6 +188,28 @@ impl<'a> Engine<'a> {
                 _ => self.stats.record_drop(DropReason::StaleSockRef),
             },
         }
+    }
+
+    /// Drop every flow: the guest that owned their other ends is gone (passt: the VM
+    /// disconnected). Host sockets are aborted so remote peers see a reset, not a hang.
+    fn reset_flows<H: Host>(&mut self, host: &mut H) {
+        loop {
+            let ids: heapless::Vec<FlowId, 64> =
+                self.flows.iter().map(|(id, _)| id).take(64).collect();
+            if ids.is_empty() {
+                break;
+            }
+            for id in ids {
+                if let Some(Flow::Tcp(c)) = self.flows.remove(id) {
+                    host.exec(Op::Close {
+                        sock: c.sock,
+                        abort: true,
+                    });
+                    self.stats.tcp_closed += 1;
+                }
+            }
+        }
+        self.flow_deadline = None;
     }
 
     /// When [`Engine::handle_timeout`] must next run, if ever.

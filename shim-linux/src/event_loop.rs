@@ -22,15 +22,22 @@ const GUEST_BATCH: usize = 256;
 const FRAME_BUFFER: usize = 65_536 + 256;
 
 /// A frame source: the guest side of the link.
-pub trait GuestSource: GuestLink + AsFd {
+pub trait GuestSource: GuestLink {
     /// Read one frame into `buf`; `Ok(0)` means the link is gone, `WouldBlock` that
     /// nothing is pending.
     fn recv_frame(&mut self, buf: &mut [u8]) -> io::Result<usize>;
+
+    /// The descriptor to poll for incoming frames, if the link is attached.
+    fn poll_fd(&self) -> Option<BorrowedFd<'_>>;
 }
 
 impl GuestSource for crate::tap::Tap {
     fn recv_frame(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.read_frame(buf)
+    }
+
+    fn poll_fd(&self) -> Option<BorrowedFd<'_>> {
+        Some(self.as_fd())
     }
 }
 
@@ -74,9 +81,12 @@ pub fn run<G: GuestSource>(
     mut should_stop: impl FnMut() -> bool,
 ) -> io::Result<Exit> {
     let epoll_fd = host.epoll().try_clone_to_owned()?;
+    let Some(guest_fd) = host.guest_mut().poll_fd() else {
+        return Ok(Exit::GuestGone);
+    };
     epoll::add(
         &epoll_fd,
-        host.guest_mut().as_fd(),
+        guest_fd,
         epoll::EventData::new_u64(GUEST_TOKEN),
         epoll::EventFlags::IN,
     )?;
@@ -128,6 +138,11 @@ pub fn run<G: GuestSource>(
                             Ok(n) => engine.handle_event(t, Event::TapFrame(&frame[..n]), host),
                             Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                            Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                                // A corrupt stream (bad frame length): drop the client.
+                                eprintln!("{e}");
+                                return Ok(Exit::GuestGone);
+                            }
                             Err(e) => return Err(e),
                         }
                     }

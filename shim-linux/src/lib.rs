@@ -18,6 +18,7 @@ pub mod host;
 pub mod netlink;
 pub mod netns;
 pub mod nsconfig;
+pub mod passt;
 pub mod pasta;
 pub mod qemu;
 #[allow(unsafe_code)]

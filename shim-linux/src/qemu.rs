@@ -152,6 +152,10 @@ impl GuestSource for QemuStream {
             self.fill()?;
         }
     }
+
+    fn poll_fd(&self) -> Option<BorrowedFd<'_>> {
+        Some(self.fd.as_fd())
+    }
 }
 
 #[cfg(test)]

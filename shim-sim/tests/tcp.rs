@@ -606,3 +606,22 @@ fn busy_forwarded_port_fails_start() {
     assert_eq!(err.port, 8084);
     assert_eq!(err.error, passt_core::HostError::AddrInUse);
 }
+
+#[test]
+fn link_down_resets_every_connection() {
+    let mut tb = Testbed::new(default_config(), 16);
+    let remote = sa("203.0.113.5:80");
+    connect(&mut tb, SocketAddr::new(GUEST_V4.into(), 40100), remote);
+    connect(&mut tb, SocketAddr::new(GUEST_V4.into(), 40101), remote);
+    let socks: Vec<_> = tb.host.sockets().map(|(r, _)| r).collect();
+    tb.engine
+        .handle_event(tb.now, passt_core::Event::TapDown, &mut tb.host);
+    assert_eq!(tb.engine.flow_count(), 0);
+    for s in socks {
+        assert!(
+            tb.host.socket(s).unwrap().aborted,
+            "remote peers see a reset"
+        );
+    }
+    assert_eq!(tb.engine.poll_timeout(), None);
+}
