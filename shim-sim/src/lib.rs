@@ -1,4 +1,40 @@
-//! Deterministic simulator for passt-core (being written).
+//! # passt-shim-sim
+//!
+//! A deterministic simulator for `passt-core`: one [`Engine`](passt_core::Engine)
+//! driven on a virtual clock by packetdrill-style scripts, with every input and every
+//! op recorded in a text log that [`replay`] checks byte for byte.
+//!
+//! - [`sim`]: [`Sim`], the engine plus clock, outbox, RNG and log.
+//! - [`parse`] and [`config`]: the script language (`scripts/*.sim`).
+//! - [`frames`]: frame builders and matchers (`hex`, `arp`, `dhcp`, `ndp`, `dhcpv6`…).
+//! - [`malformed`]: generated malformed frames.
+//! - [`run`]: the executor.
+//! - [`log`]: the record/replay log and [`replay`].
+//! - [`sockets`] and [`testbed`]: a host socket model with remote peers, and a TCP
+//!   testbed driving the engine through it from Rust tests.
+//!
+//! ## Committed logs and blessing
+//! Every `scripts/NAME.sim` has its recorded log next to it, `scripts/NAME.log`. The
+//! `scripts` test checks that running the script reproduces the committed log exactly
+//! and that replaying the committed log reproduces the same ops. When the engine's
+//! behaviour changes on purpose, regenerate the logs with
+//! `PASST_SIM_BLESS=1 cargo test -p passt-shim-sim --test scripts` and review the diff.
 
+pub mod config;
+pub mod fields;
+pub mod frames;
+pub mod hex;
+pub mod host;
+pub mod log;
+pub mod malformed;
+pub mod parse;
+pub mod rng;
+pub mod run;
+pub mod sim;
 pub mod sockets;
 pub mod testbed;
+
+pub use log::{replay, Divergence, Log};
+pub use parse::{parse_script, ParseError, Script};
+pub use run::{run_file, run_script, Outcome, ScriptError};
+pub use sim::{Sim, SimError};

@@ -1,0 +1,364 @@
+//! The record/replay log: every input fed to the engine and every op it issued, as
+//! text lines, and [`replay`], which feeds the inputs to a fresh engine and checks
+//! that the ops come out byte for byte the same.
+//!
+//! ```text
+//! # passt-sim log v1
+//! config mode=passt ipv4=198.51.100.2/24 gw=198.51.100.1
+//! 0.000000000 link-up
+//! 0.000000000 tap< ffffffffffff525400123456080600010800…
+//!     tap-send 5254001234569a559a559a55080600010800… -> done
+//! 250.125000000 timeout
+//! ```
+//! An input line is the virtual time in seconds (nine decimals) and the input: `link-up`,
+//! `link-down`, `timeout` (the engine's deadline was handled) or `tap< HEX` (a frame
+//! from the guest). The indented lines under it are the ops the engine issued while
+//! handling it, with the result the host returned (`done` or `err=NAME`, see
+//! [`crate::host::error_name`]). `#` lines and the `config` header are ignored by
+//! [`replay`].
+
+use crate::hex;
+use crate::host::{error_name, parse_error_name, OwnedOp};
+use passt_core::{Config, Engine, Event, Host, Instant, Op, OpResult, Storage};
+use std::collections::VecDeque;
+use std::fmt;
+
+/// First line of every log.
+pub const HEADER: &str = "# passt-sim log v1";
+
+/// Size of the transmit buffer lent to every simulated engine: the largest frame.
+pub const TX_BUFFER_LEN: usize = passt_core::engine::MAX_FRAME_LEN;
+
+/// One input to the engine, as the log records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// [`Event::TapUp`].
+    LinkUp,
+    /// [`Event::TapDown`].
+    LinkDown,
+    /// [`Event::TapFrame`].
+    Tap(Vec<u8>),
+    /// A call to `Engine::handle_timeout`.
+    Timeout,
+}
+
+/// `seconds.nanoseconds` with nine decimals.
+pub fn format_time(t: Instant) -> String {
+    let ns = t.as_nanos();
+    format!("{}.{:09}", ns / 1_000_000_000, ns % 1_000_000_000)
+}
+
+/// Parse `SECONDS[.FRACTION]` (at most nine decimals) into nanoseconds.
+pub fn parse_seconds(s: &str) -> Option<u64> {
+    let (int, frac) = match s.split_once('.') {
+        Some((i, f)) => (i, f),
+        None => (s, ""),
+    };
+    if int.is_empty() || frac.len() > 9 || !int.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if !frac.bytes().all(|b| b.is_ascii_digit()) || (s.contains('.') && frac.is_empty()) {
+        return None;
+    }
+    let secs: u64 = int.parse().ok()?;
+    let mut nanos: u64 = 0;
+    for i in 0..9 {
+        let digit = frac.as_bytes().get(i).map_or(0, |b| u64::from(b - b'0'));
+        nanos = nanos * 10 + digit;
+    }
+    secs.checked_mul(1_000_000_000)?.checked_add(nanos)
+}
+
+/// The text of one op (without its result).
+pub fn format_op(op: &OwnedOp) -> String {
+    match op {
+        OwnedOp::TapSend(frame) => format!("tap-send {}", hex::encode(frame)),
+    }
+}
+
+fn format_result(r: OpResult) -> String {
+    match r {
+        OpResult::Done => "done".into(),
+        OpResult::Err(e) => format!("err={}", error_name(e)),
+    }
+}
+
+fn parse_result(s: &str) -> Option<OpResult> {
+    if s == "done" {
+        return Some(OpResult::Done);
+    }
+    parse_error_name(s.strip_prefix("err=")?).map(OpResult::Err)
+}
+
+fn format_input(at: Instant, input: &Input) -> String {
+    let t = format_time(at);
+    match input {
+        Input::LinkUp => format!("{t} link-up"),
+        Input::LinkDown => format!("{t} link-down"),
+        Input::Timeout => format!("{t} timeout"),
+        Input::Tap(frame) => format!("{t} tap< {}", hex::encode(frame)),
+    }
+}
+
+/// A log being written.
+#[derive(Debug, Clone, Default)]
+pub struct Log {
+    lines: Vec<String>,
+}
+
+impl Log {
+    /// A log for an engine started with the configuration written as `config_text`
+    /// (`config …` lines, kept so the log can be replayed on its own).
+    pub fn new(config_text: &str) -> Log {
+        let mut lines = vec![HEADER.to_string()];
+        lines.extend(config_text.lines().map(str::to_string));
+        Log { lines }
+    }
+
+    /// Record an input.
+    pub fn input(&mut self, at: Instant, input: &Input) {
+        self.lines.push(format_input(at, input));
+    }
+
+    /// Record an op and its result.
+    pub fn op(&mut self, op: &OwnedOp, result: OpResult) {
+        self.lines.push(format!(
+            "    {} -> {}",
+            format_op(op),
+            format_result(result)
+        ));
+    }
+
+    /// The lines written so far.
+    pub fn lines(&self) -> &[String] {
+        &self.lines
+    }
+
+    /// The whole log, one line per entry, newline-terminated.
+    pub fn text(&self) -> String {
+        let mut s = self.lines.join("\n");
+        s.push('\n');
+        s
+    }
+}
+
+/// The `config …` lines of a log's header, for rebuilding its configuration.
+pub fn config_lines(log: &str) -> String {
+    log.lines()
+        .filter(|l| l.starts_with("config ") || *l == "config")
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+/// Where a replay first disagreed with the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Divergence {
+    /// 1-based line of the log.
+    pub line: usize,
+    /// What the log says.
+    pub expected: String,
+    /// What the engine did.
+    pub got: String,
+}
+
+impl fmt::Display for Divergence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "log line {}: expected `{}`, got `{}`",
+            self.line, self.expected, self.got
+        )
+    }
+}
+
+impl std::error::Error for Divergence {}
+
+/// A parsed log entry.
+enum Entry {
+    Input(Instant, Input),
+    Op(String, OpResult),
+}
+
+fn parse_line(line: &str) -> Option<Entry> {
+    if let Some(op) = line.strip_prefix("    ") {
+        let (text, result) = op.rsplit_once(" -> ")?;
+        return Some(Entry::Op(text.to_string(), parse_result(result)?));
+    }
+    let (time, rest) = line.split_once(' ')?;
+    let at = Instant::from_nanos(parse_seconds(time)?);
+    let input = match rest {
+        "link-up" => Input::LinkUp,
+        "link-down" => Input::LinkDown,
+        "timeout" => Input::Timeout,
+        _ => Input::Tap(hex::decode(rest.strip_prefix("tap< ")?).ok()?),
+    };
+    Some(Entry::Input(at, input))
+}
+
+/// A host answering from the log: it returns the recorded results in order.
+struct ReplayHost {
+    results: VecDeque<OpResult>,
+    got: Vec<OwnedOp>,
+}
+
+impl Host for ReplayHost {
+    fn exec(&mut self, op: Op<'_>) -> OpResult {
+        self.got.push(OwnedOp::from_op(&op));
+        self.results.pop_front().unwrap_or(OpResult::Done)
+    }
+}
+
+/// Feed the inputs recorded in `log` to a fresh engine built from `config` and check
+/// that it issues exactly the recorded ops, and handles its deadlines exactly when the
+/// log says. Returns the first divergence.
+pub fn replay(config: &Config, log: &str) -> Result<(), Divergence> {
+    let mut entries: Vec<(usize, &str, Entry)> = Vec::new();
+    for (i, line) in log.lines().enumerate() {
+        if line.trim().is_empty() || line.starts_with('#') || line.starts_with("config") {
+            continue;
+        }
+        let Some(entry) = parse_line(line) else {
+            return Err(Divergence {
+                line: i + 1,
+                expected: "an input or op line".into(),
+                got: line.into(),
+            });
+        };
+        entries.push((i + 1, line, entry));
+    }
+    let end_line = log.lines().count() + 1;
+
+    let mut tx = vec![0u8; TX_BUFFER_LEN];
+    let mut engine = Engine::new(
+        config.clone(),
+        Storage {
+            tx: (&mut tx[..]).into(),
+        },
+    )
+    .map_err(|e| Divergence {
+        line: 1,
+        expected: "an engine".into(),
+        got: format!("{e:?}"),
+    })?;
+
+    let mut last_at = Instant::ZERO;
+    let mut i = 0;
+    while i < entries.len() {
+        let (line, text, Entry::Input(at, input)) = &entries[i] else {
+            return Err(Divergence {
+                line: entries[i].0,
+                expected: entries[i].1.into(),
+                got: "no op (the engine was not handling an input)".into(),
+            });
+        };
+        // The ops recorded for this input.
+        let mut j = i + 1;
+        let mut expected = Vec::new();
+        while let Some((l, _, Entry::Op(op, result))) = entries.get(j) {
+            expected.push((*l, op.as_str(), *result));
+            j += 1;
+        }
+        let next_line = entries.get(j).map_or(end_line, |e| e.0);
+
+        // The simulator handles a deadline as soon as the clock reaches it, and never
+        // earlier than the previous input: exactly then, and nothing may be skipped.
+        let due = engine.poll_timeout().map(|d| d.max(last_at));
+        let due_text = |d: Option<Instant>| match d {
+            Some(d) => format!("{} timeout", format_time(d)),
+            None => "no deadline".into(),
+        };
+        let diverged = match input {
+            Input::Timeout => due != Some(*at),
+            _ => due.is_some_and(|d| d <= *at),
+        };
+        if diverged {
+            return Err(Divergence {
+                line: *line,
+                expected: (*text).into(),
+                got: due_text(due),
+            });
+        }
+        last_at = *at;
+
+        let mut host = ReplayHost {
+            results: expected.iter().map(|e| e.2).collect(),
+            got: Vec::new(),
+        };
+        match input {
+            Input::LinkUp => engine.handle_event(*at, Event::TapUp, &mut host),
+            Input::LinkDown => engine.handle_event(*at, Event::TapDown, &mut host),
+            Input::Tap(frame) => engine.handle_event(*at, Event::TapFrame(frame), &mut host),
+            Input::Timeout => engine.handle_timeout(*at, &mut host),
+        }
+
+        for k in 0..expected.len().max(host.got.len()) {
+            let want = expected.get(k);
+            let got = host.got.get(k).map(format_op);
+            if want.map(|w| w.1) != got.as_deref() {
+                return Err(Divergence {
+                    line: want.map_or(next_line, |w| w.0),
+                    expected: want.map_or("no more ops".into(), |w| w.1.to_string()),
+                    got: got.unwrap_or_else(|| "no op".into()),
+                });
+            }
+        }
+        i = j;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_text_round_trips() {
+        let t = Instant::from_nanos(250_125_000_007);
+        assert_eq!(format_time(t), "250.125000007");
+        assert_eq!(parse_seconds("250.125000007"), Some(250_125_000_007));
+        assert_eq!(parse_seconds("0.5"), Some(500_000_000));
+        assert_eq!(parse_seconds("3"), Some(3_000_000_000));
+        for bad in [
+            "",
+            ".5",
+            "1.",
+            "1.0000000001",
+            "-1",
+            "1e3",
+            "99999999999999999999",
+        ] {
+            assert_eq!(parse_seconds(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn lines_parse_back() {
+        let mut log = Log::new("config mode=passt");
+        log.input(Instant::from_secs(2), &Input::Tap(vec![0xab, 0xcd]));
+        log.op(&OwnedOp::TapSend(vec![1]), OpResult::Done);
+        log.op(
+            &OwnedOp::TapSend(vec![2]),
+            OpResult::Err(passt_core::HostError::NoBuffers),
+        );
+        let text = log.text();
+        assert_eq!(
+            text,
+            "# passt-sim log v1\nconfig mode=passt\n2.000000000 tap< abcd\n    \
+             tap-send 01 -> done\n    tap-send 02 -> err=no-buffers\n"
+        );
+        assert_eq!(config_lines(&text), "config mode=passt\n");
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            matches!(parse_line(lines[2]), Some(Entry::Input(_, Input::Tap(f))) if f == [0xab, 0xcd])
+        );
+        assert!(matches!(
+            parse_line(lines[4]),
+            Some(Entry::Op(
+                _,
+                OpResult::Err(passt_core::HostError::NoBuffers)
+            ))
+        ));
+        assert!(parse_line("1.0 tap< zz").is_none());
+        assert!(parse_line("    tap-send 01 -> maybe").is_none());
+    }
+}

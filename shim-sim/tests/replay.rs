@@ -1,0 +1,103 @@
+//! Record/replay: a log replays on a fresh engine, and any tampering is reported at the
+//! first line that no longer matches.
+
+use passt_shim_sim::{parse_script, replay, run_script, Divergence, Script};
+
+const SCRIPT: &str = "\
+config ipv4=198.51.100.2/24 gw=198.51.100.1 ipv6=2001:db8::2/64 gw6=fe80::1 seed=5
++0 link up
++0.5 tap< hex 9a559a559a55 525400123456 08
++2000 wait
++0 link down
++1 tap< hex 0180c200000e 525400123456 88cc 0000
++1 tap> none
+";
+
+fn recorded() -> (Script, String) {
+    let script = parse_script("replay.sim", SCRIPT).unwrap();
+    let log = run_script(&script).unwrap().log;
+    (script, log)
+}
+
+fn line_of(log: &str, pred: impl Fn(&str) -> bool) -> usize {
+    log.lines().position(pred).expect("line present") + 1
+}
+
+fn replace_line(log: &str, line: usize, with: &str) -> String {
+    log.lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if i + 1 == line {
+                with.to_string()
+            } else {
+                l.to_string()
+            }
+        })
+        .map(|l| l + "\n")
+        .collect()
+}
+
+#[test]
+fn untouched_log_replays() {
+    let (script, log) = recorded();
+    assert!(
+        log.lines().filter(|l| l.ends_with(" timeout")).count() >= 3,
+        "{log}"
+    );
+    assert_eq!(replay(&script.config, &log), Ok(()));
+}
+
+#[test]
+fn moved_timeout_is_reported_at_its_line() {
+    let (script, log) = recorded();
+    let line = line_of(&log, |l| l.ends_with(" timeout"));
+    let tampered = replace_line(&log, line, "100.000000000 timeout");
+    let d = replay(&script.config, &tampered).unwrap_err();
+    assert_eq!(d.line, line);
+    assert_eq!(d.expected, "100.000000000 timeout");
+    assert!(d.got.ends_with(" timeout"), "{d}");
+    assert_ne!(d.got, d.expected);
+}
+
+#[test]
+fn missing_link_up_is_reported_at_the_first_timeout() {
+    let (script, log) = recorded();
+    let up = line_of(&log, |l| l.ends_with(" link-up"));
+    let tampered = replace_line(&log, up, "# removed");
+    let d = replay(&script.config, &tampered).unwrap_err();
+    // The first frame brings the link up too, but half a second later, so every RA
+    // deadline moves and the first recorded timeout no longer matches.
+    assert_eq!(d.line, line_of(&log, |l| l.ends_with(" timeout")));
+}
+
+#[test]
+fn extra_or_altered_ops_are_reported() {
+    let (script, log) = recorded();
+    let frame_line = line_of(&log, |l| l.contains(" tap< 0180c2"));
+    let mut lines: Vec<&str> = log.lines().collect();
+    lines.insert(frame_line, "    tap-send 00 -> done");
+    let tampered: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    let d = replay(&script.config, &tampered).unwrap_err();
+    assert_eq!(
+        d,
+        Divergence {
+            line: frame_line + 1,
+            expected: "tap-send 00".into(),
+            got: "no op".into(),
+        }
+    );
+
+    let garbled = replace_line(&log, frame_line, "1.5 tap< zz");
+    let d = replay(&script.config, &garbled).unwrap_err();
+    assert_eq!((d.line, d.got.as_str()), (frame_line, "1.5 tap< zz"));
+}
+
+#[test]
+fn a_skipped_deadline_is_a_divergence() {
+    let (script, log) = recorded();
+    let first_timeout = line_of(&log, |l| l.ends_with(" timeout"));
+    let tampered = replace_line(&log, first_timeout, "# dropped");
+    let d = replay(&script.config, &tampered).unwrap_err();
+    assert!(d.got.ends_with(" timeout"), "{d}");
+    assert!(d.line > first_timeout);
+}
