@@ -1,14 +1,27 @@
-//! The simulated [`Host`]: it performs nothing, records every [`Op`] the engine
-//! issues together with the result it handed back, and fails ops on request.
+//! The simulated [`Host`]: it records every [`Op`] the engine issues together with the
+//! result it handed back, and fails ops on request.
+//!
+//! The v1 host model has no remote peers: every socket op succeeds and nothing ever
+//! arrives. Concretely: `Send` and `Discard` take everything (`Len(n)`), `Peek` and
+//! `Accept` would block, `Connect` is in progress forever, `TcpInfo` reports
+//! [`SEND_SPACE`] bytes of send space and nothing unacknowledged, every other op
+//! (including `TapSend`) is `Done`.
 
+use crate::log::format_op;
+use passt_core::io::TcpInfo;
 use passt_core::{Host, HostError, Op, OpResult};
 use std::collections::VecDeque;
+
+/// Send space the model reports for every TCP socket (Linux's default `wmem`).
+pub const SEND_SPACE: u32 = 212_992;
 
 /// An [`Op`] copied out of the engine's buffers, so it outlives the call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OwnedOp {
     /// [`Op::TapSend`]: a frame for the guest.
     TapSend(Vec<u8>),
+    /// Any socket op, as its log text (see [`format_op`]).
+    Socket(String),
 }
 
 impl OwnedOp {
@@ -16,6 +29,7 @@ impl OwnedOp {
     pub fn from_op(op: &Op<'_>) -> OwnedOp {
         match op {
             Op::TapSend(frame) => OwnedOp::TapSend(frame.to_vec()),
+            other => OwnedOp::Socket(format_op(other)),
         }
     }
 }
@@ -27,14 +41,39 @@ pub struct RecordedOp {
     pub op: OwnedOp,
     /// The result handed back to the engine.
     pub result: OpResult,
+    /// Bytes the host wrote into the op's buffer (`Peek`), if any.
+    pub data: Option<Vec<u8>>,
 }
 
-/// A host that records ops and answers [`OpResult::Done`], unless failures were
+/// A host that records ops and answers per the model above, unless failures were
 /// queued with [`SimHost::fail_next`].
 #[derive(Debug, Default)]
 pub struct SimHost {
     recorded: Vec<RecordedOp>,
     failures: VecDeque<HostError>,
+}
+
+/// The model's answer to `op`.
+fn model_result(op: &Op<'_>) -> OpResult {
+    match op {
+        Op::Send { data, .. } => OpResult::Len(data.len()),
+        Op::Discard { len, .. } => OpResult::Len(*len),
+        Op::Peek { .. } | Op::Accept { .. } => OpResult::Err(HostError::WouldBlock),
+        Op::Connect { .. } => OpResult::Err(HostError::InProgress),
+        Op::TcpInfo { .. } => OpResult::TcpInfo(TcpInfo {
+            send_space: SEND_SPACE,
+            unacked: 0,
+        }),
+        Op::TapSend(_)
+        | Op::Open { .. }
+        | Op::Bind { .. }
+        | Op::Listen { .. }
+        | Op::TakeError { .. }
+        | Op::ShutdownWrite { .. }
+        | Op::Close { .. }
+        | Op::Watch { .. }
+        | Op::SetMaxSeg { .. } => OpResult::Done,
+    }
 }
 
 impl SimHost {
@@ -63,40 +102,68 @@ impl Host for SimHost {
     fn exec(&mut self, op: Op<'_>) -> OpResult {
         let result = match self.failures.pop_front() {
             Some(e) => OpResult::Err(e),
-            None => OpResult::Done,
+            None => model_result(&op),
         };
         self.recorded.push(RecordedOp {
             op: OwnedOp::from_op(&op),
             result,
+            data: None,
         });
         result
     }
 }
 
-/// The name of a host error in scripts and logs: `would-block`, `no-buffers`,
-/// `link-down` or `errno-N`.
+/// The name of a host error in scripts and logs (`would-block`, `no-buffers`, …,
+/// `errno-N`).
 pub fn error_name(e: HostError) -> String {
-    match e {
-        HostError::WouldBlock => "would-block".into(),
-        HostError::NoBuffers => "no-buffers".into(),
-        HostError::LinkDown => "link-down".into(),
-        HostError::Other(n) => format!("errno-{n}"),
-    }
+    let name = match e {
+        HostError::WouldBlock => "would-block",
+        HostError::InProgress => "in-progress",
+        HostError::ConnectionRefused => "connection-refused",
+        HostError::ConnectionReset => "connection-reset",
+        HostError::HostUnreachable => "host-unreachable",
+        HostError::NetworkUnreachable => "network-unreachable",
+        HostError::TimedOut => "timed-out",
+        HostError::AddrInUse => "addr-in-use",
+        HostError::AddrNotAvailable => "addr-not-available",
+        HostError::PermissionDenied => "permission-denied",
+        HostError::TooManyFiles => "too-many-files",
+        HostError::NoBuffers => "no-buffers",
+        HostError::LinkDown => "link-down",
+        HostError::Other(n) => return format!("errno-{n}"),
+    };
+    name.to_string()
 }
+
+/// Every named (non-`Other`) host error, for parsing.
+const NAMED_ERRORS: [HostError; 13] = [
+    HostError::WouldBlock,
+    HostError::InProgress,
+    HostError::ConnectionRefused,
+    HostError::ConnectionReset,
+    HostError::HostUnreachable,
+    HostError::NetworkUnreachable,
+    HostError::TimedOut,
+    HostError::AddrInUse,
+    HostError::AddrNotAvailable,
+    HostError::PermissionDenied,
+    HostError::TooManyFiles,
+    HostError::NoBuffers,
+    HostError::LinkDown,
+];
 
 /// Parse a name written by [`error_name`].
 pub fn parse_error_name(s: &str) -> Option<HostError> {
-    match s {
-        "would-block" => Some(HostError::WouldBlock),
-        "no-buffers" => Some(HostError::NoBuffers),
-        "link-down" => Some(HostError::LinkDown),
-        _ => s.strip_prefix("errno-")?.parse().ok().map(HostError::Other),
+    if let Some(e) = NAMED_ERRORS.iter().find(|e| error_name(**e) == s) {
+        return Some(*e);
     }
+    s.strip_prefix("errno-")?.parse().ok().map(HostError::Other)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use passt_core::{SockKind, SockRef};
 
     #[test]
     fn records_and_fails_on_request() {
@@ -116,13 +183,35 @@ mod tests {
     }
 
     #[test]
+    fn socket_model_has_no_peers() {
+        let mut h = SimHost::new();
+        let sock = SockRef::new(SockKind::TcpConn, 0, 1, 2);
+        assert_eq!(
+            h.exec(Op::Send {
+                sock,
+                data: &[0; 10]
+            }),
+            OpResult::Len(10)
+        );
+        let mut buf = [0u8; 8];
+        assert_eq!(
+            h.exec(Op::Peek {
+                sock,
+                offset: 0,
+                buf: &mut buf
+            }),
+            OpResult::Err(HostError::WouldBlock)
+        );
+        let ops = h.take();
+        assert_eq!(
+            ops[0].op,
+            OwnedOp::Socket("send sock=tcp-conn:0:1:2 data=00000000000000000000".into())
+        );
+    }
+
+    #[test]
     fn error_names_round_trip() {
-        for e in [
-            HostError::WouldBlock,
-            HostError::NoBuffers,
-            HostError::LinkDown,
-            HostError::Other(-5),
-        ] {
+        for e in NAMED_ERRORS.iter().copied().chain([HostError::Other(-5)]) {
             assert_eq!(parse_error_name(&error_name(e)), Some(e));
         }
         assert_eq!(parse_error_name("errno-x"), None);

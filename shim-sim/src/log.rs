@@ -19,7 +19,8 @@
 
 use crate::hex;
 use crate::host::{error_name, parse_error_name, OwnedOp};
-use passt_core::{Config, Engine, Event, Host, Instant, Op, OpResult, Storage};
+use passt_core::io::{Family, TcpInfo, Transport};
+use passt_core::{Config, Engine, Event, Host, Instant, Op, OpResult, SockKind, SockRef, Storage};
 use std::collections::VecDeque;
 use std::fmt;
 
@@ -69,25 +70,131 @@ pub fn parse_seconds(s: &str) -> Option<u64> {
     secs.checked_mul(1_000_000_000)?.checked_add(nanos)
 }
 
-/// The text of one op (without its result).
-pub fn format_op(op: &OwnedOp) -> String {
+/// The name of a socket in logs: `KIND:SIDE:GENERATION:SLOT`.
+pub fn sock_name(s: SockRef) -> String {
+    let kind = match s.kind() {
+        SockKind::TcpListen => "tcp-listen",
+        SockKind::TcpConn => "tcp-conn",
+        SockKind::UdpListen => "udp-listen",
+        SockKind::UdpFlow => "udp-flow",
+        SockKind::Ping => "ping",
+    };
+    format!("{kind}:{}:{}:{}", s.side(), s.generation(), s.slot())
+}
+
+/// The text of one op (without its result): everything the engine decided, so two
+/// runs issued the same op exactly when the texts are equal.
+pub fn format_op(op: &Op<'_>) -> String {
+    let s = sock_name;
+    match op {
+        Op::TapSend(frame) => format!("tap-send {}", hex::encode(frame)),
+        Op::Open {
+            sock,
+            family,
+            transport,
+        } => {
+            let family = match family {
+                Family::V4 => "v4",
+                Family::V6 => "v6",
+            };
+            let transport = match transport {
+                Transport::Tcp => "tcp",
+                Transport::Udp => "udp",
+            };
+            format!(
+                "open sock={} family={family} transport={transport}",
+                s(*sock)
+            )
+        }
+        Op::Bind {
+            sock,
+            addr,
+            dual_stack,
+        } => format!("bind sock={} addr={addr} dual-stack={dual_stack}", s(*sock)),
+        Op::Listen { sock, backlog } => format!("listen sock={} backlog={backlog}", s(*sock)),
+        Op::Accept { listener, sock } => {
+            format!("accept listener={} sock={}", s(*listener), s(*sock))
+        }
+        Op::Connect { sock, addr } => format!("connect sock={} addr={addr}", s(*sock)),
+        Op::TakeError { sock } => format!("take-error sock={}", s(*sock)),
+        Op::Send { sock, data } => format!("send sock={} data={}", s(*sock), hex::encode(data)),
+        Op::Peek { sock, offset, buf } => {
+            format!("peek sock={} offset={offset} max={}", s(*sock), buf.len())
+        }
+        Op::Discard { sock, len } => format!("discard sock={} len={len}", s(*sock)),
+        Op::ShutdownWrite { sock } => format!("shutdown-write sock={}", s(*sock)),
+        Op::Close { sock, abort } => format!("close sock={} abort={abort}", s(*sock)),
+        Op::Watch { sock, interest } => format!(
+            "watch sock={} read={} write={}",
+            s(*sock),
+            interest.read,
+            interest.write
+        ),
+        Op::TcpInfo { sock } => format!("tcp-info sock={}", s(*sock)),
+        Op::SetMaxSeg { sock, mss } => format!("set-max-seg sock={} mss={mss}", s(*sock)),
+    }
+}
+
+/// The text of a recorded op.
+pub fn owned_op_text(op: &OwnedOp) -> String {
     match op {
         OwnedOp::TapSend(frame) => format!("tap-send {}", hex::encode(frame)),
+        OwnedOp::Socket(text) => text.clone(),
     }
 }
 
-fn format_result(r: OpResult) -> String {
-    match r {
+fn format_result(r: OpResult, data: Option<&[u8]>) -> String {
+    let mut text = match r {
         OpResult::Done => "done".into(),
+        OpResult::Len(n) => format!("len={n}"),
+        OpResult::Accepted { peer, local } => format!("accepted peer={peer} local={local}"),
+        OpResult::TcpInfo(i) => {
+            format!("tcp-info send-space={} unacked={}", i.send_space, i.unacked)
+        }
         OpResult::Err(e) => format!("err={}", error_name(e)),
+    };
+    if let Some(d) = data {
+        text.push_str(&format!(" data={}", hex::encode(d)));
     }
+    text
 }
 
-fn parse_result(s: &str) -> Option<OpResult> {
-    if s == "done" {
-        return Some(OpResult::Done);
+/// Parse a result written by `format_result`.
+fn parse_result(s: &str) -> Option<(OpResult, Option<Vec<u8>>)> {
+    let words: Vec<&str> = s.split(' ').collect();
+    fn value<'w>(w: &'w str, key: &str) -> Option<&'w str> {
+        w.strip_prefix(key)?.strip_prefix('=')
     }
-    parse_error_name(s.strip_prefix("err=")?).map(OpResult::Err)
+    let (result, rest) = match words.as_slice() {
+        ["done", rest @ ..] => (OpResult::Done, rest),
+        [first, rest @ ..] if first.starts_with("len=") => {
+            (OpResult::Len(value(first, "len")?.parse().ok()?), rest)
+        }
+        [first, rest @ ..] if first.starts_with("err=") => {
+            (OpResult::Err(parse_error_name(value(first, "err")?)?), rest)
+        }
+        ["accepted", peer, local, rest @ ..] => (
+            OpResult::Accepted {
+                peer: value(peer, "peer")?.parse().ok()?,
+                local: value(local, "local")?.parse().ok()?,
+            },
+            rest,
+        ),
+        ["tcp-info", space, unacked, rest @ ..] => (
+            OpResult::TcpInfo(TcpInfo {
+                send_space: value(space, "send-space")?.parse().ok()?,
+                unacked: value(unacked, "unacked")?.parse().ok()?,
+            }),
+            rest,
+        ),
+        _ => return None,
+    };
+    let data = match rest {
+        [] => None,
+        [d] => Some(hex::decode(value(d, "data")?).ok()?),
+        _ => return None,
+    };
+    Some((result, data))
 }
 
 fn format_input(at: Instant, input: &Input) -> String {
@@ -120,12 +227,12 @@ impl Log {
         self.lines.push(format_input(at, input));
     }
 
-    /// Record an op and its result.
-    pub fn op(&mut self, op: &OwnedOp, result: OpResult) {
+    /// Record an op, its result and any bytes the host handed back with it.
+    pub fn op(&mut self, op: &OwnedOp, result: OpResult, data: Option<&[u8]>) {
         self.lines.push(format!(
             "    {} -> {}",
-            format_op(op),
-            format_result(result)
+            owned_op_text(op),
+            format_result(result, data)
         ));
     }
 
@@ -176,13 +283,14 @@ impl std::error::Error for Divergence {}
 /// A parsed log entry.
 enum Entry {
     Input(Instant, Input),
-    Op(String, OpResult),
+    Op(String, OpResult, Option<Vec<u8>>),
 }
 
 fn parse_line(line: &str) -> Option<Entry> {
     if let Some(op) = line.strip_prefix("    ") {
         let (text, result) = op.rsplit_once(" -> ")?;
-        return Some(Entry::Op(text.to_string(), parse_result(result)?));
+        let (result, data) = parse_result(result)?;
+        return Some(Entry::Op(text.to_string(), result, data));
     }
     let (time, rest) = line.split_once(' ')?;
     let at = Instant::from_nanos(parse_seconds(time)?);
@@ -195,16 +303,22 @@ fn parse_line(line: &str) -> Option<Entry> {
     Some(Entry::Input(at, input))
 }
 
-/// A host answering from the log: it returns the recorded results in order.
-struct ReplayHost {
-    results: VecDeque<OpResult>,
-    got: Vec<OwnedOp>,
+/// A host answering from the log: it returns the recorded results (and peeked
+/// bytes) in order.
+struct ReplayHost<'l> {
+    results: VecDeque<(OpResult, Option<&'l [u8]>)>,
+    got: Vec<String>,
 }
 
-impl Host for ReplayHost {
-    fn exec(&mut self, op: Op<'_>) -> OpResult {
-        self.got.push(OwnedOp::from_op(&op));
-        self.results.pop_front().unwrap_or(OpResult::Done)
+impl Host for ReplayHost<'_> {
+    fn exec(&mut self, mut op: Op<'_>) -> OpResult {
+        self.got.push(format_op(&op));
+        let (result, data) = self.results.pop_front().unwrap_or((OpResult::Done, None));
+        if let (Op::Peek { buf, .. }, Some(data)) = (&mut op, data) {
+            let n = data.len().min(buf.len());
+            buf[..n].copy_from_slice(&data[..n]);
+        }
+        result
     }
 }
 
@@ -254,8 +368,8 @@ pub fn replay(config: &Config, log: &str) -> Result<(), Divergence> {
         // The ops recorded for this input.
         let mut j = i + 1;
         let mut expected = Vec::new();
-        while let Some((l, _, Entry::Op(op, result))) = entries.get(j) {
-            expected.push((*l, op.as_str(), *result));
+        while let Some((l, _, Entry::Op(op, result, data))) = entries.get(j) {
+            expected.push((*l, op.as_str(), *result, data.as_deref()));
             j += 1;
         }
         let next_line = entries.get(j).map_or(end_line, |e| e.0);
@@ -281,7 +395,7 @@ pub fn replay(config: &Config, log: &str) -> Result<(), Divergence> {
         last_at = *at;
 
         let mut host = ReplayHost {
-            results: expected.iter().map(|e| e.2).collect(),
+            results: expected.iter().map(|e| (e.2, e.3)).collect(),
             got: Vec::new(),
         };
         match input {
@@ -293,12 +407,12 @@ pub fn replay(config: &Config, log: &str) -> Result<(), Divergence> {
 
         for k in 0..expected.len().max(host.got.len()) {
             let want = expected.get(k);
-            let got = host.got.get(k).map(format_op);
-            if want.map(|w| w.1) != got.as_deref() {
+            let got = host.got.get(k);
+            if want.map(|w| w.1) != got.map(String::as_str) {
                 return Err(Divergence {
                     line: want.map_or(next_line, |w| w.0),
                     expected: want.map_or("no more ops".into(), |w| w.1.to_string()),
-                    got: got.unwrap_or_else(|| "no op".into()),
+                    got: got.cloned().unwrap_or_else(|| "no op".into()),
                 });
             }
         }
@@ -332,13 +446,44 @@ mod tests {
     }
 
     #[test]
+    fn results_round_trip() {
+        let results = [
+            (OpResult::Done, None),
+            (OpResult::Len(7), Some(vec![1u8, 2, 3])),
+            (OpResult::Len(0), None),
+            (
+                OpResult::Accepted {
+                    peer: "[2001:db8::1]:40000".parse().unwrap(),
+                    local: "198.51.100.2:80".parse().unwrap(),
+                },
+                None,
+            ),
+            (
+                OpResult::TcpInfo(TcpInfo {
+                    send_space: 5,
+                    unacked: 6,
+                }),
+                None,
+            ),
+            (OpResult::Err(passt_core::HostError::Other(99)), None),
+        ];
+        for (r, d) in results {
+            let text = format_result(r, d.as_deref());
+            assert_eq!(parse_result(&text), Some((r, d)), "{text}");
+        }
+        assert_eq!(parse_result("len=x"), None);
+        assert_eq!(parse_result("done data=0"), None);
+    }
+
+    #[test]
     fn lines_parse_back() {
         let mut log = Log::new("config mode=passt");
         log.input(Instant::from_secs(2), &Input::Tap(vec![0xab, 0xcd]));
-        log.op(&OwnedOp::TapSend(vec![1]), OpResult::Done);
+        log.op(&OwnedOp::TapSend(vec![1]), OpResult::Done, None);
         log.op(
             &OwnedOp::TapSend(vec![2]),
             OpResult::Err(passt_core::HostError::NoBuffers),
+            None,
         );
         let text = log.text();
         assert_eq!(
@@ -355,10 +500,12 @@ mod tests {
             parse_line(lines[4]),
             Some(Entry::Op(
                 _,
-                OpResult::Err(passt_core::HostError::NoBuffers)
+                OpResult::Err(passt_core::HostError::NoBuffers),
+                None
             ))
         ));
         assert!(parse_line("1.0 tap< zz").is_none());
+        assert!(parse_line("    tap-send 01 -> done trailing").is_none());
         assert!(parse_line("    tap-send 01 -> maybe").is_none());
     }
 }

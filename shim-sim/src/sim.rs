@@ -176,12 +176,10 @@ impl<'a> Sim<'a> {
             Input::Timeout => self.engine.handle_timeout(now, &mut self.host),
         }
         for rec in self.host.take() {
-            self.log.op(&rec.op, rec.result);
+            self.log.op(&rec.op, rec.result, rec.data.as_deref());
             match (rec.op, rec.result) {
-                (OwnedOp::TapSend(frame), OpResult::Done) => {
-                    self.outbox.push_back(Emitted { at: now, frame })
-                }
-                (OwnedOp::TapSend(_), OpResult::Err(_)) => {}
+                (OwnedOp::TapSend(_), OpResult::Err(_)) | (OwnedOp::Socket(_), _) => {}
+                (OwnedOp::TapSend(frame), _) => self.outbox.push_back(Emitted { at: now, frame }),
             }
         }
     }

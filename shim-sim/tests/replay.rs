@@ -101,3 +101,41 @@ fn a_skipped_deadline_is_a_divergence() {
     assert!(d.got.ends_with(" timeout"), "{d}");
     assert!(d.line > first_timeout);
 }
+
+#[test]
+fn altered_op_bytes_are_reported_with_both_versions() {
+    // The proxy-ARP reply is an op; flip its last byte in the log.
+    let script = parse_script(
+        "arp.sim",
+        "config ipv4=198.51.100.2/24 gw=198.51.100.1\n\
+         +0 tap< arp request who-has 198.51.100.1 tell 198.51.100.2\n\
+         +0 tap> arp reply 198.51.100.1 is-at 9a:55:9a:55:9a:55\n",
+    )
+    .unwrap();
+    let log = run_script(&script).unwrap().log;
+    let line = line_of(&log, |l| l.starts_with("    tap-send "));
+    let original = log.lines().nth(line - 1).unwrap().to_string();
+    let tampered_line = original.replace("c6336402 -> done", "c6336403 -> done");
+    assert_ne!(original, tampered_line);
+    let d = replay(&script.config, &replace_line(&log, line, &tampered_line)).unwrap_err();
+    assert_eq!(d.line, line);
+    assert!(d.expected.ends_with("c6336403"), "{d}");
+    assert!(d.got.ends_with("c6336402"), "{d}");
+    assert_eq!(d.got, original.trim_start().trim_end_matches(" -> done"));
+}
+
+#[test]
+fn recorded_host_errors_are_replayed() {
+    let script = parse_script(
+        "arp.sim",
+        "config ipv4=198.51.100.2/24 gw=198.51.100.1\n\
+         +0 host-fail no-buffers\n\
+         +0 tap< arp request who-has 198.51.100.1 tell 198.51.100.2\n\
+         +0 tap> none\n\
+         +0 expect tx-errors=1 frames-out=0\n",
+    )
+    .unwrap();
+    let log = run_script(&script).unwrap().log;
+    assert!(log.contains(" -> err=no-buffers\n"), "{log}");
+    assert_eq!(replay(&script.config, &log), Ok(()));
+}

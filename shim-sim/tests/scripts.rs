@@ -75,6 +75,7 @@ macro_rules! scripts {
 
 scripts! {
     framework => "framework",
+    arp => "arp",
 }
 
 #[test]
