@@ -4,7 +4,8 @@
 //! driven on a virtual clock by packetdrill-style scripts, with every input and every
 //! op recorded in a text log that [`replay`] checks byte for byte.
 //!
-//! - [`sim`]: [`Sim`], the engine plus clock, outbox, RNG and log.
+//! - [`sim`]: [`Sim`], the engine plus clock, outbox, RNG and log; [`storage`]: the
+//!   memory it lends the engine.
 //! - [`parse`] and [`config`]: the script language (`scripts/*.sim`).
 //! - [`frames`]: frame builders and matchers (`hex`, `arp`, `dhcp`, `ndp`, `dhcpv6`…).
 //! - [`malformed`]: generated malformed frames.
@@ -32,9 +33,11 @@ pub mod rng;
 pub mod run;
 pub mod sim;
 pub mod sockets;
+pub mod storage;
 pub mod testbed;
 
 pub use log::{replay, Divergence, Log};
 pub use parse::{parse_script, ParseError, Script};
 pub use run::{run_file, run_script, Outcome, ScriptError};
 pub use sim::{Sim, SimError};
+pub use storage::SimStorage;

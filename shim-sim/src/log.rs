@@ -20,15 +20,12 @@
 use crate::hex;
 use crate::host::{error_name, parse_error_name, OwnedOp};
 use passt_core::io::{Family, TcpInfo, Transport};
-use passt_core::{Config, Engine, Event, Host, Instant, Op, OpResult, SockKind, SockRef, Storage};
+use passt_core::{Config, Engine, Event, Host, Instant, Op, OpResult, SockKind, SockRef};
 use std::collections::VecDeque;
 use std::fmt;
 
 /// First line of every log.
 pub const HEADER: &str = "# passt-sim log v1";
-
-/// Size of the transmit buffer lent to every simulated engine: the largest frame.
-pub const TX_BUFFER_LEN: usize = passt_core::engine::MAX_FRAME_LEN;
 
 /// One input to the engine, as the log records it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -342,14 +339,8 @@ pub fn replay(config: &Config, log: &str) -> Result<(), Divergence> {
     }
     let end_line = log.lines().count() + 1;
 
-    let mut tx = vec![0u8; TX_BUFFER_LEN];
-    let mut engine = Engine::new(
-        config.clone(),
-        Storage {
-            tx: (&mut tx[..]).into(),
-        },
-    )
-    .map_err(|e| Divergence {
+    let mut storage = crate::storage::SimStorage::new();
+    let mut engine = Engine::new(config.clone(), storage.lend()).map_err(|e| Divergence {
         line: 1,
         expected: "an engine".into(),
         got: format!("{e:?}"),

@@ -6,6 +6,7 @@ use crate::malformed;
 use crate::parse::{Action, Script, StatCheck, Step};
 use crate::rng::Rng;
 use crate::sim::{Emitted, Sim};
+use crate::storage::SimStorage;
 use passt_core::wire::ethernet;
 use passt_core::{Instant, Stats};
 use std::fmt;
@@ -48,13 +49,15 @@ pub struct Outcome {
 
 /// Run `script` on a fresh engine.
 pub fn run_script(script: &Script) -> Result<Outcome, ScriptError> {
-    let mut tx = Sim::tx_buffer();
+    let mut storage = SimStorage::new();
     let mut sim =
-        Sim::new(script.config.clone(), &script.config_text, &mut tx).map_err(|e| ScriptError {
-            file: script.file.clone(),
-            line: 0,
-            text: String::new(),
-            msg: format!("the engine refused the configuration: {e:?}"),
+        Sim::new(script.config.clone(), &script.config_text, &mut storage).map_err(|e| {
+            ScriptError {
+                file: script.file.clone(),
+                line: 0,
+                text: String::new(),
+                msg: format!("the engine refused the configuration: {e:?}"),
+            }
         })?;
     for step in &script.steps {
         run_step(&mut sim, step).map_err(|msg| ScriptError {

@@ -9,8 +9,9 @@
 use crate::host::{OwnedOp, SimHost};
 use crate::log::{Input, Log};
 use crate::rng::Rng;
+use crate::storage::SimStorage;
 use passt_core::{
-    Config, Engine, EngineError, Event, GuestState, HostError, Instant, OpResult, Stats, Storage,
+    Config, Engine, EngineError, Event, GuestState, HostError, Instant, OpResult, Stats,
 };
 use std::collections::VecDeque;
 use std::fmt;
@@ -68,8 +69,8 @@ impl std::error::Error for SimError {}
 
 /// A simulated guest link around one [`Engine`].
 ///
-/// The engine borrows its transmit buffer from the caller, so the buffer outlives the
-/// simulator: `let mut tx = Sim::tx_buffer(); let mut sim = Sim::new(config, "", &mut tx)?;`
+/// The engine borrows its memory from the caller, so the storage outlives the
+/// simulator: `let mut mem = SimStorage::new(); let mut sim = Sim::new(config, "", &mut mem)?;`
 pub struct Sim<'a> {
     engine: Engine<'a>,
     now: Instant,
@@ -84,21 +85,16 @@ pub struct Sim<'a> {
 const SIM_RNG_SALT: u64 = 0x7061_7373_742d_7369;
 
 impl<'a> Sim<'a> {
-    /// A transmit buffer large enough for any frame the engine may build.
-    pub fn tx_buffer() -> Vec<u8> {
-        vec![0; crate::log::TX_BUFFER_LEN]
-    }
-
-    /// Start an engine with `config` over `tx`, at time zero, link down.
+    /// Start an engine with `config` over `storage`, at time zero, link down.
     /// `config_text` (the `config …` lines it was built from) heads the log so that
     /// the log replays on its own.
     pub fn new(
         config: Config,
         config_text: &str,
-        tx: &'a mut [u8],
+        storage: &'a mut SimStorage,
     ) -> Result<Sim<'a>, EngineError> {
         let seed = config.seed;
-        let engine = Engine::new(config, Storage { tx: tx.into() })?;
+        let engine = Engine::new(config, storage.lend())?;
         Ok(Sim {
             engine,
             now: Instant::ZERO,
@@ -272,7 +268,7 @@ mod tests {
 
     #[test]
     fn clock_jumps_to_each_deadline_in_order() {
-        let mut tx = Sim::tx_buffer();
+        let mut tx = SimStorage::new();
         let mut sim = Sim::new(v6_config(), "", &mut tx).unwrap();
         sim.link_up();
         let mut deadlines = Vec::new();
@@ -286,7 +282,7 @@ mod tests {
         assert!(deadlines.windows(2).all(|w| w[0] < w[1]));
 
         // The same engine driven by one big advance handles the same deadlines.
-        let mut tx2 = Sim::tx_buffer();
+        let mut tx2 = SimStorage::new();
         let mut sim2 = Sim::new(v6_config(), "", &mut tx2).unwrap();
         sim2.link_up();
         sim2.advance_to(end).unwrap();
@@ -305,7 +301,7 @@ mod tests {
 
     #[test]
     fn no_deadline_before_link_up_and_time_only_moves_forward() {
-        let mut tx = Sim::tx_buffer();
+        let mut tx = SimStorage::new();
         let mut sim = Sim::new(v6_config(), "", &mut tx).unwrap();
         sim.advance_by(Duration::from_secs(10_000)).unwrap();
         assert_eq!(sim.log().lines().len(), 1, "only the header");
@@ -320,7 +316,7 @@ mod tests {
 
     #[test]
     fn step_bound_reports_livelock() {
-        let mut tx = Sim::tx_buffer();
+        let mut tx = SimStorage::new();
         let mut sim = Sim::new(v6_config(), "", &mut tx).unwrap();
         sim.link_up();
         sim.set_max_timer_steps(2);
@@ -330,7 +326,7 @@ mod tests {
 
     #[test]
     fn frames_are_logged_and_counted() {
-        let mut tx = Sim::tx_buffer();
+        let mut tx = SimStorage::new();
         let mut sim = Sim::new(v6_config(), "config x", &mut tx).unwrap();
         sim.tap_frame(&[0; 13]);
         assert_eq!(sim.stats().drops(passt_core::DropReason::EthTruncated), 1);
