@@ -82,7 +82,7 @@ pub enum Action {
     /// `tap< FRAME`, already built.
     Send(Vec<u8>),
     /// `tap> FRAME`.
-    Expect(FrameSpec),
+    Expect(Box<FrameSpec>),
     /// `tap> none`.
     ExpectNone,
     /// `malformed COUNT [seed=N]` (without a seed, the simulator's generator is used).
@@ -252,7 +252,7 @@ fn parse_action(t: &[&str]) -> Result<Action, String> {
         }
         "tap>" => match rest {
             ["none"] => Ok(Action::ExpectNone),
-            _ => frames::parse_frame(rest).map(Action::Expect),
+            _ => frames::parse_frame(rest).map(|s| Action::Expect(Box::new(s))),
         },
         "malformed" => {
             let (count, rest) = rest.split_first().ok_or("malformed needs a count")?;
