@@ -23,7 +23,7 @@
 //!   (see [`crate::malformed`]);
 //! - `expect KEY=VALUE…`: check counters — `frames-in=N`, `frames-out=N`,
 //!   `service-replies=N`, `tx-errors=N`, `guest-mac=MAC|none`, `link=up|down`; after
-//!   `expect drops` (or `expect drop`) also `total=N` and `REASON=N` (reason names as in
+//!   the word `drops` (or `drop`) also `total=N` and `REASON=N` (reason names as in
 //!   `DropReason::name`, e.g. `eth-truncated`);
 //! - `host-fail ERROR [count=N]`: the next N ops fail with ERROR (`would-block`,
 //!   `no-buffers`, `link-down`, `errno-N`).
@@ -279,15 +279,13 @@ fn parse_action(t: &[&str]) -> Result<Action, String> {
 }
 
 fn parse_expect(t: &[&str]) -> Result<Vec<StatCheck>, String> {
-    let (drops, rest) = match t.split_first() {
-        Some((&("drops" | "drop"), rest)) => (true, rest),
-        _ => (false, t),
-    };
-    if rest.is_empty() {
-        return Err("expect needs KEY=VALUE checks".into());
-    }
     let mut checks = Vec::new();
-    for tok in rest {
+    let mut drops = false;
+    for tok in t {
+        if matches!(*tok, "drops" | "drop") {
+            drops = true;
+            continue;
+        }
         let (k, v) = tok
             .split_once('=')
             .ok_or_else(|| format!("expected KEY=VALUE, found '{tok}'"))?;
@@ -316,6 +314,9 @@ fn parse_expect(t: &[&str]) -> Result<Vec<StatCheck>, String> {
             _ => return Err(format!("unknown counter '{k}'")),
         };
         checks.push(check);
+    }
+    if checks.is_empty() {
+        return Err("expect needs KEY=VALUE checks".into());
     }
     Ok(checks)
 }

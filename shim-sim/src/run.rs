@@ -178,23 +178,28 @@ fn run_step(sim: &mut Sim<'_>, step: &Step) -> Result<(), String> {
     Ok(())
 }
 
+/// `reason=N …` for every non-zero drop counter, or `none`.
+fn drop_summary(stats: &Stats) -> String {
+    let drops: Vec<String> = stats
+        .nonzero_drops()
+        .map(|(r, n)| format!("{}={n}", r.name()))
+        .collect();
+    if drops.is_empty() {
+        "none".into()
+    } else {
+        drops.join(" ")
+    }
+}
+
 fn check(sim: &Sim<'_>, c: &StatCheck) -> Result<(), String> {
     let stats = sim.stats();
     let count = |what: String, want: u64, got: u64| {
         if want == got {
             Ok(())
         } else {
-            let drops: Vec<String> = stats
-                .nonzero_drops()
-                .map(|(r, n)| format!("{}={n}", r.name()))
-                .collect();
             Err(format!(
                 "{what}: expected {want}, got {got} (drops: {})",
-                if drops.is_empty() {
-                    "none".into()
-                } else {
-                    drops.join(" ")
-                }
+                drop_summary(stats)
             ))
         }
     };

@@ -4,6 +4,7 @@
 //!
 //! `PASST_SIM_BLESS=1 cargo test -p passt-shim-sim --test scripts` rewrites the logs
 //! of the scripts that pass (for intentional behaviour changes; review the diff).
+//! A failure names the script line (`scripts/arp.sim:7: …`) or the log line.
 
 use passt_shim_sim::{parse_script, replay, run_script};
 use std::path::{Path, PathBuf};
@@ -59,9 +60,10 @@ fn check_script(name: &str) -> Result<(), String> {
 }
 
 macro_rules! scripts {
-    ($($test:ident => $name:literal,)*) => {
+    ($($test:ident => $name:literal $(pending $why:literal)?,)*) => {
         $(
             #[test]
+            $(#[ignore = $why])?
             fn $test() {
                 if let Err(report) = check_script($name) {
                     panic!("{report}");
@@ -73,9 +75,21 @@ macro_rules! scripts {
     };
 }
 
+// A script marked `pending` waits for a built-in service that is not on main yet; it
+// still runs with `cargo test -p passt-shim-sim --test scripts -- --include-ignored`.
+// Drop the marker (and bless its log) once the service lands.
 scripts! {
     framework => "framework",
     arp => "arp",
+    malformed => "malformed",
+    dhcp_dora => "dhcp-dora" pending "needs the DHCPv4 service",
+    dhcp_nak => "dhcp-nak" pending "needs the DHCPv4 service",
+    ndp_rs_ra => "ndp-rs-ra" pending "needs the NDP service",
+    ndp_rs_ra_minimal => "ndp-rs-ra-minimal" pending "needs the NDP service",
+    ndp_ns_na => "ndp-ns-na" pending "needs the NDP service",
+    ndp_no_ra => "ndp-no-ra" pending "needs the NDP service",
+    ndp_periodic_ra => "ndp-periodic-ra" pending "needs the NDP service",
+    dhcpv6 => "dhcpv6" pending "needs the DHCPv6 service",
 }
 
 #[test]
