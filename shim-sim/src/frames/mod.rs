@@ -13,7 +13,8 @@
 //!
 //! Every kind except `hex` also takes the Ethernet-level fields `src-mac=`, `dst-mac=`
 //! and `len=` (the whole frame's length), which override the builder's defaults and are
-//! checked by the matcher.
+//! checked by the matcher; the IP-based kinds also take `src=`, `dst=` and `ttl=` (see
+//! [`ip`]).
 //!
 //! Frames a script sends come from the guest: unless told otherwise, from
 //! [`GUEST_MAC`] and, for IPv6, from [`GUEST_LL`].
