@@ -1,1 +1,827 @@
-//! (to be written)
+//! DHCPv4 server (RFC 2131, options of RFC 2132; behaviour per the passt reference
+//! §6.2).
+//!
+//! There is exactly one address to hand out — the configured one — so the server
+//! keeps no lease state: DISCOVER gets an OFFER (or, with Rapid Commit, an ACK,
+//! RFC 4039 §3), REQUEST an ACK, and a plain BOOTP request (no option 53) an ACK too.
+//! Unlike passt, a REQUEST naming another address gets a DHCPNAK (RFC 2131 §4.3.2), so
+//! a guest that moved between hosts drops its stale lease at once instead of keeping
+//! an address nobody routes; a REQUEST for another server is ignored.
+//!
+//! Option order follows passt: option 53 first unless the client's Parameter Request
+//! List names it, then the PRL's order, then every remaining option ascending.
+
+use super::Reply;
+use crate::config::{Config, Ipv4Config, MAX_DNS_SERVERS, MAX_SEARCH_DOMAINS};
+use crate::frame::{self, Link};
+use crate::stats::DropReason;
+use crate::wire::dhcpv4::{
+    self, MessageType, ReplyBuilder, ReplyHeader, MIN_MESSAGE_LEN, OPT_CLASSLESS_ROUTE,
+    OPT_DNS_SERVER, OPT_DOMAIN_SEARCH, OPT_INTERFACE_MTU, OPT_LEASE_TIME, OPT_MESSAGE_TYPE,
+    OPT_RAPID_COMMIT, OPT_ROUTER, OPT_SERVER_ID, OPT_SUBNET_MASK,
+};
+use crate::wire::ethernet::MacAddr;
+use crate::wire::{ipv4, udp, Error, IpProtocol};
+use core::net::{IpAddr, Ipv4Addr};
+
+/// Lease time we grant: infinite (RFC 2131 §3.3, RFC 2132 §9.2).
+pub const LEASE_INFINITE: u32 = u32::MAX;
+
+/// Largest DHCP message we send when the client did not announce a Maximum DHCP
+/// Message Size: a 576-byte IP datagram, the size every client must accept
+/// (RFC 2131 §2), less the IPv4 and UDP headers.
+pub const DEFAULT_MAX_MESSAGE_LEN: usize = 576 - IP_UDP_LEN;
+
+/// IPv4 header plus UDP header: what Maximum DHCP Message Size counts beyond the
+/// message itself (RFC 2132 §9.10).
+const IP_UDP_LEN: usize = ipv4::HEADER_LEN + udp::HEADER_LEN;
+
+/// Offset of the DHCP message in a reply frame.
+const MESSAGE_OFFSET: usize = crate::wire::ethernet::HEADER_LEN + IP_UDP_LEN;
+
+/// Most encoded bytes the domain search list can take: every name at its longest.
+const MAX_SEARCH_LEN: usize = MAX_SEARCH_DOMAINS * (crate::config::MAX_DOMAIN_LEN + 2);
+
+/// Most server options in one reply: 1, 3, 6, 26, 51, 53, 54, 80, 119, 121.
+const MAX_OPTIONS: usize = 10;
+
+/// What we answer to a client message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Answer {
+    /// DHCPOFFER to a DISCOVER.
+    Offer,
+    /// DHCPACK; `rapid_commit` adds an empty option 80 (RFC 4039 §4).
+    Ack { rapid_commit: bool },
+    /// DHCPNAK: the client asked for an address it cannot have.
+    Nak,
+}
+
+/// Answer one DHCP message from the guest (`udp_payload`: the BOOTP message, exactly
+/// the UDP payload), writing the reply frame — Ethernet, IPv4, UDP and DHCP — into
+/// `out`. `guest_mac` is the Ethernet destination of the reply.
+///
+/// Every message is consumed: `Silent(Disabled)` when the DHCP server is off or IPv4
+/// is not configured, `Silent(DhcpMalformed)` for a message that does not parse,
+/// `Silent(DhcpIgnored)` for messages we do not answer (DECLINE, RELEASE, INFORM,
+/// replies, non-Ethernet hardware, a REQUEST addressed to another server).
+pub fn respond(config: &Config, guest_mac: MacAddr, udp_payload: &[u8], out: &mut [u8]) -> Reply {
+    let Some(v4) = config.ipv4.as_ref().filter(|_| config.services.dhcp) else {
+        return Reply::Silent(DropReason::Disabled);
+    };
+    let packet = match dhcpv4::Packet::new_checked(udp_payload) {
+        Ok(p) => p,
+        Err(_) => return Reply::Silent(DropReason::DhcpMalformed),
+    };
+    let request = match dhcpv4::Repr::parse(&packet) {
+        Ok(r) => r,
+        // A BOOTREPLY, or a hardware type other than Ethernet: not for us to answer.
+        Err(Error::Unsupported) => return Reply::Silent(DropReason::DhcpIgnored),
+        Err(_) => return Reply::Silent(DropReason::DhcpMalformed),
+    };
+    let answer = match decide(v4, &request) {
+        Ok(a) => a,
+        Err(reason) => return Reply::Silent(reason),
+    };
+    let header = match answer {
+        // RFC 2131 §4.3.2, table 3: a NAK carries no addresses but giaddr.
+        Answer::Nak => ReplyHeader {
+            transaction_id: request.transaction_id,
+            broadcast: request.broadcast,
+            client_ip: Ipv4Addr::UNSPECIFIED,
+            your_ip: Ipv4Addr::UNSPECIFIED,
+            server_ip: Ipv4Addr::UNSPECIFIED,
+            relay_agent_ip: packet.relay_agent_ip(),
+            client_hardware_address: request.client_hardware_address,
+        },
+        // Like passt, ciaddr and giaddr are echoed and siaddr stays zero (no next
+        // bootstrap server).
+        Answer::Offer | Answer::Ack { .. } => ReplyHeader {
+            transaction_id: request.transaction_id,
+            broadcast: request.broadcast,
+            client_ip: request.client_ip,
+            your_ip: v4.addr,
+            server_ip: Ipv4Addr::UNSPECIFIED,
+            relay_agent_ip: packet.relay_agent_ip(),
+            client_hardware_address: request.client_hardware_address,
+        },
+    };
+    // RFC 2131 §4.1: with giaddr zero, a NAK is broadcast; other replies are
+    // broadcast when the client set the broadcast bit, else unicast to yiaddr.
+    let dst_ip = if answer == Answer::Nak || request.broadcast {
+        Ipv4Addr::BROADCAST
+    } else {
+        v4.addr
+    };
+    let Some(room) = out.len().checked_sub(MESSAGE_OFFSET) else {
+        return Reply::Silent(DropReason::TxBufferTooSmall);
+    };
+    // RFC 2132 §9.10: never exceed the client's Maximum DHCP Message Size.
+    let limit = request
+        .max_size
+        .map_or(DEFAULT_MAX_MESSAGE_LEN, |m| {
+            usize::from(m).saturating_sub(IP_UDP_LEN)
+        })
+        .max(DEFAULT_MAX_MESSAGE_LEN)
+        .min(room);
+    if limit < MIN_MESSAGE_LEN {
+        return Reply::Silent(DropReason::TxBufferTooSmall);
+    }
+    let message = &mut out[MESSAGE_OFFSET..MESSAGE_OFFSET + limit];
+    let Some(message_len) = build_message(config, v4, &request, answer, &header, message) else {
+        return Reply::Silent(DropReason::TxBufferTooSmall);
+    };
+    let udp_len = udp::HEADER_LEN + message_len;
+    let udp_repr = udp::Repr {
+        src_port: dhcpv4::SERVER_PORT,
+        dst_port: dhcpv4::CLIENT_PORT,
+        payload_len: message_len,
+    };
+    let udp_start = frame::upper_offset(&IpAddr::V4(v4.gateway));
+    udp_repr.emit_header(&mut udp::Packet::new_unchecked(
+        &mut out[udp_start..udp_start + udp::HEADER_LEN],
+    ));
+    let link = Link {
+        src: config.our_mac,
+        dst: guest_mac,
+    };
+    match frame::finish(
+        out,
+        link,
+        IpAddr::V4(v4.gateway),
+        IpAddr::V4(dst_ip),
+        IpProtocol::Udp,
+        udp_len,
+        Some(6),
+    ) {
+        Some(len) => Reply::Frame(len),
+        None => Reply::Silent(DropReason::TxBufferTooSmall),
+    }
+}
+
+/// Choose the answer to a parsed client message, or the reason to stay silent.
+fn decide(v4: &Ipv4Config, request: &dhcpv4::Repr<'_>) -> Result<Answer, DropReason> {
+    match request.message_type {
+        Some(MessageType::Discover) => Ok(if request.rapid_commit {
+            // RFC 4039 §3: answer a Rapid Commit DISCOVER with an ACK at once.
+            Answer::Ack { rapid_commit: true }
+        } else {
+            Answer::Offer
+        }),
+        Some(MessageType::Request) => {
+            // RFC 2131 §4.3.2: a REQUEST whose server identifier names another
+            // server means the client chose that server's offer: keep quiet.
+            if request.server_identifier.is_some_and(|s| s != v4.gateway) {
+                return Err(DropReason::DhcpIgnored);
+            }
+            // RFC 2131 §4.3.2: the requested address (option 50 in SELECTING and
+            // INIT-REBOOT, ciaddr in RENEWING and REBINDING) must be the one we
+            // assign, else DHCPNAK.
+            let wrong_option = request.requested_ip.is_some_and(|a| a != v4.addr);
+            let wrong_ciaddr = !request.client_ip.is_unspecified() && request.client_ip != v4.addr;
+            Ok(if wrong_option || wrong_ciaddr {
+                Answer::Nak
+            } else {
+                Answer::Ack {
+                    rapid_commit: false,
+                }
+            })
+        }
+        // Plain BOOTP (RFC 951): no message type; answered like a REQUEST.
+        None => Ok(Answer::Ack {
+            rapid_commit: false,
+        }),
+        // DECLINE and RELEASE need no answer with a single fixed address; INFORM and
+        // anything else is not answered (like passt).
+        Some(_) => Err(DropReason::DhcpIgnored),
+    }
+}
+
+/// The options we put in a reply, ascending by code, with their data.
+struct ServerOptions<'a> {
+    list: heapless::Vec<(u8, &'a [u8]), MAX_OPTIONS>,
+}
+
+impl<'a> ServerOptions<'a> {
+    fn push(&mut self, code: u8, data: &'a [u8]) {
+        // MAX_OPTIONS counts every option `build_message` can add.
+        let _ = self.list.push((code, data));
+    }
+
+    /// Bytes the options take in a message, as single options of at most 255 bytes.
+    fn wire_len(&self) -> usize {
+        self.list
+            .iter()
+            .map(|(_, d)| long_option_len(d.len()))
+            .sum()
+    }
+}
+
+/// Bytes an option of `data_len` bytes takes when split into instances of at most
+/// 255 bytes (RFC 3396 §7).
+fn long_option_len(data_len: usize) -> usize {
+    data_len + 2 * data_len.div_ceil(255).max(1)
+}
+
+/// Write the DHCP message for `answer` into `buf` (its length is the most we may
+/// send); returns its length, or `None` if even the fixed options do not fit.
+///
+/// The options end like passt's: End, one pad byte, then zeros up to the BOOTP
+/// minimum of 300 bytes (RFC 1542 §3.3).
+fn build_message(
+    config: &Config,
+    v4: &Ipv4Config,
+    request: &dhcpv4::Repr<'_>,
+    answer: Answer,
+    header: &ReplyHeader,
+    buf: &mut [u8],
+) -> Option<usize> {
+    // Keep one byte for the pad byte after End, when the buffer allows it.
+    let build_len = if buf.len() > MIN_MESSAGE_LEN {
+        buf.len() - 1
+    } else {
+        buf.len()
+    };
+    let (options_end, len) =
+        write_options(config, v4, request, answer, header, &mut buf[..build_len])?;
+    // `finish` pads to 300 bytes; past that, passt still adds one pad byte after End.
+    if options_end + 2 > len && len < buf.len() {
+        buf[len] = 0;
+        return Some(len + 1);
+    }
+    Some(len)
+}
+
+/// Write the fixed fields and options into `buf`; returns where End is and the
+/// message length.
+fn write_options(
+    config: &Config,
+    v4: &Ipv4Config,
+    request: &dhcpv4::Repr<'_>,
+    answer: Answer,
+    header: &ReplyHeader,
+    buf: &mut [u8],
+) -> Option<(usize, usize)> {
+    let build_len = buf.len();
+    let mut builder = ReplyBuilder::new(header, buf).ok()?;
+    let gateway = v4.gateway.octets();
+    if answer == Answer::Nak {
+        // RFC 2131 §4.3.2, table 3: only the message type and the server identifier.
+        builder.push_message_type(MessageType::Nak).ok()?;
+        builder.push_option(OPT_SERVER_ID, &gateway).ok()?;
+        return Some((builder.len(), builder.finish()));
+    }
+    let message_type = [u8::from(match answer {
+        Answer::Offer => MessageType::Offer,
+        _ => MessageType::Ack,
+    })];
+    let netmask = v4.netmask().octets();
+    let lease = LEASE_INFINITE.to_be_bytes();
+    let mut dns = [0u8; 4 * MAX_DNS_SERVERS];
+    let mut dns_len = 0;
+    if config.dns.advertise_servers {
+        for (chunk, server) in dns.chunks_exact_mut(4).zip(&config.dns.servers_v4) {
+            chunk.copy_from_slice(&server.octets());
+            dns_len += 4;
+        }
+    }
+    let mtu = config.mtu.map(u16::to_be_bytes);
+    // RFC 3442: when the gateway is outside the guest's subnet, a host route to it
+    // (gw/32 via 0.0.0.0, i.e. on-link) and the default route through it. Clients
+    // that ask for option 121 ignore option 3 (RFC 3442 §DHCP Client Behavior), so
+    // the default route is repeated here.
+    let mut routes = [0u8; 14];
+    routes[0] = 32;
+    routes[1..5].copy_from_slice(&gateway);
+    // routes[5..9]: router 0.0.0.0; routes[9]: width 0 (default route).
+    routes[10..14].copy_from_slice(&gateway);
+
+    let mut search = [0u8; MAX_SEARCH_LEN];
+    let mut options = ServerOptions {
+        list: heapless::Vec::new(),
+    };
+    options.push(OPT_SUBNET_MASK, &netmask);
+    options.push(OPT_ROUTER, &gateway);
+    if dns_len > 0 {
+        options.push(OPT_DNS_SERVER, &dns[..dns_len]);
+    }
+    if let Some(mtu) = &mtu {
+        options.push(OPT_INTERFACE_MTU, mtu);
+    }
+    options.push(OPT_LEASE_TIME, &lease);
+    options.push(OPT_MESSAGE_TYPE, &message_type);
+    options.push(OPT_SERVER_ID, &gateway);
+    if answer == (Answer::Ack { rapid_commit: true }) {
+        options.push(OPT_RAPID_COMMIT, &[]);
+    }
+    // Option 119 takes what room the others leave: as many domains as fit.
+    let fixed_len = options.wire_len()
+        + if v4.contains(v4.gateway) {
+            0
+        } else {
+            long_option_len(routes.len())
+        };
+    let room = build_len
+        .saturating_sub(dhcpv4::HEADER_LEN + 1)
+        .saturating_sub(fixed_len);
+    let search_len = if config.dns.advertise_search {
+        encode_search(config, room, &mut search)
+    } else {
+        0
+    };
+    if search_len > 0 {
+        options.push(OPT_DOMAIN_SEARCH, &search[..search_len]);
+    }
+    if !v4.contains(v4.gateway) {
+        options.push(OPT_CLASSLESS_ROUTE, &routes);
+    }
+
+    // Order (passt's, for clients such as wattcp32 and mTCP that expect option 53
+    // first): 53 unless the PRL names it, then the PRL's order, then the rest
+    // ascending. RFC 2131 §4.3.1 lets the server order options freely.
+    let prl = request.parameter_request_list.unwrap_or(&[]);
+    let mut sent = [false; MAX_OPTIONS];
+    let mut put = |builder: &mut ReplyBuilder<'_>, code: u8| -> Option<()> {
+        let i = options.list.iter().position(|(c, _)| *c == code)?;
+        if !sent[i] {
+            sent[i] = true;
+            builder.push_long_option(code, options.list[i].1).ok()?;
+        }
+        Some(())
+    };
+    if !prl.contains(&OPT_MESSAGE_TYPE) {
+        put(&mut builder, OPT_MESSAGE_TYPE)?;
+    }
+    for &code in prl {
+        // Options we do not have are skipped, not errors.
+        if options.list.iter().any(|(c, _)| *c == code) {
+            put(&mut builder, code)?;
+        }
+    }
+    let codes: heapless::Vec<u8, MAX_OPTIONS> = options.list.iter().map(|(c, _)| *c).collect();
+    for code in codes {
+        put(&mut builder, code)?;
+    }
+    Some((builder.len(), builder.finish()))
+}
+
+/// Encode the search list for option 119 (RFC 3397, with compression) into `out`,
+/// keeping as many leading domains as fit in `room` bytes of option space. Names
+/// that cannot be encoded are left out. Returns the data length (0: no option).
+fn encode_search(config: &Config, room: usize, out: &mut [u8]) -> usize {
+    let names: heapless::Vec<&str, MAX_SEARCH_DOMAINS> = config
+        .dns
+        .search
+        .iter()
+        .map(|d| d.as_str())
+        .filter(|d| crate::wire::ndisc::encoded_name_len(d).is_ok())
+        .collect();
+    for count in (1..=names.len()).rev() {
+        if let Ok(len) = dhcpv4::encode_domain_search(&names[..count], out) {
+            if long_option_len(len) <= room {
+                return len;
+            }
+        }
+    }
+    0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Domain, Mode};
+    use crate::wire::dhcpv4::{DhcpOption, Packet, FLAG_BROADCAST};
+    use crate::wire::ethernet::{self, EtherType};
+    use crate::wire::ip;
+    use std::vec::Vec;
+
+    const GUEST_MAC: MacAddr = MacAddr([0x52, 0x54, 0x00, 0x12, 0x34, 0x56]);
+    const GUEST: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 2);
+    const GATEWAY: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
+    const DNS: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 53);
+
+    fn config() -> Config {
+        let mut c = Config::new(Mode::Passt);
+        c.ipv4 = Some(Ipv4Config {
+            addr: GUEST,
+            prefix_len: 24,
+            gateway: GATEWAY,
+        });
+        c.dns.servers_v4.push(DNS).unwrap();
+        c
+    }
+
+    /// A BOOTREQUEST laid out by hand (offsets from RFC 2131 §2): op 1, htype 1,
+    /// hlen 6, `xid`, `flags`, `ciaddr`, chaddr = GUEST_MAC, the magic cookie, then
+    /// `options` and zero padding to 300 bytes.
+    fn bootrequest(xid: u32, flags: u16, ciaddr: [u8; 4], options: &[u8]) -> Vec<u8> {
+        let mut m = std::vec![0u8; 236];
+        m[0] = 1;
+        m[1] = 1;
+        m[2] = 6;
+        m[4..8].copy_from_slice(&xid.to_be_bytes());
+        m[10..12].copy_from_slice(&flags.to_be_bytes());
+        m[12..16].copy_from_slice(&ciaddr);
+        m[28..34].copy_from_slice(&GUEST_MAC.0);
+        m.extend_from_slice(&[0x63, 0x82, 0x53, 0x63]);
+        m.extend_from_slice(options);
+        m.resize(m.len().max(300), 0);
+        m
+    }
+
+    // The options of a busybox 1.36 udhcpc DISCOVER (Alpine guests), in its order.
+    const UDHCPC_DISCOVER: &[u8] = &[
+        53, 1, 1, // DHCPDISCOVER
+        61, 7, 1, 0x52, 0x54, 0x00, 0x12, 0x34, 0x56, // client id: htype 1 + MAC
+        57, 2, 0x02, 0x40, // max message size 576
+        55, 7, 1, 3, 6, 12, 15, 28, 42, // PRL
+        60, 12, b'u', b'd', b'h', b'c', b'p', b' ', b'1', b'.', b'3', b'6', b'.', b'1', 255,
+    ];
+
+    // The options of udhcpc's REQUEST in SELECTING state after our OFFER.
+    const UDHCPC_REQUEST: &[u8] = &[
+        53, 1, 3, // DHCPREQUEST
+        61, 7, 1, 0x52, 0x54, 0x00, 0x12, 0x34, 0x56, // client id
+        50, 4, 198, 51, 100, 2, // requested address
+        54, 4, 198, 51, 100, 1, // server identifier
+        57, 2, 0x02, 0x40, // max message size 576
+        55, 7, 1, 3, 6, 12, 15, 28, 42, // PRL
+        255,
+    ];
+
+    /// A decoded reply frame.
+    struct Decoded {
+        eth_dst: MacAddr,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        ttl: u8,
+        message: Vec<u8>,
+    }
+
+    /// Check every header and checksum of a reply frame and return its parts.
+    fn decode(frame: &[u8]) -> Decoded {
+        let eth = ethernet::Frame::new_checked(frame).unwrap();
+        assert_eq!(eth.ethertype(), EtherType::Ipv4);
+        assert_eq!(eth.src_addr(), MacAddr::PASST_DEFAULT);
+        let ip = ipv4::Packet::new_checked(eth.payload()).unwrap();
+        assert!(ip.verify_checksum());
+        assert_eq!(ip.next_header(), IpProtocol::Udp);
+        let udp_bytes = ip.payload();
+        let u = udp::Packet::new_checked(udp_bytes).unwrap();
+        assert_eq!((u.src_port(), u.dst_port()), (67, 68));
+        assert_eq!(usize::from(u.len()), udp_bytes.len());
+        assert!(ip::upper_layer_checksum_ok(
+            IpAddr::V4(ip.src_addr()),
+            IpAddr::V4(ip.dst_addr()),
+            IpProtocol::Udp,
+            udp_bytes
+        ));
+        Decoded {
+            eth_dst: eth.dst_addr(),
+            src: ip.src_addr(),
+            dst: ip.dst_addr(),
+            ttl: ip.hop_limit(),
+            message: u.payload().to_vec(),
+        }
+    }
+
+    fn options(message: &[u8]) -> Vec<(u8, Vec<u8>)> {
+        Packet::new_checked(message)
+            .unwrap()
+            .option_iter()
+            .map(|o| {
+                let DhcpOption { code, data } = o.unwrap();
+                (code, data.to_vec())
+            })
+            .collect()
+    }
+
+    fn answer(c: &Config, request: &[u8]) -> (Reply, Vec<u8>) {
+        let mut out = std::vec![0u8; 2048];
+        let r = respond(c, GUEST_MAC, request, &mut out);
+        match r {
+            Reply::Frame(len) => out.truncate(len),
+            Reply::Silent(_) => out.clear(),
+        }
+        (r, out)
+    }
+
+    #[test]
+    fn udhcpc_discover_gets_offer_byte_for_byte() {
+        let request = bootrequest(0x5a1c_0de1, 0, [0; 4], UDHCPC_DISCOVER);
+        let (r, frame) = answer(&config(), &request);
+        assert_eq!(r, Reply::Frame(342), "passt's typical 342-byte reply");
+        let d = decode(&frame);
+        assert_eq!(d.eth_dst, GUEST_MAC);
+        assert_eq!((d.src, d.dst, d.ttl), (GATEWAY, GUEST, 255));
+        let m = &d.message;
+        assert_eq!(m.len(), 300);
+        // Fixed fields: BOOTREPLY, Ethernet, hlen 6, hops 0, xid, secs 0, flags 0,
+        // ciaddr 0, yiaddr = guest, siaddr 0, giaddr 0, chaddr, cookie.
+        assert_eq!(&m[..4], &[2, 1, 6, 0]);
+        assert_eq!(&m[4..8], &0x5a1c_0de1u32.to_be_bytes());
+        assert_eq!(&m[8..16], &[0; 8]);
+        assert_eq!(&m[16..20], &GUEST.octets());
+        assert_eq!(&m[20..28], &[0; 8]);
+        assert_eq!(&m[28..34], &GUEST_MAC.0);
+        assert!(m[34..236].iter().all(|b| *b == 0));
+        assert_eq!(&m[236..240], &[0x63, 0x82, 0x53, 0x63]);
+        // Options: 53 first (the PRL lacks it), then the PRL's 1, 3, 6 (12, 15, 28,
+        // 42 we do not have), then 26, 51, 54 ascending; End, then zeros.
+        #[rustfmt::skip]
+        let expected: &[u8] = &[
+            53, 1, 2,
+            1, 4, 255, 255, 255, 0,
+            3, 4, 198, 51, 100, 1,
+            6, 4, 198, 51, 100, 53,
+            26, 2, 0xff, 0xf0,
+            51, 4, 0xff, 0xff, 0xff, 0xff,
+            54, 4, 198, 51, 100, 1,
+            255,
+        ];
+        assert_eq!(&m[240..240 + expected.len()], expected);
+        assert!(m[240 + expected.len()..].iter().all(|b| *b == 0));
+    }
+
+    #[test]
+    fn request_gets_ack_and_broadcast_flag_broadcasts() {
+        let request = bootrequest(7, FLAG_BROADCAST, [0; 4], UDHCPC_REQUEST);
+        let (r, frame) = answer(&config(), &request);
+        assert_eq!(r, Reply::Frame(342));
+        let d = decode(&frame);
+        assert_eq!(d.eth_dst, GUEST_MAC);
+        assert_eq!(d.dst, Ipv4Addr::BROADCAST);
+        assert_eq!(&d.message[10..12], &FLAG_BROADCAST.to_be_bytes());
+        let opts = options(&d.message);
+        assert_eq!(opts[0], (53, std::vec![5]));
+        let codes: Vec<u8> = opts.iter().map(|(c, _)| *c).collect();
+        assert_eq!(codes, [53, 1, 3, 6, 26, 51, 54]);
+    }
+
+    #[test]
+    fn prl_order_is_followed_and_53_kept_in_place() {
+        // dhclient-style PRL naming 53 itself, with 51 before 1.
+        let opts = [53, 1, 1, 55, 5, 54, 51, 1, 53, 3, 255];
+        let request = bootrequest(1, 0, [0; 4], &opts);
+        let (_, frame) = answer(&config(), &request);
+        let codes: Vec<u8> = options(&decode(&frame).message)
+            .iter()
+            .map(|(c, _)| *c)
+            .collect();
+        assert_eq!(codes, [54, 51, 1, 53, 3, 6, 26]);
+    }
+
+    #[test]
+    fn no_prl_puts_53_first_then_ascending() {
+        let request = bootrequest(1, 0, [0; 4], &[53, 1, 1, 255]);
+        let (_, frame) = answer(&config(), &request);
+        let codes: Vec<u8> = options(&decode(&frame).message)
+            .iter()
+            .map(|(c, _)| *c)
+            .collect();
+        assert_eq!(codes, [53, 1, 3, 6, 26, 51, 54]);
+    }
+
+    #[test]
+    fn rapid_commit_discover_gets_ack_with_empty_option_80() {
+        let request = bootrequest(1, 0, [0; 4], &[53, 1, 1, 80, 0, 255]);
+        let (_, frame) = answer(&config(), &request);
+        let opts = options(&decode(&frame).message);
+        assert_eq!(opts[0], (53, std::vec![5]));
+        assert!(opts.contains(&(80, Vec::new())));
+        assert_eq!(opts.last().unwrap().0, 80, "80 ascending after 54");
+        // A REQUEST with Rapid Commit is a plain ACK.
+        let request = bootrequest(1, 0, [0; 4], &[53, 1, 3, 80, 0, 255]);
+        let (_, frame) = answer(&config(), &request);
+        assert!(options(&decode(&frame).message)
+            .iter()
+            .all(|(c, _)| *c != 80));
+    }
+
+    #[test]
+    fn bootp_request_gets_ack() {
+        let request = bootrequest(9, 0, [0; 4], &[255]);
+        let (_, frame) = answer(&config(), &request);
+        let d = decode(&frame);
+        assert_eq!(d.dst, GUEST);
+        assert_eq!(options(&d.message)[0], (53, std::vec![5]));
+    }
+
+    #[test]
+    fn wrong_requested_address_gets_nak() {
+        // INIT-REBOOT: option 50 with a stale address, no server identifier.
+        let opts = [53, 1, 3, 50, 4, 198, 51, 100, 77, 255];
+        let request = bootrequest(0x1234, 0, [0; 4], &opts);
+        let (r, frame) = answer(&config(), &request);
+        assert_eq!(r, Reply::Frame(342));
+        let d = decode(&frame);
+        // RFC 2131 §4.1: broadcast because giaddr is zero; Ethernet to the guest.
+        assert_eq!(d.dst, Ipv4Addr::BROADCAST);
+        assert_eq!(d.eth_dst, GUEST_MAC);
+        assert_eq!(d.src, GATEWAY);
+        let m = &d.message;
+        assert_eq!(&m[4..8], &0x1234u32.to_be_bytes());
+        assert_eq!(
+            &m[12..28],
+            &[0; 16],
+            "ciaddr, yiaddr, siaddr, giaddr all zero"
+        );
+        assert_eq!(&m[28..34], &GUEST_MAC.0);
+        assert_eq!(
+            &m[240..250],
+            &[53, 1, 6, 54, 4, 198, 51, 100, 1, 255],
+            "only 53 = NAK and 54"
+        );
+        // RENEWING: ciaddr names another address.
+        let request = bootrequest(1, 0, [198, 51, 100, 9], &[53, 1, 3, 255]);
+        let (_, frame) = answer(&config(), &request);
+        assert_eq!(options(&decode(&frame).message)[0], (53, std::vec![6]));
+        // RENEWING with the right ciaddr is acknowledged, to the guest's address.
+        let request = bootrequest(1, 0, GUEST.octets(), &[53, 1, 3, 255]);
+        let (_, frame) = answer(&config(), &request);
+        let d = decode(&frame);
+        assert_eq!(options(&d.message)[0], (53, std::vec![5]));
+        assert_eq!(&d.message[12..16], &GUEST.octets(), "ciaddr echoed");
+        assert_eq!(d.dst, GUEST);
+    }
+
+    #[test]
+    fn request_for_another_server_is_ignored() {
+        let opts = [53, 1, 3, 54, 4, 203, 0, 113, 1, 50, 4, 198, 51, 100, 2, 255];
+        let request = bootrequest(1, 0, [0; 4], &opts);
+        assert_eq!(
+            answer(&config(), &request).0,
+            Reply::Silent(DropReason::DhcpIgnored)
+        );
+    }
+
+    #[test]
+    fn decline_release_inform_and_replies_are_ignored() {
+        let c = config();
+        for t in [4u8, 7, 8, 2, 5, 9] {
+            let request = bootrequest(1, 0, [0; 4], &[53, 1, t, 255]);
+            assert_eq!(
+                answer(&c, &request).0,
+                Reply::Silent(DropReason::DhcpIgnored),
+                "type {t}"
+            );
+        }
+        let mut reply = bootrequest(1, 0, [0; 4], UDHCPC_DISCOVER);
+        reply[0] = 2; // BOOTREPLY
+        assert_eq!(answer(&c, &reply).0, Reply::Silent(DropReason::DhcpIgnored));
+    }
+
+    #[test]
+    fn malformed_and_disabled() {
+        let c = config();
+        let good = bootrequest(1, 0, [0; 4], UDHCPC_DISCOVER);
+        let malformed = Reply::Silent(DropReason::DhcpMalformed);
+        assert_eq!(answer(&c, &good[..239]).0, malformed);
+        let mut cookie = good.clone();
+        cookie[236] = 0;
+        assert_eq!(answer(&c, &cookie).0, malformed);
+        // Option 53 running past the end of the message.
+        let mut truncated = bootrequest(1, 0, [0; 4], &[]);
+        truncated.truncate(240);
+        truncated.extend_from_slice(&[53, 5, 1]);
+        assert_eq!(answer(&c, &truncated).0, malformed);
+        let mut off = c.clone();
+        off.services.dhcp = false;
+        assert_eq!(answer(&off, &good).0, Reply::Silent(DropReason::Disabled));
+        let mut v6_only = c.clone();
+        v6_only.ipv4 = None;
+        assert_eq!(
+            answer(&v6_only, &good).0,
+            Reply::Silent(DropReason::Disabled)
+        );
+    }
+
+    #[test]
+    fn dns_mtu_and_search_follow_configuration() {
+        let mut c = config();
+        c.mtu = None;
+        c.dns.advertise_servers = false;
+        let request = bootrequest(1, 0, [0; 4], UDHCPC_DISCOVER);
+        let (_, frame) = answer(&c, &request);
+        let codes: Vec<u8> = options(&decode(&frame).message)
+            .iter()
+            .map(|(c, _)| *c)
+            .collect();
+        assert_eq!(codes, [53, 1, 3, 51, 54]);
+
+        let mut c = config();
+        c.dns
+            .search
+            .push(Domain::try_from("example.com").unwrap())
+            .unwrap();
+        c.dns
+            .search
+            .push(Domain::try_from("lab.example.com").unwrap())
+            .unwrap();
+        let (_, frame) = answer(&c, &request);
+        let opts = options(&decode(&frame).message);
+        // RFC 3397: "example.com" in full, then "lab" and a pointer to offset 0.
+        #[rustfmt::skip]
+        let search: &[u8] = &[
+            7, b'e', b'x', b'a', b'm', b'p', b'l', b'e', 3, b'c', b'o', b'm', 0,
+            3, b'l', b'a', b'b', 0xc0, 0,
+        ];
+        assert!(opts.contains(&(119, search.to_vec())));
+        c.dns.advertise_search = false;
+        let (_, frame) = answer(&c, &request);
+        assert!(options(&decode(&frame).message)
+            .iter()
+            .all(|(c, _)| *c != 119));
+    }
+
+    #[test]
+    fn gateway_outside_subnet_adds_classless_routes() {
+        let mut c = config();
+        c.ipv4 = Some(Ipv4Config {
+            addr: GUEST,
+            prefix_len: 24,
+            gateway: Ipv4Addr::new(203, 0, 113, 1),
+        });
+        let request = bootrequest(1, 0, [0; 4], UDHCPC_DISCOVER);
+        let (_, frame) = answer(&c, &request);
+        let opts = options(&decode(&frame).message);
+        // 203.0.113.1/32 via 0.0.0.0, then 0.0.0.0/0 via 203.0.113.1.
+        let routes = std::vec![32, 203, 0, 113, 1, 0, 0, 0, 0, 0, 203, 0, 113, 1];
+        assert_eq!(opts.last().unwrap(), &(121, routes));
+    }
+
+    #[test]
+    fn long_search_list_is_cut_to_the_message_size() {
+        let mut c = config();
+        // Six names of 60+ characters each: far more than 548 bytes can hold.
+        for i in 0..6u8 {
+            let mut name = std::string::String::new();
+            for _ in 0..4 {
+                name.push_str(&"x".repeat(14));
+                name.push((b'a' + i) as char);
+                name.push('.');
+            }
+            name.push_str("test");
+            c.dns
+                .search
+                .push(Domain::try_from(name.as_str()).unwrap())
+                .unwrap();
+        }
+        let request = bootrequest(1, 0, [0; 4], UDHCPC_DISCOVER);
+        let (r, frame) = answer(&c, &request);
+        let Reply::Frame(len) = r else { panic!() };
+        let d = decode(&frame);
+        assert!(d.message.len() <= DEFAULT_MAX_MESSAGE_LEN, "{len}");
+        let opts = options(&d.message);
+        let search = &opts.iter().find(|(c, _)| *c == 119).unwrap().1;
+        assert!(search.len() > 150, "as many names as fit were kept");
+        // Past 300 bytes, passt's extra pad byte follows End.
+        let m = &d.message;
+        let end = m.len() - 2;
+        assert_eq!(&m[end..], &[255, 0]);
+        // A client announcing a larger maximum gets every name.
+        let mut big = UDHCPC_DISCOVER.to_vec();
+        big[14..16].copy_from_slice(&1500u16.to_be_bytes());
+        let request = bootrequest(1, 0, [0; 4], &big);
+        let (_, frame) = answer(&c, &request);
+        let opts = options(&decode(&frame).message);
+        let longer = &opts.iter().find(|(c, _)| *c == 119).unwrap().1;
+        assert!(longer.len() > search.len());
+    }
+
+    #[test]
+    fn short_buffer_is_refused_not_panicking() {
+        let request = bootrequest(1, 0, [0; 4], UDHCPC_DISCOVER);
+        for n in [0, 10, 42, 341] {
+            let mut out = std::vec![0u8; n];
+            assert_eq!(
+                respond(&config(), GUEST_MAC, &request, &mut out),
+                Reply::Silent(DropReason::TxBufferTooSmall),
+                "{n}"
+            );
+        }
+        let mut out = [0u8; 342];
+        assert_eq!(
+            respond(&config(), GUEST_MAC, &request, &mut out),
+            Reply::Frame(342)
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..700)) {
+            let mut out = [0u8; 2048];
+            let _ = respond(&config(), GUEST_MAC, &bytes, &mut out);
+        }
+
+        #[test]
+        fn any_option_tail_never_panics(
+            tail in proptest::collection::vec(proptest::num::u8::ANY, 0..400)
+        ) {
+            let request = bootrequest(1, 0, [0; 4], &tail);
+            let mut out = [0u8; 2048];
+            if let Reply::Frame(len) = respond(&config(), GUEST_MAC, &request, &mut out) {
+                decode(&out[..len]);
+            }
+        }
+    }
+}
