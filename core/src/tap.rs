@@ -6,7 +6,8 @@ use crate::io::Host;
 use crate::services::{self, Reply};
 use crate::stats::DropReason;
 use crate::time::Instant;
-use crate::wire::ethernet::{self, EtherType};
+use crate::wire::ethernet::{self, EtherType, MacAddr};
+use crate::wire::icmpv6::Message;
 use crate::wire::ipv6::Ipv6Drop;
 use crate::wire::{arp, ipv4, ipv6, udp, IpProtocol};
 use core::net::{IpAddr, Ipv6Addr};
@@ -100,7 +101,7 @@ fn receive_ipv6<H: Host>(engine: &mut Engine<'_>, now: Instant, bytes: &[u8], ho
             crate::tcp::from_guest(engine, now, IpAddr::V6(src), IpAddr::V6(dst), payload, host)
         }
         IpProtocol::Udp => receive_udp(engine, IpAddr::V6(src), IpAddr::V6(dst), payload, host),
-        IpProtocol::Icmpv6 => engine.stats.record_drop(DropReason::NoHandler),
+        IpProtocol::Icmpv6 => receive_icmpv6(engine, &ip, payload, host),
         _ => engine.stats.record_drop(DropReason::UnsupportedProtocol),
     }
 }
@@ -124,16 +125,71 @@ fn receive_udp<H: Host>(
     bytes: &[u8],
     host: &mut H,
 ) {
-    let _ = (src, dst, host);
     let Ok(packet) = udp::Packet::new_checked(bytes) else {
         engine.stats.record_drop(DropReason::UdpMalformed);
         return;
     };
-    match (dst, packet.dst_port()) {
-        (IpAddr::V4(_), DHCP_SERVER_PORT) | (IpAddr::V6(_), DHCPV6_SERVER_PORT) => {
-            engine.stats.record_drop(DropReason::NoHandler)
+    // The built-in servers want the UDP length to match the IP payload exactly, as
+    // passt checks; anything else is a damaged request.
+    let exact = usize::from(packet.len()) == bytes.len();
+    let guest_mac = engine.guest.mac.unwrap_or(MacAddr::BROADCAST);
+    match (src, dst, packet.dst_port()) {
+        // Every IPv4 datagram to port 67 is the DHCP server's, answered or not.
+        (IpAddr::V4(_), IpAddr::V4(_), DHCP_SERVER_PORT) => {
+            let reply = if exact {
+                services::dhcp::respond(&engine.config, guest_mac, packet.payload(), &mut engine.tx)
+            } else {
+                Reply::Silent(DropReason::DhcpMalformed)
+            };
+            finish_service(engine, reply, host);
+        }
+        // Every IPv6 datagram to port 547 is the DHCPv6 server's.
+        (IpAddr::V6(s), IpAddr::V6(d), DHCPV6_SERVER_PORT) => {
+            let (reply, lease) = if exact {
+                services::dhcpv6::respond_with_lease(
+                    &engine.config,
+                    guest_mac,
+                    s,
+                    d,
+                    packet.payload(),
+                    &mut engine.tx,
+                )
+            } else {
+                (Reply::Silent(DropReason::Dhcpv6Malformed), None)
+            };
+            if let Some(addr) = lease {
+                // The guest will use the address it was just handed.
+                engine.guest.addr_seen_v6 = Some(addr);
+            }
+            finish_service(engine, reply, host);
         }
         _ => engine.stats.record_drop(DropReason::NoHandler),
+    }
+}
+
+/// ICMPv6: Neighbor Discovery (types 133–136) goes to the NDP responder.
+fn receive_icmpv6<H: Host>(engine: &mut Engine<'_>, ip: &ipv6::Repr, bytes: &[u8], host: &mut H) {
+    match bytes.first().copied().map(Message::from) {
+        Some(
+            Message::RouterSolicit
+            | Message::RouterAdvert
+            | Message::NeighborSolicit
+            | Message::NeighborAdvert,
+        ) => {
+            let guest_mac = engine.guest.mac.unwrap_or(MacAddr::BROADCAST);
+            let reply = services::ndp::respond(
+                &engine.config,
+                guest_mac,
+                ip.src_addr,
+                ip.dst_addr,
+                ip.hop_limit,
+                bytes,
+                &mut engine.tx,
+            );
+            finish_service(engine, reply, host);
+        }
+        Some(_) => engine.stats.record_drop(DropReason::NoHandler),
+        None => engine.stats.record_drop(DropReason::Icmpv6Malformed),
     }
 }
 
@@ -158,7 +214,15 @@ fn finish_service<H: Host>(engine: &mut Engine<'_>, reply: Reply, host: &mut H) 
     }
 }
 
-/// Send an unsolicited router advertisement to all nodes.
+/// Send an unsolicited router advertisement to all nodes (RFC 4861 §6.2.4), at
+/// the multicast MAC for ff02::1 (RFC 2464 §7).
 pub(crate) fn send_unsolicited_ra<H: Host>(engine: &mut Engine<'_>, host: &mut H) {
-    let _ = (engine, host);
+    let dst = services::ndp::ALL_NODES;
+    let mac = MacAddr::ipv6_multicast(dst);
+    // Nothing came in, so a silent outcome (RA disabled) is not a drop.
+    if let Reply::Frame(len) =
+        services::ndp::router_advert(&engine.config, mac, dst, &mut engine.tx)
+    {
+        engine.transmit(len, host);
+    }
 }
