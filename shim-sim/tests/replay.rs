@@ -7,7 +7,10 @@ const SCRIPT: &str = "\
 config ipv4=198.51.100.2/24 gw=198.51.100.1 ipv6=2001:db8::2/64 gw6=fe80::1 seed=5
 +0 link up
 +0.5 tap< hex 9a559a559a55 525400123456 08
-+2000 wait
++199.5 tap> none
++0~+400 tap> ndp ra dst=ff02::1
++200~+600 tap> ndp ra dst=ff02::1
++200~+600 tap> ndp ra dst=ff02::1
 +0 link down
 +1 tap< hex 0180c200000e 525400123456 88cc 0000
 +1 tap> none
@@ -98,8 +101,14 @@ fn a_skipped_deadline_is_a_divergence() {
     let first_timeout = line_of(&log, |l| l.ends_with(" timeout"));
     let tampered = replace_line(&log, first_timeout, "# dropped");
     let d = replay(&script.config, &tampered).unwrap_err();
-    assert!(d.got.ends_with(" timeout"), "{d}");
-    assert!(d.line > first_timeout);
+    // The fresh engine still fires the deadline; the log no longer has it. Replay
+    // notices either at the next recorded timeout or at the op the timeout caused
+    // (here the router advertisement it sends), never before the dropped line.
+    assert!(
+        d.got.ends_with(" timeout") || d.expected.starts_with("tap-send"),
+        "{d}"
+    );
+    assert!(d.line >= first_timeout, "{d}");
 }
 
 #[test]

@@ -60,10 +60,9 @@ fn check_script(name: &str) -> Result<(), String> {
 }
 
 macro_rules! scripts {
-    ($($test:ident => $name:literal $(pending $why:literal)?,)*) => {
+    ($($test:ident => $name:literal,)*) => {
         $(
             #[test]
-            $(#[ignore = $why])?
             fn $test() {
                 if let Err(report) = check_script($name) {
                     panic!("{report}");
@@ -75,21 +74,18 @@ macro_rules! scripts {
     };
 }
 
-// A script marked `pending` waits for a built-in service that is not on main yet; it
-// still runs with `cargo test -p passt-shim-sim --test scripts -- --include-ignored`.
-// Drop the marker (and bless its log) once the service lands.
 scripts! {
     framework => "framework",
     arp => "arp",
     malformed => "malformed",
-    dhcp_dora => "dhcp-dora" pending "needs the DHCPv4 service",
-    dhcp_nak => "dhcp-nak" pending "needs the DHCPv4 service",
-    ndp_rs_ra => "ndp-rs-ra" pending "needs the NDP service",
-    ndp_rs_ra_minimal => "ndp-rs-ra-minimal" pending "needs the NDP service",
-    ndp_ns_na => "ndp-ns-na" pending "needs the NDP service",
-    ndp_no_ra => "ndp-no-ra" pending "needs the NDP service",
-    ndp_periodic_ra => "ndp-periodic-ra" pending "needs the NDP service",
-    dhcpv6 => "dhcpv6" pending "needs the DHCPv6 service",
+    dhcp_dora => "dhcp-dora",
+    dhcp_nak => "dhcp-nak",
+    ndp_rs_ra => "ndp-rs-ra",
+    ndp_rs_ra_minimal => "ndp-rs-ra-minimal",
+    ndp_ns_na => "ndp-ns-na",
+    ndp_no_ra => "ndp-no-ra",
+    ndp_periodic_ra => "ndp-periodic-ra",
+    dhcpv6 => "dhcpv6",
 }
 
 #[test]

@@ -185,7 +185,10 @@ fn unacknowledged_data_is_retransmitted_from_the_socket() {
 
 #[test]
 fn connection_is_reset_after_retries_run_out() {
-    let mut tb = Testbed::new(default_config(), 16);
+    // No router advertisements: only TCP segments in the 600 s this test waits.
+    let mut config = default_config();
+    config.services.ra = false;
+    let mut tb = Testbed::new(config, 16);
     let remote = sa("203.0.113.5:80");
     connect(&mut tb, SocketAddr::new(GUEST_V4.into(), 40005), remote);
     let sock = host_sock(&tb, remote);
