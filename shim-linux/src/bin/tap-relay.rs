@@ -1,0 +1,89 @@
+//! `passt-tap-relay`: a stand-in for qemu in tests. It opens a tap device inside a
+//! network namespace and relays its frames to passt's UNIX socket with qemu's stream
+//! framing, so the namespace's own Linux network stack plays the virtual machine.
+//!
+//! ```text
+//! passt-tap-relay --netns NAME|PATH [--tap tap0] --socket /tmp/passt_1.socket
+//! ```
+//! The tap is left down and unconfigured: the "guest" configures it itself (DHCP,
+//! SLAAC, or by hand). The relay exits when passt closes the socket.
+
+use passt_shim_linux::event_loop::GuestSource;
+use passt_shim_linux::host::GuestLink;
+use passt_shim_linux::qemu::QemuStream;
+use passt_shim_linux::{in_netns, NetnsHandle, Tap};
+use rustix::event::{poll, PollFd, PollFlags};
+use rustix::net::{self, AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+use std::io;
+use std::process::ExitCode;
+
+fn usage() -> ExitCode {
+    eprintln!("usage: passt-tap-relay --netns NAME|PATH [--tap NAME] --socket PATH");
+    ExitCode::from(2)
+}
+
+fn main() -> ExitCode {
+    let mut netns = None;
+    let mut tap_name = "tap0".to_string();
+    let mut socket = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--netns" => netns = args.next(),
+            "--tap" => tap_name = args.next().unwrap_or_default(),
+            "--socket" => socket = args.next(),
+            _ => return usage(),
+        }
+    }
+    let (Some(netns), Some(socket)) = (netns, socket) else { return usage() };
+    match relay(&netns, &tap_name, &socket) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("passt-tap-relay: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn relay(netns: &str, tap_name: &str, socket: &str) -> io::Result<()> {
+    let ns = NetnsHandle::open(netns)?;
+    let name = tap_name.to_string();
+    let mut tap = in_netns(&ns, move || Tap::open(&name))??;
+    let fd = net::socket_with(AddressFamily::UNIX, SocketType::STREAM, SocketFlags::CLOEXEC, None)?;
+    net::connect(&fd, &SocketAddrUnix::new(socket)?)?;
+    rustix::io::ioctl_fionbio(&fd, true)?;
+    let mut qemu = QemuStream::new(fd);
+    let mut buf = vec![0u8; 65_536 + 256];
+    loop {
+        let (tap_ready, sock_ready) = {
+            let tap_fd = tap.poll_fd().expect("tap is always attached");
+            let sock_fd = qemu.poll_fd().expect("stream is always attached");
+            let mut fds = [PollFd::new(&tap_fd, PollFlags::IN), PollFd::new(&sock_fd, PollFlags::IN)];
+            poll(&mut fds, None)?;
+            (!fds[0].revents().is_empty(), !fds[1].revents().is_empty())
+        };
+        if tap_ready {
+            loop {
+                match tap.recv_frame(&mut buf) {
+                    Ok(n) if n > 0 => qemu.send_frame(&buf[..n])?,
+                    Ok(_) => return Ok(()),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        if sock_ready {
+            loop {
+                match qemu.recv_frame(&mut buf) {
+                    Ok(0) => return Ok(()),
+                    Ok(n) => {
+                        // A full tap queue drops the frame, as a NIC would.
+                        let _ = tap.send_frame(&buf[..n]);
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+    }
+}
