@@ -1,0 +1,24 @@
+//! # passt-cli
+//!
+//! The command line of pasta and passt (passt-reference §1, callers §1): argv in, a
+//! plain [`Options`] out, with no side effects. The binaries and the run-time wiring
+//! live elsewhere; they call [`options::mode_from_argv0`], then [`options::parse_with`]
+//! (passing the host's ephemeral port range), then act on the [`Action`].
+//!
+//! - [`getopt`]: a GNU `getopt_long`-compatible tokenizer (why not clap: see there).
+//! - [`options`]: the option table, [`Options`] and the parser.
+//! - [`values`]: parsers for option arguments (addresses, MACs, MTU, names…).
+//! - [`help`]: `--help` and `--version` texts.
+//! - [`error`]: [`CliError`], one line naming the offending option.
+//!
+//! Port specifications are parsed by `passt_core::fwd::spec`, shared with anything
+//! else that reads them.
+
+pub mod error;
+pub mod getopt;
+pub mod help;
+pub mod options;
+pub mod values;
+
+pub use error::CliError;
+pub use options::{parse, parse_with, Action, Options, ParseEnv};
