@@ -10,6 +10,9 @@
 //! - [`values`]: parsers for option arguments (addresses, MACs, MTU, names…).
 //! - [`help`]: `--help` and `--version` texts.
 //! - [`error`]: [`CliError`], one line naming the offending option.
+//! - [`launch`]: from [`Options`] to a running pasta or passt (host discovery, the
+//!   engine's configuration, the Linux shim).
+//! - [`resolv`]: the host's `/etc/resolv.conf`.
 //!
 //! Port specifications are parsed by `passt_core::fwd::spec`, shared with anything
 //! else that reads them.
@@ -17,7 +20,9 @@
 pub mod error;
 pub mod getopt;
 pub mod help;
+pub mod launch;
 pub mod options;
+pub mod resolv;
 pub mod values;
 
 pub use error::CliError;

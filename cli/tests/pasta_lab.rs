@@ -5,7 +5,9 @@
 
 mod lab;
 
-use lab::{output_within, Lab, GATEWAY_V4, GATEWAY_V6, HOST_IFNAME, HOST_V4, HOST_V6, REMOTE_V4, REMOTE_V6};
+use lab::{
+    output_within, Lab, GATEWAY_V4, GATEWAY_V6, HOST_IFNAME, HOST_V4, HOST_V6, REMOTE_V4, REMOTE_V6,
+};
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
@@ -19,7 +21,8 @@ fn pasta() -> &'static Path {
 fn pasta_sh(lab: &Lab, opts: &[&str], script: &str) -> Output {
     lab::open_tun_device();
     let mut cmd = lab.in_host_unprivileged(pasta());
-    cmd.args(opts).args(["--config-net", "--", "sh", "-c", script]);
+    cmd.args(opts)
+        .args(["--config-net", "--", "sh", "-c", script]);
     cmd.current_dir(&lab.dir);
     output_within(&mut cmd, Duration::from_secs(120))
 }
@@ -58,7 +61,12 @@ fn config_net_copies_addresses_routes_mtu_and_brings_lo_up() {
     let routes6: serde_json::Value = serde_json::from_str(parts[2]).unwrap();
     let links: serde_json::Value = serde_json::from_str(parts[3]).unwrap();
 
-    let tap = addrs.as_array().unwrap().iter().find(|i| i["ifname"] == HOST_IFNAME).expect("tap named after the template");
+    let tap = addrs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["ifname"] == HOST_IFNAME)
+        .expect("tap named after the template");
     let locals: Vec<String> = tap["addr_info"]
         .as_array()
         .unwrap()
@@ -67,14 +75,39 @@ fn config_net_copies_addresses_routes_mtu_and_brings_lo_up() {
         .collect();
     assert!(locals.contains(&format!("{HOST_V4}/24")), "{locals:?}");
     assert!(locals.contains(&format!("{HOST_V6}/64")), "{locals:?}");
-    assert!(tap["addr_info"].as_array().unwrap().iter().all(|a| a.get("tentative").is_none()), "no DAD: {tap}");
+    assert!(
+        tap["addr_info"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a.get("tentative").is_none()),
+        "no DAD: {tap}"
+    );
     assert_eq!(tap["mtu"], 65520);
-    let default4 = routes4.as_array().unwrap().iter().find(|r| r["dst"] == "default").expect("v4 default route");
+    let default4 = routes4
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["dst"] == "default")
+        .expect("v4 default route");
     assert_eq!(default4["gateway"], GATEWAY_V4);
-    let default6 = routes6.as_array().unwrap().iter().find(|r| r["dst"] == "default").expect("v6 default route");
+    let default6 = routes6
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["dst"] == "default")
+        .expect("v6 default route");
     assert_eq!(default6["gateway"], GATEWAY_V6);
-    let lo = links.as_array().unwrap().iter().find(|l| l["ifname"] == "lo").unwrap();
-    assert!(lo["flags"].as_array().unwrap().iter().any(|f| f == "UP"), "lo is up: {lo}");
+    let lo = links
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["ifname"] == "lo")
+        .unwrap();
+    assert!(
+        lo["flags"].as_array().unwrap().iter().any(|f| f == "UP"),
+        "lo is up: {lo}"
+    );
 }
 
 #[test]
@@ -103,8 +136,16 @@ fn bulk_64_mib_each_way_is_byte_exact() {
     let Some(mut lab) = Lab::new() else { return };
     lab.remote_server("sink-server", REMOTE_V4, 9000, &[]);
     lab.remote_server("source-server", REMOTE_V4, 9001, &["down", "64"]);
-    let expected_up = Command::new("/usr/bin/python3").arg(lab::netcheck()).args(["sha", "up", "64"]).output().unwrap();
-    let expected_down = Command::new("/usr/bin/python3").arg(lab::netcheck()).args(["sha", "down", "64"]).output().unwrap();
+    let expected_up = Command::new("/usr/bin/python3")
+        .arg(lab::netcheck())
+        .args(["sha", "up", "64"])
+        .output()
+        .unwrap();
+    let expected_down = Command::new("/usr/bin/python3")
+        .arg(lab::netcheck())
+        .args(["sha", "down", "64"])
+        .output()
+        .unwrap();
     let script = format!(
         "{} && {}",
         netcheck(&format!("upload {REMOTE_V4} 9000 up 64")),
@@ -112,23 +153,44 @@ fn bulk_64_mib_each_way_is_byte_exact() {
     );
     let out = expect_success(&pasta_sh(&lab, &[], &script));
     let mut lines = out.lines();
-    assert_eq!(lines.next().unwrap(), stdout(&expected_up).trim(), "upload hash at the remote");
-    assert_eq!(lines.next().unwrap(), stdout(&expected_down).trim(), "download hash in the namespace");
+    assert_eq!(
+        lines.next().unwrap(),
+        stdout(&expected_up).trim(),
+        "upload hash at the remote"
+    );
+    assert_eq!(
+        lines.next().unwrap(),
+        stdout(&expected_down).trim(),
+        "download hash in the namespace"
+    );
 }
 
 #[test]
 fn five_hundred_concurrent_connections_each_echo_their_own_payload() {
     let Some(mut lab) = Lab::new() else { return };
     lab.remote_server("echo-server", REMOTE_V4, 7, &[]);
-    let out = expect_success(&pasta_sh(&lab, &[], &netcheck(&format!("concurrent {REMOTE_V4} 7 500"))));
+    let out = expect_success(&pasta_sh(
+        &lab,
+        &[],
+        &netcheck(&format!("concurrent {REMOTE_V4} 7 500")),
+    ));
     assert_eq!(out.trim(), "500 ok 0 bad");
 }
 
 #[test]
 fn refused_port_is_reported_within_100_ms() {
     let Some(lab) = Lab::new() else { return };
-    let out = expect_success(&pasta_sh(&lab, &[], &netcheck(&format!("refused {REMOTE_V4} 9"))));
-    let ms: u64 = out.trim().strip_prefix("refused ").unwrap_or_else(|| panic!("not refused: {out}")).parse().unwrap();
+    let out = expect_success(&pasta_sh(
+        &lab,
+        &[],
+        &netcheck(&format!("refused {REMOTE_V4} 9")),
+    ));
+    let ms: u64 = out
+        .trim()
+        .strip_prefix("refused ")
+        .unwrap_or_else(|| panic!("not refused: {out}"))
+        .parse()
+        .unwrap();
     assert!(ms < 100, "RST took {ms} ms");
 }
 
@@ -136,7 +198,11 @@ fn refused_port_is_reported_within_100_ms() {
 fn half_close_still_receives_the_reply() {
     let Some(mut lab) = Lab::new() else { return };
     lab.remote_server("halfclose-server", REMOTE_V4, 7001, &[]);
-    let out = expect_success(&pasta_sh(&lab, &[], &netcheck(&format!("halfclose {REMOTE_V4} 7001"))));
+    let out = expect_success(&pasta_sh(
+        &lab,
+        &[],
+        &netcheck(&format!("halfclose {REMOTE_V4} 7001")),
+    ));
     assert_eq!(out, "got 1000");
 }
 
@@ -144,7 +210,11 @@ fn half_close_still_receives_the_reply() {
 fn gateway_address_reaches_host_loopback() {
     let Some(mut lab) = Lab::new() else { return };
     lab.host_server("echo-server", "127.0.0.1", 8000);
-    let out = expect_success(&pasta_sh(&lab, &[], &netcheck(&format!("echo {GATEWAY_V4} 8000 via-gateway"))));
+    let out = expect_success(&pasta_sh(
+        &lab,
+        &[],
+        &netcheck(&format!("echo {GATEWAY_V4} 8000 via-gateway")),
+    ));
     assert_eq!(out, "via-gateway");
 }
 
@@ -155,7 +225,7 @@ fn forwarded_ports_reach_a_server_in_the_namespace() {
     // Clients: the host namespace's loopback and the remote namespace, v4 and v6.
     let ready = lab.dir.join("ready-ns");
     let script = format!(
-        "READY_FILE={} {} & sleep 10",
+        "READY_FILE={} timeout 30 {} & sleep 10",
         ready.display(),
         netcheck("echo-server :: 9084")
     );
@@ -165,12 +235,20 @@ fn forwarded_ports_reach_a_server_in_the_namespace() {
     let mut pasta_child = cmd.stdout(std::process::Stdio::null()).spawn().unwrap();
     let start = std::time::Instant::now();
     while !ready.exists() {
-        assert!(start.elapsed() < Duration::from_secs(10), "server in the namespace did not start");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "server in the namespace did not start"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     let check = |mut c: Command, expect: &str| {
         let out = output_within(&mut c, Duration::from_secs(20));
-        assert_eq!(stdout(&out), expect, "stderr: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            stdout(&out),
+            expect,
+            "stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     };
     for (addr, name) in [("127.0.0.1", "lo4"), ("::1", "lo6")] {
         let mut c = lab.in_host("/usr/bin/python3");

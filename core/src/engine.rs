@@ -236,20 +236,22 @@ impl<'a> Engine<'a> {
     /// Fire every due flow timer, then recompute the earliest remaining deadline.
     fn run_flow_timers<H: Host>(&mut self, now: Instant, host: &mut H) {
         const BATCH: usize = 64;
+        // Each slot is visited at most once per call (a cursor walks the table), so a
+        // handler that re-arms a deadline in the past cannot livelock the engine.
+        let mut next_slot = 0u32;
         loop {
             let due: heapless::Vec<FlowId, BATCH> = self
                 .flows
                 .iter()
-                .filter(|(_, f)| {
+                .filter(|(id, f)| {
                     let Flow::Tcp(c) = f;
-                    c.timer.is_some_and(|(at, _)| at <= now)
+                    id.slot >= next_slot && c.next_deadline().is_some_and(|at| at <= now)
                 })
                 .map(|(id, _)| id)
                 .take(BATCH)
                 .collect();
-            if due.is_empty() {
-                break;
-            }
+            let Some(last) = due.last() else { break };
+            next_slot = last.slot + 1;
             for id in due {
                 crate::tcp::on_timer(self, now, id, host);
             }
@@ -259,7 +261,7 @@ impl<'a> Engine<'a> {
             .iter()
             .filter_map(|(_, f)| {
                 let Flow::Tcp(c) = f;
-                c.timer.map(|(at, _)| at)
+                c.next_deadline()
             })
             .min();
     }

@@ -12,6 +12,7 @@
 
 #![deny(unsafe_code)]
 
+pub mod daemon;
 pub mod discover;
 pub mod event_loop;
 pub mod host;

@@ -36,6 +36,13 @@ pub enum Listen {
     Connected(OwnedFd),
 }
 
+/// Take the already-connected socket our parent passed as descriptor `fd` (`--fd`).
+pub fn inherited(fd: i32) -> Result<Listen, StartError> {
+    crate::sys::adopt_inherited_fd(fd)
+        .map(Listen::Connected)
+        .map_err(|e| StartError(format!("Invalid --fd {fd}: {e}")))
+}
+
 /// Bind and listen on `path`, or probe `/tmp/passt_1.socket` … `/tmp/passt_99.socket`
 /// for a free one. A path is free when nothing answers a connect there.
 pub fn listen(path: Option<&Path>) -> Result<Listen, StartError> {
@@ -131,6 +138,10 @@ pub struct PasstPlan {
     pub one_off: bool,
     /// Print "accepted connection" and similar notices on stderr.
     pub verbose: bool,
+    /// Go to the background once listening (without `-f`).
+    pub daemon: bool,
+    /// Where to write our PID once ready (`-P`).
+    pub pid_file: Option<PathBuf>,
 }
 
 /// Serve clients until `--one-off` ends it; returns the exit status.
@@ -153,6 +164,7 @@ pub fn run(plan: PasstPlan, listen: Listen) -> Result<i32, StartError> {
             e.port, e.error
         )));
     }
+    crate::pasta::ready(plan.daemon, plan.pid_file.as_deref())?;
     let (listener, one_off, mut pending) = match listen {
         Listen::Socket { fd, path } => (Some((fd, path)), plan.one_off, None),
         Listen::Connected(fd) => (None, true, Some(fd)),

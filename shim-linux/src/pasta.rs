@@ -66,6 +66,23 @@ pub struct PastaPlan {
     pub flows: usize,
     /// Keep running when an attached namespace disappears (`--no-netns-quit`).
     pub no_netns_quit: bool,
+    /// Go to the background once ready (attach mode without `-f`).
+    pub daemon: bool,
+    /// Where to write our PID once ready (`-P`).
+    pub pid_file: Option<PathBuf>,
+}
+
+/// The readiness point: everything is configured and every forward is bound. Daemonise
+/// (the parent exits 0 here) or just record our PID.
+pub(crate) fn ready(daemon: bool, pid_file: Option<&std::path::Path>) -> Result<(), StartError> {
+    if daemon {
+        crate::daemon::daemonize(pid_file).map_err(|e| fail("Failed to daemonise", e))
+    } else if let Some(p) = pid_file {
+        crate::daemon::write_pid_file(p, std::process::id() as i32)
+            .map_err(|e| fail("Failed to write PID file", e))
+    } else {
+        Ok(())
+    }
 }
 
 /// A start-up failure, with the message pasta prints before exiting 1.
@@ -170,6 +187,9 @@ pub fn run(plan: PastaPlan) -> Result<i32, StartError> {
         }
         None => None,
     };
+
+    // A spawned command keeps its terminal: only an attached pasta goes to the background.
+    ready(plan.daemon && child.is_none(), plan.pid_file.as_deref())?;
 
     let watch = match (&plan.target, plan.no_netns_quit) {
         (Target::Attach { netns, .. }, false) => Some(netns.clone()),

@@ -446,6 +446,38 @@ pub(crate) fn discard(fd: BorrowedFd<'_>, len: usize) -> io::Result<usize> {
     usize::try_from(rc).map_err(|_| io::Error::last_os_error())
 }
 
+/// `fork(2)` for daemonising: returns `Some(child)` in the parent, `None` in the child.
+/// Callers must be single-threaded (the child continues with a copy of the process).
+pub(crate) fn fork_daemon() -> io::Result<Option<Pid>> {
+    // SAFETY: called only while the process has a single thread (documented contract
+    // of `daemon::daemonize`), so the child inherits no locked mutexes or half-done
+    // work of other threads and may keep running ordinary Rust code.
+    match unsafe { libc::fork() } {
+        -1 => Err(io::Error::last_os_error()),
+        0 => Ok(None),
+        pid => Ok(Pid::from_raw(pid)),
+    }
+}
+
+/// Take ownership of descriptor `fd`, inherited from our parent (`--fd`), after
+/// checking that it is open.
+pub(crate) fn adopt_inherited_fd(fd: RawFd) -> io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    if fd < 3 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "descriptor must be above 2",
+        ));
+    }
+    // SAFETY: F_GETFD only reads the descriptor flags; an invalid number gives EBADF.
+    if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the descriptor is open (checked above) and, by the `--fd` contract with
+    // our parent, ours alone: nothing else in this process refers to it.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

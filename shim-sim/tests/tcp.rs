@@ -628,3 +628,40 @@ fn link_down_resets_every_connection() {
     }
     assert_eq!(tb.engine.poll_timeout(), None);
 }
+
+#[test]
+fn closed_window_reopens_when_the_host_drains_without_a_failed_send() {
+    let mut tb = Testbed::new(default_config(), 16);
+    tb.host.default_send_space = 1000;
+    let remote = sa("203.0.113.5:80");
+    let mut c = connect(&mut tb, SocketAddr::new(GUEST_V4.into(), 40200), remote);
+    let sock = host_sock(&tb, remote);
+    // Exactly fill the send buffer: everything is accepted, nothing fails.
+    tb.guest_send(&c.seg(ACK, &[1u8; 1000]));
+    c.seq += 1000;
+    let ack = tb.next_segment().unwrap();
+    assert_eq!((ack.ack, ack.window), (c.seq, 0));
+    // The peer drains it; the kernel reports no writability since no send failed.
+    tb.host.socket_mut(sock).unwrap().send_space = 100_000;
+    tb.advance(Duration::from_millis(20));
+    let update = tb.next_segment().expect("window update once space is back");
+    assert_eq!(update.ack, c.seq);
+    assert!(update.window > 0, "{update:?}");
+}
+
+#[test]
+fn zero_window_probe_and_keepalive_get_an_ack() {
+    let mut tb = Testbed::new(default_config(), 16);
+    let remote = sa("203.0.113.5:80");
+    let c = connect(&mut tb, SocketAddr::new(GUEST_V4.into(), 40201), remote);
+    let mut probe = c.seg(ACK, b"");
+    probe.seq = c.seq - 1;
+    tb.guest_send(&probe);
+    let ack = tb
+        .next_segment()
+        .expect("an old empty segment is acknowledged");
+    assert_eq!(ack.ack, c.seq);
+    // A plain in-sequence pure ACK needs no answer.
+    tb.guest_send(&c.seg(ACK, b""));
+    assert!(tb.next_segment().is_none());
+}

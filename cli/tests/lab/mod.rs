@@ -42,7 +42,11 @@ pub fn skip(why: &str) {
 
 fn run_ok(cmd: &mut Command) {
     let out = cmd.output().expect("spawn");
-    assert!(out.status.success(), "{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// A sealed two-namespace lab.
@@ -68,11 +72,19 @@ impl Lab {
         let dir = std::env::temp_dir().join(format!("passt-lab-{id}"));
         std::fs::create_dir_all(&dir).expect("lab dir");
         run_ok(Command::new("chmod").arg("1777").arg(&dir));
-        let lab = Lab { host: format!("plh-{id}"), remote: format!("plr-{id}"), dir, children: Vec::new() };
+        let lab = Lab {
+            host: format!("plh-{id}"),
+            remote: format!("plr-{id}"),
+            dir,
+            children: Vec::new(),
+        };
         let ip = |args: &str| run_ok(Command::new("ip").args(args.split_whitespace()));
         ip(&format!("netns add {}", lab.host));
         ip(&format!("netns add {}", lab.remote));
-        ip(&format!("-n {} link add {HOST_IFNAME} type veth peer name peer0 netns {}", lab.host, lab.remote));
+        ip(&format!(
+            "-n {} link add {HOST_IFNAME} type veth peer name peer0 netns {}",
+            lab.host, lab.remote
+        ));
         let (h, r) = (&lab.host, &lab.remote);
         for cmd in [
             format!("-n {h} link set lo up"),
@@ -103,7 +115,16 @@ impl Lab {
     /// A command run in the "host" namespace as the unprivileged user `nobody`.
     pub fn in_host_unprivileged(&self, program: &Path) -> Command {
         let mut c = Command::new("ip");
-        c.args(["netns", "exec", &self.host, "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"]);
+        c.args([
+            "netns",
+            "exec",
+            &self.host,
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--",
+        ]);
         c.arg(program);
         c
     }
@@ -121,12 +142,20 @@ impl Lab {
         if let Some(r) = ready {
             cmd.env("READY_FILE", r);
         }
-        let child = cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::inherit()).spawn().expect("spawn");
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn");
         self.children.push(child);
         if let Some(r) = ready {
             let start = Instant::now();
             while !r.exists() {
-                assert!(start.elapsed() < Duration::from_secs(10), "server did not become ready");
+                assert!(
+                    start.elapsed() < Duration::from_secs(10),
+                    "server did not become ready"
+                );
                 std::thread::sleep(Duration::from_millis(10));
             }
         }
@@ -135,15 +164,23 @@ impl Lab {
 
     /// A Python netcheck server in the remote namespace, ready when this returns.
     pub fn remote_server(&mut self, mode: &str, host: &str, port: u16, extra: &[&str]) {
-        let ready = self.dir.join(format!("ready-remote-{mode}-{port}-{}", host.replace(':', "_")));
+        let ready = self.dir.join(format!(
+            "ready-remote-{mode}-{port}-{}",
+            host.replace(':', "_")
+        ));
         let mut cmd = self.in_remote("/usr/bin/python3");
-        cmd.arg(netcheck()).args([mode, host, &port.to_string()]).args(extra);
+        cmd.arg(netcheck())
+            .args([mode, host, &port.to_string()])
+            .args(extra);
         self.spawn(cmd, Some(&ready));
     }
 
     /// A Python netcheck server in the host namespace, ready when this returns.
     pub fn host_server(&mut self, mode: &str, host: &str, port: u16) {
-        let ready = self.dir.join(format!("ready-host-{mode}-{port}-{}", host.replace(':', "_")));
+        let ready = self.dir.join(format!(
+            "ready-host-{mode}-{port}-{}",
+            host.replace(':', "_")
+        ));
         let mut cmd = self.in_host("/usr/bin/python3");
         cmd.arg(netcheck()).args([mode, host, &port.to_string()]);
         self.spawn(cmd, Some(&ready));
@@ -170,12 +207,19 @@ pub fn netcheck() -> PathBuf {
 
 /// Make `/dev/net/tun` usable by unprivileged users, as distributions ship it.
 pub fn open_tun_device() {
-    let _ = Command::new("chmod").args(["0666", "/dev/net/tun"]).status();
+    let _ = Command::new("chmod")
+        .args(["0666", "/dev/net/tun"])
+        .status();
 }
 
 /// Run with a deadline; kill and fail if it runs over.
 pub fn output_within(cmd: &mut Command, limit: Duration) -> Output {
-    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
     let start = Instant::now();
     loop {
         if let Some(_status) = child.try_wait().expect("try_wait") {

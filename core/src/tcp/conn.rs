@@ -105,6 +105,10 @@ pub struct TcpConn {
     pub retries: u8,
     /// When the timer fires, and why.
     pub timer: Option<(Instant, TimerKind)>,
+    /// While the window we advertised is closed: when to look at the host socket's
+    /// send space again and tell the guest if it opened (the kernel reports no
+    /// writability for a buffer that drained without a failed send).
+    pub window_recheck: Option<Instant>,
     /// Readiness we asked the shim to report for the socket.
     pub watching: Interest,
 }
@@ -123,6 +127,14 @@ impl TcpConn {
     /// Something we sent the guest (data or FIN) is not acknowledged yet.
     pub fn awaiting_ack(&self) -> bool {
         self.in_flight() > 0 || (self.fin_sent && !self.fin_acked)
+    }
+
+    /// The earliest of the connection's deadlines.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        match (self.timer.map(|(at, _)| at), self.window_recheck) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Sequence number our FIN occupies (valid once `fin_sent`).

@@ -135,12 +135,12 @@ fn no_connection<H: Host>(e: &mut Engine<'_>, key: &FlowKey, seg: &Incoming<'_>,
 fn open<H: Host>(e: &mut Engine<'_>, now: Instant, key: FlowKey, seg: &Incoming<'_>, host: &mut H) {
     let target = fwd::target_from_guest(&e.config, SocketAddr::new(key.our_addr, key.our_port));
     let guest_wscale = seg.window_scale.map(|w| w.min(MAX_GUEST_WINDOW_SCALE));
-    let conn = TcpConn {
+    let our_isn = isn(e, &key, now);
+    let mut conn = TcpConn {
         state: TcpState::Connecting,
-        sock: crate::sockref::SockRef::new(crate::sockref::SockKind::TcpConn, 1, 0, 0),
-        our_isn: isn(e, &key, now),
-        seq_to_guest: 0,
-        seq_acked_by_guest: 0,
+        our_isn,
+        seq_to_guest: our_isn,
+        seq_acked_by_guest: our_isn,
         seq_from_guest: seg.seq.wrapping_add(1),
         seq_acked_to_guest: seg.seq.wrapping_add(1),
         guest_window: u32::from(seg.window),
@@ -151,22 +151,7 @@ fn open<H: Host>(e: &mut Engine<'_>, now: Instant, key: FlowKey, seg: &Incoming<
             0
         },
         guest_mss: seg.mss.unwrap_or(DEFAULT_GUEST_MSS).max(64),
-        window_to_guest: u32::from(u16::MAX),
-        guest_fin: false,
-        host_eof: false,
-        fin_sent: false,
-        fin_acked: false,
-        send_blocked: false,
-        stalled: false,
-        dup_acks: 0,
-        retries: 0,
-        timer: None,
-        watching: Interest::default(),
-    };
-    let mut conn = TcpConn {
-        seq_to_guest: conn.our_isn,
-        seq_acked_by_guest: conn.our_isn,
-        ..conn
+        ..TcpConn::placeholder()
     };
     let id = match e.flows.insert(Flow::Tcp(conn), [Some(key), None]) {
         Ok(id) => id,
@@ -271,7 +256,7 @@ fn on_segment<H: Host>(
             destroy(e, id, &c, true, host);
         } else {
             e.stats.record_drop(DropReason::TcpOutOfWindow);
-            send_ack(e, &key, &mut c, host);
+            send_ack(e, now, &key, &mut c, host);
             store(e, id, c);
         }
         return;
@@ -302,7 +287,7 @@ fn on_segment<H: Host>(
                     sock: c.sock,
                     mss: c.guest_mss,
                 });
-                send_ack(e, &key, &mut c, host);
+                send_ack(e, now, &key, &mut c, host);
                 host::watch(
                     &mut c,
                     Interest {
@@ -368,7 +353,7 @@ fn on_segment<H: Host>(
     if seg.has(SYN) {
         // RFC 5961 §4.2: a SYN on a synchronized connection gets a challenge ACK.
         e.stats.record_drop(DropReason::TcpOutOfWindow);
-        send_ack(e, &key, &mut c, host);
+        send_ack(e, now, &key, &mut c, host);
         store(e, id, c);
         return;
     }
@@ -381,7 +366,7 @@ fn on_segment<H: Host>(
         store(e, id, c);
         return;
     }
-    if !process_data(e, id, &key, &mut c, seg, host) {
+    if !process_data(e, now, id, &key, &mut c, seg, host) {
         return; // the flow was torn down
     }
     host::pump(e, now, &key, &mut c, host);
@@ -406,7 +391,7 @@ fn process_ack<H: Host>(
     if seq_lt(c.seq_to_guest, seg.ack) {
         // RFC 9293 §3.10.7.4: an ACK for something not yet sent: ACK and drop.
         e.stats.record_drop(DropReason::TcpOutOfWindow);
-        send_ack(e, key, c, host);
+        send_ack(e, now, key, c, host);
         return false;
     }
     let old_window = c.guest_window;
@@ -450,6 +435,7 @@ fn process_ack<H: Host>(
 /// Payload and FIN from the guest. Returns false if the flow was torn down.
 fn process_data<H: Host>(
     e: &mut Engine<'_>,
+    now: Instant,
     id: FlowId,
     key: &FlowKey,
     c: &mut TcpConn,
@@ -458,11 +444,17 @@ fn process_data<H: Host>(
 ) -> bool {
     let fin = seg.has(FIN);
     if seg.payload.is_empty() && !fin {
+        if seg.seq != c.seq_from_guest {
+            // RFC 9293 §3.10.7.4: an unacceptable segment — here a keep-alive or a
+            // zero-window probe carrying an old sequence number — is answered with an
+            // ACK, which also tells the guest our current window.
+            send_ack(e, now, key, c, host);
+        }
         return true;
     }
     if c.guest_fin {
         // Anything after the guest's FIN is a retransmission: re-ACK it.
-        send_ack(e, key, c, host);
+        send_ack(e, now, key, c, host);
         return true;
     }
     let len = seg.payload.len() as u32;
@@ -470,13 +462,13 @@ fn process_data<H: Host>(
         // A gap: we keep no out-of-order data. The duplicate ACK tells the guest
         // where we are; it retransmits from there.
         e.stats.tcp_out_of_order += 1;
-        send_ack(e, key, c, host);
+        send_ack(e, now, key, c, host);
         return true;
     }
     let skip = c.seq_from_guest.wrapping_sub(seg.seq);
     if skip > len || (skip == len && !fin) {
         // Entirely old (a retransmission or a keep-alive probe): re-ACK.
-        send_ack(e, key, c, host);
+        send_ack(e, now, key, c, host);
         return true;
     }
     let data = &seg.payload[skip as usize..];
@@ -506,6 +498,6 @@ fn process_data<H: Host>(
         c.guest_fin = true;
         host.exec(Op::ShutdownWrite { sock: c.sock });
     }
-    send_ack(e, key, c, host);
+    send_ack(e, now, key, c, host);
     true
 }

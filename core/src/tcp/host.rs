@@ -202,7 +202,7 @@ fn on_conn<H: Host>(e: &mut Engine<'_>, now: Instant, id: FlowId, r: Readiness, 
         let read = c.watching.read;
         watch(&mut c, Interest { read, write: false }, host);
         for _ in 0..4 {
-            send_ack(e, &key, &mut c, host);
+            send_ack(e, now, &key, &mut c, host);
         }
     }
     if r.hangup {
@@ -246,8 +246,26 @@ pub(crate) fn on_timer<H: Host>(e: &mut Engine<'_>, now: Instant, id: FlowId, ho
     let Some((key, mut c)) = load(e, id) else {
         return;
     };
-    let Some((at, kind)) = c.timer else { return };
+    if c.window_recheck.is_some_and(|at| at <= now) {
+        c.window_recheck = None;
+        if c.state == TcpState::Established {
+            let before = c.window_to_guest;
+            let mut probe = c;
+            window_for(&mut probe, tcp_info(c.sock, host));
+            if probe.window_to_guest > before {
+                // Send space came back: a window update.
+                send_ack(e, now, &key, &mut c, host);
+            } else {
+                c.window_recheck = Some(now + super::WINDOW_RECHECK);
+            }
+        }
+    }
+    let Some((at, kind)) = c.timer else {
+        store(e, id, c);
+        return;
+    };
     if at > now {
+        store(e, id, c);
         return;
     }
     c.timer = None;
@@ -536,6 +554,7 @@ impl TcpConn {
             dup_acks: 0,
             retries: 0,
             timer: None,
+            window_recheck: None,
             watching: Interest::default(),
         }
     }

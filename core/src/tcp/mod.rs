@@ -45,6 +45,9 @@ pub const RTO_MAX: Duration = Duration::from_secs(60);
 pub const MAX_RETRIES: u8 = 7;
 /// Listen backlog for forwarded ports (passt: 128).
 pub const LISTEN_BACKLOG: u32 = 128;
+/// How often a closed window toward the guest is re-checked against the host socket's
+/// send space (passt: 10 ms).
+pub const WINDOW_RECHECK: Duration = Duration::from_millis(10);
 /// Most segments sent to the guest per call of the data pump, so that one busy
 /// connection cannot starve the event loop.
 pub const MAX_SEGMENTS_PER_PUMP: usize = 64;
@@ -104,7 +107,7 @@ fn load(e: &Engine<'_>, id: FlowId) -> Option<(FlowKey, TcpConn)> {
 
 /// Write a connection record back and fold its timer into the engine's deadline.
 fn store(e: &mut Engine<'_>, id: FlowId, c: TcpConn) {
-    if let Some((at, _)) = c.timer {
+    if let Some(at) = c.next_deadline() {
         e.note_deadline(at);
     }
     if let Some(Flow::Tcp(slot)) = e.flows.get_mut(id) {
@@ -141,10 +144,22 @@ fn tcp_info<H: Host>(sock: SockRef, host: &mut H) -> Option<TcpInfo> {
     }
 }
 
-/// ACK everything received from the guest, with a fresh window.
-fn send_ack<H: Host>(e: &mut Engine<'_>, key: &FlowKey, c: &mut TcpConn, host: &mut H) {
+/// ACK everything received from the guest, with a fresh window. A window too small
+/// for a segment schedules a re-check of the host's send space.
+fn send_ack<H: Host>(
+    e: &mut Engine<'_>,
+    now: Instant,
+    key: &FlowKey,
+    c: &mut TcpConn,
+    host: &mut H,
+) {
     let info = tcp_info(c.sock, host);
     let window = window_for(c, info);
+    c.window_recheck = if c.window_to_guest < u32::from(c.guest_mss) && !c.guest_fin {
+        Some(now + WINDOW_RECHECK)
+    } else {
+        None
+    };
     c.seq_acked_to_guest = c.seq_from_guest;
     let h = Header {
         seq: c.seq_to_guest,

@@ -35,7 +35,9 @@ fn main() -> ExitCode {
             _ => return usage(),
         }
     }
-    let (Some(netns), Some(socket)) = (netns, socket) else { return usage() };
+    let (Some(netns), Some(socket)) = (netns, socket) else {
+        return usage();
+    };
     match relay(&netns, &tap_name, &socket) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -49,7 +51,12 @@ fn relay(netns: &str, tap_name: &str, socket: &str) -> io::Result<()> {
     let ns = NetnsHandle::open(netns)?;
     let name = tap_name.to_string();
     let mut tap = in_netns(&ns, move || Tap::open(&name))??;
-    let fd = net::socket_with(AddressFamily::UNIX, SocketType::STREAM, SocketFlags::CLOEXEC, None)?;
+    let fd = net::socket_with(
+        AddressFamily::UNIX,
+        SocketType::STREAM,
+        SocketFlags::CLOEXEC,
+        None,
+    )?;
     net::connect(&fd, &SocketAddrUnix::new(socket)?)?;
     rustix::io::ioctl_fionbio(&fd, true)?;
     let mut qemu = QemuStream::new(fd);
@@ -58,7 +65,10 @@ fn relay(netns: &str, tap_name: &str, socket: &str) -> io::Result<()> {
         let (tap_ready, sock_ready) = {
             let tap_fd = tap.poll_fd().expect("tap is always attached");
             let sock_fd = qemu.poll_fd().expect("stream is always attached");
-            let mut fds = [PollFd::new(&tap_fd, PollFlags::IN), PollFd::new(&sock_fd, PollFlags::IN)];
+            let mut fds = [
+                PollFd::new(&tap_fd, PollFlags::IN),
+                PollFd::new(&sock_fd, PollFlags::IN),
+            ];
             poll(&mut fds, None)?;
             (!fds[0].revents().is_empty(), !fds[1].revents().is_empty())
         };

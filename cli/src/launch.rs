@@ -1,0 +1,396 @@
+//! From parsed options to a running pasta or passt: discover the host, build the
+//! engine's configuration, and hand over to the Linux shim.
+
+use crate::help::{help_text, version_text};
+use crate::options::{Action, Forward, IpVersions, ListOpt, NsTarget, Options, ParseEnv};
+use crate::resolv::{self, Resolv};
+use passt_core::config::{Config, DnsConfig, Domain, Ipv4Config, Ipv6Config, Mode};
+use passt_core::fwd::spec::PortSpan;
+use passt_core::fwd::PortForwards;
+use passt_core::wire::ethernet::MacAddr;
+use passt_shim_linux::discover::{self, HostTemplate};
+use passt_shim_linux::netlink::Netlink;
+use passt_shim_linux::nsconfig::NsNetConfig;
+use passt_shim_linux::passt::{self, Listen, PasstPlan};
+use passt_shim_linux::pasta::{self, PastaPlan, Target};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Flow table capacity: connections tracked at once.
+pub const FLOWS: usize = 32_768;
+/// Local mode (no usable host interface): the guest's IPv4 address.
+const LOCAL_GUEST: Ipv4Addr = Ipv4Addr::new(169, 254, 2, 1);
+/// Local mode: our address and the gateway.
+const LOCAL_GATEWAY: Ipv4Addr = Ipv4Addr::new(169, 254, 2, 2);
+/// Our link-local address when the host has none to borrow.
+const FALLBACK_LL: Ipv6Addr = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1);
+
+/// The whole program for `mode`: parse argv, then run. Errors print one line and exit 1.
+pub fn main(mode: Mode) -> ExitCode {
+    let env = ParseEnv {
+        ephemeral: ephemeral_range(),
+    };
+    let action = match crate::parse_with(mode, std::env::args_os().skip(1), &env) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(1);
+        }
+    };
+    match action {
+        Action::Help => {
+            print!("{}", help_text(mode));
+            ExitCode::SUCCESS
+        }
+        Action::Version => {
+            print!("{}", version_text(mode));
+            ExitCode::SUCCESS
+        }
+        Action::PrintCapabilities => {
+            println!("{{ \"type\": \"net\" }}");
+            ExitCode::SUCCESS
+        }
+        Action::Run(opts) => match run(*opts) {
+            Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::from(1)
+            }
+        },
+    }
+}
+
+/// The host's ephemeral port range, skipped by `all` and exclusion-only specs.
+fn ephemeral_range() -> PortSpan {
+    let text =
+        std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap_or_default();
+    let mut it = text
+        .split_whitespace()
+        .filter_map(|w| w.parse::<u16>().ok());
+    match (it.next(), it.next()) {
+        (Some(first), Some(last)) if first <= last => PortSpan { first, last },
+        _ => ParseEnv::default().ephemeral,
+    }
+}
+
+fn run(opts: Options) -> Result<i32, String> {
+    for w in &opts.warnings {
+        eprintln!("{w}");
+    }
+    if opts.vhost_user {
+        return Err("--vhost-user is not supported by this build".into());
+    }
+    let want_v4 = opts.ip_versions != IpVersions::V6Only;
+    let want_v6 = opts.ip_versions != IpVersions::V4Only;
+    let iface = opts
+        .interface
+        .as_ref()
+        .or(opts.outbound_if4.as_ref())
+        .or(opts.outbound_if6.as_ref());
+    let template = Netlink::open()
+        .and_then(|mut nl| discover::discover(&mut nl, iface.map(|i| i.as_str()), want_v4, want_v6))
+        .map_err(|e| format!("Failed to read the host's network configuration: {e}"))?;
+    let config = engine_config(&opts, &template, &resolv::read_host())?;
+    match opts.mode {
+        Mode::Pasta => run_pasta(opts, template, config),
+        Mode::Passt => run_passt(opts, config),
+    }
+}
+
+/// The engine's configuration from the options and what the host has.
+pub fn engine_config(
+    opts: &Options,
+    template: &HostTemplate,
+    host_dns: &Resolv,
+) -> Result<Config, String> {
+    let mut c = Config::new(opts.mode);
+    c.our_mac = opts.mac_addr.unwrap_or(MacAddr::PASST_DEFAULT);
+    c.mtu = opts.mtu;
+    let want_v4 = opts.ip_versions != IpVersions::V6Only;
+    let want_v6 = opts.ip_versions != IpVersions::V4Only;
+
+    if want_v4 {
+        let t = template.v4.as_ref();
+        let addr = opts.address.v4.or(t.and_then(|t| as_v4(t.addr)));
+        let gateway = opts
+            .gateway
+            .v4
+            .or(t.and_then(|t| t.gateway.and_then(as_v4)));
+        c.ipv4 = match (addr, gateway) {
+            (Some(addr), Some(gateway)) => Some(Ipv4Config {
+                addr,
+                prefix_len: opts
+                    .prefix_len_v4
+                    .or(t.map(|t| t.prefix_len))
+                    .unwrap_or_else(|| classful(addr)),
+                gateway,
+            }),
+            (Some(addr), None) => Some(Ipv4Config {
+                addr,
+                prefix_len: opts
+                    .prefix_len_v4
+                    .or(t.map(|t| t.prefix_len))
+                    .unwrap_or_else(|| classful(addr)),
+                gateway: addr,
+            }),
+            _ => None,
+        };
+    }
+    if want_v6 {
+        let t = template.v6.as_ref();
+        let addr = opts.address.v6.or(t.and_then(|t| as_v6(t.addr)));
+        let gateway = opts
+            .gateway
+            .v6
+            .or(t.and_then(|t| t.gateway.and_then(as_v6)));
+        if let Some(addr) = addr {
+            let gateway = gateway.unwrap_or(FALLBACK_LL);
+            let our_link_local = if gateway.is_unicast_link_local() {
+                gateway
+            } else {
+                t.and_then(|t| t.link_local).unwrap_or(FALLBACK_LL)
+            };
+            c.ipv6 = Some(Ipv6Config {
+                addr,
+                prefix_len: 64,
+                gateway,
+                our_link_local,
+            });
+        }
+    }
+    if c.ipv4.is_none() && c.ipv6.is_none() {
+        // Local mode (passt-reference §5.1): no usable host interface.
+        c.ipv4 = Some(Ipv4Config {
+            addr: LOCAL_GUEST,
+            prefix_len: 16,
+            gateway: LOCAL_GATEWAY,
+        });
+    }
+
+    // Stand-ins for the host: the gateway means the host's loopback unless told otherwise.
+    c.nat.map_host_loopback_v4 = opts.map_host_loopback.v4.or(if opts.no_map_gw {
+        None
+    } else {
+        c.ipv4.map(|v| v.gateway)
+    });
+    c.nat.map_host_loopback_v6 = opts.map_host_loopback.v6.or(if opts.no_map_gw {
+        None
+    } else {
+        c.ipv6.map(|v| v.gateway)
+    });
+    c.nat.map_guest_addr_v4 = opts.map_guest_addr.v4;
+    c.nat.map_guest_addr_v6 = opts.map_guest_addr.v6;
+
+    c.dns = dns_config(opts, &c, host_dns);
+    c.services.dhcp = !opts.no_dhcp && c.ipv4.is_some();
+    c.services.ndp = !opts.no_ndp && c.ipv6.is_some();
+    // pasta --config-net configures the namespace itself: no router advertisements.
+    c.services.ra = c.services.ndp && !opts.no_ra && !(opts.mode == Mode::Pasta && opts.config_net);
+    c.services.dhcpv6 = !opts.no_dhcpv6 && c.ipv6.is_some();
+    if let Forward::Ports { forwards, .. } = &opts.tcp_ports {
+        c.forwards.tcp_in = PortForwards::clone(forwards);
+    }
+    c.seed = random_seed();
+    c.duid_time = duid_time();
+    c.validate()
+        .map_err(|e| format!("Invalid configuration: {e:?}"))?;
+    Ok(c)
+}
+
+fn dns_config(opts: &Options, c: &Config, host: &Resolv) -> DnsConfig {
+    let mut d = DnsConfig {
+        advertise_servers: opts.dhcp_dns,
+        advertise_search: opts.dhcp_search,
+        ..DnsConfig::default()
+    };
+    let servers: Vec<IpAddr> = match &opts.dns {
+        ListOpt::Disabled => Vec::new(),
+        ListOpt::Given(v) => v.clone(),
+        ListOpt::FromHost => host
+            .nameservers
+            .iter()
+            .filter_map(|a| match a {
+                // A loopback resolver (systemd-resolved's 127.0.0.53) is reached through
+                // the host-loopback stand-in, when there is one.
+                IpAddr::V4(v4) if v4.is_loopback() => c.nat.map_host_loopback_v4.map(IpAddr::V4),
+                IpAddr::V6(v6) if v6.is_loopback() => c.nat.map_host_loopback_v6.map(IpAddr::V6),
+                other => Some(*other),
+            })
+            .collect(),
+    };
+    for s in servers {
+        match s {
+            IpAddr::V4(a) => {
+                let _ = d.servers_v4.push(a);
+            }
+            IpAddr::V6(a) => {
+                let _ = d.servers_v6.push(a);
+            }
+        }
+    }
+    let search: Vec<String> = match &opts.search {
+        ListOpt::Disabled => Vec::new(),
+        ListOpt::Given(v) => v.clone(),
+        ListOpt::FromHost => host.search.clone(),
+    };
+    for s in search {
+        if let Ok(domain) = Domain::try_from(s.as_str()) {
+            let _ = d.search.push(domain);
+        }
+    }
+    d
+}
+
+fn run_pasta(opts: Options, template: HostTemplate, config: Config) -> Result<i32, String> {
+    let target = match opts.target.clone() {
+        None | Some(NsTarget::Spawn(_)) => {
+            let argv = match &opts.target {
+                Some(NsTarget::Spawn(a)) if !a.is_empty() => a.clone(),
+                _ => vec![std::env::var_os("SHELL").unwrap_or_else(|| "/bin/sh".into())],
+            };
+            Target::Spawn {
+                argv,
+                hostname: opts.hostname.clone(),
+            }
+        }
+        Some(NsTarget::Pid(pid)) => Target::Attach {
+            netns: PathBuf::from(format!("/proc/{pid}/ns/net")),
+            userns: opts.userns_path(),
+        },
+        Some(NsTarget::Netns(path)) => Target::Attach {
+            netns: path,
+            userns: opts.userns_path(),
+        },
+    };
+    let ns_ifname = opts
+        .ns_ifname
+        .as_ref()
+        .map(|n| n.to_string())
+        .or_else(|| {
+            template
+                .v4
+                .as_ref()
+                .or(template.v6.as_ref())
+                .map(|t| t.ifname.clone())
+        })
+        .unwrap_or_else(|| "tap0".to_string());
+    let net = NsNetConfig {
+        mtu: opts.mtu,
+        addr_v4: config
+            .ipv4
+            .filter(|_| opts.address.v4.is_some() || template.v4.is_none())
+            .map(|v| (IpAddr::V4(v.addr), v.prefix_len)),
+        addr_v6: opts.address.v6.map(|a| (IpAddr::V6(a), 64)),
+        gateway_v4: config
+            .ipv4
+            .filter(|_| opts.gateway.v4.is_some() || template.v4.is_none())
+            .map(|v| IpAddr::V4(v.gateway)),
+        gateway_v6: opts.gateway.v6.map(IpAddr::V6),
+        mac: opts.ns_mac_addr.map(|m| m.0),
+    };
+    // Without a host template for a family, --config-net sets what the options say.
+    let mut template = template;
+    if template.v4.is_none() {
+        if let Some(v4) = config.ipv4 {
+            template.v4 = Some(synthetic_template(
+                IpAddr::V4(v4.addr),
+                v4.prefix_len,
+                IpAddr::V4(v4.gateway),
+            ));
+        }
+    }
+    let attached = matches!(target, Target::Attach { .. });
+    let plan = PastaPlan {
+        target,
+        template,
+        ns_ifname,
+        config_net: opts.config_net,
+        net,
+        engine: config,
+        flows: FLOWS,
+        no_netns_quit: opts.no_netns_quit,
+        daemon: attached && !opts.foreground,
+        pid_file: opts.pid_file.clone(),
+    };
+    pasta::run(plan).map_err(|e| e.to_string())
+}
+
+fn synthetic_template(addr: IpAddr, prefix_len: u8, gateway: IpAddr) -> discover::FamilyTemplate {
+    discover::FamilyTemplate {
+        ifindex: 0,
+        ifname: "tap0".into(),
+        addr,
+        prefix_len,
+        gateway: Some(gateway),
+        link_local: None,
+        addrs: Vec::new(),
+        routes: Vec::new(),
+    }
+}
+
+fn run_passt(opts: Options, config: Config) -> Result<i32, String> {
+    let listen = match opts.fd {
+        Some(fd) => passt::inherited(fd).map_err(|e| e.to_string())?,
+        None => passt::listen(opts.socket.as_deref()).map_err(|e| e.to_string())?,
+    };
+    if let Listen::Socket { path, .. } = &listen {
+        if opts.log_level > crate::options::LogLevel::Warning {
+            eprintln!(
+                "UNIX domain socket bound at {}\n\nYou can now start qemu (>= 7.2, with commit 13c6be96618c):\n    \
+                 kvm ... -device virtio-net-pci,netdev=s -netdev stream,id=s,server=off,addr.type=unix,addr.path={}",
+                path.display(),
+                path.display()
+            );
+        }
+    }
+    let plan = PasstPlan {
+        engine: config,
+        flows: FLOWS,
+        one_off: opts.one_off,
+        verbose: opts.log_level >= crate::options::LogLevel::Debug,
+        daemon: !opts.foreground && opts.fd.is_none(),
+        pid_file: opts.pid_file.clone(),
+    };
+    passt::run(plan, listen).map_err(|e| e.to_string())
+}
+
+fn as_v4(a: IpAddr) -> Option<Ipv4Addr> {
+    match a {
+        IpAddr::V4(v) => Some(v),
+        IpAddr::V6(_) => None,
+    }
+}
+
+fn as_v6(a: IpAddr) -> Option<Ipv6Addr> {
+    match a {
+        IpAddr::V6(v) => Some(v),
+        IpAddr::V4(_) => None,
+    }
+}
+
+/// Classful prefix length for an address given without `-n` (passt-reference §1.2).
+fn classful(a: Ipv4Addr) -> u8 {
+    match a.octets()[0] {
+        0..=127 => 8,
+        128..=191 => 16,
+        192..=223 => 24,
+        _ => 32,
+    }
+}
+
+fn random_seed() -> u64 {
+    let mut b = [0u8; 8];
+    let _ = rustix::rand::getrandom(&mut b, rustix::rand::GetRandomFlags::empty());
+    u64::from_ne_bytes(b)
+}
+
+/// Seconds since 2000-01-01 00:00:00 UTC (the DUID-LLT epoch, RFC 8415 §11.2).
+fn duid_time() -> u32 {
+    const EPOCH_2000: u64 = 946_684_800;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    u32::try_from(now.saturating_sub(EPOCH_2000)).unwrap_or(u32::MAX)
+}
