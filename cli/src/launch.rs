@@ -191,6 +191,10 @@ pub fn engine_config(
     if let Forward::Ports { forwards, .. } = &opts.tcp_ports {
         c.forwards.tcp_in = PortForwards::clone(forwards);
     }
+    if let Forward::Ports { forwards, .. } = &opts.tcp_ns {
+        c.forwards.tcp_out = PortForwards::clone(forwards);
+    }
+    c.splice = opts.mode == Mode::Pasta && !opts.no_splice;
     c.seed = random_seed();
     c.duid_time = duid_time();
     c.validate()

@@ -263,3 +263,44 @@ fn forwarded_ports_reach_a_server_in_the_namespace() {
     let _ = pasta_child.kill();
     let _ = pasta_child.wait();
 }
+
+#[test]
+fn outbound_forward_reaches_a_host_loopback_server() {
+    let Some(mut lab) = Lab::new() else { return };
+    lab.host_server("echo-server", "127.0.0.1", 5213);
+    lab.host_server("echo-server", "::1", 5214);
+    let script = format!(
+        "{} && echo && {}",
+        netcheck("echo 127.0.0.1 5213 dash-T-v4"),
+        netcheck("echo ::1 5214 dash-T-v6")
+    );
+    let out = expect_success(&pasta_sh(&lab, &["-T", "5213,5214"], &script));
+    assert_eq!(out, "dash-T-v4\ndash-T-v6");
+}
+
+#[test]
+fn spliced_paths_carry_bulk_data_byte_exact() {
+    let Some(mut lab) = Lab::new() else { return };
+    // -T: namespace loopback → host loopback, 16 MiB each way.
+    lab.host_server("sink-server", "127.0.0.1", 9100);
+    lab.host_server_args("source-server", "127.0.0.1", 9101, &["down", "16"]);
+    let expected_up = Command::new("/usr/bin/python3")
+        .arg(lab::netcheck())
+        .args(["sha", "up", "16"])
+        .output()
+        .unwrap();
+    let expected_down = Command::new("/usr/bin/python3")
+        .arg(lab::netcheck())
+        .args(["sha", "down", "16"])
+        .output()
+        .unwrap();
+    let script = format!(
+        "{} && {}",
+        netcheck("upload 127.0.0.1 9100 up 16"),
+        netcheck("download 127.0.0.1 9101")
+    );
+    let out = expect_success(&pasta_sh(&lab, &["-T", "9100,9101"], &script));
+    let mut lines = out.lines();
+    assert_eq!(lines.next().unwrap(), stdout(&expected_up).trim());
+    assert_eq!(lines.next().unwrap(), stdout(&expected_down).trim());
+}

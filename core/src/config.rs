@@ -115,6 +115,8 @@ pub struct Forwards {
     pub tcp_in: crate::fwd::PortForwards,
     /// Host → guest UDP (`-u`).
     pub udp_in: crate::fwd::PortForwards,
+    /// Guest loopback → host loopback TCP (`-T`, pasta only).
+    pub tcp_out: crate::fwd::PortForwards,
 }
 
 /// Everything the engine needs to know, fixed for its lifetime.
@@ -138,6 +140,10 @@ pub struct Config {
     pub nat: crate::fwd::Nat,
     /// Forwarded ports.
     pub forwards: Forwards,
+    /// pasta's loopback bypass: connections from the host's loopback to forwarded ports
+    /// (and `-T` connections) are spliced socket to socket instead of crossing the tap
+    /// (on by default for pasta; `--no-splice` turns it off).
+    pub splice: bool,
     /// Seed for everything that must look random but replay identically: ISNs, hash
     /// keys, RA intervals.
     pub seed: u64,
@@ -182,6 +188,7 @@ impl Config {
             services: Services::default(),
             nat: crate::fwd::Nat::default(),
             forwards: Forwards::default(),
+            splice: mode == Mode::Pasta,
             seed: 0,
             duid_time: 0,
         }

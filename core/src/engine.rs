@@ -51,6 +51,18 @@ pub struct Storage<'a> {
 pub enum Flow {
     /// A TCP connection between the guest and a host socket.
     Tcp(crate::tcp::TcpConn),
+    /// Two host sockets joined by pasta's loopback bypass.
+    Splice(crate::tcp::SpliceConn),
+}
+
+impl Flow {
+    /// The earliest deadline of the flow, if it has timers.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        match self {
+            Flow::Tcp(c) => c.next_deadline(),
+            Flow::Splice(_) => None,
+        }
+    }
 }
 
 /// What the engine has learned about the guest from its frames.
@@ -144,9 +156,10 @@ impl<'a> Engine<'a> {
     pub fn check_invariants(&self) -> Result<(), &'static str> {
         self.flows.check_invariants()?;
         for (id, flow) in self.flows.iter() {
-            let Flow::Tcp(c) = flow;
-            if c.sock.slot() != id.slot || c.sock.generation() != id.generation {
-                return Err("flow socket names another slot");
+            if let Flow::Tcp(c) = flow {
+                if c.sock.slot() != id.slot || c.sock.generation() != id.generation {
+                    return Err("flow socket names another slot");
+                }
             }
         }
         Ok(())
@@ -200,13 +213,15 @@ impl<'a> Engine<'a> {
                 break;
             }
             for id in ids {
-                if let Some(Flow::Tcp(c)) = self.flows.remove(id) {
-                    host.exec(Op::Close {
-                        sock: c.sock,
-                        abort: true,
-                    });
-                    self.stats.tcp_closed += 1;
+                let socks = match self.flows.remove(id) {
+                    Some(Flow::Tcp(c)) => [Some(c.sock), None],
+                    Some(Flow::Splice(_)) => crate::tcp::splice::sockets(id).map(Some),
+                    None => [None, None],
+                };
+                for sock in socks.into_iter().flatten() {
+                    host.exec(Op::Close { sock, abort: true });
                 }
+                self.stats.tcp_closed += 1;
             }
         }
         self.flow_deadline = None;
@@ -244,8 +259,7 @@ impl<'a> Engine<'a> {
                 .flows
                 .iter()
                 .filter(|(id, f)| {
-                    let Flow::Tcp(c) = f;
-                    id.slot >= next_slot && c.next_deadline().is_some_and(|at| at <= now)
+                    id.slot >= next_slot && f.next_deadline().is_some_and(|at| at <= now)
                 })
                 .map(|(id, _)| id)
                 .take(BATCH)
@@ -259,10 +273,7 @@ impl<'a> Engine<'a> {
         self.flow_deadline = self
             .flows
             .iter()
-            .filter_map(|(_, f)| {
-                let Flow::Tcp(c) = f;
-                c.next_deadline()
-            })
+            .filter_map(|(_, f)| f.next_deadline())
             .min();
     }
 

@@ -70,6 +70,31 @@ pub enum Transport {
     Udp,
 }
 
+/// Which network namespace a socket is opened in. pasta has two: the host's (where
+/// outbound connections and `-t` listeners live) and the guest's (its `-T` listeners,
+/// and the far ends of spliced connections). passt only has the host's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Namespace {
+    /// The namespace the shim runs in.
+    Host,
+    /// The guest's network namespace (pasta only).
+    Guest,
+}
+
+/// What one [`Op::Splice`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Spliced {
+    /// Bytes taken from the source socket.
+    pub read: usize,
+    /// Bytes delivered to the destination socket.
+    pub written: usize,
+    /// Bytes read but not yet delivered (held in the shim's pipe until the
+    /// destination has room; report writability of the destination to resume).
+    pub pending: usize,
+    /// The source reached end of stream and nothing of it is pending.
+    pub eof: bool,
+}
+
 /// Which readiness the engine wants reported for a socket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Interest {
@@ -104,6 +129,8 @@ pub enum Op<'a> {
         family: Family,
         /// Transport.
         transport: Transport,
+        /// Namespace to open it in.
+        ns: Namespace,
     },
     /// Bind `sock` to `addr` (`SO_REUSEADDR` set for listeners). `dual_stack` asks an
     /// IPv6 wildcard bind to accept IPv4 too (`IPV6_V6ONLY` off).
@@ -193,6 +220,15 @@ pub enum Op<'a> {
         /// Socket.
         sock: SockRef,
     },
+    /// Move stream data from `from` to `to` without it passing through the engine
+    /// (pasta's loopback bypass: `splice(2)` through a pipe), as much as both sides allow
+    /// right now. Result: [`OpResult::Spliced`].
+    Splice {
+        /// Source socket.
+        from: SockRef,
+        /// Destination socket.
+        to: SockRef,
+    },
     /// Set the maximum segment size the kernel uses toward the peer (`TCP_MAXSEG`),
     /// mirroring the guest's MSS.
     SetMaxSeg {
@@ -252,6 +288,8 @@ pub enum OpResult {
     },
     /// TCP state, for [`Op::TcpInfo`].
     TcpInfo(TcpInfo),
+    /// What a splice moved, for [`Op::Splice`].
+    Spliced(Spliced),
     /// Failed.
     Err(HostError),
 }

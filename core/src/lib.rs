@@ -47,7 +47,8 @@ pub mod wire;
 pub use config::{Config, ConfigError, Mode};
 pub use engine::{Engine, EngineError, GuestState, Storage};
 pub use io::{
-    Event, Family, Host, HostError, Interest, Op, OpResult, Readiness, TcpInfo, Transport,
+    Event, Family, Host, HostError, Interest, Namespace, Op, OpResult, Readiness, Spliced, TcpInfo,
+    Transport,
 };
 pub use sockref::{SockKind, SockRef};
 pub use stats::{DropReason, Stats};

@@ -124,6 +124,10 @@ pub struct Stats {
     pub tcp_timeouts: u64,
     /// Payload bytes sent to the guest over TCP.
     pub tcp_bytes_to_guest: u64,
+    /// Connections joined socket to socket (pasta's loopback bypass).
+    pub tcp_spliced: u64,
+    /// Bytes moved by spliced connections.
+    pub tcp_bytes_spliced: u64,
     drops: [u64; DropReason::COUNT],
 }
 
@@ -144,6 +148,8 @@ impl Default for Stats {
             tcp_host_errors: 0,
             tcp_timeouts: 0,
             tcp_bytes_to_guest: 0,
+            tcp_spliced: 0,
+            tcp_bytes_spliced: 0,
             drops: [0; DropReason::COUNT],
         }
     }

@@ -5,8 +5,11 @@
 //! edge-triggered (the engine drains what it can and never relies on being told
 //! twice), with the `SockRef` as the event data.
 
+use crate::nssocket::NsSocketFactory;
 use crate::sys;
-use passt_core::io::{Family, HostError, Interest, Op, OpResult, TcpInfo, Transport};
+use passt_core::io::{
+    Family, HostError, Interest, Namespace, Op, OpResult, Spliced, TcpInfo, Transport,
+};
 use passt_core::{Host, SockKind, SockRef};
 use rustix::event::epoll;
 use rustix::io::Errno;
@@ -33,19 +36,38 @@ impl GuestLink for crate::tap::Tap {
     }
 }
 
+/// Size asked for the pipes of spliced connections (the kernel may give less).
+const PIPE_SIZE: usize = 1 << 20;
+/// Most splice rounds per `Op::Splice`, so one busy connection cannot starve others.
+const SPLICE_ROUNDS: usize = 16;
+
+/// The pipe carrying a spliced connection's data away from one socket.
+struct Pipe {
+    read: OwnedFd,
+    write: OwnedFd,
+    /// Bytes in the pipe not yet delivered.
+    pending: usize,
+    /// The source socket reached end of stream.
+    eof: bool,
+}
+
 /// One open socket.
 struct Entry {
     fd: OwnedFd,
     /// The kernel's current `SO_PEEK_OFF` for this socket, as far as we know.
     peek_offset: Option<usize>,
     registered: bool,
+    /// Outgoing pipe, for the source side of a splice.
+    pipe: Option<Pipe>,
 }
 
 /// The Linux executor of engine operations.
 pub struct LinuxHost<G: GuestLink> {
     epoll: OwnedFd,
     guest: G,
-    conns: Vec<Option<Entry>>,
+    /// Connection sockets by flow slot and socket side (a spliced flow has two).
+    conns: Vec<[Option<Entry>; 2]>,
+    guest_ns: Option<NsSocketFactory>,
     listeners: HashMap<u32, Entry>,
     /// Frames that could not be sent to the guest.
     pub tx_dropped: u64,
@@ -100,7 +122,8 @@ impl<G: GuestLink> LinuxHost<G> {
         Ok(LinuxHost {
             epoll,
             guest,
-            conns: (0..flows).map(|_| None).collect(),
+            conns: (0..flows).map(|_| [None, None]).collect(),
+            guest_ns: None,
             listeners: HashMap::with_capacity(64),
             tx_dropped: 0,
         })
@@ -111,6 +134,11 @@ impl<G: GuestLink> LinuxHost<G> {
         self.epoll.as_fd()
     }
 
+    /// Open [`Namespace::Guest`] sockets through `factory` (pasta).
+    pub fn set_guest_namespace(&mut self, factory: NsSocketFactory) {
+        self.guest_ns = Some(factory);
+    }
+
     /// The guest link.
     pub fn guest_mut(&mut self) -> &mut G {
         &mut self.guest
@@ -118,7 +146,7 @@ impl<G: GuestLink> LinuxHost<G> {
 
     /// Open sockets (connections and listeners).
     pub fn open_sockets(&self) -> usize {
-        self.conns.iter().flatten().count() + self.listeners.len()
+        self.conns.iter().flatten().flatten().count() + self.listeners.len()
     }
 
     fn entry(&mut self, sock: SockRef) -> Option<&mut Entry> {
@@ -130,13 +158,14 @@ impl<G: GuestLink> LinuxHost<G> {
             fd,
             peek_offset: None,
             registered: false,
+            pipe: None,
         };
         match sock.kind() {
             SockKind::TcpListen | SockKind::UdpListen => {
                 self.listeners.insert(sock.slot(), entry);
             }
             _ => match self.conns.get_mut(sock.slot() as usize) {
-                Some(slot) => *slot = Some(entry),
+                Some(slot) => slot[usize::from(sock.side())] = Some(entry),
                 None => return OpResult::Err(HostError::TooManyFiles),
             },
         }
@@ -146,11 +175,17 @@ impl<G: GuestLink> LinuxHost<G> {
     fn remove(&mut self, sock: SockRef) -> Option<Entry> {
         match sock.kind() {
             SockKind::TcpListen | SockKind::UdpListen => self.listeners.remove(&sock.slot()),
-            _ => self.conns.get_mut(sock.slot() as usize)?.take(),
+            _ => self.conns.get_mut(sock.slot() as usize)?[usize::from(sock.side())].take(),
         }
     }
 
-    fn open(&mut self, sock: SockRef, family: Family, transport: Transport) -> OpResult {
+    fn open(
+        &mut self,
+        sock: SockRef,
+        family: Family,
+        transport: Transport,
+        ns: Namespace,
+    ) -> OpResult {
         let af = match family {
             Family::V4 => AddressFamily::INET,
             Family::V6 => AddressFamily::INET6,
@@ -159,14 +194,20 @@ impl<G: GuestLink> LinuxHost<G> {
             Transport::Tcp => (SocketType::STREAM, net::ipproto::TCP),
             Transport::Udp => (SocketType::DGRAM, net::ipproto::UDP),
         };
-        let fd = match net::socket_with(
-            af,
-            ty,
-            SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
-            Some(proto),
-        ) {
+        let fd = match (ns, &self.guest_ns) {
+            (Namespace::Host, _) => net::socket_with(
+                af,
+                ty,
+                SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
+                Some(proto),
+            )
+            .map_err(host_error),
+            (Namespace::Guest, Some(f)) => f.socket(af, ty, Some(proto)).map_err(io_error),
+            (Namespace::Guest, None) => Err(HostError::Other(libc::EOPNOTSUPP)),
+        };
+        let fd = match fd {
             Ok(fd) => fd,
-            Err(e) => return OpResult::Err(host_error(e)),
+            Err(e) => return OpResult::Err(e),
         };
         if sock.kind() == SockKind::TcpConn {
             tune_connection(&fd);
@@ -272,13 +313,85 @@ impl<G: GuestLink> LinuxHost<G> {
 }
 
 fn entry_in<'t>(
-    conns: &'t mut [Option<Entry>],
+    conns: &'t mut [[Option<Entry>; 2]],
     listeners: &'t mut HashMap<u32, Entry>,
     sock: SockRef,
 ) -> Option<&'t mut Entry> {
     match sock.kind() {
         SockKind::TcpListen | SockKind::UdpListen => listeners.get_mut(&sock.slot()),
-        _ => conns.get_mut(sock.slot() as usize)?.as_mut(),
+        _ => conns.get_mut(sock.slot() as usize)?[usize::from(sock.side())].as_mut(),
+    }
+}
+
+impl<G: GuestLink> LinuxHost<G> {
+    /// `Op::Splice`: move data `from` → pipe → `to` until one side would block (or a
+    /// round limit), delivering what an earlier call left in the pipe first.
+    fn splice(&mut self, from: SockRef, to: SockRef) -> OpResult {
+        if from.slot() != to.slot() || from.side() == to.side() {
+            return OpResult::Err(HostError::Other(libc::EINVAL));
+        }
+        let Some(pair) = self.conns.get_mut(from.slot() as usize) else {
+            return OpResult::Err(HostError::Other(libc::EBADF));
+        };
+        let [a, b] = pair;
+        let (src, dst) = if from.side() == 0 { (a, b) } else { (b, a) };
+        let (Some(src), Some(dst)) = (src.as_mut(), dst.as_mut()) else {
+            return OpResult::Err(HostError::Other(libc::EBADF));
+        };
+        if src.pipe.is_none() {
+            let flags = rustix::pipe::PipeFlags::NONBLOCK | rustix::pipe::PipeFlags::CLOEXEC;
+            match rustix::pipe::pipe_with(flags) {
+                Ok((read, write)) => {
+                    let _ = rustix::pipe::fcntl_setpipe_size(&write, PIPE_SIZE);
+                    src.pipe = Some(Pipe {
+                        read,
+                        write,
+                        pending: 0,
+                        eof: false,
+                    });
+                }
+                Err(e) => return OpResult::Err(host_error(e)),
+            }
+        }
+        let Some(pipe) = src.pipe.as_mut() else {
+            return OpResult::Err(HostError::Other(libc::EBADF));
+        };
+        let flags = rustix::pipe::SpliceFlags::MOVE | rustix::pipe::SpliceFlags::NONBLOCK;
+        let mut out = Spliced::default();
+        for _ in 0..SPLICE_ROUNDS {
+            while pipe.pending > 0 {
+                match rustix::pipe::splice(&pipe.read, None, &dst.fd, None, pipe.pending, flags) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        pipe.pending -= n;
+                        out.written += n;
+                    }
+                    Err(Errno::AGAIN) => {
+                        out.pending = pipe.pending;
+                        return OpResult::Spliced(out);
+                    }
+                    Err(e) => return OpResult::Err(host_error(e)),
+                }
+            }
+            if pipe.eof {
+                break;
+            }
+            match rustix::pipe::splice(&src.fd, None, &pipe.write, None, PIPE_SIZE, flags) {
+                Ok(0) => pipe.eof = true,
+                Ok(n) => {
+                    pipe.pending += n;
+                    out.read += n;
+                }
+                Err(Errno::AGAIN) => break,
+                Err(e) => return OpResult::Err(host_error(e)),
+            }
+        }
+        out.pending = pipe.pending;
+        out.eof = pipe.eof && pipe.pending == 0;
+        if out.read == 0 && out.written == 0 && !out.eof && out.pending == 0 {
+            return OpResult::Err(HostError::WouldBlock);
+        }
+        OpResult::Spliced(out)
     }
 }
 
@@ -303,7 +416,9 @@ impl<G: GuestLink> Host for LinuxHost<G> {
                 sock,
                 family,
                 transport,
-            } => self.open(sock, family, transport),
+                ns,
+            } => self.open(sock, family, transport, ns),
+            Op::Splice { from, to } => self.splice(from, to),
             Op::Bind {
                 sock,
                 addr,

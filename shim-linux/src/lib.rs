@@ -19,6 +19,7 @@ pub mod host;
 pub mod netlink;
 pub mod netns;
 pub mod nsconfig;
+pub mod nssocket;
 pub mod passt;
 pub mod pasta;
 pub mod qemu;

@@ -159,10 +159,7 @@ pub fn run(plan: PasstPlan, listen: Listen) -> Result<i32, StartError> {
     let mut host = LinuxHost::new(PasstLink::default(), plan.flows)
         .map_err(|e| StartError(format!("epoll: {e}")))?;
     if let Err(e) = engine.start(&mut host) {
-        return Err(StartError(format!(
-            "Failed to bind port {} ({:?}) for option '-t', exiting",
-            e.port, e.error
-        )));
+        return Err(crate::pasta::bind_failure(&e));
     }
     crate::pasta::ready(plan.daemon, plan.pid_file.as_deref())?;
     let (listener, one_off, mut pending) = match listen {

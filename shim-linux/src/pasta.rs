@@ -14,6 +14,7 @@ use crate::host::LinuxHost;
 use crate::netlink::Netlink;
 use crate::netns::{in_netns, NetnsHandle, NsChild, NsCommand, UsernsHandle};
 use crate::nsconfig::{self, NsNetConfig};
+use crate::nssocket::NsSocketFactory;
 use crate::tap::Tap;
 use passt_core::config::Config;
 use passt_core::engine::{Flow, Storage};
@@ -168,12 +169,20 @@ pub fn run(plan: PastaPlan) -> Result<i32, StartError> {
         .map_err(|e| fail("Invalid configuration", format!("{e:?}")))?;
     let mut host =
         LinuxHost::new(tap, plan.flows).map_err(|e| fail("Failed to set up the event loop", e))?;
+    // Sockets inside the namespace (-T listeners, spliced connections) come from a
+    // helper thread living there.
+    let ns_for_sockets = match &plan.target {
+        Target::Spawn { .. } => child.as_ref().map(|c| NetnsHandle::from_pid(c.pid())),
+        Target::Attach { netns, .. } => Some(NetnsHandle::open(netns)),
+    };
+    if let Some(handle) = ns_for_sockets {
+        let factory = handle
+            .and_then(NsSocketFactory::start)
+            .map_err(|e| fail("Failed to reach the namespace for its sockets", e))?;
+        host.set_guest_namespace(factory);
+    }
     if let Err(e) = engine.start(&mut host) {
-        let text = io::Error::from_raw_os_error(errno_of(e.error));
-        return Err(StartError(format!(
-            "Failed to bind port {} ({text}) for option '-t', exiting",
-            e.port
-        )));
+        return Err(bind_failure(&e));
     }
 
     let pidfd = match child.as_mut() {
@@ -221,6 +230,20 @@ pub fn run(plan: PastaPlan) -> Result<i32, StartError> {
         }
         (_, None) => Ok(0),
     }
+}
+
+/// passt's message for a forwarded port that cannot be bound (podman matches
+/// "PORT.*ddress already in use").
+pub(crate) fn bind_failure(e: &passt_core::tcp::ListenError) -> StartError {
+    let text = io::Error::from_raw_os_error(errno_of(e.error));
+    let option = match e.direction {
+        passt_core::tcp::Direction::Inbound => 't',
+        passt_core::tcp::Direction::Outbound => 'T',
+    };
+    StartError(format!(
+        "Failed to bind port {} ({text}) for option '-{option}', exiting",
+        e.port
+    ))
 }
 
 /// The platform errno behind a `HostError`, for messages.

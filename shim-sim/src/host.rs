@@ -58,7 +58,9 @@ fn model_result(op: &Op<'_>) -> OpResult {
     match op {
         Op::Send { data, .. } => OpResult::Len(data.len()),
         Op::Discard { len, .. } => OpResult::Len(*len),
-        Op::Peek { .. } | Op::Accept { .. } => OpResult::Err(HostError::WouldBlock),
+        Op::Peek { .. } | Op::Accept { .. } | Op::Splice { .. } => {
+            OpResult::Err(HostError::WouldBlock)
+        }
         Op::Connect { .. } => OpResult::Err(HostError::InProgress),
         Op::TcpInfo { .. } => OpResult::TcpInfo(TcpInfo {
             send_space: SEND_SPACE,

@@ -19,7 +19,7 @@
 
 use crate::hex;
 use crate::host::{error_name, parse_error_name, OwnedOp};
-use passt_core::io::{Family, TcpInfo, Transport};
+use passt_core::io::{Family, Namespace, Spliced, TcpInfo, Transport};
 use passt_core::{Config, Engine, Event, Host, Instant, Op, OpResult, SockKind, SockRef};
 use std::collections::VecDeque;
 use std::fmt;
@@ -89,6 +89,7 @@ pub fn format_op(op: &Op<'_>) -> String {
             sock,
             family,
             transport,
+            ns,
         } => {
             let family = match family {
                 Family::V4 => "v4",
@@ -98,8 +99,13 @@ pub fn format_op(op: &Op<'_>) -> String {
                 Transport::Tcp => "tcp",
                 Transport::Udp => "udp",
             };
+            // Host-namespace sockets keep the original text, so older logs replay.
+            let ns = match ns {
+                Namespace::Host => "",
+                Namespace::Guest => " ns=guest",
+            };
             format!(
-                "open sock={} family={family} transport={transport}",
+                "open sock={} family={family} transport={transport}{ns}",
                 s(*sock)
             )
         }
@@ -129,6 +135,7 @@ pub fn format_op(op: &Op<'_>) -> String {
         ),
         Op::TcpInfo { sock } => format!("tcp-info sock={}", s(*sock)),
         Op::SetMaxSeg { sock, mss } => format!("set-max-seg sock={} mss={mss}", s(*sock)),
+        Op::Splice { from, to } => format!("splice from={} to={}", s(*from), s(*to)),
     }
 }
 
@@ -148,6 +155,10 @@ fn format_result(r: OpResult, data: Option<&[u8]>) -> String {
         OpResult::TcpInfo(i) => {
             format!("tcp-info send-space={} unacked={}", i.send_space, i.unacked)
         }
+        OpResult::Spliced(sp) => format!(
+            "spliced read={} written={} pending={} eof={}",
+            sp.read, sp.written, sp.pending, sp.eof
+        ),
         OpResult::Err(e) => format!("err={}", error_name(e)),
     };
     if let Some(d) = data {
@@ -181,6 +192,15 @@ fn parse_result(s: &str) -> Option<(OpResult, Option<Vec<u8>>)> {
             OpResult::TcpInfo(TcpInfo {
                 send_space: value(space, "send-space")?.parse().ok()?,
                 unacked: value(unacked, "unacked")?.parse().ok()?,
+            }),
+            rest,
+        ),
+        ["spliced", read, written, pending, eof, rest @ ..] => (
+            OpResult::Spliced(Spliced {
+                read: value(read, "read")?.parse().ok()?,
+                written: value(written, "written")?.parse().ok()?,
+                pending: value(pending, "pending")?.parse().ok()?,
+                eof: value(eof, "eof")?.parse().ok()?,
             }),
             rest,
         ),

@@ -10,7 +10,9 @@
 //! How connects behave is chosen per destination with [`SimSockets::set_behaviour`]:
 //! accept at once, accept later, or refuse.
 
-use passt_core::io::{Family, HostError, Interest, Op, OpResult, TcpInfo, Transport};
+use passt_core::io::{
+    Family, HostError, Interest, Namespace, Op, OpResult, Spliced, TcpInfo, Transport,
+};
 use passt_core::{Host, Readiness, SockRef};
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
@@ -75,6 +77,8 @@ pub struct SimSocket {
     pub aborted: bool,
     /// Maximum segment size the engine set.
     pub max_seg: Option<u16>,
+    /// The namespace the socket was opened in (accepted sockets: their listener's).
+    pub ns: Namespace,
 }
 
 /// The modelled host: sockets, their peers, and the frames sent to the guest.
@@ -130,6 +134,7 @@ impl SimSockets {
             backlog: VecDeque::new(),
             aborted: false,
             max_seg: None,
+            ns: Namespace::Host,
         }
     }
 
@@ -297,16 +302,18 @@ impl SimSockets {
                 sock,
                 family,
                 transport,
+                ns,
             } => {
-                let s = self.blank(family, transport);
+                let mut s = self.blank(family, transport);
+                s.ns = ns;
                 self.socks.insert(sock.to_raw(), s);
                 OpResult::Done
             }
             Op::Bind { sock, addr, .. } => {
-                let in_use = self
-                    .socks
-                    .values()
-                    .any(|s| s.local == Some(addr) && s.state != SockState::Closed);
+                let ns = self.socks.get(&sock.to_raw()).map(|s| s.ns);
+                let in_use = self.socks.values().any(|s| {
+                    s.local == Some(addr) && s.state != SockState::Closed && Some(s.ns) == ns
+                });
                 match self.socks.get_mut(&sock.to_raw()) {
                     _ if in_use => OpResult::Err(HostError::AddrInUse),
                     Some(s) => {
@@ -333,8 +340,9 @@ impl SimSockets {
                 let local = l
                     .local
                     .unwrap_or_else(|| "0.0.0.0:0".parse().expect("literal"));
-                let family = l.family;
+                let (family, ns) = (l.family, l.ns);
                 let mut s = self.blank(family, Transport::Tcp);
+                s.ns = ns;
                 s.state = SockState::Connected;
                 s.peer = Some(peer);
                 s.local = Some(local);
@@ -435,6 +443,7 @@ impl SimSockets {
                 }),
                 None => OpResult::Err(HostError::Other(9)),
             },
+            Op::Splice { from, to } => self.splice(from, to),
             Op::SetMaxSeg { sock, mss } => match self.socks.get_mut(&sock.to_raw()) {
                 Some(s) => {
                     s.max_seg = Some(mss);
@@ -443,6 +452,40 @@ impl SimSockets {
                 None => OpResult::Err(HostError::Other(9)),
             },
         }
+    }
+}
+
+impl SimSockets {
+    /// The splice model: move what the destination has room for; what is left stays
+    /// in the source and counts as pending; EOF once the source is drained and closed.
+    fn splice(&mut self, from: SockRef, to: SockRef) -> OpResult {
+        let room = match self.socks.get(&to.to_raw()) {
+            Some(d) if d.state == SockState::Connected && !d.tx_shutdown => d.send_space,
+            Some(_) => return OpResult::Err(HostError::ConnectionReset),
+            None => return OpResult::Err(HostError::Other(9)),
+        };
+        let Some(src) = self.socks.get_mut(&from.to_raw()) else {
+            return OpResult::Err(HostError::Other(9));
+        };
+        if let SockState::Failed(e) = src.state {
+            return OpResult::Err(e);
+        }
+        let n = room.min(src.rx.len());
+        let moved: Vec<u8> = src.rx.drain(..n).collect();
+        let pending = src.rx.len();
+        let eof = src.rx_eof && pending == 0;
+        if n == 0 && pending == 0 && !eof {
+            return OpResult::Err(HostError::WouldBlock);
+        }
+        let dst = self.socks.get_mut(&to.to_raw()).expect("checked above");
+        dst.tx.extend_from_slice(&moved);
+        dst.send_space -= n;
+        OpResult::Spliced(Spliced {
+            read: n,
+            written: n,
+            pending,
+            eof,
+        })
     }
 }
 

@@ -177,12 +177,19 @@ impl Lab {
 
     /// A Python netcheck server in the host namespace, ready when this returns.
     pub fn host_server(&mut self, mode: &str, host: &str, port: u16) {
+        self.host_server_args(mode, host, port, &[]);
+    }
+
+    /// [`Lab::host_server`] with extra arguments for the mode.
+    pub fn host_server_args(&mut self, mode: &str, host: &str, port: u16, extra: &[&str]) {
         let ready = self.dir.join(format!(
             "ready-host-{mode}-{port}-{}",
             host.replace(':', "_")
         ));
         let mut cmd = self.in_host("/usr/bin/python3");
-        cmd.arg(netcheck()).args([mode, host, &port.to_string()]);
+        cmd.arg(netcheck())
+            .args([mode, host, &port.to_string()])
+            .args(extra);
         self.spawn(cmd, Some(&ready));
     }
 }

@@ -185,6 +185,7 @@ fn open<H: Host>(e: &mut Engine<'_>, now: Instant, key: FlowKey, seg: &Incoming<
         sock: conn.sock,
         family,
         transport: Transport::Tcp,
+        ns: crate::io::Namespace::Host,
     }) {
         e.stats.record_drop(DropReason::HostSocketFailed);
         refuse(e, &conn, host);

@@ -5,17 +5,16 @@ use super::conn::{TcpConn, TcpState, TimerKind, DEFAULT_GUEST_MSS, OUR_WINDOW_SC
 use super::segment::{self, Header, SynOptions, ACK, FIN, PSH, SYN};
 use super::{
     abort_both, destroy, link, load, mss_for_guest, rto, send_ack, send_control, sock_of, store,
-    tcp_info, window_for, HANDSHAKE_TIMEOUT, LISTEN_BACKLOG, MAX_RETRIES, MAX_SEGMENTS_PER_PUMP,
+    tcp_info, window_for, HANDSHAKE_TIMEOUT, MAX_RETRIES, MAX_SEGMENTS_PER_PUMP,
 };
 use crate::engine::{Engine, Flow};
 use crate::flow::{FlowId, FlowKey, Pif, Side};
 use crate::fwd;
-use crate::io::{Family, Host, HostError, Interest, Op, OpResult, Readiness, Transport};
+use crate::io::{Host, HostError, Interest, Op, OpResult, Readiness};
 use crate::sockref::{SockKind, SockRef};
 use crate::stats::DropReason;
 use crate::time::Instant;
 use crate::wire::IpProtocol;
-use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 /// Ask the shim for `interest` on the connection's socket, if it changed.
 pub(super) fn watch<H: Host>(c: &mut TcpConn, interest: Interest, host: &mut H) {
@@ -227,16 +226,20 @@ pub(crate) fn on_socket<H: Host>(
     host: &mut H,
 ) {
     match sock.kind() {
-        SockKind::TcpListen => accept_all(e, now, sock, host),
-        SockKind::TcpConn => match e.flows.id_of_slot(sock.slot()) {
-            Some(id)
-                if id.generation == sock.generation()
-                    && matches!(e.flows.get(id), Some(Flow::Tcp(_))) =>
-            {
-                on_conn(e, now, id, r, host)
+        SockKind::TcpListen => super::listen::accept_all(e, now, sock, host),
+        SockKind::TcpConn => {
+            let live = e
+                .flows
+                .id_of_slot(sock.slot())
+                .filter(|id| id.generation == sock.generation());
+            match live.map(|id| (id, e.flows.get(id))) {
+                Some((id, Some(Flow::Tcp(_)))) => on_conn(e, now, id, r, host),
+                Some((id, Some(Flow::Splice(_)))) => {
+                    super::splice::on_socket(e, id, sock.side(), r, host)
+                }
+                _ => e.stats.record_drop(DropReason::StaleSockRef),
             }
-            _ => e.stats.record_drop(DropReason::StaleSockRef),
-        },
+        }
         _ => e.stats.record_drop(DropReason::StaleSockRef),
     }
 }
@@ -330,203 +333,64 @@ fn syn_to_guest(e: &Engine<'_>, key: &FlowKey, c: &TcpConn) -> Header {
     }
 }
 
-/// Accept every pending connection on a forwarded port and offer each to the guest.
-fn accept_all<H: Host>(e: &mut Engine<'_>, now: Instant, listener: SockRef, host: &mut H) {
-    let Some(range) = listener_range(e, listener) else {
-        e.stats.record_drop(DropReason::StaleSockRef);
+/// Offer a connection accepted on a forwarded port (`sock`, already named after flow
+/// `id`, from `peer`) to the guest: SYN to the guest's `port`.
+pub(super) fn offer_to_guest<H: Host>(
+    e: &mut Engine<'_>,
+    now: Instant,
+    id: FlowId,
+    peer: core::net::SocketAddr,
+    port: u16,
+    host: &mut H,
+) {
+    let sock = sock_of(id);
+    let target = fwd::source_for_guest(&e.config, peer.ip())
+        .and_then(|src| Some((src, fwd::guest_destination(&e.config, &e.guest, src)?)));
+    let Some((our_addr, guest_addr)) = target else {
+        e.stats.record_drop(DropReason::BadAddress);
+        host.exec(Op::Close { sock, abort: true });
+        e.flows.remove(id);
         return;
     };
-    let port = (listener.slot() & 0xffff) as u16;
-    loop {
-        let placeholder = TcpConn::placeholder();
-        let id = match e.flows.insert(Flow::Tcp(placeholder), [None, None]) {
-            Ok(id) => id,
-            Err(_) => {
-                // Full table: take the connection and reset it, so the client is
-                // refused instead of left hanging in the backlog.
-                e.stats.record_drop(DropReason::FlowTableFull);
-                refuse_pending(e, listener, host);
-                return;
-            }
-        };
-        let sock = sock_of(id);
-        let peer = match host.exec(Op::Accept { listener, sock }) {
-            OpResult::Accepted { peer, .. } => peer,
-            _ => {
-                e.flows.remove(id);
-                return;
-            }
-        };
-        let mapped = e
-            .config
-            .forwards
-            .tcp_in
-            .ranges
-            .get(range)
-            .map_or(port, |r| r.map(port));
-        let target = fwd::source_for_guest(&e.config, peer.ip())
-            .and_then(|src| Some((src, fwd::guest_destination(&e.config, &e.guest, src)?)));
-        let Some((our_addr, guest_addr)) = target else {
-            e.stats.record_drop(DropReason::BadAddress);
-            host.exec(Op::Close { sock, abort: true });
-            e.flows.remove(id);
-            continue;
-        };
-        let key = FlowKey {
-            pif: Pif::Tap,
-            protocol: IpProtocol::Tcp,
-            our_addr,
-            our_port: peer.port(),
-            endpoint_addr: guest_addr,
-            endpoint_port: mapped,
-        };
-        if e.flows.set_key(id, Side::Target, Some(key)).is_err() {
-            host.exec(Op::Close { sock, abort: true });
-            e.flows.remove(id);
-            continue;
-        }
-        e.stats.tcp_opened += 1;
-        let our_isn = super::isn(e, &key, now);
-        let mut c = TcpConn {
-            state: TcpState::SynSent,
-            sock,
-            our_isn,
-            seq_to_guest: our_isn.wrapping_add(1),
-            seq_acked_by_guest: our_isn,
-            our_wscale: OUR_WINDOW_SCALE,
-            timer: Some((now + rto(0), TimerKind::Handshake)),
-            ..placeholder
-        };
-        if let Some(info) = tcp_info(sock, host) {
-            c.window_to_guest = info.send_space.clamp(1, super::conn::MAX_WINDOW);
-        }
-        let h = syn_to_guest(e, &key, &c);
-        send_control(e, &key, &h, host);
-        watch(
-            &mut c,
-            Interest {
-                read: false,
-                write: false,
-            },
-            host,
-        );
-        store(e, id, c);
-    }
-}
-
-/// Accept and reset connections we cannot track.
-fn refuse_pending<H: Host>(e: &mut Engine<'_>, listener: SockRef, host: &mut H) {
-    // Borrow the listener's own slot number space for the throw-away socket: it is
-    // closed before anything else can be named.
-    let sock = SockRef::new(SockKind::TcpConn, 1, u16::MAX, u32::MAX);
-    while let OpResult::Accepted { .. } = host.exec(Op::Accept { listener, sock }) {
+    let key = FlowKey {
+        pif: Pif::Tap,
+        protocol: IpProtocol::Tcp,
+        our_addr,
+        our_port: peer.port(),
+        endpoint_addr: guest_addr,
+        endpoint_port: port,
+    };
+    if e.flows.set_key(id, Side::Target, Some(key)).is_err() {
         host.exec(Op::Close { sock, abort: true });
-        e.stats.tcp_resets_sent += 1;
+        e.flows.remove(id);
+        return;
     }
-}
-
-/// Listener slot layout: bits 0–15 port, bit 16 family (1 = IPv6), bits 17+ range.
-fn listener_sock(range: usize, family: Family, port: u16) -> SockRef {
-    let fam = u32::from(family == Family::V6);
-    SockRef::new(
-        SockKind::TcpListen,
-        0,
-        0,
-        ((range as u32) << 17) | (fam << 16) | u32::from(port),
-    )
-}
-
-fn listener_range(e: &Engine<'_>, sock: SockRef) -> Option<usize> {
-    let range = (sock.slot() >> 17) as usize;
-    let port = (sock.slot() & 0xffff) as u16;
-    e.config
-        .forwards
-        .tcp_in
-        .ranges
-        .get(range)
-        .filter(|r| r.contains(port))
-        .map(|_| range)
-}
-
-/// A forwarded port could not be bound.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ListenError {
-    /// The port.
-    pub port: u16,
-    /// Why.
-    pub error: HostError,
-}
-
-/// Open, bind and listen on every forwarded TCP port (`-t`): one dual-stack socket
-/// per port when both families are enabled and no address is given, else one per
-/// family (passt-reference §1.5).
-pub(crate) fn start_listeners<H: Host>(
-    e: &mut Engine<'_>,
-    host: &mut H,
-) -> Result<usize, ListenError> {
-    let v4 = e.config.ipv4.is_some();
-    let v6 = e.config.ipv6.is_some();
-    let mut opened = 0;
-    for (i, r) in e.config.forwards.tcp_in.ranges.clone().iter().enumerate() {
-        for port in r.first..=r.last {
-            if port == 0 {
-                continue;
-            }
-            let binds: heapless::Vec<(Family, IpAddr, bool), 2> = match r.bind_addr {
-                Some(a) => heapless::Vec::from_iter([(Family::of(&a), a, false)]),
-                None if v4 && v6 => heapless::Vec::from_iter([(
-                    Family::V6,
-                    IpAddr::V6(Ipv6Addr::UNSPECIFIED),
-                    true,
-                )]),
-                None if v6 => heapless::Vec::from_iter([(
-                    Family::V6,
-                    IpAddr::V6(Ipv6Addr::UNSPECIFIED),
-                    false,
-                )]),
-                None => heapless::Vec::from_iter([(
-                    Family::V4,
-                    IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-                    false,
-                )]),
-            };
-            for (family, addr, dual_stack) in binds {
-                let sock = listener_sock(i, family, port);
-                let fail = |error| ListenError { port, error };
-                let check = |r: OpResult| match r {
-                    OpResult::Err(err) => Err(fail(err)),
-                    _ => Ok(()),
-                };
-                check(host.exec(Op::Open {
-                    sock,
-                    family,
-                    transport: Transport::Tcp,
-                }))?;
-                let bound = host.exec(Op::Bind {
-                    sock,
-                    addr: SocketAddr::new(addr, port),
-                    dual_stack,
-                });
-                if let OpResult::Err(err) = bound {
-                    host.exec(Op::Close { sock, abort: false });
-                    return Err(fail(err));
-                }
-                check(host.exec(Op::Listen {
-                    sock,
-                    backlog: LISTEN_BACKLOG,
-                }))?;
-                host.exec(Op::Watch {
-                    sock,
-                    interest: Interest {
-                        read: true,
-                        write: false,
-                    },
-                });
-                opened += 1;
-            }
-        }
+    e.stats.tcp_opened += 1;
+    let our_isn = super::isn(e, &key, now);
+    let mut c = TcpConn {
+        state: TcpState::SynSent,
+        sock,
+        our_isn,
+        seq_to_guest: our_isn.wrapping_add(1),
+        seq_acked_by_guest: our_isn,
+        our_wscale: OUR_WINDOW_SCALE,
+        timer: Some((now + rto(0), TimerKind::Handshake)),
+        ..TcpConn::placeholder()
+    };
+    if let Some(info) = tcp_info(sock, host) {
+        c.window_to_guest = info.send_space.clamp(1, super::conn::MAX_WINDOW);
     }
-    Ok(opened)
+    let h = syn_to_guest(e, &key, &c);
+    send_control(e, &key, &h, host);
+    watch(
+        &mut c,
+        Interest {
+            read: false,
+            write: false,
+        },
+        host,
+    );
+    store(e, id, c);
 }
 
 impl TcpConn {

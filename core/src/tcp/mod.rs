@@ -15,12 +15,16 @@
 pub mod conn;
 mod guest;
 mod host;
+mod listen;
 pub mod segment;
+pub mod splice;
 
 pub use conn::{TcpConn, TcpState, TimerKind};
 pub(crate) use guest::from_guest;
-pub use host::ListenError;
-pub(crate) use host::{on_socket, on_timer, start_listeners};
+pub(crate) use host::{on_socket, on_timer};
+pub(crate) use listen::start_listeners;
+pub use listen::{Direction, ListenError};
+pub use splice::SpliceConn;
 
 use crate::config::Config;
 use crate::engine::{Engine, Flow};
@@ -96,7 +100,9 @@ fn sock_of(id: FlowId) -> SockRef {
 
 /// The guest-facing key of a flow and a copy of its connection record.
 fn load(e: &Engine<'_>, id: FlowId) -> Option<(FlowKey, TcpConn)> {
-    let Flow::Tcp(c) = e.flows.get(id)?;
+    let Some(Flow::Tcp(c)) = e.flows.get(id) else {
+        return None;
+    };
     let key = Side::BOTH.iter().find_map(|s| {
         e.flows
             .key(id, *s)

@@ -1,0 +1,267 @@
+//! Listening sockets for forwarded ports, and what happens to the connections they
+//! accept.
+//!
+//! - `-t` (inbound): listeners in the host namespace. A connection goes to the guest
+//!   through the tap — or, in pasta, when its client is on the host's loopback, it is
+//!   spliced straight to a socket inside the namespace (passt-reference §3.10, §5.3).
+//! - `-T` (outbound, pasta): listeners on the namespace's loopback; connections are
+//!   spliced to the host's loopback.
+
+use super::{host, sock_of, splice, LISTEN_BACKLOG};
+use crate::config::Mode;
+use crate::engine::{Engine, Flow};
+use crate::fwd::PortForwards;
+use crate::io::{Family, Host, HostError, Interest, Namespace, Op, OpResult, Transport};
+use crate::sockref::{SockKind, SockRef};
+use crate::stats::DropReason;
+use crate::tcp::TcpConn;
+use crate::time::Instant;
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+/// Which way a forwarded port points.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Host → guest (`-t`).
+    Inbound,
+    /// Guest loopback → host loopback (`-T`).
+    Outbound,
+}
+
+/// A forwarded port could not be bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListenError {
+    /// The port.
+    pub port: u16,
+    /// Which option it came from.
+    pub direction: Direction,
+    /// Why.
+    pub error: HostError,
+}
+
+/// Listener slot layout: bits 0–15 port, bit 16 family (1 = IPv6), bits 17–30 range,
+/// bit 31 direction (1 = outbound).
+fn listener_sock(direction: Direction, range: usize, family: Family, port: u16) -> SockRef {
+    let fam = u32::from(family == Family::V6);
+    let dir = u32::from(direction == Direction::Outbound);
+    let slot = (dir << 31) | ((range as u32 & 0x3fff) << 17) | (fam << 16) | u32::from(port);
+    SockRef::new(SockKind::TcpListen, 0, 0, slot)
+}
+
+fn rules<'e>(e: &'e Engine<'_>, direction: Direction) -> &'e PortForwards {
+    match direction {
+        Direction::Inbound => &e.config.forwards.tcp_in,
+        Direction::Outbound => &e.config.forwards.tcp_out,
+    }
+}
+
+/// Decode a listener: its direction, port and the port its connections go to.
+fn decode(e: &Engine<'_>, sock: SockRef) -> Option<(Direction, u16, u16)> {
+    let slot = sock.slot();
+    let direction = if slot >> 31 == 1 {
+        Direction::Outbound
+    } else {
+        Direction::Inbound
+    };
+    let range = ((slot >> 17) & 0x3fff) as usize;
+    let port = (slot & 0xffff) as u16;
+    let r = rules(e, direction)
+        .ranges
+        .get(range)
+        .filter(|r| r.contains(port))?;
+    Some((direction, port, r.map(port)))
+}
+
+/// Open, bind and listen on every forwarded TCP port. Inbound: one dual-stack socket per
+/// port when both families are enabled and no address is given, else one per family
+/// (passt-reference §1.5). Outbound: the namespace's 127.0.0.1 and ::1.
+pub(crate) fn start_listeners<H: Host>(
+    e: &mut Engine<'_>,
+    host: &mut H,
+) -> Result<usize, ListenError> {
+    let v4 = e.config.ipv4.is_some();
+    let v6 = e.config.ipv6.is_some();
+    let mut opened = 0;
+    for direction in [Direction::Inbound, Direction::Outbound] {
+        if direction == Direction::Outbound && e.config.mode != Mode::Pasta {
+            continue;
+        }
+        let ranges = rules(e, direction).ranges.clone();
+        for (i, r) in ranges.iter().enumerate() {
+            for port in r.first..=r.last {
+                if port == 0 {
+                    continue;
+                }
+                let mut binds: heapless::Vec<(Family, IpAddr, bool), 2> = heapless::Vec::new();
+                match (direction, r.bind_addr) {
+                    (Direction::Outbound, _) => {
+                        if v4 {
+                            let _ =
+                                binds.push((Family::V4, IpAddr::V4(Ipv4Addr::LOCALHOST), false));
+                        }
+                        if v6 {
+                            let _ =
+                                binds.push((Family::V6, IpAddr::V6(Ipv6Addr::LOCALHOST), false));
+                        }
+                    }
+                    (Direction::Inbound, Some(a)) => {
+                        let _ = binds.push((Family::of(&a), a, false));
+                    }
+                    (Direction::Inbound, None) if v6 => {
+                        let _ = binds.push((Family::V6, IpAddr::V6(Ipv6Addr::UNSPECIFIED), v4));
+                    }
+                    (Direction::Inbound, None) => {
+                        let _ = binds.push((Family::V4, IpAddr::V4(Ipv4Addr::UNSPECIFIED), false));
+                    }
+                }
+                let ns = match direction {
+                    Direction::Inbound => Namespace::Host,
+                    Direction::Outbound => Namespace::Guest,
+                };
+                for (family, addr, dual_stack) in binds {
+                    let sock = listener_sock(direction, i, family, port);
+                    let fail = |error| ListenError {
+                        port,
+                        direction,
+                        error,
+                    };
+                    if let OpResult::Err(err) = host.exec(Op::Open {
+                        sock,
+                        family,
+                        transport: Transport::Tcp,
+                        ns,
+                    }) {
+                        return Err(fail(err));
+                    }
+                    let steps = [
+                        Op::Bind {
+                            sock,
+                            addr: SocketAddr::new(addr, port),
+                            dual_stack,
+                        },
+                        Op::Listen {
+                            sock,
+                            backlog: LISTEN_BACKLOG,
+                        },
+                        Op::Watch {
+                            sock,
+                            interest: Interest {
+                                read: true,
+                                write: false,
+                            },
+                        },
+                    ];
+                    for op in steps {
+                        if let OpResult::Err(err) = host.exec(op) {
+                            host.exec(Op::Close { sock, abort: false });
+                            return Err(fail(err));
+                        }
+                    }
+                    opened += 1;
+                }
+            }
+        }
+    }
+    Ok(opened)
+}
+
+/// Accept every pending connection on a forwarded port and send each on its way.
+pub(super) fn accept_all<H: Host>(
+    e: &mut Engine<'_>,
+    now: Instant,
+    listener: SockRef,
+    host: &mut H,
+) {
+    let Some((direction, _port, mapped)) = decode(e, listener) else {
+        e.stats.record_drop(DropReason::StaleSockRef);
+        return;
+    };
+    loop {
+        let id = match e
+            .flows
+            .insert(Flow::Tcp(TcpConn::placeholder()), [None, None])
+        {
+            Ok(id) => id,
+            Err(_) => {
+                // Full table: take the connection and reset it, so the client is
+                // refused instead of left hanging in the backlog.
+                e.stats.record_drop(DropReason::FlowTableFull);
+                refuse_pending(e, listener, host);
+                return;
+            }
+        };
+        let sock = sock_of(id);
+        let peer = match host.exec(Op::Accept { listener, sock }) {
+            OpResult::Accepted { peer, .. } => peer,
+            _ => {
+                e.flows.remove(id);
+                return;
+            }
+        };
+        match direction {
+            Direction::Outbound => {
+                // -T: the namespace's loopback to the host's loopback, same family.
+                let to = match peer.ip() {
+                    IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+                    IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
+                };
+                splice::open(
+                    e,
+                    now,
+                    id,
+                    SocketAddr::new(to, mapped),
+                    Namespace::Host,
+                    host,
+                );
+            }
+            Direction::Inbound if e.config.splice && peer.ip().is_loopback() => {
+                // A loopback client bypasses the tap: connect from inside the namespace
+                // to the guest's own address (passt-reference §3.10).
+                match spliced_target(e, peer.ip()) {
+                    Some(to) => splice::open(
+                        e,
+                        now,
+                        id,
+                        SocketAddr::new(to, mapped),
+                        Namespace::Guest,
+                        host,
+                    ),
+                    None => {
+                        e.stats.record_drop(DropReason::BadAddress);
+                        host.exec(Op::Close { sock, abort: true });
+                        e.flows.remove(id);
+                    }
+                }
+            }
+            Direction::Inbound => host::offer_to_guest(e, now, id, peer, mapped, host),
+        }
+    }
+}
+
+/// The namespace-side address a spliced connection from `client` goes to: the guest's
+/// address of the same family.
+fn spliced_target(e: &Engine<'_>, client: IpAddr) -> Option<IpAddr> {
+    match client {
+        IpAddr::V4(_) => e
+            .config
+            .ipv4
+            .map(|c| IpAddr::V4(e.guest.addr_seen_v4.unwrap_or(c.addr))),
+        IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some() => e
+            .config
+            .ipv4
+            .map(|c| IpAddr::V4(e.guest.addr_seen_v4.unwrap_or(c.addr))),
+        IpAddr::V6(_) => e
+            .config
+            .ipv6
+            .map(|c| IpAddr::V6(e.guest.addr_seen_v6.unwrap_or(c.addr))),
+    }
+}
+
+/// Accept and reset connections we cannot track.
+fn refuse_pending<H: Host>(e: &mut Engine<'_>, listener: SockRef, host: &mut H) {
+    // A name no live flow can have: the socket is closed before anything else is named.
+    let sock = SockRef::new(SockKind::TcpConn, 1, u16::MAX, u32::MAX);
+    while let OpResult::Accepted { .. } = host.exec(Op::Accept { listener, sock }) {
+        host.exec(Op::Close { sock, abort: true });
+        e.stats.tcp_resets_sent += 1;
+    }
+}
