@@ -194,6 +194,8 @@ pub fn engine_config(
     if let Forward::Ports { forwards, .. } = &opts.tcp_ns {
         c.forwards.tcp_out = PortForwards::clone(forwards);
     }
+    c.forwards.tcp_in_auto = opts.mode == Mode::Pasta && opts.tcp_ports == Forward::Auto;
+    c.forwards.tcp_out_auto = opts.mode == Mode::Pasta && opts.tcp_ns == Forward::Auto;
     c.splice = opts.mode == Mode::Pasta && !opts.no_splice;
     c.seed = random_seed();
     c.duid_time = duid_time();

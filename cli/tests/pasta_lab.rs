@@ -304,3 +304,62 @@ fn spliced_paths_carry_bulk_data_byte_exact() {
     assert_eq!(lines.next().unwrap(), stdout(&expected_up).trim());
     assert_eq!(lines.next().unwrap(), stdout(&expected_down).trim());
 }
+
+/// Try `echo` to `port` on the host namespace's loopback until it answers or `limit`.
+fn echo_until(lab: &Lab, port: u16, limit: Duration) -> Option<Duration> {
+    let start = std::time::Instant::now();
+    while start.elapsed() < limit {
+        let mut c = lab.in_host("/usr/bin/python3");
+        c.arg(lab::netcheck())
+            .args(["echo", "127.0.0.1", &port.to_string(), "auto"]);
+        let out = output_within(&mut c, Duration::from_secs(10));
+        if stdout(&out) == "auto" {
+            return Some(start.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    None
+}
+
+#[test]
+fn auto_forwarding_follows_servers_in_the_namespace() {
+    let Some(lab) = Lab::new() else { return };
+    lab::open_tun_device();
+    // pasta's default is `-t auto`: a server the command starts 2 s in is forwarded,
+    // and unforwarded once it exits (after 4 s).
+    let script = format!(
+        "sleep 2; timeout 4 {} ; sleep 6",
+        netcheck("echo-server 0.0.0.0 8090")
+    );
+    let mut cmd = lab.in_host_unprivileged(pasta());
+    cmd.args(["--config-net", "--", "sh", "-c", &script]);
+    let started = std::time::Instant::now();
+    let mut pasta_child = cmd.stdout(std::process::Stdio::null()).spawn().unwrap();
+    let reached = echo_until(&lab, 8090, Duration::from_secs(6));
+    let at = reached.map(|_| started.elapsed());
+    assert!(
+        at.is_some(),
+        "the namespace's server never became reachable from the host"
+    );
+    assert!(
+        at.unwrap() < Duration::from_secs(5),
+        "reachable only after {at:?}"
+    );
+    // The server exits 6 s in; within 3 s more its port is no longer forwarded.
+    std::thread::sleep(Duration::from_secs(6).saturating_sub(started.elapsed()));
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    let mut closed = false;
+    while std::time::Instant::now() < deadline {
+        let mut c = lab.in_host("/usr/bin/python3");
+        c.arg(lab::netcheck())
+            .args(["refused", "127.0.0.1", "8090"]);
+        if stdout(&output_within(&mut c, Duration::from_secs(5))).starts_with("refused") {
+            closed = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(closed, "port 8090 still forwarded after its server exited");
+    let _ = pasta_child.kill();
+    let _ = pasta_child.wait();
+}

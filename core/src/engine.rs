@@ -98,6 +98,8 @@ pub struct Engine<'a> {
     pub(crate) flows: FlowTable<'a, Flow>,
     pub(crate) isn_key: (u64, u64),
     flow_deadline: Option<Instant>,
+    /// Ports bound by `auto` TCP forwarding, by [`crate::tcp::Direction`].
+    pub(crate) auto_bound: [crate::fwd::PortSet; 2],
     link_up: bool,
     next_ra: Option<Instant>,
     rng: Rng,
@@ -124,6 +126,7 @@ impl<'a> Engine<'a> {
             flows,
             isn_key,
             flow_deadline: None,
+            auto_bound: [crate::fwd::PortSet::new(), crate::fwd::PortSet::new()],
             link_up: false,
             next_ra: None,
             rng,
@@ -169,6 +172,24 @@ impl<'a> Engine<'a> {
     /// loop; a port that cannot be bound is an error the caller reports and exits on.
     pub fn start<H: Host>(&mut self, host: &mut H) -> Result<usize, crate::tcp::ListenError> {
         crate::tcp::start_listeners(self, host)
+    }
+
+    /// `auto` forwarding (pasta's default): make the `direction` listeners match
+    /// `listening`, the TCP ports the shim found listening on the other side (the
+    /// namespace for inbound, the host for outbound). The shim calls this about once a
+    /// second. Returns how many listeners were opened or closed.
+    pub fn update_auto_forwards<H: Host>(
+        &mut self,
+        direction: crate::tcp::Direction,
+        listening: &crate::fwd::PortSet,
+        host: &mut H,
+    ) -> usize {
+        crate::tcp::update_auto(self, direction, listening, host)
+    }
+
+    /// Ports currently bound by `auto` forwarding in `direction`.
+    pub fn auto_ports(&self, direction: crate::tcp::Direction) -> &crate::fwd::PortSet {
+        &self.auto_bound[direction as usize]
     }
 
     /// Whether the guest link is up.

@@ -72,13 +72,30 @@ fn readiness(flags: epoll::EventFlags) -> Readiness {
     }
 }
 
+/// Work the loop does about once a second, besides the engine's own timers.
+pub trait Periodic<G: GuestSource> {
+    /// Called at most once per [`TICK`]; returning true ends the loop
+    /// ([`Exit::Stopped`]).
+    fn tick(&mut self, engine: &mut Engine<'_>, host: &mut LinuxHost<G>) -> bool;
+}
+
+/// Nothing periodic.
+impl<G: GuestSource> Periodic<G> for () {
+    fn tick(&mut self, _: &mut Engine<'_>, _: &mut LinuxHost<G>) -> bool {
+        false
+    }
+}
+
+/// How often [`Periodic::tick`] runs.
+pub const TICK: Duration = Duration::from_secs(1);
+
 /// Run until the child exits (when `child` is given), the guest link closes, or
-/// `should_stop` returns true (checked at least once a second).
+/// `periodic` asks to stop.
 pub fn run<G: GuestSource>(
     engine: &mut Engine<'_>,
     host: &mut LinuxHost<G>,
     child: Option<BorrowedFd<'_>>,
-    mut should_stop: impl FnMut() -> bool,
+    periodic: &mut impl Periodic<G>,
 ) -> io::Result<Exit> {
     let epoll_fd = host.epoll().try_clone_to_owned()?;
     let Some(guest_fd) = host.guest_mut().poll_fd() else {
@@ -101,14 +118,20 @@ pub fn run<G: GuestSource>(
     engine.handle_event(now(), Event::TapUp, host);
     let mut events: Vec<epoll::Event> = Vec::with_capacity(64);
     let mut frame = vec![0u8; FRAME_BUFFER];
+    let mut last_tick = now();
     loop {
-        if should_stop() {
-            return Ok(Exit::Stopped);
-        }
         let t = now();
+        if t - last_tick >= TICK {
+            last_tick = t;
+            if periodic.tick(engine, host) {
+                return Ok(Exit::Stopped);
+            }
+        }
+        let next_tick = (last_tick + TICK) - t;
         let sleep = engine
             .poll_timeout()
-            .map_or(MAX_SLEEP, |d| (d - t).min(MAX_SLEEP));
+            .map_or(MAX_SLEEP, |d| (d - t).min(MAX_SLEEP))
+            .min(next_tick);
         let timeout = Timespec {
             tv_sec: sleep.as_secs() as i64,
             tv_nsec: i64::from(sleep.subsec_nanos()),

@@ -22,6 +22,7 @@ pub mod nsconfig;
 pub mod nssocket;
 pub mod passt;
 pub mod pasta;
+pub mod procnet;
 pub mod qemu;
 #[allow(unsafe_code)]
 mod sys;

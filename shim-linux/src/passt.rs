@@ -188,7 +188,7 @@ pub fn run(plan: PasstPlan, listen: Listen) -> Result<i32, StartError> {
             eprintln!("passt: accepted connection from the guest");
         }
         host.guest_mut().client = Some(QemuStream::new(client));
-        let exit = event_loop::run(&mut engine, &mut host, None, || false);
+        let exit = event_loop::run(&mut engine, &mut host, None, &mut ());
         engine.handle_event(event_loop::now(), Event::TapDown, &mut host);
         host.guest_mut().client = None;
         match exit {

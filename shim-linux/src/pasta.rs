@@ -9,22 +9,25 @@
 //! ([`in_netns`]) to open the tap and configure it.
 
 use crate::discover::HostTemplate;
-use crate::event_loop::{self, Exit};
+use crate::event_loop::{self, Exit, GuestSource, Periodic};
 use crate::host::LinuxHost;
 use crate::netlink::Netlink;
 use crate::netns::{in_netns, NetnsHandle, NsChild, NsCommand, UsernsHandle};
 use crate::nsconfig::{self, NsNetConfig};
 use crate::nssocket::NsSocketFactory;
+use crate::procnet::ListeningPorts;
 use crate::tap::Tap;
 use passt_core::config::Config;
 use passt_core::engine::{Flow, Storage};
 use passt_core::flow::{index_len_for, Slot};
+use passt_core::fwd::PortSet;
+use passt_core::tcp::Direction;
 use passt_core::Engine;
 use std::ffi::OsString;
 use std::fmt;
 use std::io;
 use std::os::fd::AsFd;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Transmit buffer: a full 64 KiB segment plus headers.
 const TX_BUFFER: usize = 65_536 + 256;
@@ -175,15 +178,33 @@ pub fn run(plan: PastaPlan) -> Result<i32, StartError> {
         Target::Spawn { .. } => child.as_ref().map(|c| NetnsHandle::from_pid(c.pid())),
         Target::Attach { netns, .. } => Some(NetnsHandle::open(netns)),
     };
+    let mut periodic = PastaPeriodic::default();
     if let Some(handle) = ns_for_sockets {
         let factory = handle
             .and_then(NsSocketFactory::start)
             .map_err(|e| fail("Failed to reach the namespace for its sockets", e))?;
+        // `-t auto` follows the namespace's listening ports, `-T auto` the host's.
+        if plan.engine.forwards.tcp_in_auto {
+            let files = THREAD_NET_TCP
+                .iter()
+                .filter_map(|p| factory.open_file(Path::new(p)).ok())
+                .collect();
+            periodic.scanners[Direction::Inbound as usize] = Some(ListeningPorts::new(files));
+        }
         host.set_guest_namespace(factory);
+    }
+    if plan.engine.forwards.tcp_out_auto {
+        let files = PROC_NET_TCP
+            .iter()
+            .filter_map(|p| std::fs::File::open(p).ok())
+            .collect();
+        periodic.scanners[Direction::Outbound as usize] = Some(ListeningPorts::new(files));
     }
     if let Err(e) = engine.start(&mut host) {
         return Err(bind_failure(&e));
     }
+    // Ports found listening now are bound before we report readiness.
+    periodic.scan(&mut engine, &mut host);
 
     let pidfd = match child.as_mut() {
         Some(c) => {
@@ -204,23 +225,12 @@ pub fn run(plan: PastaPlan) -> Result<i32, StartError> {
         (Target::Attach { netns, .. }, false) => Some(netns.clone()),
         _ => None,
     };
-    let mut last_check = event_loop::now();
-    let stop = move || {
-        // Exit by ourselves once an attached namespace file is gone (podman deletes
-        // the bind mount when the container stops). Checked about once a second.
-        let Some(path) = &watch else { return false };
-        let now = event_loop::now();
-        if now - last_check < std::time::Duration::from_millis(500) {
-            return false;
-        }
-        last_check = now;
-        !path.exists()
-    };
+    periodic.netns_file = watch;
     let exit = event_loop::run(
         &mut engine,
         &mut host,
         pidfd.as_ref().map(|p| p.as_fd()),
-        stop,
+        &mut periodic,
     )
     .map_err(|e| fail("Event loop failed", e))?;
     match (exit, child.as_mut()) {
@@ -229,6 +239,44 @@ pub fn run(plan: PastaPlan) -> Result<i32, StartError> {
             c.wait().map_err(|e| fail("waitpid", e))
         }
         (_, None) => Ok(0),
+    }
+}
+
+/// `/proc/net` files listing TCP sockets, per family.
+const PROC_NET_TCP: [&str; 2] = ["/proc/net/tcp", "/proc/net/tcp6"];
+/// The same files as seen by the calling *thread*: `/proc/net` links to
+/// `/proc/self/net`, which follows the thread-group leader, not a helper thread that
+/// entered another namespace.
+const THREAD_NET_TCP: [&str; 2] = ["/proc/thread-self/net/tcp", "/proc/thread-self/net/tcp6"];
+
+/// pasta's once-a-second work: `auto` port scans, and noticing that an attached
+/// namespace is gone.
+#[derive(Default)]
+struct PastaPeriodic {
+    /// Listening-port scanners by [`Direction`] (the other side's `/proc/net/tcp*`).
+    scanners: [Option<ListeningPorts>; 2],
+    /// The attached namespace's file: exit once it is deleted (podman removes the bind
+    /// mount when the container stops).
+    netns_file: Option<PathBuf>,
+    found: Box<PortSet>,
+}
+
+impl PastaPeriodic {
+    fn scan<G: GuestSource>(&mut self, engine: &mut Engine<'_>, host: &mut LinuxHost<G>) {
+        for direction in [Direction::Inbound, Direction::Outbound] {
+            if let Some(s) = &mut self.scanners[direction as usize] {
+                if s.scan(&mut self.found).is_ok() {
+                    engine.update_auto_forwards(direction, &self.found, host);
+                }
+            }
+        }
+    }
+}
+
+impl<G: GuestSource> Periodic<G> for PastaPeriodic {
+    fn tick(&mut self, engine: &mut Engine<'_>, host: &mut LinuxHost<G>) -> bool {
+        self.scan(engine, host);
+        self.netns_file.as_ref().is_some_and(|p| !p.exists())
     }
 }
 

@@ -182,3 +182,117 @@ fn a_full_destination_holds_data_until_it_drains() {
     tb.settle();
     assert_eq!(tb.host.socket(target).unwrap().tx, b"abcdef");
 }
+
+mod auto {
+    use super::*;
+    use passt_core::fwd::PortSet;
+    use passt_core::tcp::Direction;
+
+    fn ports(list: &[u16]) -> PortSet {
+        let mut s = PortSet::new();
+        list.iter().for_each(|p| s.insert(*p));
+        s
+    }
+
+    fn auto_bed() -> Testbed {
+        let mut c = default_config();
+        c.mode = Mode::Pasta;
+        c.splice = true;
+        c.forwards.tcp_in_auto = true;
+        c.forwards.tcp_out_auto = true;
+        c.forwards.tcp_out.ranges.push(forward(5213, 5213)).unwrap();
+        let mut tb = Testbed::new(c, 16);
+        tb.engine.start(&mut tb.host).unwrap();
+        tb
+    }
+
+    fn listening(tb: &Testbed, ns: Namespace, port: u16) -> bool {
+        tb.host.sockets().any(|(r, s)| {
+            r.kind() == SockKind::TcpListen
+                && s.ns == ns
+                && s.state == SockState::Listening
+                && s.local.map(|a| a.port()) == Some(port)
+        })
+    }
+
+    #[test]
+    fn a_server_started_later_becomes_reachable_then_goes_away() {
+        let mut tb = auto_bed();
+        assert!(!listening(&tb, Namespace::Host, 8080));
+        assert_eq!(
+            tb.engine
+                .update_auto_forwards(Direction::Inbound, &ports(&[8080]), &mut tb.host),
+            1
+        );
+        assert!(
+            listening(&tb, Namespace::Host, 8080),
+            "host port 8080 now forwarded"
+        );
+        let l = tb
+            .host
+            .sockets()
+            .find(|(r, s)| {
+                r.kind() == SockKind::TcpListen && s.local.map(|a| a.port()) == Some(8080)
+            })
+            .unwrap()
+            .0;
+        tb.host.peer_connect(l, sa("203.0.113.9:50100"));
+        tb.settle();
+        let syn = tb.next_segment().expect("SYN to the guest's 8080");
+        assert_eq!(syn.dst, SocketAddr::new(GUEST_V4.into(), 8080));
+        // Unchanged scans change nothing; the server going away closes the listener.
+        assert_eq!(
+            tb.engine
+                .update_auto_forwards(Direction::Inbound, &ports(&[8080]), &mut tb.host),
+            0
+        );
+        assert_eq!(
+            tb.engine
+                .update_auto_forwards(Direction::Inbound, &ports(&[]), &mut tb.host),
+            1
+        );
+        assert!(!listening(&tb, Namespace::Host, 8080));
+    }
+
+    #[test]
+    fn our_own_listeners_are_never_forwarded_back() {
+        let mut tb = auto_bed();
+        // The namespace scan sees our -T listener on 5213: forwarding it inbound would
+        // loop, so it is skipped.
+        tb.engine
+            .update_auto_forwards(Direction::Inbound, &ports(&[5213, 8080]), &mut tb.host);
+        assert!(tb.engine.auto_ports(Direction::Inbound).contains(8080));
+        assert!(!tb.engine.auto_ports(Direction::Inbound).contains(5213));
+        // The host scan sees our inbound auto listener on 8080: not forwarded outbound.
+        tb.engine
+            .update_auto_forwards(Direction::Outbound, &ports(&[8080, 631]), &mut tb.host);
+        assert!(tb.engine.auto_ports(Direction::Outbound).contains(631));
+        assert!(!tb.engine.auto_ports(Direction::Outbound).contains(8080));
+        assert!(
+            listening(&tb, Namespace::Guest, 631),
+            "outbound listeners live in the namespace"
+        );
+    }
+
+    #[test]
+    fn busy_ports_are_skipped() {
+        let mut tb = auto_bed();
+        tb.host.occupy(sa("[::]:8080"));
+        assert_eq!(
+            tb.engine
+                .update_auto_forwards(Direction::Inbound, &ports(&[8080]), &mut tb.host),
+            0
+        );
+        assert!(!tb.engine.auto_ports(Direction::Inbound).contains(8080));
+    }
+
+    #[test]
+    fn auto_off_does_nothing() {
+        let mut tb = pasta_bed(&[], &[]);
+        assert_eq!(
+            tb.engine
+                .update_auto_forwards(Direction::Inbound, &ports(&[8080]), &mut tb.host),
+            0
+        );
+    }
+}

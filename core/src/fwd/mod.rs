@@ -8,7 +8,10 @@
 //!   (`--map-host-loopback`) means the host's loopback, and `--map-guest-addr` means the
 //!   host's own address.
 
+pub mod portset;
 pub mod spec;
+
+pub use portset::PortSet;
 
 use crate::config::Config;
 use crate::engine::GuestState;

@@ -10,7 +10,7 @@
 use super::{host, sock_of, splice, LISTEN_BACKLOG};
 use crate::config::Mode;
 use crate::engine::{Engine, Flow};
-use crate::fwd::PortForwards;
+use crate::fwd::{PortForwards, PortSet};
 use crate::io::{Family, Host, HostError, Interest, Namespace, Op, OpResult, Transport};
 use crate::sockref::{SockKind, SockRef};
 use crate::stats::DropReason;
@@ -22,9 +22,9 @@ use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
     /// Host → guest (`-t`).
-    Inbound,
+    Inbound = 0,
     /// Guest loopback → host loopback (`-T`).
-    Outbound,
+    Outbound = 1,
 }
 
 /// A forwarded port could not be bound.
@@ -64,6 +64,11 @@ fn decode(e: &Engine<'_>, sock: SockRef) -> Option<(Direction, u16, u16)> {
     };
     let range = ((slot >> 17) & 0x3fff) as usize;
     let port = (slot & 0xffff) as u16;
+    if range == AUTO_RANGE {
+        return e.auto_bound[direction as usize]
+            .contains(port)
+            .then_some((direction, port, port));
+    }
     let r = rules(e, direction)
         .ranges
         .get(range)
@@ -71,15 +76,97 @@ fn decode(e: &Engine<'_>, sock: SockRef) -> Option<(Direction, u16, u16)> {
     Some((direction, port, r.map(port)))
 }
 
-/// Open, bind and listen on every forwarded TCP port. Inbound: one dual-stack socket per
-/// port when both families are enabled and no address is given, else one per family
-/// (passt-reference §1.5). Outbound: the namespace's 127.0.0.1 and ::1.
-pub(crate) fn start_listeners<H: Host>(
+/// Range index naming listeners bound by `auto` forwarding (mapping to the same port).
+const AUTO_RANGE: usize = 0x3fff;
+
+/// Open, bind and listen on `port` for `direction`: inbound binds `bind_addr`, or one
+/// dual-stack wildcard socket when both families are enabled (else one per family,
+/// passt-reference §1.5); outbound binds the namespace's 127.0.0.1 and ::1. Returns how
+/// many sockets were opened.
+fn open_port<H: Host>(
     e: &mut Engine<'_>,
+    direction: Direction,
+    range: usize,
+    port: u16,
+    bind_addr: Option<IpAddr>,
     host: &mut H,
 ) -> Result<usize, ListenError> {
     let v4 = e.config.ipv4.is_some();
     let v6 = e.config.ipv6.is_some();
+    let mut binds: heapless::Vec<(Family, IpAddr, bool), 2> = heapless::Vec::new();
+    match (direction, bind_addr) {
+        (Direction::Outbound, _) => {
+            if v4 {
+                let _ = binds.push((Family::V4, IpAddr::V4(Ipv4Addr::LOCALHOST), false));
+            }
+            if v6 {
+                let _ = binds.push((Family::V6, IpAddr::V6(Ipv6Addr::LOCALHOST), false));
+            }
+        }
+        (Direction::Inbound, Some(a)) => {
+            let _ = binds.push((Family::of(&a), a, false));
+        }
+        (Direction::Inbound, None) if v6 => {
+            let _ = binds.push((Family::V6, IpAddr::V6(Ipv6Addr::UNSPECIFIED), v4));
+        }
+        (Direction::Inbound, None) => {
+            let _ = binds.push((Family::V4, IpAddr::V4(Ipv4Addr::UNSPECIFIED), false));
+        }
+    }
+    let ns = match direction {
+        Direction::Inbound => Namespace::Host,
+        Direction::Outbound => Namespace::Guest,
+    };
+    let mut opened = 0;
+    for (family, addr, dual_stack) in binds {
+        let sock = listener_sock(direction, range, family, port);
+        let fail = |error| ListenError {
+            port,
+            direction,
+            error,
+        };
+        if let OpResult::Err(err) = host.exec(Op::Open {
+            sock,
+            family,
+            transport: Transport::Tcp,
+            ns,
+        }) {
+            return Err(fail(err));
+        }
+        let steps = [
+            Op::Bind {
+                sock,
+                addr: SocketAddr::new(addr, port),
+                dual_stack,
+            },
+            Op::Listen {
+                sock,
+                backlog: LISTEN_BACKLOG,
+            },
+            Op::Watch {
+                sock,
+                interest: Interest {
+                    read: true,
+                    write: false,
+                },
+            },
+        ];
+        for op in steps {
+            if let OpResult::Err(err) = host.exec(op) {
+                host.exec(Op::Close { sock, abort: false });
+                return Err(fail(err));
+            }
+        }
+        opened += 1;
+    }
+    Ok(opened)
+}
+
+/// Open, bind and listen on every explicitly forwarded TCP port (`-t`, `-T`).
+pub(crate) fn start_listeners<H: Host>(
+    e: &mut Engine<'_>,
+    host: &mut H,
+) -> Result<usize, ListenError> {
     let mut opened = 0;
     for direction in [Direction::Inbound, Direction::Outbound] {
         if direction == Direction::Outbound && e.config.mode != Mode::Pasta {
@@ -88,80 +175,61 @@ pub(crate) fn start_listeners<H: Host>(
         let ranges = rules(e, direction).ranges.clone();
         for (i, r) in ranges.iter().enumerate() {
             for port in r.first..=r.last {
-                if port == 0 {
-                    continue;
-                }
-                let mut binds: heapless::Vec<(Family, IpAddr, bool), 2> = heapless::Vec::new();
-                match (direction, r.bind_addr) {
-                    (Direction::Outbound, _) => {
-                        if v4 {
-                            let _ =
-                                binds.push((Family::V4, IpAddr::V4(Ipv4Addr::LOCALHOST), false));
-                        }
-                        if v6 {
-                            let _ =
-                                binds.push((Family::V6, IpAddr::V6(Ipv6Addr::LOCALHOST), false));
-                        }
-                    }
-                    (Direction::Inbound, Some(a)) => {
-                        let _ = binds.push((Family::of(&a), a, false));
-                    }
-                    (Direction::Inbound, None) if v6 => {
-                        let _ = binds.push((Family::V6, IpAddr::V6(Ipv6Addr::UNSPECIFIED), v4));
-                    }
-                    (Direction::Inbound, None) => {
-                        let _ = binds.push((Family::V4, IpAddr::V4(Ipv4Addr::UNSPECIFIED), false));
-                    }
-                }
-                let ns = match direction {
-                    Direction::Inbound => Namespace::Host,
-                    Direction::Outbound => Namespace::Guest,
-                };
-                for (family, addr, dual_stack) in binds {
-                    let sock = listener_sock(direction, i, family, port);
-                    let fail = |error| ListenError {
-                        port,
-                        direction,
-                        error,
-                    };
-                    if let OpResult::Err(err) = host.exec(Op::Open {
-                        sock,
-                        family,
-                        transport: Transport::Tcp,
-                        ns,
-                    }) {
-                        return Err(fail(err));
-                    }
-                    let steps = [
-                        Op::Bind {
-                            sock,
-                            addr: SocketAddr::new(addr, port),
-                            dual_stack,
-                        },
-                        Op::Listen {
-                            sock,
-                            backlog: LISTEN_BACKLOG,
-                        },
-                        Op::Watch {
-                            sock,
-                            interest: Interest {
-                                read: true,
-                                write: false,
-                            },
-                        },
-                    ];
-                    for op in steps {
-                        if let OpResult::Err(err) = host.exec(op) {
-                            host.exec(Op::Close { sock, abort: false });
-                            return Err(fail(err));
-                        }
-                    }
-                    opened += 1;
+                if port != 0 {
+                    opened += open_port(e, direction, i, port, r.bind_addr, host)?;
                 }
             }
         }
     }
     Ok(opened)
+}
+
+/// `auto` forwarding: make the listeners of `direction` match `listening`, the ports
+/// found listening on the other side. Ports we listen on ourselves in the opposite
+/// direction (or forward explicitly) are never forwarded: that would loop. Bind
+/// failures are skipped (the port may be busy here). Returns how many listeners changed.
+pub(crate) fn update_auto<H: Host>(
+    e: &mut Engine<'_>,
+    direction: Direction,
+    listening: &PortSet,
+    host: &mut H,
+) -> usize {
+    let enabled = match direction {
+        Direction::Inbound => e.config.forwards.tcp_in_auto,
+        Direction::Outbound => e.config.forwards.tcp_out_auto,
+    };
+    if !enabled {
+        return 0;
+    }
+    let d = direction as usize;
+    let other = match direction {
+        Direction::Inbound => Direction::Outbound,
+        Direction::Outbound => Direction::Inbound,
+    };
+    let mut changed = 0;
+    for port in 1..=u16::MAX {
+        let ours = e.auto_bound[other as usize].contains(port)
+            || rules(e, other).find(port).is_some()
+            || rules(e, direction).find(port).is_some();
+        let want = listening.contains(port) && !ours;
+        let have = e.auto_bound[d].contains(port);
+        if want && !have {
+            if let Ok(n) = open_port(e, direction, AUTO_RANGE, port, None, host) {
+                if n > 0 {
+                    e.auto_bound[d].insert(port);
+                    changed += 1;
+                }
+            }
+        } else if !want && have {
+            for family in [Family::V4, Family::V6] {
+                let sock = listener_sock(direction, AUTO_RANGE, family, port);
+                host.exec(Op::Close { sock, abort: false });
+            }
+            e.auto_bound[d].remove(port);
+            changed += 1;
+        }
+    }
+    changed
 }
 
 /// Accept every pending connection on a forwarded port and send each on its way.

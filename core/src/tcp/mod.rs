@@ -22,7 +22,7 @@ pub mod splice;
 pub use conn::{TcpConn, TcpState, TimerKind};
 pub(crate) use guest::from_guest;
 pub(crate) use host::{on_socket, on_timer};
-pub(crate) use listen::start_listeners;
+pub(crate) use listen::{start_listeners, update_auto};
 pub use listen::{Direction, ListenError};
 pub use splice::SpliceConn;
 

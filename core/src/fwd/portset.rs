@@ -1,0 +1,77 @@
+//! A set of TCP/UDP ports as a fixed 8 KiB bitmap: what `auto` forwarding found
+//! listening, and which ports it has bound.
+
+/// A set of ports 0..=65535.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PortSet {
+    bits: [u64; 1024],
+}
+
+impl core::fmt::Debug for PortSet {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_set().entries(self.iter()).finish()
+    }
+}
+
+impl Default for PortSet {
+    fn default() -> Self {
+        PortSet { bits: [0; 1024] }
+    }
+}
+
+impl PortSet {
+    /// The empty set.
+    pub const fn new() -> PortSet {
+        PortSet { bits: [0; 1024] }
+    }
+
+    /// Add `port`.
+    pub fn insert(&mut self, port: u16) {
+        self.bits[usize::from(port >> 6)] |= 1 << (port & 63);
+    }
+
+    /// Remove `port`.
+    pub fn remove(&mut self, port: u16) {
+        self.bits[usize::from(port >> 6)] &= !(1 << (port & 63));
+    }
+
+    /// Whether `port` is in the set.
+    pub fn contains(&self, port: u16) -> bool {
+        self.bits[usize::from(port >> 6)] & (1 << (port & 63)) != 0
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.bits.iter().all(|w| *w == 0)
+    }
+
+    /// The ports, ascending.
+    pub fn iter(&self) -> impl Iterator<Item = u16> + '_ {
+        self.bits.iter().enumerate().flat_map(|(i, w)| {
+            let w = *w;
+            (0..64u16)
+                .filter(move |b| w & (1 << b) != 0)
+                .map(move |b| (i as u16) << 6 | b)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn insert_remove_iterate() {
+        let mut s = PortSet::new();
+        assert!(s.is_empty());
+        for p in [0, 1, 63, 64, 8080, 65535] {
+            s.insert(p);
+        }
+        assert!(s.contains(8080) && s.contains(65535) && !s.contains(8081));
+        s.remove(63);
+        assert_eq!(
+            s.iter().collect::<std::vec::Vec<_>>(),
+            [0, 1, 64, 8080, 65535]
+        );
+    }
+}
