@@ -16,6 +16,7 @@ pub mod daemon;
 pub mod discover;
 pub mod event_loop;
 pub mod host;
+pub mod isolation;
 pub mod netlink;
 pub mod netns;
 pub mod nsconfig;
@@ -24,6 +25,7 @@ pub mod passt;
 pub mod pasta;
 pub mod procnet;
 pub mod qemu;
+pub mod seccomp;
 #[allow(unsafe_code)]
 mod sys;
 pub mod tap;

@@ -162,6 +162,13 @@ pub fn run(plan: PasstPlan, listen: Listen) -> Result<i32, StartError> {
         return Err(crate::pasta::bind_failure(&e));
     }
     crate::pasta::ready(plan.daemon, plan.pid_file.as_deref())?;
+    // No more files, privileges or new system calls from here on. passt runs as an
+    // ordinary user: a user namespace of its own gives it the rights to drop the rest.
+    let isolated = crate::isolation::isolate(crate::seccomp::Profile::Passt, true)
+        .map_err(|e| StartError(format!("Failed to isolate: {e}")))?;
+    if let Some(why) = isolated.filesystem_skipped {
+        eprintln!("Couldn't detach from the file system ({why}); continuing with it");
+    }
     let (listener, one_off, mut pending) = match listen {
         Listen::Socket { fd, path } => (Some((fd, path)), plan.one_off, None),
         Listen::Connected(fd) => (None, true, Some(fd)),
@@ -196,9 +203,8 @@ pub fn run(plan: PasstPlan, listen: Listen) -> Result<i32, StartError> {
             Err(e) => eprintln!("passt: client dropped: {e}"),
         }
         if one_off {
-            if let Some((_, path)) = &listener {
-                let _ = std::fs::remove_file(path);
-            }
+            // The socket file stays: without a file system we cannot unlink it, and
+            // the next start probes and replaces a stale one.
             return Ok(0);
         }
     }

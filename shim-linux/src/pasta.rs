@@ -225,7 +225,18 @@ pub fn run(plan: PastaPlan) -> Result<i32, StartError> {
         (Target::Attach { netns, .. }, false) => Some(netns.clone()),
         _ => None,
     };
-    periodic.netns_file = watch;
+    periodic.netns_file = match watch {
+        Some(path) => Some(
+            NetnsWatch::new(&path).map_err(|e| fail("Failed to watch the namespace file", e))?,
+        ),
+        None => None,
+    };
+    // No more files, privileges or new system calls from here on.
+    let isolated = crate::isolation::isolate(crate::seccomp::Profile::Pasta, false)
+        .map_err(|e| fail("Failed to isolate", e))?;
+    if let Some(why) = isolated.filesystem_skipped {
+        eprintln!("Couldn't detach from the file system ({why}); continuing with it");
+    }
     let exit = event_loop::run(
         &mut engine,
         &mut host,
@@ -239,6 +250,44 @@ pub fn run(plan: PastaPlan) -> Result<i32, StartError> {
             c.wait().map_err(|e| fail("waitpid", e))
         }
         (_, None) => Ok(0),
+    }
+}
+
+/// Notices that a namespace file disappeared, without needing the file system after
+/// isolation: the directory is held open and the name looked up relative to it.
+struct NetnsWatch {
+    dir: std::os::fd::OwnedFd,
+    name: std::ffi::OsString,
+}
+
+impl NetnsWatch {
+    fn new(path: &Path) -> io::Result<NetnsWatch> {
+        let parent = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let name = path
+            .file_name()
+            .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
+        let dir = rustix::fs::open(
+            parent,
+            rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )?;
+        Ok(NetnsWatch {
+            dir,
+            name: name.to_os_string(),
+        })
+    }
+
+    /// The file (or, for `/proc/PID/ns/net`, the process) is gone.
+    fn gone(&self) -> bool {
+        rustix::fs::statat(
+            &self.dir,
+            self.name.as_os_str(),
+            rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+        )
+        .is_err()
     }
 }
 
@@ -257,7 +306,7 @@ struct PastaPeriodic {
     scanners: [Option<ListeningPorts>; 2],
     /// The attached namespace's file: exit once it is deleted (podman removes the bind
     /// mount when the container stops).
-    netns_file: Option<PathBuf>,
+    netns_file: Option<NetnsWatch>,
     found: Box<PortSet>,
 }
 
@@ -276,7 +325,7 @@ impl PastaPeriodic {
 impl<G: GuestSource> Periodic<G> for PastaPeriodic {
     fn tick(&mut self, engine: &mut Engine<'_>, host: &mut LinuxHost<G>) -> bool {
         self.scan(engine, host);
-        self.netns_file.as_ref().is_some_and(|p| !p.exists())
+        self.netns_file.as_ref().is_some_and(|w| w.gone())
     }
 }
 

@@ -34,7 +34,7 @@ pub fn parse_listening(text: &str, out: &mut PortSet) {
 /// Open `/proc/net/tcp` and `/proc/net/tcp6` files of one namespace, re-read on demand.
 pub struct ListeningPorts {
     files: Vec<File>,
-    text: String,
+    buf: Vec<u8>,
 }
 
 impl ListeningPorts {
@@ -42,7 +42,7 @@ impl ListeningPorts {
     pub fn new(files: Vec<File>) -> ListeningPorts {
         ListeningPorts {
             files,
-            text: String::with_capacity(64 * 1024),
+            buf: Vec::with_capacity(64 * 1024),
         }
     }
 
@@ -50,10 +50,18 @@ impl ListeningPorts {
     pub fn scan(&mut self, out: &mut PortSet) -> io::Result<()> {
         *out = PortSet::new();
         for f in &mut self.files {
+            // Plain seek + read into a reused buffer: std's read_to_string would also
+            // stat the file, a call the sandbox does not allow.
             f.seek(SeekFrom::Start(0))?;
-            self.text.clear();
-            f.read_to_string(&mut self.text)?;
-            parse_listening(&self.text, out);
+            self.buf.clear();
+            let mut chunk = [0u8; 16 * 1024];
+            loop {
+                match f.read(&mut chunk)? {
+                    0 => break,
+                    n => self.buf.extend_from_slice(&chunk[..n]),
+                }
+            }
+            parse_listening(&String::from_utf8_lossy(&self.buf), out);
         }
         Ok(())
     }

@@ -478,6 +478,44 @@ pub(crate) fn adopt_inherited_fd(fd: RawFd) -> io::Result<std::os::fd::OwnedFd> 
     Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
 }
 
+/// Detach this thread from namespaces it shares (`unshare(2)`) with the given flags.
+/// Only namespace flags are meaningful here (see [`crate::isolation`]).
+pub(crate) fn unshare_namespaces(flags: UnshareFlags) -> io::Result<()> {
+    // SAFETY: `unshare_unsafe` is unsafe because unsharing CLONE_FILES or CLONE_FS
+    // behind the back of other threads' open-file assumptions can break Rust's I/O
+    // safety. Callers pass only namespace flags (mount, IPC, UTS, user), which leave
+    // descriptors and memory untouched.
+    unsafe { rustix::thread::unshare_unsafe(flags) }.map_err(io::Error::from)
+}
+
+/// Install a classic-BPF seccomp filter on every thread of the process
+/// (`seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, …)`, seccomp(2)).
+/// The caller must have set `PR_SET_NO_NEW_PRIVS` (or hold CAP_SYS_ADMIN).
+pub(crate) fn install_seccomp(program: &[libc::sock_filter]) -> io::Result<()> {
+    let prog = libc::sock_fprog {
+        len: u16::try_from(program.len())
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "filter too long"))?,
+        filter: program.as_ptr() as *mut libc::sock_filter,
+    };
+    // SAFETY: `prog` points at `program`, alive for the call; the kernel copies the
+    // filter before returning and never writes through the pointer.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            libc::SECCOMP_FILTER_FLAG_TSYNC,
+            &prog as *const libc::sock_fprog,
+        )
+    };
+    match rc {
+        0 => Ok(()),
+        rc if rc > 0 => Err(io::Error::other(format!(
+            "seccomp: thread {rc} could not be synchronised"
+        ))),
+        _ => Err(io::Error::last_os_error()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
