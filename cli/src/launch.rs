@@ -78,6 +78,12 @@ fn run(opts: Options) -> Result<i32, String> {
     for w in &opts.warnings {
         eprintln!("{w}");
     }
+    // Tests ask for the allocation count after set-up; the file is opened now, while
+    // there still is a file system.
+    if let Some(path) = std::env::var_os("PASST_ALLOC_REPORT") {
+        let file = std::fs::File::create(&path).map_err(|e| format!("PASST_ALLOC_REPORT: {e}"))?;
+        passt_shim_linux::alloc_count::report_to(file);
+    }
     if opts.vhost_user {
         return Err("--vhost-user is not supported by this build".into());
     }

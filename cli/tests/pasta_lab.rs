@@ -363,3 +363,45 @@ fn auto_forwarding_follows_servers_in_the_namespace() {
     let _ = pasta_child.kill();
     let _ = pasta_child.wait();
 }
+
+#[test]
+fn event_loop_allocates_nothing_after_start_up() {
+    let Some(mut lab) = Lab::new() else { return };
+    lab.remote_server("echo-server", REMOTE_V4, 7, &[]);
+    lab.remote_server("echo-server", REMOTE_V6, 7, &[]);
+    lab.remote_server("sink-server", REMOTE_V4, 9000, &[]);
+    lab.remote_server("source-server", REMOTE_V4, 9001, &["down", "32"]);
+    lab.host_server("echo-server", "127.0.0.1", 5213);
+    let report = lab.dir.join("allocations");
+    // A traffic mix over at least 10 s: TCP both ways and both families, bulk, many
+    // connections, refusals, the spliced -T path, and `auto` scans every second while
+    // a namespace server comes and goes.
+    let script = format!(
+        "start=$(date +%s); \
+         {echo4} && {echo6} && {up} && {down} && {many} && {refused} && {spliced} && \
+         (timeout 3 {server} &) && sleep 4 && \
+         while [ $(( $(date +%s) - start )) -lt 11 ]; do {echo4} >/dev/null; sleep 0.5; done",
+        echo4 = netcheck(&format!("echo {REMOTE_V4} 7 x")),
+        echo6 = netcheck(&format!("echo {REMOTE_V6} 7 y")),
+        up = netcheck(&format!("upload {REMOTE_V4} 9000 up 32")),
+        down = netcheck(&format!("download {REMOTE_V4} 9001")),
+        many = netcheck(&format!("concurrent {REMOTE_V4} 7 200")),
+        refused = netcheck(&format!("refused {REMOTE_V4} 9")),
+        spliced = netcheck("echo 127.0.0.1 5213 z"),
+        server = netcheck("echo-server 0.0.0.0 8091"),
+    );
+    lab::open_tun_device();
+    let mut cmd = lab.in_host_unprivileged(pasta());
+    cmd.env("PASST_ALLOC_REPORT", &report);
+    cmd.args(["-T", "5213", "--config-net", "--", "sh", "-c", &script]);
+    cmd.current_dir(&lab.dir);
+    let started = std::time::Instant::now();
+    expect_success(&output_within(&mut cmd, Duration::from_secs(120)));
+    assert!(
+        started.elapsed() >= Duration::from_secs(10),
+        "the mix ran only {:?}",
+        started.elapsed()
+    );
+    let text = std::fs::read_to_string(&report).expect("pasta wrote its allocation report");
+    assert_eq!(text.trim(), "allocations_after_init 0");
+}

@@ -119,6 +119,8 @@ pub fn run<G: GuestSource>(
     let mut events: Vec<epoll::Event> = Vec::with_capacity(64);
     let mut frame = vec![0u8; FRAME_BUFFER];
     let mut last_tick = now();
+    // Everything the loop needs exists now: from here on it must not allocate.
+    crate::alloc_count::mark_initialised();
     loop {
         let t = now();
         if t - last_tick >= TICK {

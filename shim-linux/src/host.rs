@@ -36,6 +36,9 @@ impl GuestLink for crate::tap::Tap {
     }
 }
 
+/// Listening sockets the map holds without growing (growing allocates; `-t all` on a
+/// dual-stack host needs about two per port).
+const MAX_LISTENERS_PREALLOCATED: usize = 4096;
 /// Size asked for the pipes of spliced connections (the kernel may give less).
 const PIPE_SIZE: usize = 1 << 20;
 /// Most splice rounds per `Op::Splice`, so one busy connection cannot starve others.
@@ -124,7 +127,7 @@ impl<G: GuestLink> LinuxHost<G> {
             guest,
             conns: (0..flows).map(|_| [None, None]).collect(),
             guest_ns: None,
-            listeners: HashMap::with_capacity(64),
+            listeners: HashMap::with_capacity(MAX_LISTENERS_PREALLOCATED),
             tx_dropped: 0,
         })
     }

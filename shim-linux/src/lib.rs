@@ -12,6 +12,7 @@
 
 #![deny(unsafe_code)]
 
+pub mod alloc_count;
 pub mod daemon;
 pub mod discover;
 pub mod event_loop;

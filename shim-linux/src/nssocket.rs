@@ -5,7 +5,8 @@
 //! `/proc/net` file describes the namespace of the thread that opens it; everything
 //! after that (bind, connect, I/O, reads) works from any thread. So one helper thread
 //! enters the namespace once and serves requests; the event loop's thread never leaves
-//! the host namespace.
+//! the host namespace. Requests and replies travel over two bounded channels made at
+//! start, so a request allocates nothing.
 
 use crate::netns::NetnsHandle;
 use rustix::net::{self, AddressFamily, Protocol, SocketFlags, SocketType};
@@ -19,29 +20,27 @@ use std::thread;
 /// What the helper thread is asked for.
 enum Request {
     /// Create a non-blocking socket.
-    Socket(
-        AddressFamily,
-        SocketType,
-        Option<Protocol>,
-        mpsc::SyncSender<io::Result<OwnedFd>>,
-    ),
-    /// Open a file whose content depends on the namespace.
-    Open(PathBuf, mpsc::SyncSender<io::Result<File>>),
+    Socket(AddressFamily, SocketType, Option<Protocol>),
+    /// Open a file whose content depends on the namespace (set-up only: allocates).
+    Open(PathBuf),
+}
+
+/// The helper thread's answer.
+enum Reply {
+    Socket(io::Result<OwnedFd>),
+    File(io::Result<File>),
 }
 
 /// Creates sockets and opens files in one network namespace, from a helper thread
 /// living there.
-#[derive(Debug)]
 pub struct NsSocketFactory {
-    requests: mpsc::Sender<Request>,
+    requests: mpsc::SyncSender<Request>,
+    replies: mpsc::Receiver<Reply>,
 }
 
-impl std::fmt::Debug for Request {
+impl std::fmt::Debug for NsSocketFactory {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Request::Socket(..) => f.write_str("Socket"),
-            Request::Open(p, _) => write!(f, "Open({})", p.display()),
-        }
+        f.write_str("NsSocketFactory")
     }
 }
 
@@ -52,7 +51,8 @@ fn gone<T>(_: T) -> io::Error {
 impl NsSocketFactory {
     /// Start the helper thread inside `netns`.
     pub fn start(netns: NetnsHandle) -> io::Result<NsSocketFactory> {
-        let (tx, rx) = mpsc::channel::<Request>();
+        let (req_tx, req_rx) = mpsc::sync_channel::<Request>(1);
+        let (rep_tx, rep_rx) = mpsc::sync_channel::<Reply>(1);
         let (ready_tx, ready_rx) = mpsc::sync_channel::<io::Result<()>>(1);
         thread::Builder::new()
             .name("netns-helper".into())
@@ -63,22 +63,26 @@ impl NsSocketFactory {
                 if !ok {
                     return;
                 }
-                for request in rx {
-                    match request {
-                        Request::Socket(af, ty, proto, reply) => {
+                for request in req_rx {
+                    let reply = match request {
+                        Request::Socket(af, ty, proto) => {
                             let flags = SocketFlags::NONBLOCK | SocketFlags::CLOEXEC;
-                            let _ = reply.send(
+                            Reply::Socket(
                                 net::socket_with(af, ty, flags, proto).map_err(io::Error::from),
-                            );
+                            )
                         }
-                        Request::Open(path, reply) => {
-                            let _ = reply.send(File::open(path));
-                        }
+                        Request::Open(path) => Reply::File(File::open(path)),
+                    };
+                    if rep_tx.send(reply).is_err() {
+                        return;
                     }
                 }
             })?;
         ready_rx.recv().map_err(gone)??;
-        Ok(NsSocketFactory { requests: tx })
+        Ok(NsSocketFactory {
+            requests: req_tx,
+            replies: rep_rx,
+        })
     }
 
     /// A non-blocking socket created inside the namespace.
@@ -88,19 +92,23 @@ impl NsSocketFactory {
         ty: SocketType,
         proto: Option<Protocol>,
     ) -> io::Result<OwnedFd> {
-        let (reply_tx, reply_rx) = mpsc::sync_channel(1);
         self.requests
-            .send(Request::Socket(af, ty, proto, reply_tx))
+            .send(Request::Socket(af, ty, proto))
             .map_err(gone)?;
-        reply_rx.recv().map_err(gone)?
+        match self.replies.recv().map_err(gone)? {
+            Reply::Socket(r) => r,
+            Reply::File(_) => Err(io::Error::other("namespace helper answered out of turn")),
+        }
     }
 
     /// Open `path` from inside the namespace.
     pub fn open_file(&self, path: &Path) -> io::Result<File> {
-        let (reply_tx, reply_rx) = mpsc::sync_channel(1);
         self.requests
-            .send(Request::Open(path.to_path_buf(), reply_tx))
+            .send(Request::Open(path.to_path_buf()))
             .map_err(gone)?;
-        reply_rx.recv().map_err(gone)?
+        match self.replies.recv().map_err(gone)? {
+            Reply::File(r) => r,
+            Reply::Socket(_) => Err(io::Error::other("namespace helper answered out of turn")),
+        }
     }
 }

@@ -203,6 +203,7 @@ pub fn run(plan: PasstPlan, listen: Listen) -> Result<i32, StartError> {
             Err(e) => eprintln!("passt: client dropped: {e}"),
         }
         if one_off {
+            crate::alloc_count::write_report();
             // The socket file stays: without a file system we cannot unlink it, and
             // the next start probes and replaces a stale one.
             return Ok(0);

@@ -244,6 +244,7 @@ pub fn run(plan: PastaPlan) -> Result<i32, StartError> {
         &mut periodic,
     )
     .map_err(|e| fail("Event loop failed", e))?;
+    crate::alloc_count::write_report();
     match (exit, child.as_mut()) {
         (Exit::ChildExited, Some(c)) | (Exit::GuestGone, Some(c)) | (Exit::Stopped, Some(c)) => {
             let _ = c.kill_if_running();
