@@ -34,6 +34,9 @@ pub const RA_INTERVAL_MIN: Duration = Duration::from_secs(200);
 /// MaxRtrAdvInterval default 600 s).
 pub const RA_INTERVAL_MAX: Duration = Duration::from_secs(600);
 
+/// Most flows with an ACK held back within one batch; more are ACKed at once.
+pub const ACK_QUEUE: usize = 256;
+
 /// Memory the caller lends to the engine.
 pub struct Storage<'a> {
     /// Scratch space where outgoing frames are built; at least [`MIN_TX_BUFFER`] bytes.
@@ -98,6 +101,8 @@ pub struct Engine<'a> {
     pub(crate) flows: FlowTable<'a, Flow>,
     pub(crate) isn_key: (u64, u64),
     flow_deadline: Option<Instant>,
+    /// Flows owing the guest an ACK at the end of this batch.
+    pub(crate) ack_queue: heapless::Vec<FlowId, ACK_QUEUE>,
     /// Ports bound by `auto` TCP forwarding, by [`crate::tcp::Direction`].
     pub(crate) auto_bound: [crate::fwd::PortSet; 2],
     link_up: bool,
@@ -126,6 +131,7 @@ impl<'a> Engine<'a> {
             flows,
             isn_key,
             flow_deadline: None,
+            ack_queue: heapless::Vec::new(),
             auto_bound: [crate::fwd::PortSet::new(), crate::fwd::PortSet::new()],
             link_up: false,
             next_ra: None,
@@ -246,6 +252,14 @@ impl<'a> Engine<'a> {
             }
         }
         self.flow_deadline = None;
+    }
+
+    /// End of a batch of events: send what was held back to be coalesced (ACKs for
+    /// in-order guest data). Shims call this after each batch (an epoll wakeup).
+    pub fn flush<H: Host>(&mut self, now: Instant, host: &mut H) {
+        while let Some(id) = self.ack_queue.pop() {
+            crate::tcp::flush_ack(self, now, id, host);
+        }
     }
 
     /// When [`Engine::handle_timeout`] must next run, if ever.

@@ -141,6 +141,7 @@ pub fn engine_frames(data: &[u8]) {
         rest = &rest[frame.len()..];
         tb.engine
             .handle_event(tb.now, Event::TapFrame(frame), &mut tb.host);
+        tb.engine.flush(tb.now, &mut tb.host);
         tb.settle();
         tb.host.complete_connects();
         tb.settle();

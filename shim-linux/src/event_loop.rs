@@ -187,6 +187,7 @@ pub fn run<G: GuestSource>(
             }
         }
         let t = now();
+        engine.flush(t, host);
         if engine.poll_timeout().is_some_and(|d| d <= t) {
             engine.handle_timeout(t, host);
         }

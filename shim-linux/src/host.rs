@@ -62,6 +62,8 @@ struct Entry {
     registered: bool,
     /// Outgoing pipe, for the source side of a splice.
     pipe: Option<Pipe>,
+    /// `SO_SNDBUF`, read once: we set it explicitly, which fixes it (socket(7)).
+    sndbuf: Option<usize>,
 }
 
 /// The Linux executor of engine operations.
@@ -162,6 +164,7 @@ impl<G: GuestLink> LinuxHost<G> {
             peek_offset: None,
             registered: false,
             pipe: None,
+            sndbuf: None,
         };
         match sock.kind() {
             SockKind::TcpListen | SockKind::UdpListen => {
@@ -303,7 +306,14 @@ impl<G: GuestLink> LinuxHost<G> {
         let Some(e) = self.entry(sock) else {
             return OpResult::Err(HostError::Other(libc::EBADF));
         };
-        let sndbuf = net::sockopt::socket_send_buffer_size(&e.fd).unwrap_or(0);
+        let sndbuf = match e.sndbuf {
+            Some(b) => b,
+            None => {
+                let b = net::sockopt::socket_send_buffer_size(&e.fd).unwrap_or(0);
+                e.sndbuf = Some(b);
+                b
+            }
+        };
         let queued = sys::send_queue_len(e.fd.as_fd()).unwrap_or(0);
         // SO_SNDBUF reports twice the payload budget (the kernel doubles it to cover
         // bookkeeping overhead, socket(7)).

@@ -412,7 +412,11 @@ pub fn replay(config: &Config, log: &str) -> Result<(), Divergence> {
         match input {
             Input::LinkUp => engine.handle_event(*at, Event::TapUp, &mut host),
             Input::LinkDown => engine.handle_event(*at, Event::TapDown, &mut host),
-            Input::Tap(frame) => engine.handle_event(*at, Event::TapFrame(frame), &mut host),
+            Input::Tap(frame) => {
+                // A tap frame is a batch of one: the sim flushes after it, as replay must.
+                engine.handle_event(*at, Event::TapFrame(frame), &mut host);
+                engine.flush(*at, &mut host);
+            }
             Input::Timeout => engine.handle_timeout(*at, &mut host),
         }
 

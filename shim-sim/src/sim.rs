@@ -166,8 +166,10 @@ impl<'a> Sim<'a> {
                 .engine
                 .handle_event(now, Event::TapDown, &mut self.host),
             Input::Tap(frame) => {
+                // A tap frame is a batch of one: flush what the engine held back.
                 self.engine
-                    .handle_event(now, Event::TapFrame(frame), &mut self.host)
+                    .handle_event(now, Event::TapFrame(frame), &mut self.host);
+                self.engine.flush(now, &mut self.host);
             }
             Input::Timeout => self.engine.handle_timeout(now, &mut self.host),
         }

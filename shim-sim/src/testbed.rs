@@ -236,6 +236,7 @@ impl Testbed {
         let frame = seg.to_frame(self.engine.config().our_mac);
         self.engine
             .handle_event(self.now, Event::TapFrame(&frame), &mut self.host);
+        self.engine.flush(self.now, &mut self.host);
         self.settle();
         self.check();
     }
@@ -254,6 +255,7 @@ impl Testbed {
                     &mut self.host,
                 );
             }
+            self.engine.flush(self.now, &mut self.host);
         }
         panic!("socket events did not settle: livelock");
     }

@@ -665,3 +665,27 @@ fn zero_window_probe_and_keepalive_get_an_ack() {
     tb.guest_send(&c.seg(ACK, b""));
     assert!(tb.next_segment().is_none());
 }
+
+#[test]
+fn acks_for_one_batch_of_guest_segments_are_coalesced() {
+    let mut tb = Testbed::new(default_config(), 16);
+    let remote = sa("203.0.113.5:80");
+    let mut c = connect(&mut tb, SocketAddr::new(GUEST_V4.into(), 40300), remote);
+    let mac = tb.engine.config().our_mac;
+    // Two in-order segments in one batch (one wakeup): no ACK until the batch ends.
+    for chunk in [&b"first"[..], &b"second"[..]] {
+        let frame = c.seg(ACK, chunk).to_frame(mac);
+        tb.engine
+            .handle_event(tb.now, passt_core::Event::TapFrame(&frame), &mut tb.host);
+        c.seq += chunk.len() as u32;
+    }
+    assert!(tb.host.frames.is_empty(), "ACK held back within the batch");
+    tb.engine.flush(tb.now, &mut tb.host);
+    let acks = tb.drain_segments();
+    assert_eq!(acks.len(), 1, "one ACK for the batch");
+    assert_eq!(acks[0].ack, c.seq);
+    assert_eq!(
+        tb.host.socket(host_sock(&tb, remote)).unwrap().tx,
+        b"firstsecond"
+    );
+}

@@ -111,6 +111,9 @@ pub struct TcpConn {
     pub window_recheck: Option<Instant>,
     /// Readiness we asked the shim to report for the socket.
     pub watching: Interest,
+    /// An ACK for in-order data is queued for the end of this batch
+    /// ([`crate::Engine::flush`]).
+    pub ack_due: bool,
 }
 
 impl TcpConn {

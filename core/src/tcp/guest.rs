@@ -499,6 +499,12 @@ fn process_data<H: Host>(
         c.guest_fin = true;
         host.exec(Op::ShutdownWrite { sock: c.sock });
     }
-    send_ack(e, now, key, c, host);
+    if fin || c.send_blocked {
+        send_ack(e, now, key, c, host);
+    } else {
+        // In-order data: one ACK per batch of guest frames is enough (RFC 9293
+        // §3.8.6.3 allows delaying ACKs; ours go out at the end of the same wakeup).
+        super::defer_ack(e, now, id, key, c, host);
+    }
     true
 }

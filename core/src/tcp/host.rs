@@ -143,6 +143,7 @@ pub(super) fn pump<H: Host>(
         };
         e.transmit(frame_len, host);
         c.seq_acked_to_guest = c.seq_from_guest;
+        c.ack_due = false; // the segment carries the ACK
         if flags & FIN != 0 {
             c.fin_sent = true;
             c.seq_to_guest = c.seq_to_guest.wrapping_add(1);
@@ -420,6 +421,7 @@ impl TcpConn {
             timer: None,
             window_recheck: None,
             watching: Interest::default(),
+            ack_due: false,
         }
     }
 }

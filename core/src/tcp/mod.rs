@@ -22,6 +22,7 @@ pub mod splice;
 pub use conn::{TcpConn, TcpState, TimerKind};
 pub(crate) use guest::from_guest;
 pub(crate) use host::{on_socket, on_timer};
+
 pub(crate) use listen::{start_listeners, update_auto};
 pub use listen::{Direction, ListenError};
 pub use splice::SpliceConn;
@@ -159,6 +160,7 @@ fn send_ack<H: Host>(
     c: &mut TcpConn,
     host: &mut H,
 ) {
+    c.ack_due = false;
     let info = tcp_info(c.sock, host);
     let window = window_for(c, info);
     c.window_recheck = if c.window_to_guest < u32::from(c.guest_mss) && !c.guest_fin {
@@ -175,6 +177,36 @@ fn send_ack<H: Host>(
         options: None,
     };
     send_control(e, key, &h, host);
+}
+
+/// Queue an ACK for the end of the batch, or send it now if the queue is full.
+fn defer_ack<H: Host>(
+    e: &mut Engine<'_>,
+    now: Instant,
+    id: FlowId,
+    key: &FlowKey,
+    c: &mut TcpConn,
+    host: &mut H,
+) {
+    if c.ack_due {
+        return;
+    }
+    if e.ack_queue.push(id).is_ok() {
+        c.ack_due = true;
+    } else {
+        send_ack(e, now, key, c, host);
+    }
+}
+
+/// Send the ACK queued for flow `id`, unless one went out since.
+pub(crate) fn flush_ack<H: Host>(e: &mut Engine<'_>, now: Instant, id: FlowId, host: &mut H) {
+    let Some((key, mut c)) = load(e, id) else {
+        return;
+    };
+    if c.ack_due {
+        send_ack(e, now, &key, &mut c, host);
+        store(e, id, c);
+    }
 }
 
 /// Reset the guest's side of the connection (RFC 9293 §3.10.7: RST with our current
