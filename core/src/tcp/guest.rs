@@ -233,6 +233,20 @@ pub(super) fn syn_ack(e: &Engine<'_>, key: &FlowKey, c: &TcpConn) -> Header {
     }
 }
 
+/// Answer an unacceptable ACK during a handshake with `<SEQ=SEG.ACK><CTL=RST>`
+/// (RFC 9293 §3.10.7.3, §3.10.7.4).
+fn reject_ack<H: Host>(e: &mut Engine<'_>, key: &FlowKey, seg: &Incoming<'_>, host: &mut H) {
+    e.stats.record_drop(DropReason::TcpOutOfWindow);
+    let h = Header {
+        seq: seg.ack,
+        ack: 0,
+        flags: RST,
+        window: 0,
+        options: None,
+    };
+    send_control(e, key, &h, host);
+}
+
 /// A segment for an existing connection.
 fn on_segment<H: Host>(
     e: &mut Engine<'_>,
@@ -301,15 +315,7 @@ fn on_segment<H: Host>(
                 store(e, id, c);
             } else if seg.has(ACK) {
                 // RFC 9293 §3.10.7.3: an unacceptable ACK in SYN-SENT gets a RST.
-                e.stats.record_drop(DropReason::TcpOutOfWindow);
-                let h = Header {
-                    seq: seg.ack,
-                    ack: 0,
-                    flags: RST,
-                    window: 0,
-                    options: None,
-                };
-                send_control(e, &key, &h, host);
+                reject_ack(e, &key, seg, host);
             }
             return;
         }
@@ -323,15 +329,7 @@ fn on_segment<H: Host>(
                 return;
             }
             if seg.ack != c.our_isn.wrapping_add(1) {
-                e.stats.record_drop(DropReason::TcpOutOfWindow);
-                let h = Header {
-                    seq: seg.ack,
-                    ack: 0,
-                    flags: RST,
-                    window: 0,
-                    options: None,
-                };
-                send_control(e, &key, &h, host);
+                reject_ack(e, &key, seg, host);
                 return;
             }
             c.state = TcpState::Established;

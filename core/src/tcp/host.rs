@@ -57,18 +57,17 @@ pub(super) fn arm_timer(e: &mut Engine<'_>, now: Instant, c: &mut TcpConn) {
     let _ = e;
 }
 
-/// The host side of a guest-initiated connection is up: send the SYN-ACK.
-pub(super) fn connected<H: Host>(e: &mut Engine<'_>, now: Instant, id: FlowId, host: &mut H) {
-    let Some((key, mut c)) = load(e, id) else {
-        return;
-    };
-    if let Some(info) = tcp_info(c.sock, host) {
-        c.window_to_guest = info.send_space.clamp(1, super::conn::MAX_WINDOW);
-    }
-    c.state = TcpState::SynAckSent;
-    c.timer = Some((now + rto(0), TimerKind::Handshake));
-    let h = super::guest::syn_ack(e, &key, &c);
-    send_control(e, &key, &h, host);
+/// Send a handshake segment to the guest; the socket is not read until the guest
+/// completes the handshake.
+fn send_handshake<H: Host>(
+    e: &mut Engine<'_>,
+    id: FlowId,
+    key: &FlowKey,
+    mut c: TcpConn,
+    h: &Header,
+    host: &mut H,
+) {
+    send_control(e, key, h, host);
     watch(
         &mut c,
         Interest {
@@ -78,6 +77,25 @@ pub(super) fn connected<H: Host>(e: &mut Engine<'_>, now: Instant, id: FlowId, h
         host,
     );
     store(e, id, c);
+}
+
+/// The window we start with toward the guest: the host socket's free send space.
+fn initial_window<H: Host>(c: &mut TcpConn, host: &mut H) {
+    if let Some(info) = tcp_info(c.sock, host) {
+        c.window_to_guest = info.send_space.clamp(1, super::conn::MAX_WINDOW);
+    }
+}
+
+/// The host side of a guest-initiated connection is up: send the SYN-ACK.
+pub(super) fn connected<H: Host>(e: &mut Engine<'_>, now: Instant, id: FlowId, host: &mut H) {
+    let Some((key, mut c)) = load(e, id) else {
+        return;
+    };
+    initial_window(&mut c, host);
+    c.state = TcpState::SynAckSent;
+    c.timer = Some((now + rto(0), TimerKind::Handshake));
+    let h = super::guest::syn_ack(e, &key, &c);
+    send_handshake(e, id, &key, c, &h, host);
 }
 
 /// Send as much host data as the guest's window allows, then our FIN once the host
@@ -378,20 +396,9 @@ pub(super) fn offer_to_guest<H: Host>(
         timer: Some((now + rto(0), TimerKind::Handshake)),
         ..TcpConn::placeholder()
     };
-    if let Some(info) = tcp_info(sock, host) {
-        c.window_to_guest = info.send_space.clamp(1, super::conn::MAX_WINDOW);
-    }
+    initial_window(&mut c, host);
     let h = syn_to_guest(e, &key, &c);
-    send_control(e, &key, &h, host);
-    watch(
-        &mut c,
-        Interest {
-            read: false,
-            write: false,
-        },
-        host,
-    );
-    store(e, id, c);
+    send_handshake(e, id, &key, c, &h, host);
 }
 
 impl TcpConn {
