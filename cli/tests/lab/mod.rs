@@ -10,6 +10,8 @@
 //! ```
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod guest;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
