@@ -426,3 +426,41 @@ fn daemon_parent_exits_once_listening_with_the_childs_pid_in_the_pid_file() {
 
     assert!(daemon.terminate(), "the daemon survived SIGTERM");
 }
+
+#[test]
+fn a_second_client_is_turned_away_while_the_first_is_served() {
+    let Some(mut w) = World::new(&[]) else { return };
+    w.lab.remote_server("echo-server", REMOTE_V4, 7, &[]);
+    w.plug_and_dhcp();
+
+    // Another "qemu" connects to the same socket: closed at once (passt-reference
+    // §7.1), not left waiting in the queue behind the first.
+    let script = "import socket, sys, time\n\
+                  s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)\n\
+                  s.connect(sys.argv[1])\n\
+                  start = time.monotonic()\n\
+                  s.settimeout(10)\n\
+                  gone = s.recv(65536) == b''\n\
+                  print('closed' if gone else 'open', round(time.monotonic() - start, 1))\n";
+    let mut second = w.lab.in_host("/usr/bin/python3");
+    second.args(["-c", script]).arg(&w.passt.socket);
+    let out = expect_success(&output_within(&mut second, Duration::from_secs(20)));
+    let (state, secs) = out.trim().split_once(' ').expect("state and time");
+    assert_eq!(state, "closed", "{out}");
+    assert!(
+        secs.parse::<f64>().unwrap() < 3.0,
+        "turned away after {secs} s"
+    );
+    assert!(
+        w.passt.log().contains("discarding connection"),
+        "logged: {}",
+        w.passt.log()
+    );
+
+    // The first guest never noticed.
+    assert!(w.relay.as_mut().unwrap().running());
+    assert_eq!(
+        w.guest.netcheck(&["echo", REMOTE_V4, "7", "unharmed"]),
+        "unharmed"
+    );
+}

@@ -3,7 +3,7 @@
 //! reset the guest's state when it leaves, and accept the next one — or exit after the
 //! first with `--one-off` / `--fd`.
 
-use crate::event_loop::{self, Exit, GuestSource};
+use crate::event_loop::{self, Exit, GuestSource, Periodic};
 use crate::host::{GuestLink, LinuxHost};
 use crate::pasta::StartError;
 use crate::qemu::QemuStream;
@@ -11,6 +11,7 @@ use passt_core::config::Config;
 use passt_core::engine::{Flow, Storage};
 use passt_core::flow::{index_len_for, Slot};
 use passt_core::{Engine, Event};
+use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use rustix::io::Errno;
 use rustix::net::{self, AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
 use std::io;
@@ -90,6 +91,8 @@ pub fn listen(path: Option<&Path>) -> Result<Listen, StartError> {
             continue;
         }
         net::listen(&fd, 0).map_err(|e| StartError(format!("listen: {e}")))?;
+        // Non-blocking: turning away extra clients must never wait on accept().
+        rustix::io::ioctl_fionbio(&fd, true).map_err(|e| StartError(format!("fionbio: {e}")))?;
         return Ok(Listen::Socket {
             fd,
             path: p.clone(),
@@ -98,6 +101,46 @@ pub fn listen(path: Option<&Path>) -> Result<Listen, StartError> {
     Err(StartError(
         "No free /tmp/passt_N.socket path (N = 1..99)".into(),
     ))
+}
+
+/// Most connections turned away per tick.
+const TURN_AWAY_BATCH: usize = 16;
+
+/// One guest at a time (passt-reference §7.1): while one is connected, any further
+/// client on the listening socket is accepted and closed at once, its PID logged,
+/// instead of being left queued behind the current one. Runs on the event loop's
+/// periodic tick, so a second client is turned away within a second.
+struct TurnAway<'a>(&'a OwnedFd);
+
+impl Periodic<PasstLink> for TurnAway<'_> {
+    fn tick(&mut self, _: &mut Engine<'_>, _: &mut LinuxHost<PasstLink>) -> bool {
+        turn_away_extra_clients(self.0);
+        false
+    }
+}
+
+/// Accept and close up to [`TURN_AWAY_BATCH`] pending clients.
+fn turn_away_extra_clients(listener: &OwnedFd) {
+    for _ in 0..TURN_AWAY_BATCH {
+        let mut fds = [PollFd::new(listener, PollFlags::IN)];
+        let zero = Timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        if !matches!(poll(&mut fds, Some(&zero)), Ok(n) if n > 0) {
+            return;
+        }
+        let Ok(extra) = net::accept_with(listener, SocketFlags::CLOEXEC) else {
+            return;
+        };
+        match net::sockopt::socket_peercred(&extra) {
+            Ok(cred) => eprintln!(
+                "passt: discarding connection from PID {}: a guest is already connected",
+                cred.pid.as_raw_nonzero()
+            ),
+            Err(_) => eprintln!("passt: discarding connection: a guest is already connected"),
+        }
+    }
 }
 
 /// The guest link of passt: the current client, if any.
@@ -183,6 +226,14 @@ pub fn run(plan: PasstPlan, listen: Listen) -> Result<i32, StartError> {
                 match net::accept_with(fd, SocketFlags::CLOEXEC) {
                     Ok(c) => c,
                     Err(Errno::INTR) => continue,
+                    Err(Errno::AGAIN) => {
+                        // Wait for the next guest.
+                        let mut fds = [PollFd::new(fd, PollFlags::IN)];
+                        match poll(&mut fds, None) {
+                            Ok(_) | Err(Errno::INTR) => continue,
+                            Err(e) => return Err(StartError(format!("poll: {e}"))),
+                        }
+                    }
                     Err(e) => return Err(StartError(format!("accept: {e}"))),
                 }
             }
@@ -195,7 +246,10 @@ pub fn run(plan: PasstPlan, listen: Listen) -> Result<i32, StartError> {
             eprintln!("passt: accepted connection from the guest");
         }
         host.guest_mut().client = Some(QemuStream::new(client));
-        let exit = event_loop::run(&mut engine, &mut host, None, &mut ());
+        let exit = match &listener {
+            Some((fd, _)) => event_loop::run(&mut engine, &mut host, None, &mut TurnAway(fd)),
+            None => event_loop::run(&mut engine, &mut host, None, &mut ()),
+        };
         engine.handle_event(event_loop::now(), Event::TapDown, &mut host);
         host.guest_mut().client = None;
         match exit {
