@@ -136,7 +136,7 @@ def main(argv):
         start = time.monotonic()
         main([argv[0]] + args)
         sys.stdout.flush()
-        print(f"{time.monotonic() - start:.3f}", file=sys.stderr)
+        print(f"{time.monotonic() - start:.6f}", file=sys.stderr)
     elif mode == "halfclose-server":
         serve(args[0], int(args[1]), h_halfclose)
     elif mode == "source-server":
