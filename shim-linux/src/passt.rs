@@ -11,7 +11,6 @@ use passt_core::config::Config;
 use passt_core::engine::{Flow, Storage};
 use passt_core::flow::{index_len_for, Slot};
 use passt_core::{Engine, Event};
-use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use rustix::io::Errno;
 use rustix::net::{self, AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
 use std::io;
@@ -91,8 +90,6 @@ pub fn listen(path: Option<&Path>) -> Result<Listen, StartError> {
             continue;
         }
         net::listen(&fd, 0).map_err(|e| StartError(format!("listen: {e}")))?;
-        // Non-blocking: turning away extra clients must never wait on accept().
-        rustix::io::ioctl_fionbio(&fd, true).map_err(|e| StartError(format!("fionbio: {e}")))?;
         return Ok(Listen::Socket {
             fd,
             path: p.clone(),
@@ -122,14 +119,7 @@ impl Periodic<PasstLink> for TurnAway<'_> {
 /// Accept and close up to [`TURN_AWAY_BATCH`] pending clients.
 fn turn_away_extra_clients(listener: &OwnedFd) {
     for _ in 0..TURN_AWAY_BATCH {
-        let mut fds = [PollFd::new(listener, PollFlags::IN)];
-        let zero = Timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        if !matches!(poll(&mut fds, Some(&zero)), Ok(n) if n > 0) {
-            return;
-        }
+        // Non-blocking listener: EAGAIN means nobody else is waiting.
         let Ok(extra) = net::accept_with(listener, SocketFlags::CLOEXEC) else {
             return;
         };
@@ -223,17 +213,19 @@ pub fn run(plan: PasstPlan, listen: Listen) -> Result<i32, StartError> {
                 let Some((fd, _)) = &listener else {
                     return Ok(0);
                 };
-                match net::accept_with(fd, SocketFlags::CLOEXEC) {
+                // Wait for the next guest in a blocking accept(); while a guest is
+                // served the listener is non-blocking, for [`TurnAway`]. (Toggling
+                // the mode keeps to the seccomp allowlist: no poll needed.)
+                let fionbio = |on| {
+                    rustix::io::ioctl_fionbio(fd, on)
+                        .map_err(|e| StartError(format!("fionbio: {e}")))
+                };
+                fionbio(false)?;
+                let accepted = net::accept_with(fd, SocketFlags::CLOEXEC);
+                fionbio(true)?;
+                match accepted {
                     Ok(c) => c,
                     Err(Errno::INTR) => continue,
-                    Err(Errno::AGAIN) => {
-                        // Wait for the next guest.
-                        let mut fds = [PollFd::new(fd, PollFlags::IN)];
-                        match poll(&mut fds, None) {
-                            Ok(_) | Err(Errno::INTR) => continue,
-                            Err(e) => return Err(StartError(format!("poll: {e}"))),
-                        }
-                    }
                     Err(e) => return Err(StartError(format!("accept: {e}"))),
                 }
             }
