@@ -3,7 +3,7 @@
 //! reset the guest's state when it leaves, and accept the next one — or exit after the
 //! first with `--one-off` / `--fd`.
 
-use crate::event_loop::{self, Exit, GuestSource};
+use crate::event_loop::{self, Exit, GuestSource, Periodic};
 use crate::host::{GuestLink, LinuxHost};
 use crate::pasta::StartError;
 use crate::qemu::QemuStream;
@@ -100,6 +100,39 @@ pub fn listen(path: Option<&Path>) -> Result<Listen, StartError> {
     ))
 }
 
+/// Most connections turned away per tick.
+const TURN_AWAY_BATCH: usize = 16;
+
+/// One guest at a time (passt-reference §7.1): while one is connected, any further
+/// client on the listening socket is accepted and closed at once, its PID logged,
+/// instead of being left queued behind the current one. Runs on the event loop's
+/// periodic tick, so a second client is turned away within a second.
+struct TurnAway<'a>(&'a OwnedFd);
+
+impl Periodic<PasstLink> for TurnAway<'_> {
+    fn tick(&mut self, _: &mut Engine<'_>, _: &mut LinuxHost<PasstLink>) -> bool {
+        turn_away_extra_clients(self.0);
+        false
+    }
+}
+
+/// Accept and close up to [`TURN_AWAY_BATCH`] pending clients.
+fn turn_away_extra_clients(listener: &OwnedFd) {
+    for _ in 0..TURN_AWAY_BATCH {
+        // Non-blocking listener: EAGAIN means nobody else is waiting.
+        let Ok(extra) = net::accept_with(listener, SocketFlags::CLOEXEC) else {
+            return;
+        };
+        match net::sockopt::socket_peercred(&extra) {
+            Ok(cred) => eprintln!(
+                "passt: discarding connection from PID {}: a guest is already connected",
+                cred.pid.as_raw_nonzero()
+            ),
+            Err(_) => eprintln!("passt: discarding connection: a guest is already connected"),
+        }
+    }
+}
+
 /// The guest link of passt: the current client, if any.
 #[derive(Default)]
 pub struct PasstLink {
@@ -180,7 +213,17 @@ pub fn run(plan: PasstPlan, listen: Listen) -> Result<i32, StartError> {
                 let Some((fd, _)) = &listener else {
                     return Ok(0);
                 };
-                match net::accept_with(fd, SocketFlags::CLOEXEC) {
+                // Wait for the next guest in a blocking accept(); while a guest is
+                // served the listener is non-blocking, for [`TurnAway`]. (Toggling
+                // the mode keeps to the seccomp allowlist: no poll needed.)
+                let fionbio = |on| {
+                    rustix::io::ioctl_fionbio(fd, on)
+                        .map_err(|e| StartError(format!("fionbio: {e}")))
+                };
+                fionbio(false)?;
+                let accepted = net::accept_with(fd, SocketFlags::CLOEXEC);
+                fionbio(true)?;
+                match accepted {
                     Ok(c) => c,
                     Err(Errno::INTR) => continue,
                     Err(e) => return Err(StartError(format!("accept: {e}"))),
@@ -195,7 +238,10 @@ pub fn run(plan: PasstPlan, listen: Listen) -> Result<i32, StartError> {
             eprintln!("passt: accepted connection from the guest");
         }
         host.guest_mut().client = Some(QemuStream::new(client));
-        let exit = event_loop::run(&mut engine, &mut host, None, &mut ());
+        let exit = match &listener {
+            Some((fd, _)) => event_loop::run(&mut engine, &mut host, None, &mut TurnAway(fd)),
+            None => event_loop::run(&mut engine, &mut host, None, &mut ()),
+        };
         engine.handle_event(event_loop::now(), Event::TapDown, &mut host);
         host.guest_mut().client = None;
         match exit {

@@ -2,6 +2,13 @@
 //! Each frame travels as a 4-byte big-endian length followed by the Ethernet frame, in
 //! both directions. Frames may span reads; a partial tail is kept for the next read.
 //! A length outside 14..=65535 means the stream is corrupt: the client is dropped.
+//!
+//! Two ways to send: [`GuestLink::send_frame`] (passt's side: a frame the socket cannot
+//! take at all is dropped, as passt does; a partly written one is completed, blocking,
+//! so the framing survives) and [`QemuStream::queue_frame`] + [`QemuStream::flush`]
+//! (the qemu side, as in `passt-tap-relay`: never blocks and never drops, the caller
+//! stops producing while [`QemuStream::queued`] is non-zero and keeps reading, so two
+//! peers both waiting to write cannot deadlock).
 
 use crate::event_loop::GuestSource;
 use crate::host::GuestLink;
@@ -25,6 +32,9 @@ pub struct QemuStream {
     start: usize,
     end: usize,
     eof: bool,
+    /// Framed bytes not yet written (`tx[tx_start..]`), see [`QemuStream::queue_frame`].
+    tx: Vec<u8>,
+    tx_start: usize,
 }
 
 impl QemuStream {
@@ -36,7 +46,52 @@ impl QemuStream {
             start: 0,
             end: 0,
             eof: false,
+            tx: Vec::new(),
+            tx_start: 0,
         }
+    }
+
+    /// Append one frame, with its length prefix, to the output queue without writing
+    /// anything; [`QemuStream::flush`] writes it. Fails with `InvalidInput` (queueing
+    /// nothing) when the frame is longer than [`MAX_FRAME`].
+    pub fn queue_frame(&mut self, frame: &[u8]) -> io::Result<()> {
+        if frame.len() > MAX_FRAME {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "frame too long",
+            ));
+        }
+        if self.tx_start == self.tx.len() {
+            self.tx.clear();
+            self.tx_start = 0;
+        }
+        self.tx
+            .extend_from_slice(&(frame.len() as u32).to_be_bytes());
+        self.tx.extend_from_slice(frame);
+        Ok(())
+    }
+
+    /// Bytes queued by [`QemuStream::queue_frame`] and not yet written.
+    pub fn queued(&self) -> usize {
+        self.tx.len() - self.tx_start
+    }
+
+    /// Write queued bytes until the queue is empty or the socket is full (then
+    /// `Ok(())` with [`QemuStream::queued`] still non-zero: poll for writability and
+    /// call again). Never blocks.
+    pub fn flush(&mut self) -> io::Result<()> {
+        while self.tx_start < self.tx.len() {
+            let flags = SendFlags::NOSIGNAL | SendFlags::DONTWAIT;
+            match rustix::net::send(&self.fd, &self.tx[self.tx_start..], flags) {
+                Ok(n) => self.tx_start += n,
+                Err(Errno::AGAIN) => return Ok(()),
+                Err(Errno::INTR) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.tx.clear();
+        self.tx_start = 0;
+        Ok(())
     }
 
     /// The complete frame at the front of the buffer, if there is one.
@@ -80,22 +135,23 @@ impl QemuStream {
 
     fn write_all_blocking(&self, mut data: &[u8]) -> io::Result<()> {
         // Once part of a frame is out, the rest must follow or the framing breaks:
-        // wait for space (bounded by the peer draining its socket).
+        // finish it in blocking mode (bounded by the peer draining its socket). The
+        // mode switch, rather than a poll(), keeps to the system calls passt's seccomp
+        // allowlist has anyway (ioctl, sendto).
+        rustix::io::ioctl_fionbio(&self.fd, false)?;
+        let mut result = Ok(());
         while !data.is_empty() {
             match rustix::net::send(&self.fd, data, SendFlags::NOSIGNAL) {
                 Ok(n) => data = &data[n..],
-                Err(Errno::AGAIN) => {
-                    let mut pfd = [rustix::event::PollFd::new(
-                        &self.fd,
-                        rustix::event::PollFlags::OUT,
-                    )];
-                    rustix::event::poll(&mut pfd, None)?;
-                }
                 Err(Errno::INTR) => {}
-                Err(e) => return Err(e.into()),
+                Err(e) => {
+                    result = Err(e.into());
+                    break;
+                }
             }
         }
-        Ok(())
+        rustix::io::ioctl_fionbio(&self.fd, true)?;
+        result
     }
 }
 
@@ -112,6 +168,11 @@ impl GuestLink for QemuStream {
                 io::ErrorKind::InvalidInput,
                 "frame too long",
             ));
+        }
+        if self.queued() > 0 {
+            // Queued frames go first; this one waits behind them.
+            self.queue_frame(frame)?;
+            return self.flush();
         }
         let header = (frame.len() as u32).to_be_bytes();
         let iov = [IoSlice::new(&header), IoSlice::new(frame)];
@@ -214,6 +275,94 @@ mod tests {
             rustix::net::send(&peer, &len.to_be_bytes(), SendFlags::empty()).unwrap();
             let err = s.recv_frame(&mut [0u8; 70000]).unwrap_err();
             assert_eq!(err.kind(), io::ErrorKind::InvalidData, "length {len}");
+        }
+    }
+
+    #[test]
+    fn queued_frames_never_block_and_arrive_intact_once_the_peer_reads() {
+        let (mut s, peer) = pair();
+        // Far more than a socket buffer holds: flush must return with bytes queued
+        // instead of blocking, and everything must arrive in order afterwards.
+        let frames: Vec<Vec<u8>> = (0..64u8).map(|i| vec![i; 60_000]).collect();
+        for f in &frames {
+            s.queue_frame(f).unwrap();
+            s.flush().unwrap();
+        }
+        assert!(s.queued() > 0, "the socket cannot have taken 3.8 MB");
+        let mut wire = Vec::new();
+        let mut buf = vec![0u8; 1 << 16];
+        while s.queued() > 0 {
+            match rustix::net::recv(&peer, &mut buf, RecvFlags::DONTWAIT) {
+                Ok((n, _)) => wire.extend_from_slice(&buf[..n]),
+                Err(Errno::AGAIN) => {}
+                Err(e) => panic!("{e}"),
+            }
+            s.flush().unwrap();
+        }
+        while let Ok((n, _)) = rustix::net::recv(&peer, &mut buf, RecvFlags::DONTWAIT) {
+            wire.extend_from_slice(&buf[..n]);
+        }
+        let expected: Vec<u8> = frames.iter().flat_map(|f| framed(f)).collect();
+        assert!(wire == expected, "stream differs from the queued frames");
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn partly_written_frames_complete_under_passts_seccomp_filter() {
+        // In a forked child under passt's filter, send far more than the socket holds
+        // while the parent reads slowly: partial writes must be completed with allowed
+        // system calls only (no SIGSYS) and the stream must hold only whole frames.
+        const FRAMES: usize = 64;
+        const LEN: usize = 60_000;
+        let (mut s, peer) = pair();
+        let frames: Vec<Vec<u8>> = (0..FRAMES).map(|i| vec![i as u8; LEN]).collect();
+        match crate::sys::fork_daemon().unwrap() {
+            None => {
+                drop(peer);
+                let _ = rustix::thread::set_no_new_privs(true);
+                if crate::seccomp::apply(crate::seccomp::Profile::Passt).is_err() {
+                    std::process::exit(3);
+                }
+                for f in &frames {
+                    match s.send_frame(f) {
+                        Ok(()) => {}
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                        Err(_) => std::process::exit(2),
+                    }
+                }
+                std::process::exit(0);
+            }
+            Some(child) => {
+                drop(s);
+                rustix::io::ioctl_fionbio(&peer, false).unwrap();
+                let mut wire = Vec::new();
+                let mut buf = vec![0u8; 4096];
+                loop {
+                    std::thread::sleep(std::time::Duration::from_micros(200));
+                    let (n, _) = rustix::net::recv(&peer, &mut buf, RecvFlags::empty()).unwrap();
+                    if n == 0 {
+                        break;
+                    }
+                    wire.extend_from_slice(&buf[..n]);
+                }
+                let (_, status) =
+                    rustix::process::waitpid(Some(child), rustix::process::WaitOptions::empty())
+                        .unwrap()
+                        .unwrap();
+                assert_eq!(status.terminating_signal(), None, "{status:?}");
+                assert_eq!(status.exit_status(), Some(0), "{status:?}");
+                let mut rest = &wire[..];
+                let mut seen = 0;
+                while !rest.is_empty() {
+                    let len = u32::from_be_bytes(rest[..4].try_into().unwrap()) as usize;
+                    assert_eq!(len, LEN, "frame {seen} header");
+                    let body = &rest[4..4 + len];
+                    assert!(body.iter().all(|&b| b == body[0]), "frame {seen} torn");
+                    rest = &rest[4 + len..];
+                    seen += 1;
+                }
+                assert!(seen > 0, "nothing arrived");
+            }
         }
     }
 

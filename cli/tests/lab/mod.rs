@@ -10,6 +10,9 @@
 //! ```
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod guest;
+pub mod vm;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -12,6 +12,10 @@ Modes (addresses are whatever the caller passes; the tests only use lab addresse
   concurrent HOST PORT N           N parallel connections, each echoing its own payload
   refused HOST PORT                connect to a closed port, print the milliseconds to RST
   halfclose HOST PORT              send, shutdown(SHUT_WR), print the reply
+  peer-server HOST PORT            serve: read to EOF, reply "<client address> <bytes read>"
+  peer HOST PORT TEXT [SRC]        connect (from SRC if given), send TEXT, half-close,
+                                   print the reply
+  timed MODE ARGS...               run MODE, then print its wall-clock seconds on stderr
   ready-file PATH                  (used with servers) touch PATH once listening
 """
 import hashlib
@@ -85,6 +89,20 @@ def h_halfclose(c):
         c.sendall(f"got {n}".encode())
 
 
+def h_peer(c):
+    with c:
+        n = 0
+        while True:
+            d = c.recv(65536)
+            if not d:
+                break
+            n += len(d)
+        peer = c.getpeername()[0]
+        if peer.startswith("::ffff:"):
+            peer = peer[len("::ffff:"):]
+        c.sendall(f"{peer} {n}".encode())
+
+
 def connect(host, port):
     c = socket.create_connection((host, port), timeout=TIMEOUT)
     return c
@@ -105,6 +123,20 @@ def main(argv):
         serve(args[0], int(args[1]), h_echo)
     elif mode == "sink-server":
         serve(args[0], int(args[1]), h_sink)
+    elif mode == "peer-server":
+        serve(args[0], int(args[1]), h_peer)
+    elif mode == "peer":
+        src = (args[3], 0) if len(args) > 3 else None
+        c = socket.create_connection((args[0], int(args[1])), TIMEOUT, src)
+        with c:
+            c.sendall(args[2].encode())
+            c.shutdown(socket.SHUT_WR)
+            sys.stdout.write(read_all(c).decode())
+    elif mode == "timed":
+        start = time.monotonic()
+        main([argv[0]] + args)
+        sys.stdout.flush()
+        print(f"{time.monotonic() - start:.6f}", file=sys.stderr)
     elif mode == "halfclose-server":
         serve(args[0], int(args[1]), h_halfclose)
     elif mode == "source-server":

@@ -17,6 +17,9 @@ use rustix::net::{self, AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
 use std::io;
 use std::process::ExitCode;
 
+/// Tap frames gathered before one write to passt's socket.
+const TX_BATCH: usize = 256 * 1024;
+
 fn usage() -> ExitCode {
     eprintln!("usage: passt-tap-relay --netns NAME|PATH [--tap NAME] --socket PATH");
     ExitCode::from(2)
@@ -62,27 +65,50 @@ fn relay(netns: &str, tap_name: &str, socket: &str) -> io::Result<()> {
     let mut qemu = QemuStream::new(fd);
     let mut buf = vec![0u8; 65_536 + 256];
     loop {
-        let (tap_ready, sock_ready) = {
+        // While frames for passt are queued, stop reading the tap (backpressure, as
+        // qemu does) but keep draining passt's side: passt may itself be waiting to
+        // finish writing a frame to us.
+        let (tap_ready, sock_in, sock_out) = {
             let tap_fd = tap.poll_fd().expect("tap is always attached");
             let sock_fd = qemu.poll_fd().expect("stream is always attached");
+            let backlog = qemu.queued() > 0;
+            let tap_events = if backlog {
+                PollFlags::empty()
+            } else {
+                PollFlags::IN
+            };
+            let sock_events = if backlog {
+                PollFlags::IN | PollFlags::OUT
+            } else {
+                PollFlags::IN
+            };
             let mut fds = [
-                PollFd::new(&tap_fd, PollFlags::IN),
-                PollFd::new(&sock_fd, PollFlags::IN),
+                PollFd::new(&tap_fd, tap_events),
+                PollFd::new(&sock_fd, sock_events),
             ];
             poll(&mut fds, None)?;
-            (!fds[0].revents().is_empty(), !fds[1].revents().is_empty())
+            let sock = fds[1].revents();
+            (
+                fds[0].revents().contains(PollFlags::IN),
+                sock.intersects(PollFlags::IN | PollFlags::HUP | PollFlags::ERR),
+                sock.contains(PollFlags::OUT),
+            )
         };
+        if sock_out {
+            qemu.flush()?;
+        }
         if tap_ready {
-            loop {
+            while qemu.queued() < TX_BATCH {
                 match tap.recv_frame(&mut buf) {
-                    Ok(n) if n > 0 => qemu.send_frame(&buf[..n])?,
+                    Ok(n) if n > 0 => qemu.queue_frame(&buf[..n])?,
                     Ok(_) => return Ok(()),
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     Err(e) => return Err(e),
                 }
             }
+            qemu.flush()?;
         }
-        if sock_ready {
+        if sock_in {
             loop {
                 match qemu.recv_frame(&mut buf) {
                     Ok(0) => return Ok(()),

@@ -1,0 +1,528 @@
+//! passt end to end in the sealed lab: a "VM" gets a working network.
+//!
+//! passt runs in the lab's "host" namespace as the unprivileged user `nobody`. The
+//! virtual machine is a third namespace, "guest", whose tap device `passt-tap-relay`
+//! connects to passt's socket with qemu's stream framing: the guest's kernel does DHCP
+//! and NDP against passt's built-in servers and talks TCP to servers in "remote".
+
+mod lab;
+
+use lab::guest::{
+    expect_success, passt_binary, relay_binary, wait_until, Guest, Lease, Passt, Relay,
+};
+use lab::{output_within, Lab, GATEWAY_V4, GATEWAY_V6, HOST_V4, HOST_V6, REMOTE_V4, REMOTE_V6};
+use std::net::Ipv6Addr;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+/// One lab with passt serving a guest. Fields drop in order: the relay first, the
+/// lab (and its servers) last.
+struct World {
+    relay: Option<Relay>,
+    passt: Passt,
+    guest: Guest,
+    relay_bin: PathBuf,
+    lab: Lab,
+}
+
+impl World {
+    /// A lab, the guest namespace and `passt -f -s SOCKET ARGS…`; `None` when the lab
+    /// cannot run here (skipped).
+    fn new(passt_args: &[&str]) -> Option<World> {
+        let lab = Lab::new()?;
+        let relay_bin = relay_binary()?;
+        let guest = Guest::new(&lab);
+        let passt = Passt::start(&lab, passt_args);
+        Some(World {
+            relay: None,
+            passt,
+            guest,
+            relay_bin,
+            lab,
+        })
+    }
+
+    /// Plug the guest in (a new relay, so a new tap device).
+    fn plug(&mut self) {
+        assert!(self.relay.is_none(), "already plugged in");
+        self.relay = Some(Relay::start(
+            &self.relay_bin,
+            &self.guest,
+            &self.passt.socket,
+        ));
+    }
+
+    /// Plug the guest in and configure IPv4 by DHCP.
+    fn plug_and_dhcp(&mut self) -> Lease {
+        self.plug();
+        self.guest.dhcp()
+    }
+
+    /// Plug in, DHCP, then IPv6 by hand with the advertised router.
+    fn plug_dual_stack(&mut self) {
+        self.plug_and_dhcp();
+        let ra = self.guest.rdisc6();
+        self.guest.configure_v6(HOST_V6, ra.router);
+    }
+
+    /// Pull the plug: kill the relay, as a VM that goes away.
+    fn unplug(&mut self) {
+        let relay = self.relay.take().expect("plugged in");
+        relay.kill(&self.guest);
+    }
+}
+
+fn first_64_bits(a: Ipv6Addr) -> Ipv6Addr {
+    let s = a.segments();
+    Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0)
+}
+
+/// `netcheck sha SEED MB`: what a byte-exact transfer of that stream must hash to.
+fn expected_sha(seed: &str, mib: u32) -> String {
+    let out = Command::new("/usr/bin/python3")
+        .arg(lab::netcheck())
+        .args(["sha", seed, &mib.to_string()])
+        .output()
+        .expect("netcheck sha");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn dhcp_gives_the_guest_the_hosts_address_gateway_and_mtu() {
+    let Some(mut w) = World::new(&[]) else { return };
+    let lease = w.plug_and_dhcp();
+    assert_eq!(
+        lease,
+        Lease {
+            ip: HOST_V4.into(),
+            mask: "24".into(),
+            router: GATEWAY_V4.into(),
+            mtu: "65520".into(),
+            server_id: GATEWAY_V4.into(),
+        },
+        "passt log: {}",
+        w.passt.log()
+    );
+}
+
+#[test]
+fn router_advertisement_carries_the_hosts_prefix_and_the_guest_autoconfigures() {
+    let Some(mut w) = World::new(&[]) else { return };
+    w.plug();
+    let ra = w.guest.rdisc6();
+    let host_prefix = first_64_bits(HOST_V6.parse().unwrap());
+    assert_eq!(ra.prefix.1, 64, "{ra:?}");
+    assert_eq!(first_64_bits(ra.prefix.0), host_prefix, "{ra:?}");
+    assert_eq!(ra.mtu, Some(65520), "{ra:?}");
+    assert!(ra.router.is_unicast_link_local(), "{ra:?}");
+
+    // The guest's kernel acts on it: a SLAAC address in the host's /64 and a default
+    // route through the advertising router.
+    let slaac = wait_until(Duration::from_secs(10), || {
+        let out = w.guest.run(
+            "ip",
+            &["-j", "-6", "addr", "show", "dev", "tap0", "scope", "global"],
+            Duration::from_secs(5),
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        v.as_array().into_iter().flatten().any(|link| {
+            link["addr_info"].as_array().into_iter().flatten().any(|a| {
+                a["local"]
+                    .as_str()
+                    .and_then(|s| s.parse::<Ipv6Addr>().ok())
+                    .is_some_and(|addr| first_64_bits(addr) == host_prefix)
+                    && a["prefixlen"] == 64
+            })
+        })
+    });
+    assert!(slaac, "no SLAAC address in {host_prefix}/64");
+    let routed = wait_until(Duration::from_secs(10), || {
+        let out = w.guest.run(
+            "ip",
+            &["-6", "route", "show", "default"],
+            Duration::from_secs(5),
+        );
+        String::from_utf8_lossy(&out.stdout).contains(&format!("via {}", ra.router))
+    });
+    assert!(routed, "no default route via {}", ra.router);
+}
+
+#[test]
+fn tcp_echo_to_remote_v4_and_v6() {
+    let Some(mut w) = World::new(&[]) else { return };
+    w.lab.remote_server("echo-server", REMOTE_V4, 7, &[]);
+    w.lab.remote_server("echo-server", REMOTE_V6, 7, &[]);
+    w.plug_dual_stack();
+    assert_eq!(
+        w.guest.netcheck(&["echo", REMOTE_V4, "7", "hello-v4"]),
+        "hello-v4"
+    );
+    assert_eq!(
+        w.guest.netcheck(&["echo", REMOTE_V6, "7", "hello-v6"]),
+        "hello-v6"
+    );
+}
+
+/// `netcheck timed MODE…` in `cmd`: the reply and the seconds it took.
+fn timed(mut cmd: Command, args: &[&str]) -> (String, f64) {
+    cmd.arg(lab::netcheck()).arg("timed").args(args);
+    let out = output_within(&mut cmd, Duration::from_secs(120));
+    let reply = expect_success(&out).trim().to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let secs = stderr
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no timing on stderr: {stderr}"));
+    (reply, secs)
+}
+
+#[test]
+fn bulk_64_mib_each_way_is_byte_exact() {
+    const MIB: u32 = 64;
+    let Some(mut w) = World::new(&[]) else { return };
+    w.lab.remote_server("sink-server", REMOTE_V4, 9000, &[]);
+    w.lab.remote_server(
+        "source-server",
+        REMOTE_V4,
+        9001,
+        &["down", &MIB.to_string()],
+    );
+    w.plug_and_dhcp();
+    let mib = MIB.to_string();
+    let (up, up_s) = timed(
+        w.guest.cmd("/usr/bin/python3"),
+        &["upload", REMOTE_V4, "9000", "up", &mib],
+    );
+    let (down, down_s) = timed(
+        w.guest.cmd("/usr/bin/python3"),
+        &["download", REMOTE_V4, "9001"],
+    );
+    assert_eq!(up, expected_sha("up", MIB), "upload hash at the remote");
+    assert_eq!(
+        down,
+        expected_sha("down", MIB),
+        "download hash in the guest"
+    );
+
+    // The same transfers on the kernel's own path (host namespace → remote), for the
+    // throughput comparison printed below.
+    let (_, direct_up_s) = timed(
+        w.lab.in_host("/usr/bin/python3"),
+        &["upload", REMOTE_V4, "9000", "up", &mib],
+    );
+    let (_, direct_down_s) = timed(
+        w.lab.in_host("/usr/bin/python3"),
+        &["download", REMOTE_V4, "9001"],
+    );
+    let mbit = |s: f64| f64::from(MIB) * 8.0 * 1.048_576 / s;
+    eprintln!(
+        "throughput ({MIB} MiB): guest→remote {:.0} Mbit/s, remote→guest {:.0} Mbit/s \
+         through passt and the relay; direct host→remote {:.0} Mbit/s, remote→host {:.0} Mbit/s",
+        mbit(up_s),
+        mbit(down_s),
+        mbit(direct_up_s),
+        mbit(direct_down_s)
+    );
+}
+
+#[test]
+fn forwarded_port_reaches_a_server_in_the_guest_from_host_loopback_and_remote() {
+    let Some(mut w) = World::new(&["-t", "8085"]) else {
+        return;
+    };
+    w.plug_dual_stack();
+    let ready = w.lab.dir.join("ready-guest-peer-server");
+    let mut server = w.guest.cmd("/usr/bin/python3");
+    server
+        .arg(lab::netcheck())
+        .args(["peer-server", "::", "8085"]);
+    w.lab.spawn(server, Some(&ready));
+
+    // The guest's server answers with the address it sees the client at: host
+    // loopback shows up as the gateway (passt-reference §5.3), remote clients as
+    // themselves.
+    let cases: [(Command, &str, Option<&str>, String); 4] = [
+        (
+            w.lab.in_host("/usr/bin/python3"),
+            "127.0.0.1",
+            None,
+            format!("{GATEWAY_V4} 3"),
+        ),
+        (
+            w.lab.in_host("/usr/bin/python3"),
+            "::1",
+            None,
+            format!("{GATEWAY_V6} 3"),
+        ),
+        (
+            w.lab.in_remote("/usr/bin/python3"),
+            HOST_V4,
+            Some(REMOTE_V4),
+            format!("{REMOTE_V4} 3"),
+        ),
+        (
+            w.lab.in_remote("/usr/bin/python3"),
+            HOST_V6,
+            Some(REMOTE_V6),
+            format!("{REMOTE_V6} 3"),
+        ),
+    ];
+    for (mut cmd, to, from, expect) in cases {
+        cmd.arg(lab::netcheck()).args(["peer", to, "8085", "abc"]);
+        if let Some(src) = from {
+            cmd.arg(src);
+        }
+        let out = output_within(&mut cmd, Duration::from_secs(30));
+        assert_eq!(
+            expect_success(&out),
+            expect,
+            "client to {to} from {from:?}; passt log: {}",
+            w.passt.log()
+        );
+    }
+}
+
+#[test]
+fn client_disconnect_and_reconnect_leave_a_working_network() {
+    let Some(mut w) = World::new(&[]) else { return };
+    w.lab.remote_server("echo-server", REMOTE_V4, 7, &[]);
+    w.plug_and_dhcp();
+    assert_eq!(
+        w.guest.netcheck(&["echo", REMOTE_V4, "7", "first"]),
+        "first"
+    );
+    w.unplug();
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(w.passt.running(), "passt exited: {}", w.passt.log());
+
+    // A new "VM" (new relay, new tap, no configuration) is served from scratch.
+    let lease = w.plug_and_dhcp();
+    assert_eq!(lease.ip, HOST_V4);
+    assert_eq!(
+        w.guest.netcheck(&["echo", REMOTE_V4, "7", "second"]),
+        "second"
+    );
+}
+
+#[test]
+fn one_off_exits_zero_when_the_client_leaves() {
+    let Some(mut w) = World::new(&["--one-off"]) else {
+        return;
+    };
+    let lease = w.plug_and_dhcp();
+    assert_eq!(lease.ip, HOST_V4, "served before the client left");
+    assert!(w.passt.running());
+    w.unplug();
+    let status = w.passt.wait_exit(Duration::from_secs(10));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "passt --one-off: {status:?}; log: {}",
+        w.passt.log()
+    );
+}
+
+#[test]
+fn bad_frame_length_drops_only_that_client() {
+    let Some(mut w) = World::new(&[]) else { return };
+    w.lab.remote_server("echo-server", REMOTE_V4, 7, &[]);
+
+    // A raw client announces a 5-byte frame (shorter than an Ethernet header).
+    let script = "import socket, sys\n\
+                  s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)\n\
+                  s.connect(sys.argv[1])\n\
+                  s.sendall(bytes([0, 0, 0, 5]))\n\
+                  s.settimeout(10)\n\
+                  print('closed' if s.recv(65536) == b'' else 'open')\n";
+    let mut raw = w.lab.in_host("/usr/bin/python3");
+    raw.args(["-c", script]).arg(&w.passt.socket);
+    let out = output_within(&mut raw, Duration::from_secs(20));
+    assert_eq!(expect_success(&out).trim(), "closed");
+    assert!(w.passt.running(), "passt exited: {}", w.passt.log());
+    assert!(
+        w.passt.log().contains("Bad frame size 5"),
+        "reason logged: {}",
+        w.passt.log()
+    );
+
+    // The next client gets full service.
+    let lease = w.plug_and_dhcp();
+    assert_eq!(lease.ip, HOST_V4);
+    assert_eq!(
+        w.guest.netcheck(&["echo", REMOTE_V4, "7", "still-up"]),
+        "still-up"
+    );
+}
+
+/// A daemonised passt, known only by the PID in its PID file: terminated on drop.
+struct Daemon(i32);
+
+impl Daemon {
+    fn alive(&self) -> bool {
+        // Gone, or a zombie waiting for whoever adopted it.
+        std::fs::read_to_string(format!("/proc/{}/stat", self.0))
+            .map(|s| {
+                s.rsplit_once(')')
+                    .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'))
+            })
+            .unwrap_or(false)
+    }
+
+    fn terminate(&self) -> bool {
+        let pid = rustix::process::Pid::from_raw(self.0).expect("positive PID");
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        wait_until(Duration::from_secs(5), || !self.alive())
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if self.alive() && !self.terminate() {
+            if let Some(pid) = rustix::process::Pid::from_raw(self.0) {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+            }
+        }
+    }
+}
+
+#[test]
+fn daemon_parent_exits_once_listening_with_the_childs_pid_in_the_pid_file() {
+    let Some(lab) = Lab::new() else { return };
+    let Some(relay_bin) = relay_binary() else {
+        return;
+    };
+    let guest = Guest::new(&lab);
+    let socket = lab.dir.join("passt.sock");
+    let pid_file = lab.dir.join("passt.pid");
+    let mut cmd = lab.in_host_unprivileged(passt_binary());
+    cmd.arg("-s").arg(&socket).arg("-P").arg(&pid_file);
+    let out = output_within(&mut cmd, Duration::from_secs(10));
+    expect_success(&out);
+    // Both hold at the moment the parent has exited, not merely eventually.
+    assert!(
+        socket.exists(),
+        "socket not listening when the parent exited"
+    );
+    let text = std::fs::read_to_string(&pid_file).expect("PID file written");
+    let daemon = Daemon(text.trim().parse().expect("a PID"));
+    assert!(daemon.alive(), "PID {} is not running", daemon.0);
+    // The same file as the passt binary (compared by inode: the daemon may already
+    // have moved into its own mount namespace, where its path reads differently).
+    use std::os::unix::fs::MetadataExt;
+    let exe = std::fs::metadata(format!("/proc/{}/exe", daemon.0)).expect("exe");
+    let bin = std::fs::metadata(passt_binary()).unwrap();
+    assert_eq!(
+        (exe.dev(), exe.ino()),
+        (bin.dev(), bin.ino()),
+        "the PID is passt's"
+    );
+    let status = std::fs::read_to_string(format!("/proc/{}/status", daemon.0)).unwrap();
+    assert!(
+        status.lines().any(|l| l.starts_with("Uid:\t65534\t")),
+        "runs as nobody: {status}"
+    );
+
+    // The daemon serves a guest.
+    let relay = Relay::start(&relay_bin, &guest, &socket);
+    assert_eq!(guest.dhcp().ip, HOST_V4);
+    drop(relay);
+
+    assert!(daemon.terminate(), "the daemon survived SIGTERM");
+}
+
+#[test]
+fn a_second_client_is_turned_away_while_the_first_is_served() {
+    let Some(mut w) = World::new(&[]) else { return };
+    w.lab.remote_server("echo-server", REMOTE_V4, 7, &[]);
+    w.plug_and_dhcp();
+
+    // Another "qemu" connects to the same socket: closed at once (passt-reference
+    // §7.1), not left waiting in the queue behind the first.
+    let script = "import socket, sys, time\n\
+                  s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)\n\
+                  s.connect(sys.argv[1])\n\
+                  start = time.monotonic()\n\
+                  s.settimeout(10)\n\
+                  gone = s.recv(65536) == b''\n\
+                  print('closed' if gone else 'open', round(time.monotonic() - start, 1))\n";
+    let mut second = w.lab.in_host("/usr/bin/python3");
+    second.args(["-c", script]).arg(&w.passt.socket);
+    let out = expect_success(&output_within(&mut second, Duration::from_secs(20)));
+    let (state, secs) = out.trim().split_once(' ').expect("state and time");
+    assert_eq!(state, "closed", "{out}");
+    assert!(
+        secs.parse::<f64>().unwrap() < 3.0,
+        "turned away after {secs} s"
+    );
+    assert!(
+        w.passt.log().contains("discarding connection"),
+        "logged: {}",
+        w.passt.log()
+    );
+
+    // The first guest never noticed.
+    assert!(w.relay.as_mut().unwrap().running());
+    assert_eq!(
+        w.guest.netcheck(&["echo", REMOTE_V4, "7", "unharmed"]),
+        "unharmed"
+    );
+}
+
+#[test]
+fn a_qemu_vm_boots_gets_a_lease_and_reaches_the_remote() {
+    let kernel = match lab::vm::find_vm_parts() {
+        Ok(k) => k,
+        Err(why) => return lab::skip(&why),
+    };
+    // As libvirt runs it: one client, then exit.
+    let Some(w) = World::new(&["--one-off"]) else {
+        return;
+    };
+    let mut w = w;
+    w.lab.remote_server("echo-server", REMOTE_V4, 7, &[]);
+    let initramfs = w.lab.dir.join("initramfs.cpio");
+    lab::vm::write_initramfs(&kernel, &initramfs, REMOTE_V4);
+    let mut qemu = w.lab.in_host(lab::vm::QEMU);
+    qemu.args(["-nodefaults", "-no-user-config", "-display", "none"])
+        .args(["-serial", "stdio", "-monitor", "none", "-no-reboot"])
+        .args(["-m", "256", "-smp", "1"])
+        // Emulated, not KVM: nested KVM is missing or broken on CI-like machines, and
+        // this small guest boots in seconds anyway.
+        .args(["-accel", "tcg"])
+        .arg("-kernel")
+        .arg(&kernel.image)
+        .arg("-initrd")
+        .arg(&initramfs)
+        .args(["-append", "console=ttyS0 quiet panic=-1"])
+        .arg("-netdev")
+        .arg(format!(
+            "stream,id=n0,server=off,addr.type=unix,addr.path={}",
+            w.passt.socket.display()
+        ))
+        .args(["-device", "virtio-net-pci,netdev=n0"]);
+    let out = output_within(&mut qemu, Duration::from_secs(120));
+    let console = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+    let context = format!(
+        "console:\n{console}\nqemu stderr: {}\npasst log: {}",
+        String::from_utf8_lossy(&out.stderr),
+        w.passt.log()
+    );
+    assert!(
+        console.contains("vm-done"),
+        "the VM did not finish: {context}"
+    );
+    assert!(
+        console.contains(&format!(
+            "lease ip={HOST_V4} mask=24 router={GATEWAY_V4} mtu=65520"
+        )),
+        "{context}"
+    );
+    assert!(console.contains("vm-mtu: 65520"), "{context}");
+    assert!(console.contains("vm-echo: hello-from-vm"), "{context}");
+    let status = w.passt.wait_exit(Duration::from_secs(10));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "passt --one-off after the VM powered off: {status:?}; {context}"
+    );
+}
