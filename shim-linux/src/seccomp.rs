@@ -84,9 +84,7 @@ const PASTA: &[Syscall] = syscalls![
 
 /// passt only.
 #[cfg(target_arch = "x86_64")]
-const PASST: &[Syscall] = syscalls![
-    SYS_poll, // completing a partial frame write to qemu
-];
+const PASST: &[Syscall] = &[];
 
 /// The allowlist for `profile` on this architecture (empty where unsupported).
 pub fn allowlist(profile: Profile) -> Vec<Syscall> {
