@@ -68,6 +68,11 @@ pub enum Transport {
     Tcp,
     /// SOCK_DGRAM / IPPROTO_UDP.
     Udp,
+    /// An ICMP "ping socket": SOCK_DGRAM / IPPROTO_ICMP (family V4). The kernel
+    /// assigns the echo identifier (the socket's "port") and fills the checksum.
+    Icmp,
+    /// An ICMPv6 ping socket: SOCK_DGRAM / IPPROTO_ICMPV6 (family V6).
+    Icmpv6,
 }
 
 /// Which network namespace a socket is opened in. pasta has two: the host's (where
@@ -229,6 +234,26 @@ pub enum Op<'a> {
         /// Destination socket.
         to: SockRef,
     },
+    /// Send one datagram (UDP payload, or a whole ICMP echo message on a ping socket).
+    /// A zero-length `data` is a zero-length datagram. Result: `Len(n)` or an error
+    /// (`WouldBlock` when the send buffer is full: the datagram is lost).
+    SendTo {
+        /// Socket.
+        sock: SockRef,
+        /// The datagram.
+        data: &'a [u8],
+        /// Destination; `None` on a connected socket.
+        to: Option<SocketAddr>,
+    },
+    /// Receive one datagram into `buf`. Result: [`OpResult::Received`] (also for a
+    /// zero-length datagram), `Err(WouldBlock)` when the queue is empty, or a pending
+    /// socket error (an ICMP error reported on a connected socket).
+    RecvFrom {
+        /// Socket.
+        sock: SockRef,
+        /// Where to copy the datagram.
+        buf: &'a mut [u8],
+    },
     /// Set the maximum segment size the kernel uses toward the peer (`TCP_MAXSEG`),
     /// mirroring the guest's MSS.
     SetMaxSeg {
@@ -290,6 +315,14 @@ pub enum OpResult {
     TcpInfo(TcpInfo),
     /// What a splice moved, for [`Op::Splice`].
     Spliced(Spliced),
+    /// A datagram was received, for [`Op::RecvFrom`].
+    Received {
+        /// The datagram's full length. More than the buffer's length means it was
+        /// truncated (only the buffer's worth was copied).
+        len: usize,
+        /// The sender.
+        from: SocketAddr,
+    },
     /// Failed.
     Err(HostError),
 }

@@ -57,6 +57,8 @@ struct Pipe {
 /// One open socket.
 struct Entry {
     fd: OwnedFd,
+    /// Address family, to write IPv4 destinations as IPv4-mapped on IPv6 sockets.
+    family: Family,
     /// The kernel's current `SO_PEEK_OFF` for this socket, as far as we know.
     peek_offset: Option<usize>,
     registered: bool,
@@ -73,10 +75,19 @@ pub struct LinuxHost<G: GuestLink> {
     /// Connection sockets by flow slot and socket side (a spliced flow has two).
     conns: Vec<[Option<Entry>; 2]>,
     guest_ns: Option<NsSocketFactory>,
-    listeners: HashMap<u32, Entry>,
+    /// Listening sockets by kind and slot (a TCP and a UDP forward of the same port
+    /// have the same slot number).
+    listeners: HashMap<(SockKind, u32), Entry>,
+    /// The host refused a ping socket and we said so (once per process).
+    ping_warned: bool,
     /// Frames that could not be sent to the guest.
     pub tx_dropped: u64,
 }
+
+/// The warning printed the first time the host refuses a ping socket.
+pub const PING_WARNING: &str = "Couldn't open a ping socket: ICMP/ICMPv6 echo requests \
+from the guest will be dropped. To allow them, let our group use ping sockets: \
+sysctl -w net.ipv4.ping_group_range=\"0 2147483647\"";
 
 fn host_error(e: Errno) -> HostError {
     match e {
@@ -130,6 +141,7 @@ impl<G: GuestLink> LinuxHost<G> {
             conns: (0..flows).map(|_| [None, None]).collect(),
             guest_ns: None,
             listeners: HashMap::with_capacity(MAX_LISTENERS_PREALLOCATED),
+            ping_warned: false,
             tx_dropped: 0,
         })
     }
@@ -158,9 +170,10 @@ impl<G: GuestLink> LinuxHost<G> {
         entry_in(&mut self.conns, &mut self.listeners, sock)
     }
 
-    fn insert(&mut self, sock: SockRef, fd: OwnedFd) -> OpResult {
+    fn insert(&mut self, sock: SockRef, fd: OwnedFd, family: Family) -> OpResult {
         let entry = Entry {
             fd,
+            family,
             peek_offset: None,
             registered: false,
             pipe: None,
@@ -168,7 +181,7 @@ impl<G: GuestLink> LinuxHost<G> {
         };
         match sock.kind() {
             SockKind::TcpListen | SockKind::UdpListen => {
-                self.listeners.insert(sock.slot(), entry);
+                self.listeners.insert((sock.kind(), sock.slot()), entry);
             }
             _ => match self.conns.get_mut(sock.slot() as usize) {
                 Some(slot) => slot[usize::from(sock.side())] = Some(entry),
@@ -180,7 +193,9 @@ impl<G: GuestLink> LinuxHost<G> {
 
     fn remove(&mut self, sock: SockRef) -> Option<Entry> {
         match sock.kind() {
-            SockKind::TcpListen | SockKind::UdpListen => self.listeners.remove(&sock.slot()),
+            SockKind::TcpListen | SockKind::UdpListen => {
+                self.listeners.remove(&(sock.kind(), sock.slot()))
+            }
             _ => self.conns.get_mut(sock.slot() as usize)?[usize::from(sock.side())].take(),
         }
     }
@@ -199,6 +214,9 @@ impl<G: GuestLink> LinuxHost<G> {
         let (ty, proto) = match transport {
             Transport::Tcp => (SocketType::STREAM, net::ipproto::TCP),
             Transport::Udp => (SocketType::DGRAM, net::ipproto::UDP),
+            // Ping sockets (icmp(7), "ping_group_range").
+            Transport::Icmp => (SocketType::DGRAM, net::ipproto::ICMP),
+            Transport::Icmpv6 => (SocketType::DGRAM, net::ipproto::ICMPV6),
         };
         let fd = match (ns, &self.guest_ns) {
             (Namespace::Host, _) => net::socket_with(
@@ -213,12 +231,57 @@ impl<G: GuestLink> LinuxHost<G> {
         };
         let fd = match fd {
             Ok(fd) => fd,
-            Err(e) => return OpResult::Err(e),
+            Err(e) => {
+                let ping = matches!(transport, Transport::Icmp | Transport::Icmpv6);
+                if ping && e == HostError::PermissionDenied && !self.ping_warned {
+                    self.ping_warned = true;
+                    eprintln!("{PING_WARNING}");
+                }
+                return OpResult::Err(e);
+            }
         };
         if sock.kind() == SockKind::TcpConn {
             tune_connection(&fd);
         }
-        self.insert(sock, fd)
+        self.insert(sock, fd, family)
+    }
+
+    /// Whether a ping socket was refused (and the warning printed).
+    pub fn ping_refused(&self) -> bool {
+        self.ping_warned
+    }
+
+    fn send_to(&mut self, sock: SockRef, data: &[u8], to: Option<SocketAddr>) -> OpResult {
+        let Some(e) = self.entry(sock) else {
+            return OpResult::Err(HostError::Other(libc::EBADF));
+        };
+        let flags = SendFlags::NOSIGNAL | SendFlags::DONTWAIT;
+        let r = match to {
+            None => net::send(&e.fd, data, flags),
+            Some(addr) => net::sendto(&e.fd, data, flags, &socket_addr_for(e.family, addr)),
+        };
+        match r {
+            Ok(n) => OpResult::Len(n),
+            Err(err) => OpResult::Err(host_error(err)),
+        }
+    }
+
+    fn recv_from(&mut self, sock: SockRef, buf: &mut [u8]) -> OpResult {
+        let Some(e) = self.entry(sock) else {
+            return OpResult::Err(HostError::Other(libc::EBADF));
+        };
+        // MSG_TRUNC: learn the datagram's real length even when the buffer is short.
+        match net::recvfrom(&e.fd, buf, RecvFlags::TRUNC | RecvFlags::DONTWAIT) {
+            Ok((_, len, from)) => {
+                let unspecified = match e.family {
+                    Family::V4 => SocketAddr::from(([0, 0, 0, 0], 0)),
+                    Family::V6 => SocketAddr::from(([0u16; 8], 0)),
+                };
+                let from = from.and_then(std_addr).unwrap_or(unspecified);
+                OpResult::Received { len, from }
+            }
+            Err(err) => OpResult::Err(host_error(err)),
+        }
     }
 
     fn watch(&mut self, sock: SockRef, interest: Interest) -> OpResult {
@@ -249,6 +312,7 @@ impl<G: GuestLink> LinuxHost<G> {
         let Some(l) = self.entry(listener) else {
             return OpResult::Err(HostError::Other(libc::EBADF));
         };
+        let family = l.family;
         let (fd, peer) =
             match net::acceptfrom_with(&l.fd, SocketFlags::NONBLOCK | SocketFlags::CLOEXEC) {
                 Ok((fd, Some(peer))) => (fd, peer),
@@ -260,7 +324,7 @@ impl<G: GuestLink> LinuxHost<G> {
             return OpResult::Err(HostError::Other(libc::EAFNOSUPPORT));
         };
         tune_connection(&fd);
-        match self.insert(sock, fd) {
+        match self.insert(sock, fd, family) {
             OpResult::Done => OpResult::Accepted { peer, local },
             other => other,
         }
@@ -325,13 +389,24 @@ impl<G: GuestLink> LinuxHost<G> {
     }
 }
 
+/// `addr` in the form a socket of `family` takes: IPv4 destinations of an IPv6
+/// (dual-stack) socket as IPv4-mapped addresses (RFC 4291 §2.5.5.2).
+fn socket_addr_for(family: Family, addr: SocketAddr) -> SocketAddr {
+    match (family, addr) {
+        (Family::V6, SocketAddr::V4(v4)) => {
+            SocketAddr::new(v4.ip().to_ipv6_mapped().into(), v4.port())
+        }
+        _ => addr,
+    }
+}
+
 fn entry_in<'t>(
     conns: &'t mut [[Option<Entry>; 2]],
-    listeners: &'t mut HashMap<u32, Entry>,
+    listeners: &'t mut HashMap<(SockKind, u32), Entry>,
     sock: SockRef,
 ) -> Option<&'t mut Entry> {
     match sock.kind() {
-        SockKind::TcpListen | SockKind::UdpListen => listeners.get_mut(&sock.slot()),
+        SockKind::TcpListen | SockKind::UdpListen => listeners.get_mut(&(sock.kind(), sock.slot())),
         _ => conns.get_mut(sock.slot() as usize)?[usize::from(sock.side())].as_mut(),
     }
 }
@@ -490,6 +565,8 @@ impl<G: GuestLink> Host for LinuxHost<G> {
             },
             Op::Watch { sock, interest } => self.watch(sock, interest),
             Op::TcpInfo { sock } => self.tcp_info(sock),
+            Op::SendTo { sock, data, to } => self.send_to(sock, data, to),
+            Op::RecvFrom { sock, buf } => self.recv_from(sock, buf),
             Op::SetMaxSeg { sock, mss } => match self.entry(sock) {
                 Some(e) => match sys::set_tcp_maxseg(e.fd.as_fd(), mss) {
                     Ok(()) => OpResult::Done,

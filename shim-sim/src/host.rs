@@ -3,7 +3,8 @@
 //!
 //! The v1 host model has no remote peers: every socket op succeeds and nothing ever
 //! arrives. Concretely: `Send` and `Discard` take everything (`Len(n)`), `Peek` and
-//! `Accept` would block, `Connect` is in progress forever, `TcpInfo` reports
+//! `Accept` would block, `SendTo` takes the whole datagram, `RecvFrom` would block,
+//! `Connect` is in progress forever, `TcpInfo` reports
 //! [`SEND_SPACE`] bytes of send space and nothing unacknowledged, every other op
 //! (including `TapSend`) is `Done`.
 
@@ -56,9 +57,9 @@ pub struct SimHost {
 /// The model's answer to `op`.
 fn model_result(op: &Op<'_>) -> OpResult {
     match op {
-        Op::Send { data, .. } => OpResult::Len(data.len()),
+        Op::Send { data, .. } | Op::SendTo { data, .. } => OpResult::Len(data.len()),
         Op::Discard { len, .. } => OpResult::Len(*len),
-        Op::Peek { .. } | Op::Accept { .. } | Op::Splice { .. } => {
+        Op::Peek { .. } | Op::Accept { .. } | Op::Splice { .. } | Op::RecvFrom { .. } => {
             OpResult::Err(HostError::WouldBlock)
         }
         Op::Connect { .. } => OpResult::Err(HostError::InProgress),

@@ -98,6 +98,8 @@ pub fn format_op(op: &Op<'_>) -> String {
             let transport = match transport {
                 Transport::Tcp => "tcp",
                 Transport::Udp => "udp",
+                Transport::Icmp => "icmp",
+                Transport::Icmpv6 => "icmpv6",
             };
             // Host-namespace sockets keep the original text, so older logs replay.
             let ns = match ns {
@@ -136,6 +138,13 @@ pub fn format_op(op: &Op<'_>) -> String {
         Op::TcpInfo { sock } => format!("tcp-info sock={}", s(*sock)),
         Op::SetMaxSeg { sock, mss } => format!("set-max-seg sock={} mss={mss}", s(*sock)),
         Op::Splice { from, to } => format!("splice from={} to={}", s(*from), s(*to)),
+        Op::SendTo { sock, data, to } => format!(
+            "send-to sock={} to={} data={}",
+            s(*sock),
+            to.map_or_else(|| "-".to_string(), |a| a.to_string()),
+            hex::encode(data)
+        ),
+        Op::RecvFrom { sock, buf } => format!("recv-from sock={} max={}", s(*sock), buf.len()),
     }
 }
 
@@ -159,6 +168,7 @@ fn format_result(r: OpResult, data: Option<&[u8]>) -> String {
             "spliced read={} written={} pending={} eof={}",
             sp.read, sp.written, sp.pending, sp.eof
         ),
+        OpResult::Received { len, from } => format!("received len={len} from={from}"),
         OpResult::Err(e) => format!("err={}", error_name(e)),
     };
     if let Some(d) = data {
@@ -185,6 +195,13 @@ fn parse_result(s: &str) -> Option<(OpResult, Option<Vec<u8>>)> {
             OpResult::Accepted {
                 peer: value(peer, "peer")?.parse().ok()?,
                 local: value(local, "local")?.parse().ok()?,
+            },
+            rest,
+        ),
+        ["received", len, from, rest @ ..] => (
+            OpResult::Received {
+                len: value(len, "len")?.parse().ok()?,
+                from: value(from, "from")?.parse().ok()?,
             },
             rest,
         ),
@@ -331,7 +348,7 @@ impl Host for ReplayHost<'_> {
     fn exec(&mut self, mut op: Op<'_>) -> OpResult {
         self.got.push(format_op(&op));
         let (result, data) = self.results.pop_front().unwrap_or((OpResult::Done, None));
-        if let (Op::Peek { buf, .. }, Some(data)) = (&mut op, data) {
+        if let (Op::Peek { buf, .. } | Op::RecvFrom { buf, .. }, Some(data)) = (&mut op, data) {
             let n = data.len().min(buf.len());
             buf[..n].copy_from_slice(&data[..n]);
         }
@@ -481,6 +498,20 @@ mod tests {
                 None,
             ),
             (OpResult::Err(passt_core::HostError::Other(99)), None),
+            (
+                OpResult::Received {
+                    len: 0,
+                    from: "[2001:db8::1]:53".parse().unwrap(),
+                },
+                Some(vec![]),
+            ),
+            (
+                OpResult::Received {
+                    len: 3,
+                    from: "203.0.113.1:53".parse().unwrap(),
+                },
+                Some(vec![1, 2, 3]),
+            ),
         ];
         for (r, d) in results {
             let text = format_result(r, d.as_deref());

@@ -9,6 +9,17 @@
 //!
 //! How connects behave is chosen per destination with [`SimSockets::set_behaviour`]:
 //! accept at once, accept later, or refuse.
+//!
+//! Datagram sockets (UDP and ping sockets) keep queues of whole datagrams instead:
+//! the test injects with [`SimSockets::peer_send_to`] and reads what the engine sent
+//! in [`SimSocket::datagrams_out`]. A ping socket behaves like Linux's: it gets an
+//! echo identifier of its own when opened, stamps it on every request it sends, and
+//! replies carry it; [`SimSockets::forbid_ping`] makes opening one fail as a host with
+//! a restrictive `net.ipv4.ping_group_range` does. UDP sockets bound to the same port
+//! coexist (the engine binds with `SO_REUSEADDR`) unless the port belongs to another
+//! program ([`SimSockets::occupy_udp`]); a UDP socket connected without a bind gets
+//! an ephemeral port. Re-arming the watch of a datagram socket with data queued
+//! reports it readable again, as `epoll_ctl(EPOLL_CTL_MOD)` does.
 
 use passt_core::io::{
     Family, HostError, Interest, Namespace, Op, OpResult, Spliced, TcpInfo, Transport,
@@ -79,6 +90,22 @@ pub struct SimSocket {
     pub max_seg: Option<u16>,
     /// The namespace the socket was opened in (accepted sockets: their listener's).
     pub ns: Namespace,
+    /// Datagrams queued for the engine to receive: sender and bytes.
+    pub datagrams_in: VecDeque<(SocketAddr, Vec<u8>)>,
+    /// Datagrams the engine sent: destination (`None` on a connected socket) and
+    /// bytes (ping sockets: with the socket's echo identifier stamped in).
+    pub datagrams_out: Vec<(Option<SocketAddr>, Vec<u8>)>,
+    /// The echo identifier of a ping socket.
+    pub ping_id: Option<u16>,
+    /// Held by another program: binds to its address fail.
+    pub foreign: bool,
+}
+
+impl SimSocket {
+    /// A datagram socket (UDP or ping), as opposed to a TCP one.
+    pub fn is_datagram(&self) -> bool {
+        self.transport != Transport::Tcp
+    }
 }
 
 /// The modelled host: sockets, their peers, and the frames sent to the guest.
@@ -93,6 +120,12 @@ pub struct SimSockets {
     pub default_send_space: usize,
     /// Every op executed, as text (for debugging failing tests).
     pub trace: Vec<String>,
+    /// Opening a ping socket fails with `EACCES` (ping sockets not allowed).
+    pub forbid_ping: bool,
+    /// Echo identifiers handed out to ping sockets so far.
+    ping_ids: u16,
+    /// Ephemeral ports handed out to unbound UDP sockets so far.
+    ephemeral: u16,
 }
 
 impl SimSockets {
@@ -114,8 +147,18 @@ impl SimSockets {
         let mut s = self.blank(Family::of(&addr.ip()), Transport::Tcp);
         s.local = Some(addr);
         s.state = SockState::Listening;
+        s.foreign = true;
         // A raw key no engine SockRef can have (kind byte 0 is invalid).
         self.socks.insert(u64::from(addr.port()) | 1 << 40, s);
+    }
+
+    /// Pretend another program has a UDP socket bound to `addr`: the engine's binds to
+    /// it fail with `EADDRINUSE`.
+    pub fn occupy_udp(&mut self, addr: SocketAddr) {
+        let mut s = self.blank(Family::of(&addr.ip()), Transport::Udp);
+        s.local = Some(addr);
+        s.foreign = true;
+        self.socks.insert(u64::from(addr.port()) | 2 << 40, s);
     }
 
     fn blank(&self, family: Family, transport: Transport) -> SimSocket {
@@ -135,6 +178,10 @@ impl SimSockets {
             aborted: false,
             max_seg: None,
             ns: Namespace::Host,
+            datagrams_in: VecDeque::new(),
+            datagrams_out: Vec::new(),
+            ping_id: None,
+            foreign: false,
         }
     }
 
@@ -278,6 +325,42 @@ impl SimSockets {
         }
     }
 
+    /// A datagram from `from` arrives on `sock` (for a connected socket, `from` is
+    /// normally its peer; for a ping socket, `data` is an ICMP message).
+    pub fn peer_send_to(&mut self, sock: SockRef, from: SocketAddr, data: &[u8]) {
+        if let Some(s) = self.socks.get_mut(&sock.to_raw()) {
+            s.datagrams_in.push_back((from, data.to_vec()));
+            self.push_event(
+                sock,
+                Readiness {
+                    readable: true,
+                    ..Readiness::default()
+                },
+            );
+        }
+    }
+
+    /// The open (not closed) datagram socket of `transport` bound to `addr`.
+    pub fn find_bound(&self, transport: Transport, addr: SocketAddr) -> Option<SockRef> {
+        self.sockets()
+            .find(|(_, s)| {
+                s.transport == transport
+                    && s.local == Some(addr)
+                    && s.state != SockState::Closed
+                    && !s.foreign
+            })
+            .map(|(r, _)| r)
+    }
+
+    /// Open (not closed) sockets of `transport`.
+    pub fn open_of(&self, transport: Transport) -> Vec<SockRef> {
+        self.sockets()
+            .filter(|(_, s)| s.transport == transport && s.state != SockState::Closed)
+            .filter(|(_, s)| !s.foreign)
+            .map(|(r, _)| r)
+            .collect()
+    }
+
     /// A client at `peer` connects to the listener `listener`.
     pub fn peer_connect(&mut self, listener: SockRef, peer: SocketAddr) {
         if let Some(s) = self.socks.get_mut(&listener.to_raw()) {
@@ -304,15 +387,33 @@ impl SimSockets {
                 transport,
                 ns,
             } => {
+                let ping = matches!(transport, Transport::Icmp | Transport::Icmpv6);
+                if ping && self.forbid_ping {
+                    return OpResult::Err(HostError::PermissionDenied);
+                }
                 let mut s = self.blank(family, transport);
                 s.ns = ns;
+                if ping {
+                    self.ping_ids = self.ping_ids.wrapping_add(1);
+                    s.ping_id = Some(0x4000 + self.ping_ids);
+                }
                 self.socks.insert(sock.to_raw(), s);
                 OpResult::Done
             }
             Op::Bind { sock, addr, .. } => {
-                let ns = self.socks.get(&sock.to_raw()).map(|s| s.ns);
+                let Some((transport, ns)) =
+                    self.socks.get(&sock.to_raw()).map(|s| (s.transport, s.ns))
+                else {
+                    return OpResult::Err(HostError::Other(9));
+                };
+                // Engine UDP sockets share ports (SO_REUSEADDR); a port held by another
+                // program, or any TCP port in use in the same namespace, is refused.
                 let in_use = self.socks.values().any(|s| {
-                    s.local == Some(addr) && s.state != SockState::Closed && Some(s.ns) == ns
+                    s.local == Some(addr)
+                        && s.state != SockState::Closed
+                        && s.ns == ns
+                        && s.transport == transport
+                        && (transport == Transport::Tcp || s.foreign)
                 });
                 match self.socks.get_mut(&sock.to_raw()) {
                     _ if in_use => OpResult::Err(HostError::AddrInUse),
@@ -359,6 +460,20 @@ impl SimSockets {
                     return OpResult::Err(HostError::Other(9));
                 };
                 s.peer = Some(addr);
+                if s.is_datagram() {
+                    // A datagram connect only sets the default destination (and binds
+                    // an ephemeral port if there is none yet).
+                    if s.local.is_none() {
+                        self.ephemeral = self.ephemeral.wrapping_add(1);
+                        let any: std::net::IpAddr = match s.family {
+                            Family::V4 => std::net::Ipv4Addr::UNSPECIFIED.into(),
+                            Family::V6 => std::net::Ipv6Addr::UNSPECIFIED.into(),
+                        };
+                        s.local = Some(SocketAddr::new(any, 49152 + self.ephemeral % 16384));
+                    }
+                    s.state = SockState::Connected;
+                    return OpResult::Done;
+                }
                 if behaviour == ConnectBehaviour::AcceptNow {
                     s.state = SockState::Connected;
                     OpResult::Done
@@ -432,10 +547,58 @@ impl SimSockets {
             Op::Watch { sock, interest } => match self.socks.get_mut(&sock.to_raw()) {
                 Some(s) => {
                     s.interest = interest;
+                    if s.is_datagram() && interest.read && !s.datagrams_in.is_empty() {
+                        self.push_event(
+                            sock,
+                            Readiness {
+                                readable: true,
+                                ..Readiness::default()
+                            },
+                        );
+                    }
                     OpResult::Done
                 }
                 None => OpResult::Err(HostError::Other(9)),
             },
+            Op::SendTo { sock, data, to } => {
+                let Some(s) = self.socks.get_mut(&sock.to_raw()) else {
+                    return OpResult::Err(HostError::Other(9));
+                };
+                if !s.is_datagram() || s.state == SockState::Closed {
+                    return OpResult::Err(HostError::Other(95)); // EOPNOTSUPP
+                }
+                if to.is_none() && s.state != SockState::Connected {
+                    return OpResult::Err(HostError::Other(89)); // EDESTADDRREQ
+                }
+                let mut data = data.to_vec();
+                if let Some(id) = s.ping_id {
+                    // Linux ping sockets take only echo requests, and stamp their id.
+                    let request = match s.transport {
+                        Transport::Icmp => 8,
+                        _ => 128,
+                    };
+                    if data.len() < 8 || data[0] != request || data[1] != 0 {
+                        return OpResult::Err(HostError::Other(22)); // EINVAL
+                    }
+                    data[4..6].copy_from_slice(&id.to_be_bytes());
+                }
+                s.datagrams_out.push((to, data));
+                OpResult::Len(s.datagrams_out.last().map_or(0, |d| d.1.len()))
+            }
+            Op::RecvFrom { sock, buf } => {
+                let Some(s) = self.socks.get_mut(&sock.to_raw()) else {
+                    return OpResult::Err(HostError::Other(9));
+                };
+                let Some((from, data)) = s.datagrams_in.pop_front() else {
+                    return OpResult::Err(HostError::WouldBlock);
+                };
+                let n = data.len().min(buf.len());
+                buf[..n].copy_from_slice(&data[..n]);
+                OpResult::Received {
+                    len: data.len(),
+                    from,
+                }
+            }
             Op::TcpInfo { sock } => match self.socks.get(&sock.to_raw()) {
                 Some(s) => OpResult::TcpInfo(TcpInfo {
                     send_space: u32::try_from(s.send_space).unwrap_or(u32::MAX),
