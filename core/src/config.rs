@@ -142,6 +142,8 @@ pub struct Config {
     pub services: Services,
     /// Address stand-ins for the host (`--map-host-loopback`, `--map-guest-addr`).
     pub nat: crate::fwd::Nat,
+    /// DNS forwarding (`--dns-forward`, `--dns-host`).
+    pub dns_forward: crate::fwd::DnsForward,
     /// Forwarded ports.
     pub forwards: Forwards,
     /// pasta's loopback bypass: connections from the host's loopback to forwarded ports
@@ -191,6 +193,7 @@ impl Config {
             },
             services: Services::default(),
             nat: crate::fwd::Nat::default(),
+            dns_forward: crate::fwd::DnsForward::default(),
             forwards: Forwards::default(),
             splice: mode == Mode::Pasta,
             seed: 0,

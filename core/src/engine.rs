@@ -13,7 +13,7 @@ use crate::flow::{FlowId, FlowTable, Slot, TableError};
 use crate::io::{Event, Host, Op, OpResult};
 use crate::rng::Rng;
 use crate::sockref::SockKind;
-use crate::stats::{DropReason, Stats};
+use crate::stats::Stats;
 use crate::time::Instant;
 use crate::wire::ethernet::MacAddr;
 use core::net::{Ipv4Addr, Ipv6Addr};
@@ -56,16 +56,46 @@ pub enum Flow {
     Tcp(crate::tcp::TcpConn),
     /// Two host sockets joined by pasta's loopback bypass.
     Splice(crate::tcp::SpliceConn),
+    /// A UDP flow between a guest 4-tuple and a host socket.
+    Udp(crate::udp::UdpFlow),
+    /// ICMP/ICMPv6 echo between the guest and a ping socket.
+    Ping(crate::icmp::PingFlow),
 }
 
 impl Flow {
-    /// The earliest deadline of the flow, if it has timers.
+    /// The earliest deadline of the flow's timers, if it has any.
     pub fn next_deadline(&self) -> Option<Instant> {
         match self {
             Flow::Tcp(c) => c.next_deadline(),
             Flow::Splice(_) => None,
+            Flow::Udp(f) => f.next_deadline(),
+            Flow::Ping(f) => f.next_deadline(),
         }
     }
+
+    /// The one host socket the flow owns (named after the flow's slot), if any: a
+    /// spliced flow has two, a UDP flow on a forwarded port none of its own.
+    pub fn own_socket(&self) -> Option<crate::sockref::SockRef> {
+        match self {
+            Flow::Tcp(c) => Some(c.sock),
+            Flow::Splice(_) => None,
+            Flow::Udp(f) => f.own_socket(),
+            Flow::Ping(f) => Some(f.sock),
+        }
+    }
+}
+
+/// A forwarded port that could not be set up by [`Engine::start`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StartError {
+    /// The forward's transport: with `direction`, which option (`-t`, `-T`, `-u`).
+    pub transport: crate::io::Transport,
+    /// Which way the forward points.
+    pub direction: crate::tcp::Direction,
+    /// The port.
+    pub port: u16,
+    /// Why.
+    pub error: crate::io::HostError,
 }
 
 /// What the engine has learned about the guest from its frames.
@@ -165,8 +195,8 @@ impl<'a> Engine<'a> {
     pub fn check_invariants(&self) -> Result<(), &'static str> {
         self.flows.check_invariants()?;
         for (id, flow) in self.flows.iter() {
-            if let Flow::Tcp(c) = flow {
-                if c.sock.slot() != id.slot || c.sock.generation() != id.generation {
+            if let Some(sock) = flow.own_socket() {
+                if sock.slot() != id.slot || sock.generation() != id.generation {
                     return Err("flow socket names another slot");
                 }
             }
@@ -174,10 +204,23 @@ impl<'a> Engine<'a> {
         Ok(())
     }
 
-    /// Open the listening sockets for forwarded ports. Call once, before the event
-    /// loop; a port that cannot be bound is an error the caller reports and exits on.
-    pub fn start<H: Host>(&mut self, host: &mut H) -> Result<usize, crate::tcp::ListenError> {
-        crate::tcp::start_listeners(self, host)
+    /// Open the sockets for forwarded ports (`-t`, then `-u`). Call once, before the
+    /// event loop; a port that cannot be bound is an error the caller reports and exits
+    /// on. Returns how many sockets were opened.
+    pub fn start<H: Host>(&mut self, host: &mut H) -> Result<usize, StartError> {
+        let fail = |transport| {
+            move |e: crate::tcp::ListenError| StartError {
+                transport,
+                direction: e.direction,
+                port: e.port,
+                error: e.error,
+            }
+        };
+        let tcp =
+            crate::tcp::start_listeners(self, host).map_err(fail(crate::io::Transport::Tcp))?;
+        let udp =
+            crate::udp::start_listeners(self, host).map_err(fail(crate::io::Transport::Udp))?;
+        Ok(tcp + udp)
     }
 
     /// `auto` forwarding (pasta's default): make the `direction` listeners match
@@ -225,7 +268,10 @@ impl<'a> Engine<'a> {
                 SockKind::TcpListen | SockKind::TcpConn => {
                     crate::tcp::on_socket(self, now, sock, readiness, host)
                 }
-                _ => self.stats.record_drop(DropReason::StaleSockRef),
+                SockKind::UdpListen | SockKind::UdpFlow => {
+                    crate::udp::on_socket(self, now, sock, readiness, host)
+                }
+                SockKind::Ping => crate::icmp::on_socket(self, now, sock, readiness, host),
             },
         }
     }
@@ -240,15 +286,21 @@ impl<'a> Engine<'a> {
                 break;
             }
             for id in ids {
-                let socks = match self.flows.remove(id) {
-                    Some(Flow::Tcp(c)) => [Some(c.sock), None],
-                    Some(Flow::Splice(_)) => crate::tcp::splice::sockets(id).map(Some),
-                    None => [None, None],
+                let Some(flow) = self.flows.remove(id) else {
+                    continue;
+                };
+                let socks = match flow {
+                    Flow::Splice(_) => crate::tcp::splice::sockets(id).map(Some),
+                    other => [other.own_socket(), None],
                 };
                 for sock in socks.into_iter().flatten() {
                     host.exec(Op::Close { sock, abort: true });
                 }
-                self.stats.tcp_closed += 1;
+                match flow {
+                    Flow::Tcp(_) | Flow::Splice(_) => self.stats.tcp_closed += 1,
+                    Flow::Udp(_) => self.stats.udp_closed += 1,
+                    Flow::Ping(_) => self.stats.ping_closed += 1,
+                }
             }
         }
         self.flow_deadline = None;
@@ -302,7 +354,13 @@ impl<'a> Engine<'a> {
             let Some(last) = due.last() else { break };
             next_slot = last.slot + 1;
             for id in due {
-                crate::tcp::on_timer(self, now, id, host);
+                match self.flows.get(id) {
+                    Some(Flow::Tcp(_)) => crate::tcp::on_timer(self, now, id, host),
+                    Some(Flow::Udp(_)) => crate::udp::on_timer(self, now, id, host),
+                    Some(Flow::Ping(_)) => crate::icmp::on_timer(self, now, id, host),
+                    // Spliced connections have no timers.
+                    Some(Flow::Splice(_)) | None => {}
+                }
             }
         }
         self.flow_deadline = self
@@ -334,6 +392,14 @@ impl<'a> Engine<'a> {
         Duration::from_millis(self.rng.range_inclusive(lo, hi))
     }
 
+    /// The link-layer ends of frames to the guest: broadcast until its MAC is learned.
+    pub(crate) fn guest_link(&self) -> crate::frame::Link {
+        crate::frame::Link {
+            src: self.config.our_mac,
+            dst: self.guest.mac.unwrap_or(MacAddr::BROADCAST),
+        }
+    }
+
     /// Send `len` bytes of the transmit buffer to the guest.
     pub(crate) fn transmit<H: Host>(&mut self, len: usize, host: &mut H) {
         match host.exec(Op::TapSend(&self.tx[..len])) {
@@ -349,6 +415,7 @@ mod tests {
     use crate::config::{Ipv4Config, Ipv6Config, Mode};
     use crate::io::Readiness;
     use crate::sockref::{SockKind, SockRef};
+    use crate::stats::DropReason;
     use std::vec::Vec;
 
     /// A host that records every frame sent to the guest.

@@ -25,6 +25,8 @@
 //! - [`wire`]: zero-copy views and `Repr`s for every protocol on the tap link.
 //! - [`services`]: the built-in ARP proxy, DHCPv4, NDP and DHCPv6 responders.
 //! - [`flow`]: the flow table on lent storage, with generation-checked slots.
+//! - [`fwd`]: forwarded ports and the address translation (NAT, DNS forwarding).
+//! - [`tcp`], [`udp`], [`icmp`]: the translators (ICMP: echo through ping sockets).
 //! - [`engine`]: the [`Engine`] that ties them together behind the event/op contract.
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
@@ -34,6 +36,7 @@ pub mod engine;
 pub mod flow;
 pub(crate) mod frame;
 pub mod fwd;
+pub mod icmp;
 pub mod io;
 pub mod rng;
 pub mod services;
@@ -42,10 +45,11 @@ pub mod stats;
 mod tap;
 pub mod tcp;
 pub mod time;
+pub mod udp;
 pub mod wire;
 
 pub use config::{Config, ConfigError, Mode};
-pub use engine::{Engine, EngineError, GuestState, Storage};
+pub use engine::{Engine, EngineError, GuestState, StartError, Storage};
 pub use io::{
     Event, Family, Host, HostError, Interest, Namespace, Op, OpResult, Readiness, Spliced, TcpInfo,
     Transport,

@@ -91,6 +91,16 @@ drop_reasons! {
     StaleSockRef => "stale-sockref",
     /// The transmit buffer lent by the shim is too small for a reply.
     TxBufferTooSmall => "tx-buffer-too-small",
+    /// The host socket did not take a datagram (full send buffer, unreachable
+    /// destination): the datagram is lost, as it would be on a network.
+    UdpSendFailed => "udp-send-failed",
+    /// A datagram from the host too large for a frame to the guest.
+    DatagramTooBig => "datagram-too-big",
+    /// The host forbids ping sockets (`net.ipv4.ping_group_range`): echo requests
+    /// cannot be proxied.
+    PingForbidden => "ping-forbidden",
+    /// An ICMP echo request the ping socket did not take.
+    PingSendFailed => "ping-send-failed",
 }
 
 /// Counters kept by the engine. Plain integers: cheap to copy out and compare.
@@ -128,6 +138,22 @@ pub struct Stats {
     pub tcp_spliced: u64,
     /// Bytes moved by spliced connections.
     pub tcp_bytes_spliced: u64,
+    /// UDP flows created (either direction).
+    pub udp_opened: u64,
+    /// UDP flows torn down (idle timeout, socket error, link down).
+    pub udp_closed: u64,
+    /// Datagrams the guest sent that a host socket took.
+    pub udp_datagrams_to_host: u64,
+    /// Datagrams sent to the guest.
+    pub udp_datagrams_to_guest: u64,
+    /// ICMP echo flows created.
+    pub ping_opened: u64,
+    /// ICMP echo flows torn down.
+    pub ping_closed: u64,
+    /// Echo requests handed to a ping socket.
+    pub echo_requests: u64,
+    /// Echo replies sent to the guest.
+    pub echo_replies: u64,
     drops: [u64; DropReason::COUNT],
 }
 
@@ -150,6 +176,14 @@ impl Default for Stats {
             tcp_bytes_to_guest: 0,
             tcp_spliced: 0,
             tcp_bytes_spliced: 0,
+            udp_opened: 0,
+            udp_closed: 0,
+            udp_datagrams_to_host: 0,
+            udp_datagrams_to_guest: 0,
+            ping_opened: 0,
+            ping_closed: 0,
+            echo_requests: 0,
+            echo_replies: 0,
             drops: [0; DropReason::COUNT],
         }
     }

@@ -1,5 +1,6 @@
-//! Guest-side frame handling: demultiplex a tap frame to the right handler, and build
-//! the frames we send on our own initiative.
+//! Guest-side frame handling: demultiplex a tap frame to the right handler (the
+//! built-in services, or the TCP, UDP and ICMP translators), and build the frames we
+//! send on our own initiative.
 
 use crate::engine::Engine;
 use crate::io::Host;
@@ -10,7 +11,7 @@ use crate::wire::ethernet::{self, EtherType, MacAddr};
 use crate::wire::icmpv6::Message;
 use crate::wire::ipv6::Ipv6Drop;
 use crate::wire::{arp, ipv4, ipv6, udp, IpProtocol};
-use core::net::{IpAddr, Ipv6Addr};
+use core::net::{IpAddr, Ipv6Addr, SocketAddr};
 
 /// DHCPv4 server port (RFC 2131 §4.1).
 const DHCP_SERVER_PORT: u16 = 67;
@@ -67,8 +68,12 @@ fn receive_ipv4<H: Host>(engine: &mut Engine<'_>, now: Instant, bytes: &[u8], ho
         IpProtocol::Tcp => {
             crate::tcp::from_guest(engine, now, IpAddr::V4(src), IpAddr::V4(dst), payload, host)
         }
-        IpProtocol::Udp => receive_udp(engine, IpAddr::V4(src), IpAddr::V4(dst), payload, host),
-        IpProtocol::Icmp => engine.stats.record_drop(DropReason::NoHandler),
+        IpProtocol::Udp => {
+            receive_udp(engine, now, IpAddr::V4(src), IpAddr::V4(dst), payload, host)
+        }
+        IpProtocol::Icmp => {
+            crate::icmp::from_guest(engine, now, IpAddr::V4(src), IpAddr::V4(dst), payload, host)
+        }
         _ => engine.stats.record_drop(DropReason::UnsupportedProtocol),
     }
 }
@@ -100,8 +105,10 @@ fn receive_ipv6<H: Host>(engine: &mut Engine<'_>, now: Instant, bytes: &[u8], ho
         IpProtocol::Tcp => {
             crate::tcp::from_guest(engine, now, IpAddr::V6(src), IpAddr::V6(dst), payload, host)
         }
-        IpProtocol::Udp => receive_udp(engine, IpAddr::V6(src), IpAddr::V6(dst), payload, host),
-        IpProtocol::Icmpv6 => receive_icmpv6(engine, &ip, payload, host),
+        IpProtocol::Udp => {
+            receive_udp(engine, now, IpAddr::V6(src), IpAddr::V6(dst), payload, host)
+        }
+        IpProtocol::Icmpv6 => receive_icmpv6(engine, now, &ip, payload, host),
         _ => engine.stats.record_drop(DropReason::UnsupportedProtocol),
     }
 }
@@ -120,6 +127,7 @@ fn note_ipv6_source(engine: &mut Engine<'_>, src: Ipv6Addr) {
 
 fn receive_udp<H: Host>(
     engine: &mut Engine<'_>,
+    now: Instant,
     src: IpAddr,
     dst: IpAddr,
     bytes: &[u8],
@@ -163,12 +171,29 @@ fn receive_udp<H: Host>(
             }
             finish_service(engine, reply, host);
         }
-        _ => engine.stats.record_drop(DropReason::NoHandler),
+        // Everything else is the guest's own traffic: the UDP translator's.
+        _ => crate::udp::from_guest(
+            engine,
+            now,
+            crate::udp::Datagram {
+                src: SocketAddr::new(src, packet.src_port()),
+                dst: SocketAddr::new(dst, packet.dst_port()),
+                payload: packet.payload(),
+            },
+            host,
+        ),
     }
 }
 
-/// ICMPv6: Neighbor Discovery (types 133–136) goes to the NDP responder.
-fn receive_icmpv6<H: Host>(engine: &mut Engine<'_>, ip: &ipv6::Repr, bytes: &[u8], host: &mut H) {
+/// ICMPv6: Neighbor Discovery (types 133–136) goes to the NDP responder, echo
+/// requests to the ICMP translator.
+fn receive_icmpv6<H: Host>(
+    engine: &mut Engine<'_>,
+    now: Instant,
+    ip: &ipv6::Repr,
+    bytes: &[u8],
+    host: &mut H,
+) {
     match bytes.first().copied().map(Message::from) {
         Some(
             Message::RouterSolicit
@@ -188,7 +213,14 @@ fn receive_icmpv6<H: Host>(engine: &mut Engine<'_>, ip: &ipv6::Repr, bytes: &[u8
             );
             finish_service(engine, reply, host);
         }
-        Some(_) => engine.stats.record_drop(DropReason::NoHandler),
+        Some(_) => crate::icmp::from_guest(
+            engine,
+            now,
+            IpAddr::V6(ip.src_addr),
+            IpAddr::V6(ip.dst_addr),
+            bytes,
+            host,
+        ),
         None => engine.stats.record_drop(DropReason::Icmpv6Malformed),
     }
 }

@@ -1,6 +1,7 @@
 //! pasta's life cycle: create or join the namespace, open and configure the tap inside
-//! it, bind forwarded ports, then run the event loop until the command exits (or the
-//! namespace goes away).
+//! it (a namespace we create also lets its users open ping sockets), bind forwarded
+//! ports, then run the event loop until the command exits (or the namespace goes
+//! away).
 //!
 //! Namespace rules this follows: joining the child's user namespace requires a
 //! single-threaded process, so it happens first, on the main thread; the main thread
@@ -145,7 +146,11 @@ pub fn run(plan: PastaPlan) -> Result<i32, StartError> {
         let template = plan.template.clone();
         let net = plan.net.clone();
         let config_net = plan.config_net;
+        let spawned = matches!(plan.target, Target::Spawn { .. });
         in_netns(&netns, move || -> io::Result<Tap> {
+            if spawned {
+                allow_ping_sockets();
+            }
             let tap = Tap::open(&name)?;
             let mut nl = Netlink::open()?;
             if config_net {
@@ -330,13 +335,27 @@ impl<G: GuestSource> Periodic<G> for PastaPeriodic {
     }
 }
 
+/// Let every group use ping sockets in a namespace we created, so the command can
+/// `ping` without privileges (passt does the same). Our user namespace maps only
+/// group 0, where the full range is refused (`EINVAL`): fall back to "0 0".
+/// Failures are harmless (ping then needs raw sockets) and ignored.
+fn allow_ping_sockets() {
+    const PATH: &str = "/proc/sys/net/ipv4/ping_group_range";
+    if std::fs::write(PATH, "0 2147483647").is_err() {
+        let _ = std::fs::write(PATH, "0 0");
+    }
+}
+
 /// passt's message for a forwarded port that cannot be bound (podman matches
 /// "PORT.*ddress already in use").
-pub(crate) fn bind_failure(e: &passt_core::tcp::ListenError) -> StartError {
+pub(crate) fn bind_failure(e: &passt_core::StartError) -> StartError {
+    use passt_core::tcp::Direction;
     let text = io::Error::from_raw_os_error(errno_of(e.error));
-    let option = match e.direction {
-        passt_core::tcp::Direction::Inbound => 't',
-        passt_core::tcp::Direction::Outbound => 'T',
+    let option = match (e.transport, e.direction) {
+        (passt_core::Transport::Udp, Direction::Inbound) => 'u',
+        (passt_core::Transport::Udp, Direction::Outbound) => 'U',
+        (_, Direction::Inbound) => 't',
+        (_, Direction::Outbound) => 'T',
     };
     StartError(format!(
         "Failed to bind port {} ({text}) for option '-{option}', exiting",

@@ -11,8 +11,9 @@
 //! - [`malformed`]: generated malformed frames.
 //! - [`run`]: the executor.
 //! - [`log`]: the record/replay log and [`replay`].
-//! - [`sockets`] and [`testbed`]: a host socket model with remote peers, and a TCP
-//!   testbed driving the engine through it from Rust tests.
+//! - [`sockets`] and [`testbed`]: a host socket model with remote peers (byte streams
+//!   and datagrams), and a testbed driving the engine through it from Rust tests;
+//!   [`datagrams`]: the UDP and ICMP echo frames those tests exchange.
 //!
 //! ## Committed logs and blessing
 //! Every `scripts/NAME.sim` has its recorded log next to it, `scripts/NAME.log`. The
@@ -22,6 +23,7 @@
 //! `PASST_SIM_BLESS=1 cargo test -p passt-shim-sim --test scripts` and review the diff.
 
 pub mod config;
+pub mod datagrams;
 pub mod fields;
 pub mod frames;
 pub mod hex;

@@ -1,5 +1,6 @@
 //! A testbed for protocol tests: an [`Engine`] wired to the [`SimSockets`] host model,
-//! a virtual clock, and a scripted guest that builds and parses TCP segments.
+//! a virtual clock, and a scripted guest that builds and parses TCP segments (and, with
+//! [`crate::datagrams`], UDP datagrams and ICMP echoes).
 
 use crate::sockets::SimSockets;
 use passt_core::config::{Config, Ipv4Config, Ipv6Config, Mode};
@@ -241,6 +242,14 @@ impl Testbed {
         self.check();
     }
 
+    /// Feed any frame from the guest, then deliver the socket readiness it caused.
+    pub fn guest_frame(&mut self, frame: &[u8]) {
+        self.engine
+            .handle_event(self.now, Event::TapFrame(frame), &mut self.host);
+        self.settle();
+        self.check();
+    }
+
     /// Deliver queued socket readiness until none is left (bounded).
     pub fn settle(&mut self) {
         for _ in 0..1000 {
@@ -298,6 +307,11 @@ impl Testbed {
             Segment::from_frame(&f)
                 .unwrap_or_else(|| panic!("frame to guest is not valid TCP: {f:02x?}")),
         )
+    }
+
+    /// The next frame sent to the guest, undecoded.
+    pub fn next_frame(&mut self) -> Option<Vec<u8>> {
+        self.host.frames.pop_front()
     }
 
     /// Every frame sent to the guest so far, decoded as TCP.

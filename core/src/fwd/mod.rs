@@ -87,12 +87,50 @@ pub struct Nat {
     pub map_guest_addr_v6: Option<Ipv6Addr>,
 }
 
-/// Where a connection the guest opens to `dst` goes on the host (passt-reference §5.2,
-/// first match wins): the host-loopback stand-in becomes loopback, the guest-address
-/// stand-in becomes the guest's (= the host's) address, anything else is unchanged.
+/// DNS ports redirected by `--dns-forward` (passt-reference §5.2 rule 1): DNS (RFC 1035
+/// §4.2) and DNS over TLS (RFC 7858 §3.1).
+pub const DNS_PORTS: [u16; 2] = [53, 853];
+
+/// DNS forwarding (`--dns-forward`, `--dns-host`): TCP and UDP traffic from the guest
+/// to a "match" address on a DNS port goes to the host's resolver instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DnsForward {
+    /// Guest-side IPv4 address whose DNS traffic is redirected.
+    pub match_v4: Option<Ipv4Addr>,
+    /// Guest-side IPv6 address whose DNS traffic is redirected.
+    pub match_v6: Option<Ipv6Addr>,
+    /// Where redirected IPv4 DNS traffic goes (may be a loopback resolver such as
+    /// 127.0.0.53: the host socket talks to it directly).
+    pub host_v4: Option<Ipv4Addr>,
+    /// Where redirected IPv6 DNS traffic goes.
+    pub host_v6: Option<Ipv6Addr>,
+}
+
+/// Where TCP or UDP traffic the guest sends to `dst` goes on the host (passt-reference
+/// §5.2, first match wins): DNS to the `--dns-forward` address goes to `--dns-host`,
+/// then the address rules of [`target_addr_from_guest`] apply; the port is unchanged.
 pub fn target_from_guest(config: &Config, dst: SocketAddr) -> SocketAddr {
+    let dns = &config.dns_forward;
+    if DNS_PORTS.contains(&dst.port()) {
+        let host = match dst.ip() {
+            IpAddr::V4(a) if Some(a) == dns.match_v4 => dns.host_v4.map(IpAddr::V4),
+            IpAddr::V6(a) if Some(a) == dns.match_v6 => dns.host_v6.map(IpAddr::V6),
+            _ => None,
+        };
+        if let Some(host) = host {
+            return SocketAddr::new(host, dst.port());
+        }
+    }
+    SocketAddr::new(target_addr_from_guest(config, dst.ip()), dst.port())
+}
+
+/// Where traffic the guest sends to `dst` goes on the host, by address alone
+/// (passt-reference §5.2 rules 2–4; ICMP uses this): the host-loopback stand-in
+/// becomes loopback, the guest-address stand-in becomes the guest's (= the host's)
+/// address, anything else is unchanged.
+pub fn target_addr_from_guest(config: &Config, dst: IpAddr) -> IpAddr {
     let nat = &config.nat;
-    let ip = match dst.ip() {
+    match dst {
         IpAddr::V4(a) if Some(a) == nat.map_host_loopback_v4 => IpAddr::V4(Ipv4Addr::LOCALHOST),
         IpAddr::V6(a) if Some(a) == nat.map_host_loopback_v6 => IpAddr::V6(Ipv6Addr::LOCALHOST),
         IpAddr::V4(a) if Some(a) == nat.map_guest_addr_v4 => match &config.ipv4 {
@@ -104,8 +142,7 @@ pub fn target_from_guest(config: &Config, dst: SocketAddr) -> SocketAddr {
             None => IpAddr::V6(a),
         },
         other => other,
-    };
-    SocketAddr::new(ip, dst.port())
+    }
 }
 
 /// How a connection from host peer `peer` appears to the guest: the source address the
@@ -238,6 +275,54 @@ mod tests {
         assert_eq!(
             target_from_guest(&no_map, sa("198.51.100.1:22")),
             sa("198.51.100.1:22")
+        );
+    }
+
+    #[test]
+    fn dns_to_the_forward_address_reaches_the_dns_host() {
+        let mut c = config();
+        c.dns_forward = DnsForward {
+            match_v4: Some(Ipv4Addr::new(169, 254, 1, 1)),
+            match_v6: Some("fd00::53".parse().unwrap()),
+            host_v4: Some(Ipv4Addr::new(127, 0, 0, 53)),
+            host_v6: Some("2001:db8::53".parse().unwrap()),
+        };
+        assert_eq!(
+            target_from_guest(&c, sa("169.254.1.1:53")),
+            sa("127.0.0.53:53")
+        );
+        assert_eq!(
+            target_from_guest(&c, sa("169.254.1.1:853")),
+            sa("127.0.0.53:853")
+        );
+        assert_eq!(
+            target_from_guest(&c, sa("[fd00::53]:53")),
+            sa("[2001:db8::53]:53")
+        );
+        // Other ports, and other addresses, are not DNS.
+        assert_eq!(
+            target_from_guest(&c, sa("169.254.1.1:80")),
+            sa("169.254.1.1:80")
+        );
+        assert_eq!(
+            target_from_guest(&c, sa("203.0.113.9:53")),
+            sa("203.0.113.9:53")
+        );
+        // DNS to the gateway still means the host's loopback unless it is the match.
+        assert_eq!(
+            target_from_guest(&c, sa("198.51.100.1:53")),
+            sa("127.0.0.1:53")
+        );
+        c.dns_forward.match_v4 = Some(Ipv4Addr::new(198, 51, 100, 1));
+        assert_eq!(
+            target_from_guest(&c, sa("198.51.100.1:53")),
+            sa("127.0.0.53:53"),
+            "the forward rule comes first"
+        );
+        assert_eq!(
+            target_addr_from_guest(&c, "198.51.100.1".parse().unwrap()),
+            "127.0.0.1".parse::<IpAddr>().unwrap(),
+            "address-only mapping (ICMP) knows no DNS rule"
         );
     }
 
