@@ -6,7 +6,7 @@ use crate::options::{Action, Forward, IpVersions, ListOpt, NsTarget, Options, Pa
 use crate::resolv::{self, Resolv};
 use passt_core::config::{Config, DnsConfig, Domain, Ipv4Config, Ipv6Config, Mode};
 use passt_core::fwd::spec::PortSpan;
-use passt_core::fwd::PortForwards;
+use passt_core::fwd::{DnsForward, PortForwards};
 use passt_core::wire::ethernet::MacAddr;
 use passt_shim_linux::discover::{self, HostTemplate};
 use passt_shim_linux::netlink::Netlink;
@@ -189,6 +189,7 @@ pub fn engine_config(
     c.nat.map_guest_addr_v6 = opts.map_guest_addr.v6;
 
     c.dns = dns_config(opts, &c, host_dns);
+    c.dns_forward = dns_forward(opts, &c, host_dns);
     c.services.dhcp = !opts.no_dhcp && c.ipv4.is_some();
     c.services.ndp = !opts.no_ndp && c.ipv6.is_some();
     // pasta --config-net configures the namespace itself: no router advertisements.
@@ -203,6 +204,9 @@ pub fn engine_config(
     c.forwards.tcp_in_auto = opts.mode == Mode::Pasta && opts.tcp_ports == Forward::Auto;
     c.forwards.tcp_out_auto = opts.mode == Mode::Pasta && opts.tcp_ns == Forward::Auto;
     c.splice = opts.mode == Mode::Pasta && !opts.no_splice;
+    if let Forward::Ports { forwards, .. } = &opts.udp_ports {
+        c.forwards.udp_in = PortForwards::clone(forwards);
+    }
     c.seed = random_seed();
     c.duid_time = duid_time();
     c.validate()
@@ -252,6 +256,36 @@ fn dns_config(opts: &Options, c: &Config, host: &Resolv) -> DnsConfig {
         }
     }
     d
+}
+
+/// DNS forwarding (passt-reference §5.2 rule 1): `--dns-forward` addresses go to
+/// `--dns-host`, by default the host's first resolv.conf nameserver of the family.
+/// When that nameserver is a loopback stub (systemd-resolved's 127.0.0.53) the guest
+/// is told to use the host-loopback stand-in, so DNS to the stand-in goes to the stub
+/// (and not to 127.0.0.1) unless `--dns-forward` says otherwise. `-D none` turns
+/// forwarding off.
+fn dns_forward(opts: &Options, c: &Config, host: &Resolv) -> DnsForward {
+    if matches!(opts.dns, ListOpt::Disabled) {
+        return DnsForward::default();
+    }
+    let first_v4 = host.nameservers.iter().find_map(|a| as_v4(*a));
+    let first_v6 = host.nameservers.iter().find_map(|a| as_v6(*a));
+    let host_v4 = opts.dns_host.v4.or(first_v4);
+    let host_v6 = opts.dns_host.v6.or(first_v6);
+    let stub_v4 = first_v4.filter(|a| a.is_loopback() && opts.dns_host.v4.is_none());
+    let stub_v6 = first_v6.filter(|a| a.is_loopback() && opts.dns_host.v6.is_none());
+    DnsForward {
+        match_v4: opts
+            .dns_forward
+            .v4
+            .or(stub_v4.and(c.nat.map_host_loopback_v4)),
+        match_v6: opts
+            .dns_forward
+            .v6
+            .or(stub_v6.and(c.nat.map_host_loopback_v6)),
+        host_v4,
+        host_v6,
+    }
 }
 
 fn run_pasta(opts: Options, template: HostTemplate, config: Config) -> Result<i32, String> {
@@ -405,4 +439,87 @@ fn duid_time() -> u32 {
         .map(|d| d.as_secs())
         .unwrap_or(0);
     u32::try_from(now.saturating_sub(EPOCH_2000)).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Action;
+
+    fn options(mode: Mode, args: &[&str]) -> Options {
+        match crate::parse(mode, args) {
+            Ok(Action::Run(o)) => *o,
+            other => panic!("{args:?}: {other:?}"),
+        }
+    }
+
+    fn template() -> HostTemplate {
+        HostTemplate {
+            v4: Some(synthetic_template(
+                "198.51.100.2".parse().unwrap(),
+                24,
+                "198.51.100.1".parse().unwrap(),
+            )),
+            v6: None,
+        }
+    }
+
+    fn resolv(text: &str) -> Resolv {
+        resolv::parse(text)
+    }
+
+    #[test]
+    fn dns_forward_goes_to_the_given_dns_host() {
+        let o = options(
+            Mode::Pasta,
+            &["--dns-forward", "169.254.1.1", "--dns-host", "127.0.0.1"],
+        );
+        let c = engine_config(&o, &template(), &resolv("nameserver 203.0.113.53\n")).unwrap();
+        assert_eq!(c.dns_forward.match_v4, Some("169.254.1.1".parse().unwrap()));
+        assert_eq!(c.dns_forward.host_v4, Some("127.0.0.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn dns_host_defaults_to_the_first_nameserver_and_a_stub_is_reached_via_the_gateway() {
+        let o = options(Mode::Pasta, &["--dns-forward", "169.254.1.1"]);
+        let c = engine_config(
+            &o,
+            &template(),
+            &resolv("nameserver 2001:db8::53\nnameserver 203.0.113.53\n"),
+        )
+        .unwrap();
+        assert_eq!(c.dns_forward.host_v4, Some("203.0.113.53".parse().unwrap()));
+        assert_eq!(c.dns_forward.host_v6, Some("2001:db8::53".parse().unwrap()));
+
+        // systemd-resolved's stub: DNS to the gateway (the host-loopback stand-in) goes
+        // to 127.0.0.53, not 127.0.0.1.
+        let o = options(Mode::Pasta, &[]);
+        let c = engine_config(&o, &template(), &resolv("nameserver 127.0.0.53\n")).unwrap();
+        assert_eq!(
+            c.dns_forward.match_v4,
+            Some("198.51.100.1".parse().unwrap())
+        );
+        assert_eq!(c.dns_forward.host_v4, Some("127.0.0.53".parse().unwrap()));
+        assert_eq!(
+            passt_core::fwd::target_from_guest(&c, "198.51.100.1:53".parse().unwrap()),
+            "127.0.0.53:53".parse().unwrap()
+        );
+
+        let o = options(Mode::Pasta, &["-D", "none"]);
+        let c = engine_config(&o, &template(), &resolv("nameserver 127.0.0.53\n")).unwrap();
+        assert_eq!(
+            c.dns_forward,
+            DnsForward::default(),
+            "-D none: no forwarding"
+        );
+    }
+
+    #[test]
+    fn udp_ports_are_forwarded() {
+        let o = options(Mode::Pasta, &["-u", "5353:53"]);
+        let c = engine_config(&o, &template(), &Resolv::default()).unwrap();
+        let (_, r) = c.forwards.udp_in.find(5353).expect("range for 5353");
+        assert_eq!(r.map(5353), 53);
+        assert!(c.forwards.tcp_in.is_empty());
+    }
 }
