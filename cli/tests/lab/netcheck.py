@@ -16,7 +16,14 @@ Modes (addresses are whatever the caller passes; the tests only use lab addresse
   peer HOST PORT TEXT [SRC]        connect (from SRC if given), send TEXT, half-close,
                                    print the reply
   timed MODE ARGS...               run MODE, then print its wall-clock seconds on stderr
-  ready-file PATH                  (used with servers) touch PATH once listening
+  udp-echo-server HOST PORT        serve: send each UDP datagram (even an empty one)
+                                   back to its sender; exits after TIMEOUT s idle
+  udp-echo HOST PORT TEXT          send TEXT in one datagram, print the reply
+  udp-zero HOST PORT               send a zero-length datagram, print "zero ok" if a
+                                   zero-length reply comes back
+  udp-rr HOST PORT N               N request/response round trips (64-byte payloads),
+                                   print "<N> rr <seconds> s <rate>/s <lost> lost"
+  (servers touch $READY_FILE once listening)
 """
 import hashlib
 import os
@@ -101,6 +108,62 @@ def h_peer(c):
         if peer.startswith("::ffff:"):
             peer = peer[len("::ffff:"):]
         c.sendall(f"{peer} {n}".encode())
+
+
+def udp_socket(host):
+    s = socket.socket(family(host), socket.SOCK_DGRAM)
+    s.settimeout(UDP_WAIT)
+    return s
+
+
+UDP_WAIT = 2
+UDP_TRIES = 3
+
+
+def udp_ask(host, port, payload):
+    """Send one datagram and return the reply; retry a few times (UDP may drop)."""
+    with udp_socket(host) as s:
+        for _ in range(UDP_TRIES):
+            s.sendto(payload, (host, port))
+            try:
+                data, _ = s.recvfrom(65536)
+                return data
+            except socket.timeout:
+                print("udp: no reply yet, retrying", file=sys.stderr)
+                continue
+    sys.exit(f"no UDP reply from {host} port {port}")
+
+
+def udp_echo_server(host, port):
+    s = socket.socket(family(host), socket.SOCK_DGRAM)
+    s.bind((host, port))
+    s.settimeout(TIMEOUT)
+    ready = os.environ.get("READY_FILE")
+    if ready:
+        open(ready, "w").close()
+    while True:
+        try:
+            data, peer = s.recvfrom(65536)
+        except socket.timeout:
+            return
+        s.sendto(data, peer)
+
+
+def udp_rr(host, port, n):
+    lost = 0
+    payload = b"r" * 64
+    with udp_socket(host) as s:
+        s.settimeout(1)
+        s.connect((host, port))
+        start = time.monotonic()
+        for i in range(n):
+            s.send(payload)
+            try:
+                s.recv(65536)
+            except socket.timeout:
+                lost += 1
+        elapsed = time.monotonic() - start
+    print(f"{n} rr {elapsed:.3f} s {n / elapsed:.0f}/s {lost} lost")
 
 
 def connect(host, port):
@@ -202,6 +265,15 @@ def main(argv):
             c.sendall(b"x" * 1000)
             c.shutdown(socket.SHUT_WR)
             sys.stdout.write(read_all(c).decode())
+    elif mode == "udp-echo-server":
+        udp_echo_server(args[0], int(args[1]))
+    elif mode == "udp-echo":
+        sys.stdout.write(udp_ask(args[0], int(args[1]), args[2].encode()).decode())
+    elif mode == "udp-zero":
+        reply = udp_ask(args[0], int(args[1]), b"")
+        print("zero ok" if reply == b"" else f"zero got {len(reply)} bytes")
+    elif mode == "udp-rr":
+        udp_rr(args[0], int(args[1]), int(args[2]))
     elif mode == "sha":
         h = hashlib.sha256()
         for chunk in seeded_chunks(args[0], int(args[1])):

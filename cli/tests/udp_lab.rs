@@ -1,0 +1,234 @@
+//! UDP, DNS forwarding and ICMP echo through pasta, end to end in the sealed lab.
+//!
+//! pasta runs in the lab's "host" namespace as the unprivileged user `nobody`; the
+//! command it spawns talks to UDP servers in the "remote" and "host" namespaces, and
+//! pings "remote".
+
+mod lab;
+
+use lab::{output_within, Lab, GATEWAY_V4, HOST_V4, HOST_V6, REMOTE_V4, REMOTE_V6};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+fn pasta() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_pasta"))
+}
+
+/// Run `sh -c script` under pasta (unprivileged, `--config-net`) in the lab's host
+/// namespace, with extra pasta options.
+fn pasta_sh(lab: &Lab, opts: &[&str], script: &str) -> Output {
+    lab::open_tun_device();
+    let mut cmd = lab.in_host_unprivileged(pasta());
+    cmd.args(opts)
+        .args(["--config-net", "--", "sh", "-c", script]);
+    cmd.current_dir(&lab.dir);
+    output_within(&mut cmd, Duration::from_secs(120))
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn expect_success(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "status {:?}\nstdout: {}\nstderr: {}",
+        o.status,
+        stdout(o),
+        stderr(o)
+    );
+    stdout(o)
+}
+
+fn netcheck(args: &str) -> String {
+    format!("/usr/bin/python3 {} {args}", lab::netcheck().display())
+}
+
+/// Let every group of the lab's host namespace open ping sockets (pasta runs there
+/// as `nobody`). Only the lab namespace is touched.
+fn allow_ping_in_host_namespace(lab: &Lab) {
+    let out = lab
+        .in_host("sysctl")
+        .args(["-w", "net.ipv4.ping_group_range=0 2147483647"])
+        .output()
+        .expect("sysctl");
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn udp_echo_to_remote_v4_and_v6() {
+    let Some(mut lab) = Lab::new() else { return };
+    lab.remote_server("udp-echo-server", REMOTE_V4, 7, &[]);
+    lab.remote_server("udp-echo-server", REMOTE_V6, 7, &[]);
+    let script = format!(
+        "{} && echo && {}",
+        netcheck(&format!("udp-echo {REMOTE_V4} 7 hello-v4")),
+        netcheck(&format!("udp-echo {REMOTE_V6} 7 hello-v6"))
+    );
+    let out = expect_success(&pasta_sh(&lab, &[], &script));
+    assert_eq!(out, "hello-v4\nhello-v6");
+}
+
+#[test]
+fn zero_length_datagram_round_trip() {
+    let Some(mut lab) = Lab::new() else { return };
+    lab.remote_server("udp-echo-server", REMOTE_V4, 7, &[]);
+    lab.remote_server("udp-echo-server", REMOTE_V6, 7, &[]);
+    let script = format!(
+        "{} && {}",
+        netcheck(&format!("udp-zero {REMOTE_V4} 7")),
+        netcheck(&format!("udp-zero {REMOTE_V6} 7"))
+    );
+    let out = expect_success(&pasta_sh(&lab, &[], &script));
+    assert_eq!(out, "zero ok\nzero ok\n");
+}
+
+#[test]
+fn dns_forward_reaches_the_dns_host_over_udp_and_tcp() {
+    let Some(mut lab) = Lab::new() else { return };
+    // The "resolver": any UDP (and TCP) echo on the host namespace's 127.0.0.1:53.
+    lab.host_server("udp-echo-server", "127.0.0.1", 53);
+    lab.host_server("echo-server", "127.0.0.1", 53);
+    let script = format!(
+        "{} && echo && {}",
+        netcheck("udp-echo 169.254.1.1 53 dns-over-udp"),
+        netcheck("echo 169.254.1.1 53 dns-over-tcp")
+    );
+    let out = expect_success(&pasta_sh(
+        &lab,
+        &["--dns-forward", "169.254.1.1", "--dns-host", "127.0.0.1"],
+        &script,
+    ));
+    assert_eq!(out, "dns-over-udp\ndns-over-tcp");
+}
+
+#[test]
+fn udp_forwarded_port_reaches_a_server_in_the_namespace() {
+    let Some(lab) = Lab::new() else { return };
+    // The namespace runs a UDP echo server on 9084; pasta forwards host port 8084 to
+    // it. Clients: the host namespace's loopback and the remote namespace, v4 and v6.
+    let ready = lab.dir.join("ready-ns-udp");
+    let script = format!(
+        "READY_FILE={} {} & sleep 20",
+        ready.display(),
+        netcheck("udp-echo-server :: 9084")
+    );
+    lab::open_tun_device();
+    let mut cmd = lab.in_host_unprivileged(pasta());
+    cmd.args(["-u", "8084:9084", "--config-net", "--", "sh", "-c", &script]);
+    let mut pasta_child = cmd.stdout(Stdio::null()).spawn().unwrap();
+    let start = std::time::Instant::now();
+    while !ready.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "server in the namespace did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let check = |mut c: Command, expect: &str| {
+        let out = output_within(&mut c, Duration::from_secs(20));
+        assert_eq!(stdout(&out), expect, "stderr: {}", stderr(&out));
+    };
+    for (addr, name) in [("127.0.0.1", "lo4"), ("::1", "lo6"), (HOST_V4, "host4")] {
+        let mut c = lab.in_host("/usr/bin/python3");
+        c.arg(lab::netcheck())
+            .args(["udp-echo", addr, "8084", name]);
+        check(c, name);
+    }
+    for (addr, name) in [(HOST_V4, "remote4"), (HOST_V6, "remote6")] {
+        let mut c = lab.in_remote("/usr/bin/python3");
+        c.arg(lab::netcheck())
+            .args(["udp-echo", addr, "8084", name]);
+        check(c, name);
+    }
+    let mut c = lab.in_remote("/usr/bin/python3");
+    c.arg(lab::netcheck()).args(["udp-zero", HOST_V4, "8084"]);
+    check(c, "zero ok\n");
+    let _ = pasta_child.kill();
+    let _ = pasta_child.wait();
+}
+
+#[test]
+fn ping_and_ping6_to_remote_without_loss() {
+    let Some(lab) = Lab::new() else { return };
+    allow_ping_in_host_namespace(&lab);
+    let script = format!(
+        "ping -c 5 -i 0.2 -W 2 {REMOTE_V4} && ping -6 -c 5 -i 0.2 -W 2 {REMOTE_V6} && \
+         ping -c 2 -i 0.2 -W 2 {GATEWAY_V4}"
+    );
+    let out = expect_success(&pasta_sh(&lab, &[], &script));
+    eprintln!("{out}");
+    assert_eq!(
+        out.matches(" 0% packet loss").count(),
+        3,
+        "every ping answered:\n{out}"
+    );
+}
+
+#[test]
+fn forbidden_ping_sockets_are_reported_once_and_pasta_keeps_working() {
+    let Some(mut lab) = Lab::new() else { return };
+    // A fresh namespace's ping_group_range is "1 0": nobody may open ping sockets.
+    lab.remote_server("udp-echo-server", REMOTE_V4, 7, &[]);
+    let script = format!(
+        "ping -c 2 -i 0.2 -W 1 {REMOTE_V4}; ping -6 -c 1 -W 1 {REMOTE_V6}; {}",
+        netcheck(&format!("udp-echo {REMOTE_V4} 7 still-working"))
+    );
+    let out = pasta_sh(&lab, &[], &script);
+    let text = expect_success(&out);
+    assert!(text.ends_with("still-working"), "{text}");
+    let err = stderr(&out);
+    assert_eq!(
+        err.matches("ping_group_range").count(),
+        1,
+        "exactly one warning: {err}"
+    );
+    assert!(err.contains("sysctl -w net.ipv4.ping_group_range=\"0 2147483647\""));
+}
+
+/// Request/response rate through pasta against the kernel's own path from the host
+/// namespace, in the same run (reported, and checked to be sane).
+#[test]
+fn udp_request_response_rate_vs_the_direct_path() {
+    let Some(mut lab) = Lab::new() else { return };
+    lab.remote_server("udp-echo-server", REMOTE_V4, 7, &[]);
+    const N: u32 = 5000;
+    let direct = {
+        let mut c = lab.in_host("/usr/bin/python3");
+        c.arg(lab::netcheck())
+            .args(["udp-rr", REMOTE_V4, "7", &N.to_string()]);
+        let out = output_within(&mut c, Duration::from_secs(60));
+        stdout(&out)
+    };
+    let through = expect_success(&pasta_sh(
+        &lab,
+        &[],
+        &netcheck(&format!("udp-rr {REMOTE_V4} 7 {N}")),
+    ));
+    eprintln!("UDP request/response, direct: {}", direct.trim());
+    eprintln!("UDP request/response, pasta:  {}", through.trim());
+    let rate = |s: &str| -> f64 {
+        s.split_whitespace()
+            .find_map(|w| w.strip_suffix("/s"))
+            .and_then(|r| r.parse().ok())
+            .unwrap_or_else(|| panic!("no rate in {s:?}"))
+    };
+    let lost = |s: &str| -> u32 {
+        s.split_whitespace()
+            .rev()
+            .nth(1)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no loss count in {s:?}"))
+    };
+    assert_eq!(lost(&through), 0, "{through}");
+    assert!(rate(&direct) > 0.0);
+    assert!(
+        rate(&through) > 500.0,
+        "pasta's UDP path is far too slow: {through}"
+    );
+}
