@@ -4,7 +4,7 @@
 use crate::help::{help_text, version_text};
 use crate::options::{Action, Forward, IpVersions, ListOpt, NsTarget, Options, ParseEnv};
 use crate::resolv::{self, Resolv};
-use passt_core::config::{Config, DnsConfig, Domain, Ipv4Config, Ipv6Config, Mode};
+use passt_core::config::{Config, DnsConfig, Domain, Ipv4Config, Ipv6Config, Mode, Protocols};
 use passt_core::fwd::spec::PortSpan;
 use passt_core::fwd::{DnsForward, PortForwards};
 use passt_core::wire::ethernet::MacAddr;
@@ -195,6 +195,11 @@ pub fn engine_config(
     // pasta --config-net configures the namespace itself: no router advertisements.
     c.services.ra = c.services.ndp && !opts.no_ra && !(opts.mode == Mode::Pasta && opts.config_net);
     c.services.dhcpv6 = !opts.no_dhcpv6 && c.ipv6.is_some();
+    c.protocols = Protocols {
+        tcp: !opts.no_tcp,
+        udp: !opts.no_udp,
+        icmp: !opts.no_icmp,
+    };
     if let Forward::Ports { forwards, .. } = &opts.tcp_ports {
         c.forwards.tcp_in = PortForwards::clone(forwards);
     }
@@ -511,6 +516,20 @@ mod tests {
             c.dns_forward,
             DnsForward::default(),
             "-D none: no forwarding"
+        );
+    }
+
+    #[test]
+    fn protocol_switches_reach_the_engine() {
+        let o = options(Mode::Passt, &["--no-udp", "--no-icmp"]);
+        let c = engine_config(&o, &template(), &Resolv::default()).unwrap();
+        assert_eq!(
+            c.protocols,
+            Protocols {
+                tcp: true,
+                udp: false,
+                icmp: false
+            }
         );
     }
 

@@ -108,6 +108,30 @@ impl Default for Services {
     }
 }
 
+/// Which translators handle the guest's own traffic (`--no-tcp`, `--no-udp`,
+/// `--no-icmp` turn one off: its packets are dropped, counted as
+/// [`DropReason::Disabled`](crate::DropReason::Disabled)). The built-in services are
+/// not affected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Protocols {
+    /// TCP.
+    pub tcp: bool,
+    /// UDP (other than DHCP and DHCPv6, which are the services').
+    pub udp: bool,
+    /// ICMP and ICMPv6 echo.
+    pub icmp: bool,
+}
+
+impl Default for Protocols {
+    fn default() -> Self {
+        Protocols {
+            tcp: true,
+            udp: true,
+            icmp: true,
+        }
+    }
+}
+
 /// Forwarded ports, by direction and protocol.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Forwards {
@@ -140,6 +164,8 @@ pub struct Config {
     pub dns: DnsConfig,
     /// Built-in services.
     pub services: Services,
+    /// Translated protocols.
+    pub protocols: Protocols,
     /// Address stand-ins for the host (`--map-host-loopback`, `--map-guest-addr`).
     pub nat: crate::fwd::Nat,
     /// DNS forwarding (`--dns-forward`, `--dns-host`).
@@ -192,6 +218,7 @@ impl Config {
                 ..DnsConfig::default()
             },
             services: Services::default(),
+            protocols: Protocols::default(),
             nat: crate::fwd::Nat::default(),
             dns_forward: crate::fwd::DnsForward::default(),
             forwards: Forwards::default(),

@@ -65,11 +65,17 @@ fn receive_ipv4<H: Host>(engine: &mut Engine<'_>, now: Instant, bytes: &[u8], ho
     }
     let payload = packet.payload();
     match ip.next_header {
+        IpProtocol::Tcp if !engine.config.protocols.tcp => {
+            engine.stats.record_drop(DropReason::Disabled)
+        }
         IpProtocol::Tcp => {
             crate::tcp::from_guest(engine, now, IpAddr::V4(src), IpAddr::V4(dst), payload, host)
         }
         IpProtocol::Udp => {
             receive_udp(engine, now, IpAddr::V4(src), IpAddr::V4(dst), payload, host)
+        }
+        IpProtocol::Icmp if !engine.config.protocols.icmp => {
+            engine.stats.record_drop(DropReason::Disabled)
         }
         IpProtocol::Icmp => {
             crate::icmp::from_guest(engine, now, IpAddr::V4(src), IpAddr::V4(dst), payload, host)
@@ -102,6 +108,9 @@ fn receive_ipv6<H: Host>(engine: &mut Engine<'_>, now: Instant, bytes: &[u8], ho
     note_ipv6_source(engine, src);
     let payload = packet.upper_layer(&ip);
     match ip.next_header {
+        IpProtocol::Tcp if !engine.config.protocols.tcp => {
+            engine.stats.record_drop(DropReason::Disabled)
+        }
         IpProtocol::Tcp => {
             crate::tcp::from_guest(engine, now, IpAddr::V6(src), IpAddr::V6(dst), payload, host)
         }
@@ -171,6 +180,7 @@ fn receive_udp<H: Host>(
             }
             finish_service(engine, reply, host);
         }
+        _ if !engine.config.protocols.udp => engine.stats.record_drop(DropReason::Disabled),
         // Everything else is the guest's own traffic: the UDP translator's.
         _ => crate::udp::from_guest(
             engine,
@@ -213,6 +223,7 @@ fn receive_icmpv6<H: Host>(
             );
             finish_service(engine, reply, host);
         }
+        Some(_) if !engine.config.protocols.icmp => engine.stats.record_drop(DropReason::Disabled),
         Some(_) => crate::icmp::from_guest(
             engine,
             now,

@@ -249,3 +249,20 @@ fn replies_that_are_not_echo_replies_are_dropped() {
     assert!(tb.next_frame().is_none());
     assert_eq!(tb.engine.stats().drops(DropReason::Icmpv4Ignored), 2);
 }
+
+#[test]
+fn no_icmp_drops_echo_requests() {
+    let mut c = default_config();
+    c.protocols.icmp = false;
+    let mut tb = Testbed::new(c, 16);
+    request(
+        &mut tb,
+        &Echo::request(GUEST_V4.into(), ip("203.0.113.1"), 5, 1, b"x"),
+    );
+    request(
+        &mut tb,
+        &Echo::request(GUEST_V6.into(), ip("2001:db8:2::1"), 5, 1, b"x"),
+    );
+    assert!(ping_sockets(&tb).is_empty());
+    assert_eq!(tb.engine.stats().drops(DropReason::Disabled), 2);
+}

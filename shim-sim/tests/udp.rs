@@ -441,3 +441,14 @@ fn oversized_datagrams_from_the_host_are_counted_not_sent() {
     );
     assert_eq!(tb.engine.stats().drops(DropReason::DatagramTooBig), 1);
 }
+
+#[test]
+fn no_udp_drops_the_guests_datagrams() {
+    let mut c = default_config();
+    c.protocols.udp = false;
+    let mut tb = Testbed::new(c, 16);
+    send(&mut tb, guest(40000), sa("203.0.113.1:53"), b"q");
+    assert_eq!(tb.engine.flow_count(), 0);
+    assert!(tb.host.open_of(Transport::Udp).is_empty());
+    assert_eq!(tb.engine.stats().drops(DropReason::Disabled), 1);
+}
