@@ -91,9 +91,10 @@ fn zero_length_datagram_round_trip() {
 #[test]
 fn dns_forward_reaches_the_dns_host_over_udp_and_tcp() {
     let Some(mut lab) = Lab::new() else { return };
-    // The "resolver": any UDP (and TCP) echo on the host namespace's 127.0.0.1:53.
-    lab.host_server("udp-echo-server", "127.0.0.1", 53);
-    lab.host_server("echo-server", "127.0.0.1", 53);
+    // The "resolver": any UDP (and TCP) echo on the host namespace's 127.0.0.53:53,
+    // where systemd-resolved's stub listens.
+    lab.host_server("udp-echo-server", "127.0.0.53", 53);
+    lab.host_server("echo-server", "127.0.0.53", 53);
     let script = format!(
         "{} && echo && {}",
         netcheck("udp-echo 169.254.1.1 53 dns-over-udp"),
@@ -101,7 +102,7 @@ fn dns_forward_reaches_the_dns_host_over_udp_and_tcp() {
     );
     let out = expect_success(&pasta_sh(
         &lab,
-        &["--dns-forward", "169.254.1.1", "--dns-host", "127.0.0.1"],
+        &["--dns-forward", "169.254.1.1", "--dns-host", "127.0.0.53"],
         &script,
     ));
     assert_eq!(out, "dns-over-udp\ndns-over-tcp");
