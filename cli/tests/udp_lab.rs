@@ -233,3 +233,55 @@ fn udp_request_response_rate_vs_the_direct_path() {
         "pasta's UDP path is far too slow: {through}"
     );
 }
+
+/// Run `script` under pasta with the allocation counter on; the count after start-up.
+fn allocations_after_start_up(lab: &Lab, opts: &[&str], script: &str, name: &str) -> String {
+    let report = lab.dir.join(name);
+    lab::open_tun_device();
+    let mut cmd = lab.in_host_unprivileged(pasta());
+    cmd.env("PASST_ALLOC_REPORT", &report);
+    cmd.args(opts)
+        .args(["--config-net", "--", "sh", "-c", script]);
+    cmd.current_dir(&lab.dir);
+    expect_success(&output_within(&mut cmd, Duration::from_secs(120)));
+    std::fs::read_to_string(&report).expect("pasta wrote its allocation report")
+}
+
+#[test]
+fn udp_dns_and_ping_allocate_nothing_after_start_up() {
+    let Some(mut lab) = Lab::new() else { return };
+    lab.remote_server("udp-echo-server", REMOTE_V4, 7, &[]);
+    lab.remote_server("udp-echo-server", REMOTE_V6, 7, &[]);
+    lab.host_server("udp-echo-server", "127.0.0.53", 53);
+    // Many flows (each udp-echo is a new source port), both families, zero-length
+    // datagrams, DNS forwarding, a burst of round trips, and echo through ping sockets.
+    let mix = format!(
+        "for i in 1 2 3 4 5 6 7 8; do {echo4} >/dev/null && {echo6} >/dev/null || exit 1; done; \
+         {zero} && {dns} && {rr} && ping -c 3 -i 0.2 -W 2 {REMOTE_V4} >/dev/null && \
+         ping -6 -c 3 -i 0.2 -W 2 {REMOTE_V6} >/dev/null",
+        echo4 = netcheck(&format!("udp-echo {REMOTE_V4} 7 x")),
+        echo6 = netcheck(&format!("udp-echo {REMOTE_V6} 7 y")),
+        zero = netcheck(&format!("udp-zero {REMOTE_V4} 7")),
+        dns = netcheck("udp-echo 169.254.1.1 53 q"),
+        rr = netcheck(&format!("udp-rr {REMOTE_V4} 7 2000")),
+    );
+    // First with ping sockets forbidden (the warning path), then allowed.
+    let forbidden = allocations_after_start_up(
+        &lab,
+        &[],
+        &format!(
+            "ping -c 1 -W 1 {REMOTE_V4}; {}",
+            netcheck(&format!("udp-zero {REMOTE_V4} 7"))
+        ),
+        "alloc-forbidden",
+    );
+    assert_eq!(forbidden.trim(), "allocations_after_init 0");
+    allow_ping_in_host_namespace(&lab);
+    let text = allocations_after_start_up(
+        &lab,
+        &["--dns-forward", "169.254.1.1", "--dns-host", "127.0.0.53"],
+        &mix,
+        "alloc-mix",
+    );
+    assert_eq!(text.trim(), "allocations_after_init 0");
+}
