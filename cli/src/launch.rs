@@ -78,6 +78,7 @@ fn run(opts: Options) -> Result<i32, String> {
     for w in &opts.warnings {
         eprintln!("{w}");
     }
+    raise_file_limit();
     // Tests ask for the allocation count after set-up; the file is opened now, while
     // there still is a file system.
     if let Some(path) = std::env::var_os("PASST_ALLOC_REPORT") {
@@ -101,6 +102,17 @@ fn run(opts: Options) -> Result<i32, String> {
     match opts.mode {
         Mode::Pasta => run_pasta(opts, template, config),
         Mode::Passt => run_passt(opts, config),
+    }
+}
+
+/// Every connection holds a host descriptor: lift the soft descriptor limit to the
+/// hard one (passt-reference §9.1: RLIMIT_NOFILE soft raised to hard at start-up).
+fn raise_file_limit() {
+    use rustix::process::{getrlimit, setrlimit, Resource};
+    let mut limit = getrlimit(Resource::Nofile);
+    if limit.maximum.is_some() || limit.current.is_some() {
+        limit.current = limit.maximum;
+        let _ = setrlimit(Resource::Nofile, limit);
     }
 }
 

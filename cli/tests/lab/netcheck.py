@@ -274,6 +274,56 @@ def main(argv):
         print("zero ok" if reply == b"" else f"zero got {len(reply)} bytes")
     elif mode == "udp-rr":
         udp_rr(args[0], int(args[1]), int(args[2]))
+    elif mode == "raw-junk":
+        # Hostile input: COUNT malformed frames out of IFACE (AF_PACKET), seeded.
+        import random
+        import struct
+        iface, count, seed = args[0], int(args[1]), int(args[2])
+        rnd = random.Random(seed)
+        s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+        s.bind((iface, 0))
+        mac = bytes.fromhex("9a559a559a55")
+
+        def eth(ethertype, body):
+            src = bytes([rnd.choice([0x02, 0x52, 0x01, 0x00])]) + rnd.randbytes(5)
+            return mac + src + struct.pack("!H", ethertype) + body
+
+        def junk():
+            kind = rnd.randrange(8)
+            if kind == 0:
+                return rnd.randbytes(rnd.randrange(14, 1600))
+            if kind == 1:  # IPv4 header lying about its lengths
+                ihl = rnd.randrange(16)
+                hdr = bytes([0x40 | ihl, 0]) + struct.pack("!H", rnd.randrange(65536)) + rnd.randbytes(16)
+                return eth(0x0800, hdr + rnd.randbytes(rnd.randrange(0, 64)))
+            if kind == 2:  # IPv6 with an extension-header chain
+                nh = rnd.choice([0, 43, 44, 60, 59, 6, 17, 58, 200])
+                body = b"".join(bytes([rnd.choice([0, 43, 60, 6, 17]), rnd.randrange(4)]) + rnd.randbytes(6) for _ in range(rnd.randrange(6)))
+                hdr = bytes([0x60, 0, 0, 0]) + struct.pack("!HBB", rnd.randrange(2000), nh, 64) + rnd.randbytes(32)
+                return eth(0x86DD, hdr + body)
+            if kind == 3:  # TCP with a bogus data offset and options
+                ip = bytes([0x45, 0]) + struct.pack("!H", 60) + b"\0\0\0\0\x40\x06\0\0" + bytes([198, 51, 100, 2, 203, 0, 113, 1])
+                tcp = struct.pack("!HHIIBBHHH", rnd.randrange(65536), rnd.randrange(65536), rnd.randrange(1 << 32), 0,
+                                  rnd.randrange(256), rnd.choice([2, 18, 16, 4, 1, 255]), 65535, 0, 0) + rnd.randbytes(20)
+                return eth(0x0800, ip + tcp)
+            if kind == 4:  # junk DHCP
+                ip = bytes([0x45, 0]) + struct.pack("!H", 28 + 300) + b"\0\0\0\0\x40\x11\0\0" + bytes([0, 0, 0, 0, 255, 255, 255, 255])
+                return eth(0x0800, ip + struct.pack("!HHHH", 68, 67, 308, 0) + rnd.randbytes(300))
+            if kind == 5:  # junk DHCPv6
+                hdr = bytes([0x60, 0, 0, 0]) + struct.pack("!HBB", 8 + 60, 17, 1) + bytes.fromhex("fe800000000000000000000000000002ff020000000000000000000000010002")
+                return eth(0x86DD, hdr + struct.pack("!HHHH", 546, 547, 68, 0) + rnd.randbytes(60))
+            if kind == 6:  # ARP oddities
+                return eth(0x0806, rnd.randbytes(rnd.randrange(0, 40)))
+            return eth(rnd.randrange(65536), rnd.randbytes(rnd.randrange(0, 100)))
+
+        sent = 0
+        for _ in range(count):
+            try:
+                s.send(junk())
+                sent += 1
+            except OSError:
+                pass
+        print(f"sent {sent}")
     elif mode == "sha":
         h = hashlib.sha256()
         for chunk in seeded_chunks(args[0], int(args[1])):
