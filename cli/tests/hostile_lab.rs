@@ -89,3 +89,23 @@ fn invalid_command_lines_fail_with_one_line_and_exit_1() {
         );
     }
 }
+
+#[test]
+fn ten_thousand_concurrent_connections_are_held_and_echo() {
+    let Some(mut lab) = Lab::new() else { return };
+    lab.remote_server("echo-server-select", REMOTE_V4, 7007, &[]);
+    lab::open_tun_device();
+    let mut cmd = lab.in_host_unprivileged(pasta());
+    cmd.args([
+        "--config-net",
+        "--",
+        "sh",
+        "-c",
+        &netcheck(&format!("concurrent {REMOTE_V4} 7007 10000")),
+    ]);
+    cmd.current_dir(&lab.dir);
+    let out = output_within(&mut cmd, Duration::from_secs(300));
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{:?}\n{stdout}\n{stderr}", out.status);
+    assert_eq!(stdout.trim(), "10000 ok 0 bad");
+}

@@ -11,30 +11,37 @@ const TCP_LISTEN: u8 = 0x0a;
 
 /// Add the local ports of listening sockets in one `/proc/net/tcp{,6}` text to `out`.
 pub fn parse_listening(text: &str, out: &mut PortSet) {
-    for line in text.lines().skip(1) {
-        let mut fields = line.split_whitespace();
-        let (Some(_sl), Some(local), Some(_remote), Some(state)) =
-            (fields.next(), fields.next(), fields.next(), fields.next())
-        else {
-            continue;
-        };
-        let Some((_, port)) = local.rsplit_once(':') else {
-            continue;
-        };
-        let (Ok(port), Ok(state)) = (u16::from_str_radix(port, 16), u8::from_str_radix(state, 16))
-        else {
-            continue;
-        };
-        if state == TCP_LISTEN && port != 0 {
-            out.insert(port);
-        }
+    text.lines().skip(1).for_each(|line| parse_line(line, out));
+}
+
+/// One socket line: `sl local_address rem_address st …`.
+fn parse_line(line: &str, out: &mut PortSet) {
+    let mut fields = line.split_whitespace();
+    let (Some(_sl), Some(local), Some(_remote), Some(state)) =
+        (fields.next(), fields.next(), fields.next(), fields.next())
+    else {
+        return;
+    };
+    let Some((_, port)) = local.rsplit_once(':') else {
+        return;
+    };
+    let (Ok(port), Ok(state)) = (u16::from_str_radix(port, 16), u8::from_str_radix(state, 16))
+    else {
+        return;
+    };
+    if state == TCP_LISTEN && port != 0 {
+        out.insert(port);
     }
 }
+
+/// Read buffer: the files can list thousands of sockets, so they are streamed through
+/// this fixed buffer (growing it would allocate inside the sandboxed event loop).
+const BUFFER: usize = 64 * 1024;
 
 /// Open `/proc/net/tcp` and `/proc/net/tcp6` files of one namespace, re-read on demand.
 pub struct ListeningPorts {
     files: Vec<File>,
-    buf: Vec<u8>,
+    buf: Box<[u8]>,
 }
 
 impl ListeningPorts {
@@ -42,7 +49,7 @@ impl ListeningPorts {
     pub fn new(files: Vec<File>) -> ListeningPorts {
         ListeningPorts {
             files,
-            buf: Vec::with_capacity(64 * 1024),
+            buf: vec![0u8; BUFFER].into_boxed_slice(),
         }
     }
 
@@ -50,18 +57,34 @@ impl ListeningPorts {
     pub fn scan(&mut self, out: &mut PortSet) -> io::Result<()> {
         *out = PortSet::new();
         for f in &mut self.files {
-            // Plain seek + read into a reused buffer: std's read_to_string would also
-            // stat the file, a call the sandbox does not allow.
             f.seek(SeekFrom::Start(0))?;
-            self.buf.clear();
-            let mut chunk = [0u8; 16 * 1024];
+            let mut carry = 0; // bytes of an unfinished line at the start of buf
+            let mut header = true;
             loop {
-                match f.read(&mut chunk)? {
-                    0 => break,
-                    n => self.buf.extend_from_slice(&chunk[..n]),
+                let n = f.read(&mut self.buf[carry..])?;
+                let filled = carry + n;
+                let complete = match self.buf[..filled].iter().rposition(|b| *b == b'\n') {
+                    Some(nl) => nl + 1,
+                    // No newline in a full buffer: a line longer than any real one; drop it.
+                    None if filled == self.buf.len() => filled,
+                    None if n == 0 => filled,
+                    None => 0,
+                };
+                for line in self.buf[..complete].split(|b| *b == b'\n') {
+                    if header {
+                        header = false;
+                        continue;
+                    }
+                    if let Ok(text) = std::str::from_utf8(line) {
+                        parse_line(text, out);
+                    }
+                }
+                self.buf.copy_within(complete..filled, 0);
+                carry = filled - complete;
+                if n == 0 {
+                    break;
                 }
             }
-            parse_listening(&String::from_utf8_lossy(&self.buf), out);
         }
         Ok(())
     }
@@ -85,6 +108,24 @@ mod tests {
         parse_listening(v6, &mut s);
         assert!(s.contains(8081));
         parse_listening("garbage\nmore garbage here x\n", &mut s);
+    }
+
+    #[test]
+    fn tables_larger_than_the_buffer_are_read_whole() {
+        let mut text = String::from("  sl  local_address rem_address   st\n");
+        for i in 0..3000 {
+            // Established connections (state 01), then one listener on the last line.
+            text.push_str(&format!("{i:5}: 020064C6:{:04X} 010071CB:0007 01 00000000:00000000 00:00000000 00000000  1000 0 1\n", 10000 + i));
+        }
+        text.push_str(" 3000: 00000000:22B8 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000 0 1\n");
+        assert!(text.len() > 3 * BUFFER);
+        let path = std::env::temp_dir().join(format!("procnet-{}", std::process::id()));
+        std::fs::write(&path, &text).unwrap();
+        let mut ports = ListeningPorts::new(vec![File::open(&path).unwrap()]);
+        let mut s = PortSet::new();
+        ports.scan(&mut s).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(s.iter().collect::<Vec<_>>(), [8888]);
     }
 
     #[test]

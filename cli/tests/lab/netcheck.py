@@ -211,6 +211,39 @@ def main(argv):
                     c.sendall(chunk)
 
         serve(args[0], int(args[1]), h_source)
+    elif mode == "echo-server-select":
+        # One thread, many connections: echo whatever arrives (for 10k-connection tests).
+        import selectors
+        import resource
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        sel = selectors.DefaultSelector()
+        lst = listener(args[0], int(args[1]))
+        lst.setblocking(False)
+        sel.register(lst, selectors.EVENT_READ)
+        while True:
+            for key, _ in sel.select():
+                if key.fileobj is lst:
+                    while True:
+                        try:
+                            c, _ = lst.accept()
+                        except BlockingIOError:
+                            break
+                        c.setblocking(False)
+                        sel.register(c, selectors.EVENT_READ)
+                else:
+                    c = key.fileobj
+                    try:
+                        d = c.recv(65536)
+                    except (BlockingIOError, ConnectionError):
+                        d = None
+                    if d:
+                        c.setblocking(True)
+                        c.sendall(d)
+                        c.setblocking(False)
+                    elif d == b"":
+                        sel.unregister(c)
+                        c.close()
     elif mode == "echo":
         with connect(args[0], int(args[1])) as c:
             c.sendall(args[2].encode())
@@ -233,6 +266,9 @@ def main(argv):
                 n += len(d)
             print(n, h.hexdigest())
     elif mode == "concurrent":
+        import resource
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
         host, port, n = args[0], int(args[1]), int(args[2])
         conns = []
         for i in range(n):
