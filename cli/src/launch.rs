@@ -1,8 +1,11 @@
 //! From parsed options to a running pasta or passt: discover the host, build the
 //! engine's configuration, and hand over to the Linux shim.
 
+use crate::getopt::Getopt;
 use crate::help::{help_text, version_text};
-use crate::options::{Action, Forward, IpVersions, ListOpt, NsTarget, Options, ParseEnv};
+use crate::options::{
+    Action, Forward, IpVersions, Key, ListOpt, LogLevel, NsTarget, Options, ParseEnv, OPTIONS,
+};
 use crate::resolv::{self, Resolv};
 use passt_core::config::{Config, DnsConfig, Domain, Ipv4Config, Ipv6Config, Mode, Protocols};
 use passt_core::fwd::spec::PortSpan;
@@ -12,7 +15,9 @@ use passt_shim_linux::discover::{self, HostTemplate};
 use passt_shim_linux::netlink::Netlink;
 use passt_shim_linux::nsconfig::NsNetConfig;
 use passt_shim_linux::passt::{self, Listen, PasstPlan};
-use passt_shim_linux::pasta::{self, PastaPlan, Target};
+use passt_shim_linux::pasta::{self, ForwardSpecs, PastaPlan, Target};
+use passt_shim_linux::{log, log_err, log_info, log_warn};
+use std::ffi::OsString;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -31,7 +36,8 @@ pub fn main(mode: Mode) -> ExitCode {
     let env = ParseEnv {
         ephemeral: ephemeral_range(),
     };
-    let action = match crate::parse_with(mode, std::env::args_os().skip(1), &env) {
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    let action = match crate::parse_with(mode, args.iter().cloned(), &env) {
         Ok(a) => a,
         Err(e) => {
             eprintln!("{e}");
@@ -51,13 +57,20 @@ pub fn main(mode: Mode) -> ExitCode {
             println!("{{ \"type\": \"net\" }}");
             ExitCode::SUCCESS
         }
-        Action::Run(opts) => match run(*opts) {
-            Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
-            Err(e) => {
+        Action::Run(opts) => {
+            if let Err(e) = log::init(&log_config(&opts)) {
                 eprintln!("{e}");
-                ExitCode::from(1)
+                return ExitCode::from(1);
             }
-        },
+            let specs = forward_specs(&args);
+            match run(*opts, specs) {
+                Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+                Err(e) => {
+                    log_err!("{e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
     }
 }
 
@@ -74,9 +87,43 @@ fn ephemeral_range() -> PortSpan {
     }
 }
 
-fn run(opts: Options) -> Result<i32, String> {
+/// What `-q`/`-d`/`--trace`, `-l` and `--log-size` ask of the logger.
+pub fn log_config(opts: &Options) -> log::Config {
+    log::Config {
+        name: crate::help::program_name(opts.mode),
+        level: match opts.log_level {
+            LogLevel::Warning => log::Level::Warning,
+            LogLevel::Info => log::Level::Info,
+            LogLevel::Debug => log::Level::Debug,
+            LogLevel::Trace => log::Level::Trace,
+        },
+        file: opts.log_file.clone(),
+        size: opts.log_size,
+    }
+}
+
+/// The `-t`, `-T`, `-u` and `-U` arguments as given, in order (for error messages that name the
+/// option behind a port, as passt's do).
+pub fn forward_specs(args: &[OsString]) -> ForwardSpecs {
+    let mut specs = ForwardSpecs::default();
+    for found in Getopt::new(OPTIONS, args).map_while(Result::ok) {
+        let list = match found.def.key {
+            Key::TcpPorts => &mut specs.tcp_in,
+            Key::TcpNs => &mut specs.tcp_out,
+            Key::UdpPorts => &mut specs.udp_in,
+            Key::UdpNs => &mut specs.udp_out,
+            _ => continue,
+        };
+        if let Some(v) = found.value {
+            list.push(v.to_string_lossy().into_owned());
+        }
+    }
+    specs
+}
+
+fn run(opts: Options, specs: ForwardSpecs) -> Result<i32, String> {
     for w in &opts.warnings {
-        eprintln!("{w}");
+        log_warn!("{w}");
     }
     raise_file_limit();
     // Tests ask for the allocation count after set-up; the file is opened now, while
@@ -100,8 +147,8 @@ fn run(opts: Options) -> Result<i32, String> {
         .map_err(|e| format!("Failed to read the host's network configuration: {e}"))?;
     let config = engine_config(&opts, &template, &resolv::read_host())?;
     match opts.mode {
-        Mode::Pasta => run_pasta(opts, template, config),
-        Mode::Passt => run_passt(opts, config),
+        Mode::Pasta => run_pasta(opts, template, config, specs),
+        Mode::Passt => run_passt(opts, config, specs),
     }
 }
 
@@ -305,7 +352,12 @@ fn dns_forward(opts: &Options, c: &Config, host: &Resolv) -> DnsForward {
     }
 }
 
-fn run_pasta(opts: Options, template: HostTemplate, config: Config) -> Result<i32, String> {
+fn run_pasta(
+    opts: Options,
+    template: HostTemplate,
+    config: Config,
+    specs: ForwardSpecs,
+) -> Result<i32, String> {
     let target = match opts.target.clone() {
         None | Some(NsTarget::Spawn(_)) => {
             let argv = match &opts.target {
@@ -375,6 +427,8 @@ fn run_pasta(opts: Options, template: HostTemplate, config: Config) -> Result<i3
         no_netns_quit: opts.no_netns_quit,
         daemon: attached && !opts.foreground,
         pid_file: opts.pid_file.clone(),
+        pcap: opts.pcap.clone(),
+        specs,
     };
     pasta::run(plan).map_err(|e| e.to_string())
 }
@@ -392,28 +446,27 @@ fn synthetic_template(addr: IpAddr, prefix_len: u8, gateway: IpAddr) -> discover
     }
 }
 
-fn run_passt(opts: Options, config: Config) -> Result<i32, String> {
+fn run_passt(opts: Options, config: Config, specs: ForwardSpecs) -> Result<i32, String> {
     let listen = match opts.fd {
         Some(fd) => passt::inherited(fd).map_err(|e| e.to_string())?,
         None => passt::listen(opts.socket.as_deref()).map_err(|e| e.to_string())?,
     };
     if let Listen::Socket { path, .. } = &listen {
-        if opts.log_level > crate::options::LogLevel::Warning {
-            eprintln!(
-                "UNIX domain socket bound at {}\n\nYou can now start qemu (>= 7.2, with commit 13c6be96618c):\n    \
-                 kvm ... -device virtio-net-pci,netdev=s -netdev stream,id=s,server=off,addr.type=unix,addr.path={}",
-                path.display(),
-                path.display()
-            );
-        }
+        log_info!("UNIX domain socket bound at {}", path.display());
+        log_info!(
+            "You can now start qemu (>= 7.2, with commit 13c6be96618c): kvm ... -device \
+             virtio-net-pci,netdev=s -netdev stream,id=s,server=off,addr.type=unix,addr.path={}",
+            path.display()
+        );
     }
     let plan = PasstPlan {
         engine: config,
         flows: FLOWS,
         one_off: opts.one_off,
-        verbose: opts.log_level >= crate::options::LogLevel::Debug,
         daemon: !opts.foreground && opts.fd.is_none(),
         pid_file: opts.pid_file.clone(),
+        pcap: opts.pcap.clone(),
+        specs,
     };
     passt::run(plan, listen).map_err(|e| e.to_string())
 }

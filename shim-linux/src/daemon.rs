@@ -28,7 +28,7 @@ pub fn daemonize(pid_file: Option<&Path>) -> io::Result<()> {
         Some(child) => {
             if let Some(p) = pid_file {
                 if let Err(e) = write_pid_file(p, child.as_raw_nonzero().get()) {
-                    eprintln!("Failed to write PID file {}: {e}", p.display());
+                    crate::log_err!("Failed to write PID file {}: {e}", p.display());
                     let _ = rustix::process::kill_process(child, rustix::process::Signal::KILL);
                     std::process::exit(1);
                 }
@@ -44,6 +44,7 @@ pub fn daemonize(pid_file: Option<&Path>) -> io::Result<()> {
             rustix::stdio::dup2_stdin(null.as_fd())?;
             rustix::stdio::dup2_stdout(null.as_fd())?;
             rustix::stdio::dup2_stderr(null.as_fd())?;
+            crate::log::daemonised();
             Ok(())
         }
     }

@@ -2,18 +2,22 @@
 //! (for pasta with a command) the child, feeding the engine and firing its timers.
 
 use crate::host::{GuestLink, LinuxHost};
+use crate::log::Level;
+use passt_core::stats::{DropReason, Stats};
 use passt_core::{Engine, Event, Instant, Readiness, SockRef};
 use rustix::event::epoll;
 use rustix::io::Errno;
 use rustix::time::{ClockId, Timespec};
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::time::Duration;
 
 /// epoll data of the guest link (never a valid `SockRef`: kind byte 0xff).
 const GUEST_TOKEN: u64 = u64::MAX;
 /// epoll data of the watched child process.
 const CHILD_TOKEN: u64 = u64::MAX - 1;
+/// epoll data of a descriptor that only wakes the loop for [`Periodic::woken`].
+const WAKE_TOKEN: u64 = u64::MAX - 2;
 /// Longest sleep, so that stop conditions are polled at least once a second.
 const MAX_SLEEP: Duration = Duration::from_secs(1);
 /// Most frames read from the guest per wakeup before other sources get a turn.
@@ -77,6 +81,12 @@ pub trait Periodic<G: GuestSource> {
     /// Called at most once per [`TICK`]; returning true ends the loop
     /// ([`Exit::Stopped`]).
     fn tick(&mut self, engine: &mut Engine<'_>, host: &mut LinuxHost<G>) -> bool;
+
+    /// One of the `wake` descriptors given to [`run`] is readable (inotify, signalfd):
+    /// consume what made it so; returning true ends the loop ([`Exit::Stopped`]).
+    fn woken(&mut self) -> bool {
+        false
+    }
 }
 
 /// Nothing periodic.
@@ -90,11 +100,13 @@ impl<G: GuestSource> Periodic<G> for () {
 pub const TICK: Duration = Duration::from_secs(1);
 
 /// Run until the child exits (when `child` is given), the guest link closes, or
-/// `periodic` asks to stop.
+/// `periodic` asks to stop (from its tick, or when one of the `wake` descriptors is
+/// readable).
 pub fn run<G: GuestSource>(
     engine: &mut Engine<'_>,
     host: &mut LinuxHost<G>,
     child: Option<BorrowedFd<'_>>,
+    wake: &[BorrowedFd<'_>],
     periodic: &mut impl Periodic<G>,
 ) -> io::Result<Exit> {
     let epoll_fd = host.epoll().try_clone_to_owned()?;
@@ -115,7 +127,37 @@ pub fn run<G: GuestSource>(
             epoll::EventFlags::IN,
         )?;
     }
+    for fd in wake {
+        epoll::add(
+            &epoll_fd,
+            fd,
+            epoll::EventData::new_u64(WAKE_TOKEN),
+            epoll::EventFlags::IN,
+        )?;
+    }
+    let exit = serve(engine, host, &epoll_fd, periodic);
+    // Leave the epoll set as we found it: passt runs the loop once per guest.
+    for fd in wake {
+        let _ = epoll::delete(&epoll_fd, fd);
+    }
+    if let Some(pidfd) = child {
+        let _ = epoll::delete(&epoll_fd, pidfd);
+    }
+    if let Some(guest_fd) = host.guest_mut().poll_fd() {
+        let _ = epoll::delete(&epoll_fd, guest_fd);
+    }
+    exit
+}
+
+/// The loop proper, once everything is registered.
+fn serve<G: GuestSource>(
+    engine: &mut Engine<'_>,
+    host: &mut LinuxHost<G>,
+    epoll_fd: &OwnedFd,
+    periodic: &mut impl Periodic<G>,
+) -> io::Result<Exit> {
     engine.handle_event(now(), Event::TapUp, host);
+    let mut drops = DropWatch::new(engine.stats());
     let mut events: Vec<epoll::Event> = Vec::with_capacity(64);
     let mut frame = vec![0u8; FRAME_BUFFER];
     let mut last_tick = now();
@@ -140,7 +182,7 @@ pub fn run<G: GuestSource>(
         };
         events.clear();
         match epoll::wait(
-            &epoll_fd,
+            epoll_fd,
             rustix::buffer::spare_capacity(&mut events),
             Some(&timeout),
         ) {
@@ -160,12 +202,15 @@ pub fn run<G: GuestSource>(
                     for _ in 0..GUEST_BATCH {
                         match host.guest_mut().recv_frame(&mut frame) {
                             Ok(0) => return Ok(Exit::GuestGone),
-                            Ok(n) => engine.handle_event(t, Event::TapFrame(&frame[..n]), host),
+                            Ok(n) => {
+                                engine.handle_event(t, Event::TapFrame(&frame[..n]), host);
+                                drops.check(engine.stats());
+                            }
                             Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                             Err(e) if e.kind() == io::ErrorKind::InvalidData => {
                                 // A corrupt stream (bad frame length): drop the client.
-                                eprintln!("{e}");
+                                crate::log_err!("Guest link: {e}");
                                 return Ok(Exit::GuestGone);
                             }
                             Err(e) => return Err(e),
@@ -173,6 +218,11 @@ pub fn run<G: GuestSource>(
                     }
                 }
                 CHILD_TOKEN => return Ok(Exit::ChildExited),
+                WAKE_TOKEN => {
+                    if periodic.woken() {
+                        return Ok(Exit::Stopped);
+                    }
+                }
                 raw => match SockRef::from_raw(raw) {
                     Some(sock) => engine.handle_event(
                         t,
@@ -191,5 +241,67 @@ pub fn run<G: GuestSource>(
         if engine.poll_timeout().is_some_and(|d| d <= t) {
             engine.handle_timeout(t, host);
         }
+    }
+}
+
+/// Reports inputs the engine dropped, per reason and rate-limited: a guest sending
+/// something we don't handle shows up in the log (`-d`) without flooding it.
+struct DropWatch {
+    seen: [u64; DropReason::COUNT],
+    total: u64,
+}
+
+impl DropWatch {
+    fn new(stats: &Stats) -> DropWatch {
+        let mut seen = [0; DropReason::COUNT];
+        for r in DropReason::ALL {
+            seen[*r as usize] = stats.drops(*r);
+        }
+        DropWatch {
+            seen,
+            total: stats.total_drops(),
+        }
+    }
+
+    fn check(&mut self, stats: &Stats) {
+        let total = stats.total_drops();
+        if total == self.total {
+            return;
+        }
+        self.total = total;
+        for r in DropReason::ALL {
+            let n = stats.drops(*r);
+            if n != self.seen[*r as usize] {
+                crate::log_ratelimit!(
+                    Level::Debug,
+                    "Dropped a frame from the guest: {} ({} so far)",
+                    r.name(),
+                    n
+                );
+                self.seen[*r as usize] = n;
+            }
+        }
+    }
+}
+
+/// Log the engine's counters (at `-d`), e.g. when the loop ends.
+pub fn log_stats(stats: &Stats) {
+    if !crate::log::enabled(Level::Debug) {
+        return;
+    }
+    crate::log_debug!(
+        "Frames from the guest {}, to the guest {}, answered by services {}, send errors {}; \
+         TCP connections opened {}, closed {}, resets sent {}, retransmits {}",
+        stats.frames_in,
+        stats.frames_out,
+        stats.service_replies,
+        stats.tx_errors,
+        stats.tcp_opened,
+        stats.tcp_closed,
+        stats.tcp_resets_sent,
+        stats.tcp_retransmits
+    );
+    for (r, n) in stats.nonzero_drops() {
+        crate::log_debug!("Dropped {}: {n}", r.name());
     }
 }

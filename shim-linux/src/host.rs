@@ -235,7 +235,7 @@ impl<G: GuestLink> LinuxHost<G> {
                 let ping = matches!(transport, Transport::Icmp | Transport::Icmpv6);
                 if ping && e == HostError::PermissionDenied && !self.ping_warned {
                     self.ping_warned = true;
-                    eprintln!("{PING_WARNING}");
+                    crate::log_warn!("{PING_WARNING}");
                 }
                 return OpResult::Err(e);
             }

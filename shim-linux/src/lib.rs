@@ -5,6 +5,9 @@
 //!   network namespace, spawning a command in new user + network namespaces.
 //! * [`netlink`]: a small synchronous rtnetlink client for interface,
 //!   address and route configuration and template discovery.
+//! * [`log`]: pasta/passt logging (levels, log file with rotation, syslog);
+//!   [`pcap`]: `--pcap` capture around the guest link; [`watch`]: what ends an
+//!   attached pasta or a passt (namespace deletion, SIGTERM/SIGINT).
 //!
 //! All `unsafe` code lives in the private `sys` module (the TUNSETIFF ioctl
 //! and the fork/unshare/exec sequence); everything else goes through rustix's
@@ -18,18 +21,21 @@ pub mod discover;
 pub mod event_loop;
 pub mod host;
 pub mod isolation;
+pub mod log;
 pub mod netlink;
 pub mod netns;
 pub mod nsconfig;
 pub mod nssocket;
 pub mod passt;
 pub mod pasta;
+pub mod pcap;
 pub mod procnet;
 pub mod qemu;
 pub mod seccomp;
 #[allow(unsafe_code)]
 mod sys;
 pub mod tap;
+pub mod watch;
 
 pub use netlink::Netlink;
 pub use netns::{in_netns, NetnsHandle, NsChild, NsCommand, UsernsHandle};

@@ -5,8 +5,11 @@
 
 use crate::event_loop::{self, Exit, GuestSource, Periodic};
 use crate::host::{GuestLink, LinuxHost};
+use crate::pasta::ForwardSpecs;
 use crate::pasta::StartError;
+use crate::pcap::Tapped;
 use crate::qemu::QemuStream;
+use crate::watch::Signals;
 use passt_core::config::Config;
 use passt_core::engine::{Flow, Storage};
 use passt_core::flow::{index_len_for, Slot};
@@ -103,18 +106,10 @@ pub fn listen(path: Option<&Path>) -> Result<Listen, StartError> {
 /// Most connections turned away per tick.
 const TURN_AWAY_BATCH: usize = 16;
 
-/// One guest at a time (passt-reference §7.1): while one is connected, any further
-/// client on the listening socket is accepted and closed at once, its PID logged,
-/// instead of being left queued behind the current one. Runs on the event loop's
-/// periodic tick, so a second client is turned away within a second.
-struct TurnAway<'a>(&'a OwnedFd);
-
-impl Periodic<PasstLink> for TurnAway<'_> {
-    fn tick(&mut self, _: &mut Engine<'_>, _: &mut LinuxHost<PasstLink>) -> bool {
-        turn_away_extra_clients(self.0);
-        false
-    }
-}
+// One guest at a time (passt-reference §7.1): while one is connected, any further
+// client on the listening socket is accepted and closed at once, its PID logged,
+// instead of being left queued behind the current one. Runs on the event loop's
+// periodic tick ([`PasstPeriodic`]), so a second client is turned away within a second.
 
 /// Accept and close up to [`TURN_AWAY_BATCH`] pending clients.
 fn turn_away_extra_clients(listener: &OwnedFd) {
@@ -124,11 +119,11 @@ fn turn_away_extra_clients(listener: &OwnedFd) {
             return;
         };
         match net::sockopt::socket_peercred(&extra) {
-            Ok(cred) => eprintln!(
-                "passt: discarding connection from PID {}: a guest is already connected",
+            Ok(cred) => crate::log_warn!(
+                "Discarding connection from PID {}: a guest is already connected",
                 cred.pid.as_raw_nonzero()
             ),
-            Err(_) => eprintln!("passt: discarding connection: a guest is already connected"),
+            Err(_) => crate::log_warn!("Discarding connection: a guest is already connected"),
         }
     }
 }
@@ -169,15 +164,40 @@ pub struct PasstPlan {
     pub flows: usize,
     /// Exit when the first client leaves.
     pub one_off: bool,
-    /// Print "accepted connection" and similar notices on stderr.
-    pub verbose: bool,
     /// Go to the background once listening (without `-f`).
     pub daemon: bool,
     /// Where to write our PID once ready (`-P`).
     pub pid_file: Option<PathBuf>,
+    /// Capture the guest's frames to this file (`-p`).
+    pub pcap: Option<PathBuf>,
+    /// The `-t` arguments as given, to name the one behind a port that can't be bound.
+    pub specs: ForwardSpecs,
 }
 
-/// Serve clients until `--one-off` ends it; returns the exit status.
+/// The event loop's extra work while a guest is connected: turn other clients away
+/// (on the tick) and notice SIGTERM/SIGINT (woken by the signalfd).
+struct PasstPeriodic<'a> {
+    listener: Option<&'a OwnedFd>,
+    signals: &'a Signals,
+    signalled: bool,
+}
+
+impl Periodic<Tapped<PasstLink>> for PasstPeriodic<'_> {
+    fn tick(&mut self, _: &mut Engine<'_>, _: &mut LinuxHost<Tapped<PasstLink>>) -> bool {
+        if let Some(l) = self.listener {
+            turn_away_extra_clients(l);
+        }
+        false
+    }
+
+    fn woken(&mut self) -> bool {
+        self.signalled |= self.signals.received().is_some();
+        self.signalled
+    }
+}
+
+/// Serve clients until `--one-off` (or `--fd`) ends it after the first, or SIGTERM or
+/// SIGINT; returns the exit status.
 pub fn run(plan: PasstPlan, listen: Listen) -> Result<i32, StartError> {
     let mut slots: Vec<Slot<Flow>> = (0..plan.flows).map(|_| Slot::default()).collect();
     let mut tx = vec![0u8; TX_BUFFER];
@@ -189,43 +209,128 @@ pub fn run(plan: PasstPlan, listen: Listen) -> Result<i32, StartError> {
     };
     let mut engine = Engine::new(plan.engine.clone(), storage)
         .map_err(|e| StartError(format!("Invalid configuration: {e:?}")))?;
-    let mut host = LinuxHost::new(PasstLink::default(), plan.flows)
+    let pcap = crate::pasta::open_pcap(plan.pcap.as_deref())?;
+    let mut host = LinuxHost::new(Tapped::new(PasstLink::default(), pcap), plan.flows)
         .map_err(|e| StartError(format!("epoll: {e}")))?;
-    if let Err(e) = engine.start(&mut host) {
-        return Err(crate::pasta::bind_failure(&e));
+    match engine.start(&mut host) {
+        Ok(n) => crate::log_debug!("Listening on {n} socket(s) for forwarded ports"),
+        Err(e) => return Err(crate::pasta::bind_failure(&e, &plan.specs)),
     }
+    // Before the readiness point: a caller may signal us as soon as we are ready.
+    let signals = Signals::block_termination().map_err(|e| StartError(format!("signalfd: {e}")))?;
+    let (listener, one_off, pending) = match listen {
+        Listen::Socket { fd, .. } => (Some(fd), plan.one_off, None),
+        Listen::Connected(fd) => (None, true, Some(fd)),
+    };
+    // Waiting for a guest: the listener or a signal, whichever comes first. The epoll
+    // set is made now, while epoll_create is still allowed.
+    let accept_wait = match &listener {
+        Some(l) => {
+            Some(AcceptWait::new(l, &signals).map_err(|e| StartError(format!("epoll: {e}")))?)
+        }
+        None => None,
+    };
     crate::pasta::ready(plan.daemon, plan.pid_file.as_deref())?;
     // No more files, privileges or new system calls from here on. passt runs as an
     // ordinary user: a user namespace of its own gives it the rights to drop the rest.
     let isolated = crate::isolation::isolate(crate::seccomp::Profile::Passt, true)
         .map_err(|e| StartError(format!("Failed to isolate: {e}")))?;
     if let Some(why) = isolated.filesystem_skipped {
-        eprintln!("Couldn't detach from the file system ({why}); continuing with it");
+        crate::log_warn!("Couldn't detach from the file system ({why}); continuing with it");
     }
-    let (listener, one_off, mut pending) = match listen {
-        Listen::Socket { fd, path } => (Some((fd, path)), plan.one_off, None),
-        Listen::Connected(fd) => (None, true, Some(fd)),
-    };
+    let code = serve(
+        &mut engine,
+        &mut host,
+        listener.as_ref(),
+        accept_wait.as_ref(),
+        pending,
+        one_off,
+        &signals,
+    );
+    crate::alloc_count::write_report();
+    event_loop::log_stats(engine.stats());
+    // The socket file stays: without a file system we cannot unlink it, and the next
+    // start probes and replaces a stale one.
+    code
+}
+
+/// An epoll set of the listening socket and the signalfd, to wait for the next guest
+/// without `poll` (not on the seccomp allowlist).
+struct AcceptWait {
+    epoll: OwnedFd,
+}
+
+/// epoll data of the listener in [`AcceptWait`] (the signalfd gets 1).
+const LISTENER_TOKEN: u64 = 0;
+
+impl AcceptWait {
+    fn new(listener: &OwnedFd, signals: &Signals) -> io::Result<AcceptWait> {
+        use rustix::event::epoll;
+        let e = epoll::create(epoll::CreateFlags::CLOEXEC)?;
+        // Non-blocking from now on: [`turn_away_extra_clients`] relies on it too.
+        rustix::io::ioctl_fionbio(listener, true)?;
+        epoll::add(
+            &e,
+            listener,
+            epoll::EventData::new_u64(LISTENER_TOKEN),
+            epoll::EventFlags::IN,
+        )?;
+        epoll::add(
+            &e,
+            signals.fd(),
+            epoll::EventData::new_u64(1),
+            epoll::EventFlags::IN,
+        )?;
+        Ok(AcceptWait { epoll: e })
+    }
+
+    /// Block until a client is waiting (`true`) or a termination signal came (`false`).
+    fn wait(&self, signals: &Signals) -> Result<bool, StartError> {
+        use rustix::event::epoll;
+        let mut events = [epoll::Event {
+            flags: epoll::EventFlags::empty(),
+            data: epoll::EventData::new_u64(0),
+        }; 2];
+        loop {
+            let n = match epoll::wait(&self.epoll, &mut events[..], None) {
+                Ok(n) => n,
+                Err(Errno::INTR) => continue,
+                Err(e) => return Err(StartError(format!("epoll_wait: {e}"))),
+            };
+            if signals.received().is_some() {
+                return Ok(false);
+            }
+            if events[..n].iter().any(|e| e.data.u64() == LISTENER_TOKEN) {
+                return Ok(true);
+            }
+        }
+    }
+}
+
+/// Accept clients and run the event loop for each, until `one_off` ends it after the
+/// first, or a termination signal.
+fn serve(
+    engine: &mut Engine<'_>,
+    host: &mut LinuxHost<Tapped<PasstLink>>,
+    listener: Option<&OwnedFd>,
+    accept_wait: Option<&AcceptWait>,
+    mut pending: Option<OwnedFd>,
+    one_off: bool,
+    signals: &Signals,
+) -> Result<i32, StartError> {
     loop {
         let client = match pending.take() {
             Some(fd) => fd,
             None => {
-                let Some((fd, _)) = &listener else {
+                let (Some(fd), Some(wait)) = (listener, accept_wait) else {
                     return Ok(0);
                 };
-                // Wait for the next guest in a blocking accept(); while a guest is
-                // served the listener is non-blocking, for [`TurnAway`]. (Toggling
-                // the mode keeps to the seccomp allowlist: no poll needed.)
-                let fionbio = |on| {
-                    rustix::io::ioctl_fionbio(fd, on)
-                        .map_err(|e| StartError(format!("fionbio: {e}")))
-                };
-                fionbio(false)?;
-                let accepted = net::accept_with(fd, SocketFlags::CLOEXEC);
-                fionbio(true)?;
-                match accepted {
+                if !wait.wait(signals)? {
+                    return Ok(0);
+                }
+                match net::accept_with(fd, SocketFlags::CLOEXEC) {
                     Ok(c) => c,
-                    Err(Errno::INTR) => continue,
+                    Err(Errno::INTR) | Err(Errno::AGAIN) => continue,
                     Err(e) => return Err(StartError(format!("accept: {e}"))),
                 }
             }
@@ -234,24 +339,22 @@ pub fn run(plan: PasstPlan, listen: Listen) -> Result<i32, StartError> {
             .map_err(|e| StartError(format!("fionbio: {e}")))?;
         let _ = net::sockopt::set_socket_send_buffer_size(&client, (i32::MAX / 2) as usize);
         let _ = net::sockopt::set_socket_recv_buffer_size(&client, (i32::MAX / 2) as usize);
-        if plan.verbose {
-            eprintln!("passt: accepted connection from the guest");
-        }
-        host.guest_mut().client = Some(QemuStream::new(client));
-        let exit = match &listener {
-            Some((fd, _)) => event_loop::run(&mut engine, &mut host, None, &mut TurnAway(fd)),
-            None => event_loop::run(&mut engine, &mut host, None, &mut ()),
+        crate::log_info!("Accepted connection from the guest");
+        host.guest_mut().inner_mut().client = Some(QemuStream::new(client));
+        let mut periodic = PasstPeriodic {
+            listener,
+            signals,
+            signalled: false,
         };
-        engine.handle_event(event_loop::now(), Event::TapDown, &mut host);
-        host.guest_mut().client = None;
+        let exit = event_loop::run(engine, host, None, &[signals.fd()], &mut periodic);
+        engine.handle_event(event_loop::now(), Event::TapDown, host);
+        host.guest_mut().inner_mut().client = None;
         match exit {
-            Ok(Exit::GuestGone) | Ok(Exit::ChildExited) | Ok(Exit::Stopped) => {}
-            Err(e) => eprintln!("passt: client dropped: {e}"),
+            Ok(Exit::GuestGone) => crate::log_info!("Client connection closed"),
+            Ok(Exit::ChildExited) | Ok(Exit::Stopped) => {}
+            Err(e) => crate::log_err!("Client dropped: {e}"),
         }
-        if one_off {
-            crate::alloc_count::write_report();
-            // The socket file stays: without a file system we cannot unlink it, and
-            // the next start probes and replaces a stale one.
+        if one_off || periodic.signalled {
             return Ok(0);
         }
     }

@@ -16,8 +16,10 @@ use crate::netlink::Netlink;
 use crate::netns::{in_netns, NetnsHandle, NsChild, NsCommand, UsernsHandle};
 use crate::nsconfig::{self, NsNetConfig};
 use crate::nssocket::NsSocketFactory;
+use crate::pcap::{PcapWriter, Tapped};
 use crate::procnet::ListeningPorts;
 use crate::tap::Tap;
+use crate::watch::{NetnsWatch, Signals};
 use passt_core::config::Config;
 use passt_core::engine::{Flow, Storage};
 use passt_core::flow::{index_len_for, Slot};
@@ -75,6 +77,24 @@ pub struct PastaPlan {
     pub daemon: bool,
     /// Where to write our PID once ready (`-P`).
     pub pid_file: Option<PathBuf>,
+    /// Capture the tap's frames to this file (`-p`).
+    pub pcap: Option<PathBuf>,
+    /// The `-t`/`-T`/`-u`/`-U` arguments as given, to name the one behind a port that
+    /// can't be bound.
+    pub specs: ForwardSpecs,
+}
+
+/// The port-forwarding arguments as the user gave them, for error messages.
+#[derive(Debug, Clone, Default)]
+pub struct ForwardSpecs {
+    /// `-t`/`--tcp-ports`, in order.
+    pub tcp_in: Vec<String>,
+    /// `-T`/`--tcp-ns`, in order.
+    pub tcp_out: Vec<String>,
+    /// `-u`/`--udp-ports`, in order.
+    pub udp_in: Vec<String>,
+    /// `-U`/`--udp-ns`, in order.
+    pub udp_out: Vec<String>,
 }
 
 /// The readiness point: everything is configured and every forward is bound. Daemonise
@@ -175,8 +195,9 @@ pub fn run(plan: PastaPlan) -> Result<i32, StartError> {
     };
     let mut engine = Engine::new(plan.engine.clone(), storage)
         .map_err(|e| fail("Invalid configuration", format!("{e:?}")))?;
-    let mut host =
-        LinuxHost::new(tap, plan.flows).map_err(|e| fail("Failed to set up the event loop", e))?;
+    let pcap = open_pcap(plan.pcap.as_deref())?;
+    let mut host = LinuxHost::new(Tapped::new(tap, pcap), plan.flows)
+        .map_err(|e| fail("Failed to set up the event loop", e))?;
     // Sockets inside the namespace (-T listeners, spliced connections) come from a
     // helper thread living there.
     let ns_for_sockets = match &plan.target {
@@ -205,8 +226,9 @@ pub fn run(plan: PastaPlan) -> Result<i32, StartError> {
             .collect();
         periodic.scanners[Direction::Outbound as usize] = Some(ListeningPorts::new(files));
     }
-    if let Err(e) = engine.start(&mut host) {
-        return Err(bind_failure(&e));
+    match engine.start(&mut host) {
+        Ok(n) => crate::log_debug!("Listening on {n} socket(s) for forwarded ports"),
+        Err(e) => return Err(bind_failure(&e, &plan.specs)),
     }
     // Ports found listening now are bound before we report readiness.
     periodic.scan(&mut engine, &mut host);
@@ -223,77 +245,57 @@ pub fn run(plan: PastaPlan) -> Result<i32, StartError> {
         None => None,
     };
 
+    // An attached pasta quits when its namespace file goes away (podman deletes the
+    // bind mount when the container stops) and on SIGTERM/SIGINT. A spawned command
+    // keeps the default signal actions: it has its own terminal and exit status.
+    // Both are set up before the readiness point, so that a caller may signal us as
+    // soon as we are ready (the daemon inherits them across the fork).
+    periodic.netns_file = match (&plan.target, plan.no_netns_quit) {
+        (Target::Attach { netns, .. }, false) => Some(
+            NetnsWatch::new(netns).map_err(|e| fail("Failed to watch the namespace file", e))?,
+        ),
+        _ => None,
+    };
+    if let Target::Attach { .. } = plan.target {
+        periodic.signals =
+            Some(Signals::block_termination().map_err(|e| fail("Failed to set up signals", e))?);
+    }
+
     // A spawned command keeps its terminal: only an attached pasta goes to the background.
     ready(plan.daemon && child.is_none(), plan.pid_file.as_deref())?;
 
-    let watch = match (&plan.target, plan.no_netns_quit) {
-        (Target::Attach { netns, .. }, false) => Some(netns.clone()),
-        _ => None,
-    };
-    periodic.netns_file = match watch {
-        Some(path) => Some(
-            NetnsWatch::new(&path).map_err(|e| fail("Failed to watch the namespace file", e))?,
-        ),
-        None => None,
-    };
     // No more files, privileges or new system calls from here on.
     let isolated = crate::isolation::isolate(crate::seccomp::Profile::Pasta, false)
         .map_err(|e| fail("Failed to isolate", e))?;
     if let Some(why) = isolated.filesystem_skipped {
-        eprintln!("Couldn't detach from the file system ({why}); continuing with it");
+        crate::log_warn!("Couldn't detach from the file system ({why}); continuing with it");
     }
+    let wake: Vec<_> = periodic
+        .netns_file
+        .as_ref()
+        .and_then(|w| w.fd())
+        .into_iter()
+        .chain(periodic.signals.as_ref().map(|s| s.fd()))
+        .map(|fd| fd.try_clone_to_owned())
+        .collect::<io::Result<_>>()
+        .map_err(|e| fail("Failed to set up the event loop", e))?;
+    let wake: Vec<_> = wake.iter().map(|fd| fd.as_fd()).collect();
     let exit = event_loop::run(
         &mut engine,
         &mut host,
         pidfd.as_ref().map(|p| p.as_fd()),
+        &wake,
         &mut periodic,
     )
     .map_err(|e| fail("Event loop failed", e))?;
     crate::alloc_count::write_report();
+    event_loop::log_stats(engine.stats());
     match (exit, child.as_mut()) {
         (Exit::ChildExited, Some(c)) | (Exit::GuestGone, Some(c)) | (Exit::Stopped, Some(c)) => {
             let _ = c.kill_if_running();
             c.wait().map_err(|e| fail("waitpid", e))
         }
         (_, None) => Ok(0),
-    }
-}
-
-/// Notices that a namespace file disappeared, without needing the file system after
-/// isolation: the directory is held open and the name looked up relative to it.
-struct NetnsWatch {
-    dir: std::os::fd::OwnedFd,
-    name: std::ffi::OsString,
-}
-
-impl NetnsWatch {
-    fn new(path: &Path) -> io::Result<NetnsWatch> {
-        let parent = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let name = path
-            .file_name()
-            .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
-        let dir = rustix::fs::open(
-            parent,
-            rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
-            rustix::fs::Mode::empty(),
-        )?;
-        Ok(NetnsWatch {
-            dir,
-            name: name.to_os_string(),
-        })
-    }
-
-    /// The file (or, for `/proc/PID/ns/net`, the process) is gone.
-    fn gone(&self) -> bool {
-        rustix::fs::statat(
-            &self.dir,
-            self.name.as_os_str(),
-            rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
-        )
-        .is_err()
     }
 }
 
@@ -313,6 +315,8 @@ struct PastaPeriodic {
     /// The attached namespace's file: exit once it is deleted (podman removes the bind
     /// mount when the container stops).
     netns_file: Option<NetnsWatch>,
+    /// SIGTERM/SIGINT, for an attached pasta: exit cleanly.
+    signals: Option<Signals>,
     found: Box<PortSet>,
 }
 
@@ -333,6 +337,12 @@ impl<G: GuestSource> Periodic<G> for PastaPeriodic {
         self.scan(engine, host);
         self.netns_file.as_ref().is_some_and(|w| w.gone())
     }
+
+    fn woken(&mut self) -> bool {
+        let signalled = self.signals.as_ref().and_then(|s| s.received()).is_some();
+        let gone = self.netns_file.as_mut().is_some_and(|w| w.notified());
+        signalled || gone
+    }
 }
 
 /// Let every group use ping sockets in a namespace we created, so the command can
@@ -346,21 +356,52 @@ fn allow_ping_sockets() {
     }
 }
 
-/// passt's message for a forwarded port that cannot be bound (podman matches
-/// "PORT.*ddress already in use").
-pub(crate) fn bind_failure(e: &passt_core::StartError) -> StartError {
+/// Open the `--pcap` file, if asked for.
+pub(crate) fn open_pcap(path: Option<&Path>) -> Result<Option<PcapWriter>, StartError> {
+    match path {
+        Some(p) => {
+            let w = PcapWriter::create(p)
+                .map_err(|e| fail(&format!("Couldn't open pcap file {}", p.display()), e))?;
+            crate::log_info!("Saving packet capture to {}", p.display());
+            Ok(Some(w))
+        }
+        None => Ok(None),
+    }
+}
+
+/// passt's message for a forwarded port that can't be bound, naming the argument (of
+/// `specs`, as given) that covers the port: `Failed to bind port 8080 (Address already
+/// in use) for option '-t 8080', exiting`. Podman matches "PORT.*ddress already in use".
+pub fn bind_failure(e: &passt_core::StartError, specs: &ForwardSpecs) -> StartError {
     use passt_core::tcp::Direction;
-    let text = io::Error::from_raw_os_error(errno_of(e.error));
-    let option = match (e.transport, e.direction) {
-        (passt_core::Transport::Udp, Direction::Inbound) => 'u',
-        (passt_core::Transport::Udp, Direction::Outbound) => 'U',
-        (_, Direction::Inbound) => 't',
-        (_, Direction::Outbound) => 'T',
+    let text = io::Error::from_raw_os_error(errno_of(e.error)).to_string();
+    // std appends " (os error N)"; passt prints strerror() alone.
+    let text = match text.rfind(" (os error ") {
+        Some(i) => &text[..i],
+        None => &text[..],
     };
-    StartError(format!(
-        "Failed to bind port {} ({text}) for option '-{option}', exiting",
-        e.port
-    ))
+    let (option, given) = match (e.transport, e.direction) {
+        (passt_core::Transport::Udp, Direction::Inbound) => ('u', &specs.udp_in),
+        (passt_core::Transport::Udp, Direction::Outbound) => ('U', &specs.udp_out),
+        (_, Direction::Inbound) => ('t', &specs.tcp_in),
+        (_, Direction::Outbound) => ('T', &specs.tcp_out),
+    };
+    let port = e.port;
+    StartError(match given.iter().find(|s| spec_covers(s, port)) {
+        Some(s) => {
+            format!("Failed to bind port {port} ({text}) for option '-{option} {s}', exiting")
+        }
+        None => format!("Failed to bind port {port} ({text}) for option '-{option}', exiting"),
+    })
+}
+
+/// Whether the port-forwarding argument `spec` forwards `port`.
+fn spec_covers(spec: &str, port: u16) -> bool {
+    let mut fwd = passt_core::fwd::PortForwards::default();
+    passt_core::fwd::spec::Spec::parse(spec)
+        .and_then(|s| s.add_to(&mut fwd, None))
+        .is_ok()
+        && fwd.find(port).is_some()
 }
 
 /// The platform errno behind a `HostError`, for messages.
@@ -386,5 +427,57 @@ impl KillIfRunning for NsChild {
             Some(_) => Ok(()),
             None => self.kill(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use passt_core::tcp::Direction;
+    use passt_core::{HostError, Transport};
+
+    fn err(port: u16, transport: Transport, direction: Direction, error: HostError) -> String {
+        let specs = ForwardSpecs {
+            tcp_in: vec!["none".into(), "8080-8081:80-81".into(), "9000".into()],
+            tcp_out: vec!["5201".into()],
+            udp_in: vec!["::1/53".into()],
+            udp_out: Vec::new(),
+        };
+        bind_failure(
+            &passt_core::StartError {
+                transport,
+                direction,
+                port,
+                error,
+            },
+            &specs,
+        )
+        .0
+    }
+
+    #[test]
+    fn bind_failure_names_the_port_the_error_and_the_option_as_given() {
+        use Direction::{Inbound, Outbound};
+        use Transport::{Tcp, Udp};
+        assert_eq!(
+            err(8081, Tcp, Inbound, HostError::AddrInUse),
+            "Failed to bind port 8081 (Address already in use) for option '-t 8080-8081:80-81', exiting"
+        );
+        assert_eq!(
+            err(9000, Tcp, Inbound, HostError::PermissionDenied),
+            "Failed to bind port 9000 (Permission denied) for option '-t 9000', exiting"
+        );
+        assert_eq!(
+            err(5201, Tcp, Outbound, HostError::AddrInUse),
+            "Failed to bind port 5201 (Address already in use) for option '-T 5201', exiting"
+        );
+        assert_eq!(
+            err(53, Udp, Inbound, HostError::AddrInUse),
+            "Failed to bind port 53 (Address already in use) for option '-u ::1/53', exiting"
+        );
+        assert_eq!(
+            err(7, Udp, Outbound, HostError::AddrInUse),
+            "Failed to bind port 7 (Address already in use) for option '-U', exiting"
+        );
     }
 }

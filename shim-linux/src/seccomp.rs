@@ -86,7 +86,13 @@ const PASTA: &[Syscall] = syscalls![
 #[cfg(target_arch = "x86_64")]
 const PASST: &[Syscall] = &[];
 
-/// The allowlist for `profile` on this architecture (empty where unsupported).
+/// Only with a log file (`-l`): its rotation repositions and shrinks the file
+/// ([`crate::log::FILE_SYSCALLS`]).
+#[cfg(target_arch = "x86_64")]
+const LOG_FILE: &[Syscall] = syscalls![SYS_lseek, SYS_ftruncate];
+
+/// The allowlist for `profile` on this architecture (empty where unsupported), plus
+/// [`LOG_FILE`] when the process logs to a file.
 pub fn allowlist(profile: Profile) -> Vec<Syscall> {
     #[cfg(target_arch = "x86_64")]
     {
@@ -94,7 +100,14 @@ pub fn allowlist(profile: Profile) -> Vec<Syscall> {
             Profile::Pasta => PASTA,
             Profile::Passt => PASST,
         };
-        COMMON.iter().chain(extra).copied().collect()
+        let log: &[Syscall] = if crate::log::has_file() {
+            LOG_FILE
+        } else {
+            &[]
+        };
+        let mut list: Vec<Syscall> = COMMON.iter().chain(extra).copied().collect();
+        list.extend(log.iter().filter(|s| !extra.contains(s)));
+        list
     }
     #[cfg(not(target_arch = "x86_64"))]
     {

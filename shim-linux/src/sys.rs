@@ -7,6 +7,7 @@
 //! * socket options and calls rustix lacks: [`set_peek_offset`] (`SO_PEEK_OFF`),
 //!   [`set_tcp_maxseg`] (`TCP_MAXSEG`), [`send_queue_len`] (`SIOCOUTQ`) and
 //!   [`discard`] (`recv` with `MSG_TRUNC` and no buffer);
+//! * [`termination_signalfd`]: SIGTERM/SIGINT blocked and read from a `signalfd`;
 //! * [`fork_into_namespaces`]: `fork(2)` followed, in the child, by early
 //!   closing of close-on-exec descriptors, `unshare(2)`, the uid/gid map
 //!   writes, a wait on the parent's "go" pipe and `execve(2)`.
@@ -545,6 +546,36 @@ unsafe impl std::alloc::GlobalAlloc for CountingAllocator {
         // SAFETY: forwarded unchanged; `ptr` came from `System` through this type.
         unsafe { std::alloc::System.realloc(ptr, layout, new_size) }
     }
+}
+
+/// Block SIGTERM and SIGINT in the calling thread (and in threads and children it
+/// creates afterwards) and return a non-blocking, close-on-exec `signalfd` that
+/// reads them instead, so the event loop can exit cleanly on either.
+pub(crate) fn termination_signalfd() -> io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    let mut set = MaybeUninit::<libc::sigset_t>::uninit();
+    // SAFETY: sigemptyset initialises the whole set it points at; sigaddset then only
+    // sets bits of that initialised set, with valid signal numbers.
+    let set = unsafe {
+        libc::sigemptyset(set.as_mut_ptr());
+        let mut set = set.assume_init();
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        set
+    };
+    // SAFETY: `set` is initialised and outlives the call; the old mask is not asked
+    // for (null pointer, allowed).
+    let rc = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, ptr::null_mut()) };
+    if rc != 0 {
+        return Err(io::Error::from_raw_os_error(rc));
+    }
+    // SAFETY: -1 asks for a new descriptor; `set` is initialised and only read.
+    let fd = unsafe { libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just created by signalfd and nothing else refers to it.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
 }
 
 #[cfg(test)]
