@@ -120,10 +120,10 @@ fn turn_away_extra_clients(listener: &OwnedFd) {
         };
         match net::sockopt::socket_peercred(&extra) {
             Ok(cred) => crate::log_warn!(
-                "Discarding connection from PID {}: a guest is already connected",
+                "discarding connection from PID {}: a guest is already connected",
                 cred.pid.as_raw_nonzero()
             ),
-            Err(_) => crate::log_warn!("Discarding connection: a guest is already connected"),
+            Err(_) => crate::log_warn!("discarding connection: a guest is already connected"),
         }
     }
 }
@@ -199,6 +199,19 @@ impl Periodic<Tapped<PasstLink>> for PasstPeriodic<'_> {
 /// Serve clients until `--one-off` (or `--fd`) ends it after the first, or SIGTERM or
 /// SIGINT; returns the exit status.
 pub fn run(plan: PasstPlan, listen: Listen) -> Result<i32, StartError> {
+    // Into the background (without -f or --fd): fork now, while we have one thread,
+    // and tell the waiting parent once listening.
+    let detached = if plan.daemon {
+        Some(
+            crate::daemon::detach(plan.pid_file.as_deref())
+                .map_err(|e| StartError(format!("Failed to daemonise: {e}")))?,
+        )
+    } else {
+        None
+    };
+    // SIGTERM/SIGINT end passt cleanly. Blocked before any thread exists (threads
+    // inherit the mask; one that doesn't block them would take the default action).
+    let signals = Signals::block_termination().map_err(|e| StartError(format!("signalfd: {e}")))?;
     let mut slots: Vec<Slot<Flow>> = (0..plan.flows).map(|_| Slot::default()).collect();
     let mut tx = vec![0u8; TX_BUFFER];
     let mut index = vec![0u32; index_len_for(plan.flows)];
@@ -216,8 +229,6 @@ pub fn run(plan: PasstPlan, listen: Listen) -> Result<i32, StartError> {
         Ok(n) => crate::log_debug!("Listening on {n} socket(s) for forwarded ports"),
         Err(e) => return Err(crate::pasta::bind_failure(&e, &plan.specs)),
     }
-    // Before the readiness point: a caller may signal us as soon as we are ready.
-    let signals = Signals::block_termination().map_err(|e| StartError(format!("signalfd: {e}")))?;
     let (listener, one_off, pending) = match listen {
         Listen::Socket { fd, .. } => (Some(fd), plan.one_off, None),
         Listen::Connected(fd) => (None, true, Some(fd)),
@@ -230,7 +241,7 @@ pub fn run(plan: PasstPlan, listen: Listen) -> Result<i32, StartError> {
         }
         None => None,
     };
-    crate::pasta::ready(plan.daemon, plan.pid_file.as_deref())?;
+    crate::pasta::ready(detached, plan.pid_file.as_deref())?;
     // No more files, privileges or new system calls from here on. passt runs as an
     // ordinary user: a user namespace of its own gives it the rights to drop the rest.
     let isolated = crate::isolation::isolate(crate::seccomp::Profile::Passt, true)

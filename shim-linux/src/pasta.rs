@@ -97,11 +97,15 @@ pub struct ForwardSpecs {
     pub udp_out: Vec<String>,
 }
 
-/// The readiness point: everything is configured and every forward is bound. Daemonise
-/// (the parent exits 0 here) or just record our PID.
-pub(crate) fn ready(daemon: bool, pid_file: Option<&std::path::Path>) -> Result<(), StartError> {
-    if daemon {
-        crate::daemon::daemonize(pid_file).map_err(|e| fail("Failed to daemonise", e))
+/// The readiness point: everything is configured and every forward is bound. A
+/// detached daemon tells its waiting parent (which writes the PID file and exits 0);
+/// otherwise we just record our PID.
+pub(crate) fn ready(
+    detached: Option<crate::daemon::Detached>,
+    pid_file: Option<&std::path::Path>,
+) -> Result<(), StartError> {
+    if let Some(d) = detached {
+        d.ready().map_err(|e| fail("Failed to daemonise", e))
     } else if let Some(p) = pid_file {
         crate::daemon::write_pid_file(p, std::process::id() as i32)
             .map_err(|e| fail("Failed to write PID file", e))
@@ -128,6 +132,24 @@ fn fail(what: &str, e: impl fmt::Display) -> StartError {
 
 /// Run pasta; returns the exit status to use (the command's, or 0 when attached).
 pub fn run(plan: PastaPlan) -> Result<i32, StartError> {
+    // An attached pasta goes to the background: fork now, while we have one thread,
+    // and tell the waiting parent once ready.
+    let detached = match (&plan.target, plan.daemon) {
+        (Target::Attach { .. }, true) => Some(
+            crate::daemon::detach(plan.pid_file.as_deref())
+                .map_err(|e| fail("Failed to daemonise", e))?,
+        ),
+        _ => None,
+    };
+    // An attached pasta exits cleanly on SIGTERM/SIGINT. Blocked first of all: threads
+    // (the namespace helpers) inherit the mask, and a thread that doesn't block them
+    // would take the default action for the whole process.
+    let signals = match plan.target {
+        Target::Attach { .. } => {
+            Some(Signals::block_termination().map_err(|e| fail("Failed to set up signals", e))?)
+        }
+        Target::Spawn { .. } => None,
+    };
     let (netns, mut child) = match &plan.target {
         Target::Spawn { argv, hostname } => {
             let (program, args) = argv
@@ -204,7 +226,10 @@ pub fn run(plan: PastaPlan) -> Result<i32, StartError> {
         Target::Spawn { .. } => child.as_ref().map(|c| NetnsHandle::from_pid(c.pid())),
         Target::Attach { netns, .. } => Some(NetnsHandle::open(netns)),
     };
-    let mut periodic = PastaPeriodic::default();
+    let mut periodic = PastaPeriodic {
+        signals,
+        ..PastaPeriodic::default()
+    };
     if let Some(handle) = ns_for_sockets {
         let factory = handle
             .and_then(NsSocketFactory::start)
@@ -246,23 +271,18 @@ pub fn run(plan: PastaPlan) -> Result<i32, StartError> {
     };
 
     // An attached pasta quits when its namespace file goes away (podman deletes the
-    // bind mount when the container stops) and on SIGTERM/SIGINT. A spawned command
-    // keeps the default signal actions: it has its own terminal and exit status.
-    // Both are set up before the readiness point, so that a caller may signal us as
-    // soon as we are ready (the daemon inherits them across the fork).
+    // bind mount when the container stops); watched from before the readiness point
+    // (the daemon inherits the watch across the fork). A spawned command keeps the
+    // default signal actions: it has its own terminal and exit status.
     periodic.netns_file = match (&plan.target, plan.no_netns_quit) {
         (Target::Attach { netns, .. }, false) => Some(
             NetnsWatch::new(netns).map_err(|e| fail("Failed to watch the namespace file", e))?,
         ),
         _ => None,
     };
-    if let Target::Attach { .. } = plan.target {
-        periodic.signals =
-            Some(Signals::block_termination().map_err(|e| fail("Failed to set up signals", e))?);
-    }
 
     // A spawned command keeps its terminal: only an attached pasta goes to the background.
-    ready(plan.daemon && child.is_none(), plan.pid_file.as_deref())?;
+    ready(detached, plan.pid_file.as_deref())?;
 
     // No more files, privileges or new system calls from here on.
     let isolated = crate::isolation::isolate(crate::seccomp::Profile::Pasta, false)

@@ -451,7 +451,7 @@ pub(crate) fn discard(fd: BorrowedFd<'_>, len: usize) -> io::Result<usize> {
 /// Callers must be single-threaded (the child continues with a copy of the process).
 pub(crate) fn fork_daemon() -> io::Result<Option<Pid>> {
     // SAFETY: called only while the process has a single thread (documented contract
-    // of `daemon::daemonize`), so the child inherits no locked mutexes or half-done
+    // of `daemon::detach`), so the child inherits no locked mutexes or half-done
     // work of other threads and may keep running ordinary Rust code.
     match unsafe { libc::fork() } {
         -1 => Err(io::Error::last_os_error()),
