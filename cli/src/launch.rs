@@ -16,7 +16,7 @@ use passt_shim_linux::netlink::Netlink;
 use passt_shim_linux::nsconfig::NsNetConfig;
 use passt_shim_linux::passt::{self, Listen, PasstPlan};
 use passt_shim_linux::pasta::{self, ForwardSpecs, PastaPlan, Target};
-use passt_shim_linux::{log, log_err, log_info, log_warn};
+use passt_shim_linux::{log, log_debug, log_err, log_info, log_warn};
 use std::ffi::OsString;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
@@ -146,10 +146,52 @@ fn run(opts: Options, specs: ForwardSpecs) -> Result<i32, String> {
         .and_then(|mut nl| discover::discover(&mut nl, iface.map(|i| i.as_str()), want_v4, want_v6))
         .map_err(|e| format!("Failed to read the host's network configuration: {e}"))?;
     let config = engine_config(&opts, &template, &resolv::read_host())?;
+    log_configuration(&template, &config);
     match opts.mode {
         Mode::Pasta => run_pasta(opts, template, config, specs),
         Mode::Passt => run_passt(opts, config, specs),
     }
+}
+
+/// One info line per part of the configuration, as passt reports it at start.
+fn log_configuration(template: &HostTemplate, c: &Config) {
+    let name = |t: &Option<discover::FamilyTemplate>| {
+        t.as_ref().map_or("none".to_string(), |t| t.ifname.clone())
+    };
+    log_info!(
+        "Template interface: {} (IPv4), {} (IPv6)",
+        name(&template.v4),
+        name(&template.v6)
+    );
+    if let Some(v4) = &c.ipv4 {
+        log_info!(
+            "IPv4: guest {}/{}, gateway {}",
+            v4.addr,
+            v4.prefix_len,
+            v4.gateway
+        );
+    }
+    if let Some(v6) = &c.ipv6 {
+        log_info!(
+            "IPv6: guest {}/{}, gateway {}, our link-local {}",
+            v6.addr,
+            v6.prefix_len,
+            v6.gateway,
+            v6.our_link_local
+        );
+    }
+    let servers: Vec<String> = (c.dns.servers_v4.iter().map(|a| a.to_string()))
+        .chain(c.dns.servers_v6.iter().map(|a| a.to_string()))
+        .collect();
+    if !servers.is_empty() {
+        log_info!("DNS: {}", servers.join(", "));
+    }
+    log_debug!(
+        "MAC {}, MTU {:?}, {} forwarded TCP port range(s)",
+        c.our_mac,
+        c.mtu,
+        c.forwards.tcp_in.ranges.len()
+    );
 }
 
 /// Every connection holds a host descriptor: lift the soft descriptor limit to the

@@ -61,6 +61,8 @@ pub struct Lab {
     /// A scratch directory readable and writable by the unprivileged user.
     pub dir: PathBuf,
     children: Vec<Child>,
+    /// Namespaces made by [`Lab::add_netns`], deleted on drop if still there.
+    extra_ns: Vec<String>,
 }
 
 impl Lab {
@@ -80,6 +82,7 @@ impl Lab {
             remote: format!("plr-{id}"),
             dir,
             children: Vec::new(),
+            extra_ns: Vec::new(),
         };
         let ip = |args: &str| run_ok(Command::new("ip").args(args.split_whitespace()));
         ip(&format!("netns add {}", lab.host));
@@ -129,6 +132,22 @@ impl Lab {
             "--",
         ]);
         c.arg(program);
+        c
+    }
+
+    /// A further, empty namespace (`ip netns add`, as podman's bind-mounted ones),
+    /// for a pasta in "host" to serve; its name. Deleted on drop if still there.
+    pub fn add_netns(&mut self) -> String {
+        let name = format!("{}-t{}", self.host, self.extra_ns.len());
+        run_ok(Command::new("ip").args(["netns", "add", &name]));
+        self.extra_ns.push(name.clone());
+        name
+    }
+
+    /// A command run in namespace `ns` as root.
+    pub fn in_ns(&self, ns: &str, program: &str) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", ns, program]);
         c
     }
 
@@ -203,7 +222,11 @@ impl Drop for Lab {
             let _ = c.kill();
             let _ = c.wait();
         }
-        for ns in [&self.host, &self.remote] {
+        let extra = self
+            .extra_ns
+            .iter()
+            .filter(|ns| Path::new("/run/netns").join(ns).exists());
+        for ns in extra.chain([&self.host, &self.remote]) {
             let _ = Command::new("ip").args(["netns", "del", ns]).status();
         }
         let _ = std::fs::remove_dir_all(&self.dir);
@@ -246,4 +269,97 @@ pub fn output_within(cmd: &mut Command, limit: Duration) -> Output {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Run until the process exits **and** both its stdout and stderr reach EOF (as Go's
+/// `CombinedOutput`, which podman uses, waits for). Fails if that takes over `limit`:
+/// a daemon that kept the pipes open would hang its caller.
+pub fn output_to_eof_within(cmd: &mut Command, limit: Duration) -> Output {
+    use std::io::Read;
+    use std::sync::mpsc;
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let (tx, rx) = mpsc::channel();
+    for (n, mut pipe) in [
+        (
+            1,
+            Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
+        ),
+        (2, Box::new(child.stderr.take().unwrap())),
+    ] {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = pipe.read_to_end(&mut buf);
+            let _ = tx.send((n, buf));
+        });
+    }
+    let start = Instant::now();
+    let (mut stdout, mut stderr) = (None, None);
+    while stdout.is_none() || stderr.is_none() {
+        let left = limit.saturating_sub(start.elapsed());
+        match rx.recv_timeout(left) {
+            Ok((1, b)) => stdout = Some(b),
+            Ok((_, b)) => stderr = Some(b),
+            Err(_) => {
+                let _ = child.kill();
+                panic!(
+                    "{cmd:?}: no EOF on {} within {limit:?} (exited: {:?})",
+                    if stdout.is_none() { "stdout" } else { "stderr" },
+                    child.try_wait()
+                );
+            }
+        }
+    }
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return Output {
+                status,
+                stdout: stdout.unwrap_or_default(),
+                stderr: stderr.unwrap_or_default(),
+            };
+        }
+        assert!(start.elapsed() < limit, "{cmd:?} ran over {limit:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The process whose command line has `needle` as one argument (e.g. a unique
+/// namespace path), if any.
+pub fn pid_with_arg(needle: &str) -> Option<i32> {
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+        let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+        cmdline
+            .split(|&b| b == 0)
+            .any(|a| a == needle.as_bytes())
+            .then_some(pid)
+    })
+}
+
+/// Whether `pid` has exited (gone, or a zombie nobody reaped yet).
+pub fn exited(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        // "PID (comm) STATE ...": the state follows the last ')'.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X'])),
+    }
+}
+
+/// Wait up to `limit` for `pid` to exit; how long it took.
+pub fn wait_exit(pid: i32, limit: Duration) -> Option<Duration> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if exited(pid) {
+            return Some(start.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    None
 }
