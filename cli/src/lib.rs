@@ -13,6 +13,7 @@
 //! - [`launch`]: from [`Options`] to a running pasta or passt (host discovery, the
 //!   engine's configuration, the Linux shim).
 //! - [`resolv`]: the host's `/etc/resolv.conf`.
+//! - [`man`]: the `pasta(1)`/`passt(1)` manual pages, from the option table.
 //!
 //! Port specifications are parsed by `passt_core::fwd::spec`, shared with anything
 //! else that reads them.
@@ -21,6 +22,7 @@ pub mod error;
 pub mod getopt;
 pub mod help;
 pub mod launch;
+pub mod man;
 pub mod options;
 pub mod resolv;
 pub mod values;
