@@ -72,8 +72,8 @@ fn expect_ready(o: &Output) {
 /// The daemonised pasta serving `netns` (given as `--netns PATH`, or `--netns=PATH`).
 fn daemon_pid(netns: &str) -> i32 {
     let path = format!("/run/netns/{netns}");
-    pid_with_arg(&path)
-        .or_else(|| pid_with_arg(&format!("--netns={path}")))
+    pid_with_arg(pasta(), &path)
+        .or_else(|| pid_with_arg(pasta(), &format!("--netns={path}")))
         .expect("pasta is running in the background")
 }
 
@@ -273,7 +273,7 @@ fn busy_port_fails_start_up_with_exit_1_and_passts_message() {
     );
     assert_eq!(text(&out.stdout), "");
     assert!(
-        pid_with_arg(&format!("/run/netns/{ns}")).is_none(),
+        pid_with_arg(pasta(), &format!("/run/netns/{ns}")).is_none(),
         "nothing left running"
     );
 }
@@ -503,4 +503,74 @@ fn passt_exits_0_on_sigterm_while_waiting_for_a_client() {
     };
     assert_eq!(status.code(), Some(0));
     assert!(sent.elapsed() < Duration::from_secs(1));
+}
+
+#[test]
+fn rootless_pasta_attached_to_a_pid_configures_it_and_quits_when_it_exits() {
+    let Some(lab) = Lab::new() else { return };
+    lab::open_tun_device();
+    // The "container": user and network namespaces made by an unprivileged user.
+    let ready = lab.dir.join("ns-ready");
+    let mut holder = Command::new("ip");
+    holder.args([
+        "netns",
+        "exec",
+        &lab.host,
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+    ]);
+    holder.args([
+        "--clear-groups",
+        "--",
+        "unshare",
+        "--user",
+        "--map-root-user",
+        "--net",
+    ]);
+    holder
+        .args(["sh", "-c"])
+        .arg(format!("touch {} && exec sleep 30", ready.display()));
+    let mut holder = holder.stdin(std::process::Stdio::null()).spawn().unwrap();
+    let start = Instant::now();
+    let pid = loop {
+        // `ip netns exec` and setpriv exec in place; unshare forks nothing without
+        // --fork, and sh execs sleep: the holder's PID is the namespaces' process.
+        if ready.exists() {
+            break holder.id() as i32;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "no namespace");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let mut cmd = lab.in_host_unprivileged(pasta());
+    cmd.args(["--config-net", "--quiet", "-t", "none", "-u", "none"])
+        .arg(pid.to_string());
+    let out = output_to_eof_within(&mut cmd, Duration::from_secs(20));
+    expect_ready(&out);
+    assert_eq!(text(&out.stderr), "");
+    let nsenter = Command::new("nsenter")
+        .args([
+            "-t",
+            &pid.to_string(),
+            "-n",
+            "ip",
+            "-j",
+            "addr",
+            "show",
+            HOST_IFNAME,
+        ])
+        .output()
+        .unwrap();
+    let addrs: serde_json::Value = serde_json::from_slice(&nsenter.stdout).unwrap();
+    let text_addrs = addrs.to_string();
+    assert!(text_addrs.contains(HOST_V4), "{text_addrs}");
+    let daemon = pid_with_arg(pasta(), &pid.to_string()).expect("pasta in the background");
+    assert_ne!(daemon, pid);
+
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    // /proc/PID/ns/net can't be watched with inotify: the periodic look catches it.
+    let took = wait_exit(daemon, Duration::from_secs(5)).expect("pasta outlived its target");
+    eprintln!("rootless pasta exited {took:?} after its target process");
+    assert!(took < Duration::from_millis(1600), "took {took:?}");
 }

@@ -328,15 +328,15 @@ pub fn output_to_eof_within(cmd: &mut Command, limit: Duration) -> Output {
     }
 }
 
-/// The process whose command line has `needle` as one argument (e.g. a unique
-/// namespace path), if any.
-pub fn pid_with_arg(needle: &str) -> Option<i32> {
+/// The process running `program` (its `argv[0]`, a path) whose command line has
+/// `needle` as one argument (e.g. a unique namespace path), if any.
+pub fn pid_with_arg(program: &Path, needle: &str) -> Option<i32> {
     std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
         let pid: i32 = e.file_name().to_str()?.parse().ok()?;
         let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
-        cmdline
-            .split(|&b| b == 0)
-            .any(|a| a == needle.as_bytes())
+        let mut args = cmdline.split(|&b| b == 0);
+        let argv0 = args.next()?;
+        (argv0 == program.as_os_str().as_encoded_bytes() && args.any(|a| a == needle.as_bytes()))
             .then_some(pid)
     })
 }
