@@ -526,3 +526,46 @@ fn a_qemu_vm_boots_gets_a_lease_and_reaches_the_remote() {
         "passt --one-off after the VM powered off: {status:?}; {context}"
     );
 }
+
+#[test]
+fn udp_echo_to_remote_v4_and_v6_through_passt() {
+    let Some(mut w) = World::new(&[]) else { return };
+    w.lab.remote_server("udp-echo-server", REMOTE_V4, 7, &[]);
+    w.lab.remote_server("udp-echo-server", REMOTE_V6, 7, &[]);
+    w.plug_dual_stack();
+    assert_eq!(
+        w.guest.netcheck(&["udp-echo", REMOTE_V4, "7", "udp-v4"]),
+        "udp-v4"
+    );
+    assert_eq!(
+        w.guest.netcheck(&["udp-echo", REMOTE_V6, "7", "udp-v6"]),
+        "udp-v6"
+    );
+}
+
+#[test]
+fn ping_and_ping6_to_remote_through_passt() {
+    let Some(mut w) = World::new(&[]) else { return };
+    // passt (as nobody) answers echoes through ping sockets in its own namespace: allow
+    // them there, as distributions do by default.
+    let allow = w
+        .lab
+        .in_host("sysctl")
+        .args(["-w", "net.ipv4.ping_group_range=0 2147483647"])
+        .output()
+        .unwrap();
+    assert!(allow.status.success());
+    w.plug_dual_stack();
+    for (ping, addr) in [(&["-4"][..], REMOTE_V4), (&["-6"][..], REMOTE_V6)] {
+        let mut args: Vec<&str> = ping.to_vec();
+        args.extend(["-c", "3", "-i", "0.2", "-W", "2", addr]);
+        let out = w.guest.run("ping", &args, Duration::from_secs(15));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "ping {args:?}: {text}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(text.contains(" 0% packet loss"), "{text}");
+    }
+}
