@@ -23,6 +23,18 @@ Modes (addresses are whatever the caller passes; the tests only use lab addresse
                                    zero-length reply comes back
   udp-rr HOST PORT N               N request/response round trips (64-byte payloads),
                                    print "<N> rr <seconds> s <rate>/s <lost> lost"
+  rr-server HOST PORT              serve TCP_RR/TCP_CRR: one connection at a time, echo each
+                                   request byte; after echoing "C" (a crr request) close first,
+                                   so that TIME_WAIT stays on the server and the client's
+                                   ephemeral ports never run out
+  udp-rr-server HOST PORT          serve UDP_RR: echo each datagram to its sender (forever)
+  rr HOST PORT SECONDS             TCP_RR: one connection, 1-byte request/response for SECONDS;
+                                   print transactions per second
+  crr HOST PORT SECONDS            TCP_CRR: connect, 1-byte request/response, close, repeated
+                                   for SECONDS; print transactions per second
+  udp-rr-rate HOST PORT SECONDS    UDP_RR: 1-byte datagram request/response for SECONDS (a
+                                   request unanswered in 1 s is sent again); print transactions
+                                   per second, or fail when nothing ever came back
   (servers touch $READY_FILE once listening)
 """
 import hashlib
@@ -166,6 +178,88 @@ def udp_rr(host, port, n):
     print(f"{n} rr {elapsed:.3f} s {n / elapsed:.0f}/s {lost} lost")
 
 
+def rr_server(host, port):
+    s = listener(host, port)
+    while True:
+        c, _ = s.accept()
+        c.settimeout(TIMEOUT)
+        c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with c:
+            try:
+                while True:
+                    d = c.recv(1)
+                    if not d:
+                        break
+                    c.sendall(d)
+                    if d == b"C":
+                        break
+            except OSError:
+                pass
+
+
+def udp_rr_server(host, port):
+    s = socket.socket(family(host), socket.SOCK_DGRAM)
+    s.bind((host, port))
+    ready = os.environ.get("READY_FILE")
+    if ready:
+        open(ready, "w").close()
+    while True:
+        d, peer = s.recvfrom(65536)
+        s.sendto(d, peer)
+
+
+def rate(count, start):
+    """Print COUNT transactions since START as transactions per second."""
+    print(f"{count / (time.monotonic() - start):.0f}")
+
+
+def rr(host, port, seconds):
+    with connect(host, port) as c:
+        c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        n, start = 0, time.monotonic()
+        end = start + seconds
+        while time.monotonic() < end:
+            c.sendall(b"R")
+            if c.recv(1) != b"R":
+                sys.exit("rr: connection closed")
+            n += 1
+        rate(n, start)
+
+
+def crr(host, port, seconds):
+    n, start = 0, time.monotonic()
+    end = start + seconds
+    while time.monotonic() < end:
+        with connect(host, port) as c:
+            c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            c.sendall(b"C")
+            if c.recv(1) != b"C":
+                sys.exit("crr: no reply")
+            # Wait for the server's FIN: the server closes first and keeps TIME_WAIT.
+            while c.recv(1):
+                pass
+        n += 1
+    rate(n, start)
+
+
+def udp_rr_rate(host, port, seconds):
+    s = socket.socket(family(host), socket.SOCK_DGRAM)
+    s.connect((host, port))
+    s.settimeout(1.0)
+    n, start = 0, time.monotonic()
+    end = start + seconds
+    while time.monotonic() < end:
+        s.send(b"U")
+        try:
+            s.recv(1)
+        except (socket.timeout, ConnectionRefusedError):
+            continue
+        n += 1
+    if n == 0:
+        sys.exit("udp-rr-rate: no reply")
+    rate(n, start)
+
+
 def connect(host, port):
     c = socket.create_connection((host, port), timeout=TIMEOUT)
     return c
@@ -244,6 +338,16 @@ def main(argv):
                     elif d == b"":
                         sel.unregister(c)
                         c.close()
+    elif mode == "rr-server":
+        rr_server(args[0], int(args[1]))
+    elif mode == "udp-rr-server":
+        udp_rr_server(args[0], int(args[1]))
+    elif mode == "rr":
+        rr(args[0], int(args[1]), float(args[2]))
+    elif mode == "crr":
+        crr(args[0], int(args[1]), float(args[2]))
+    elif mode == "udp-rr-rate":
+        udp_rr_rate(args[0], int(args[1]), float(args[2]))
     elif mode == "echo":
         with connect(args[0], int(args[1])) as c:
             c.sendall(args[2].encode())
