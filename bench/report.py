@@ -1,0 +1,216 @@
+#!/usr/bin/env python3
+"""Result parsing and the table for bench/run.
+
+  iperf FILE                 print "<Gbit/s> <bytes>" from iperf3 -J output (receiver side);
+                             fail when the run moved nothing or reported an error
+  hyperfine FILE             print the mean run time in milliseconds from --export-json
+  table RESULTS TARGET...    print the Markdown tables and the issue-7 target checks
+  moved RESULTS TARGET       fail unless every bulk run through TARGET moved data
+
+RESULTS is bench/run's TSV: workload, target, value, unit, cpu_s, bytes, rss_kib.
+"""
+import json
+import sys
+
+NAMES = {
+    "direct": "direct (kernel)",
+    "ours": "our pasta",
+    "system": "system pasta",
+    "slirp": "slirp4netns",
+}
+
+
+def iperf(path):
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except (OSError, ValueError) as e:
+        sys.exit(f"iperf3 output unreadable: {e}")
+    if "error" in data:
+        sys.exit(f"iperf3: {data['error']}")
+    received = data.get("end", {}).get("sum_received", {})
+    bits, moved = received.get("bits_per_second", 0), received.get("bytes", 0)
+    if not moved:
+        sys.exit("iperf3 moved no data")
+    print(f"{bits / 1e9:.3f} {moved}")
+
+
+def hyperfine(path):
+    with open(path) as f:
+        data = json.load(f)
+    print(f"{data['results'][0]['mean'] * 1000:.1f}")
+
+
+def load(path):
+    rows = {}
+    with open(path) as f:
+        for line in f:
+            fields = line.rstrip("\n").split("\t")
+            if len(fields) < 7:
+                continue
+            workload, target, value, unit, cpu, moved, rss = fields[:7]
+            rows[(workload, target)] = {
+                "value": None if value == "n/a" else float(value),
+                "unit": unit,
+                "cpu": float(cpu) if cpu else None,
+                "bytes": int(moved) if moved else None,
+                "rss": int(rss) if rss else 0,
+            }
+    return rows
+
+
+def label(workload):
+    """A row title from a workload key such as tcp-upload-v4-65520."""
+    parts = workload.split("-")
+    if parts[0] == "tcp" and parts[1] in ("upload", "download"):
+        way = "ns → remote" if parts[1] == "upload" else "remote → ns"
+        return f"TCP bulk {parts[1]} {parts[2]} ({way}), MTU {parts[3]}, Gbit/s"
+    return {
+        "rr-v4": "TCP RR (1-byte request/response), transactions/s",
+        "crr-v4": "TCP CRR (connect, request/response, close), transactions/s",
+        "udp-rr-v4": "UDP RR (1-byte request/response), transactions/s",
+        "startup": "start-up, `pasta --config-net -- true`, ms",
+    }.get(workload, workload)
+
+
+def number(v):
+    if v is None:
+        return "n/a"
+    if v >= 1000:
+        return f"{v:.0f}"
+    if v >= 100:
+        return f"{v:.0f}"
+    if v >= 10:
+        return f"{v:.1f}"
+    return f"{v:.2f}"
+
+
+def ratio(rows, workload, target):
+    """target / direct for one workload, or None."""
+    mine = rows.get((workload, target), {}).get("value")
+    base = rows.get((workload, "direct"), {}).get("value")
+    if mine is None or not base:
+        return None
+    return mine / base
+
+
+def table(path, targets):
+    rows = load(path)
+    workloads = []
+    for w, _ in rows:
+        if w not in workloads:
+            workloads.append(w)
+    order = {"tcp": 0, "rr": 1, "crr": 2, "udp": 3, "startup": 4}
+    workloads.sort(
+        key=lambda w: (order.get(w.split("-")[0], 9), -int(w.split("-")[3]) if w.startswith("tcp-") else 0, w.split("-")[2:3], w.split("-")[1:2] != ["upload"])
+    )
+    head = ["workload"] + [NAMES[t] for t in targets]
+    print("| " + " | ".join(head) + " |")
+    print("|" + "|".join(["---"] + ["---:"] * len(targets)) + "|")
+    for w in workloads:
+        cells = [label(w)]
+        for t in targets:
+            r = rows.get((w, t))
+            if r is None:
+                cells.append("—")
+                continue
+            cell = number(r["value"])
+            q = ratio(rows, w, t)
+            if t != "direct" and q is not None:
+                cell += f" ({q:.2f}×)"
+            cells.append(cell)
+        print("| " + " | ".join(cells) + " |")
+    # Peak RSS of the translator over every run.
+    cells = ["translator peak RSS (max over the runs), MiB"]
+    for t in targets:
+        rss = [r["rss"] for (w, tt), r in rows.items() if tt == t and r["rss"]]
+        cells.append(f"{max(rss) / 1024:.1f}" if rss else "—")
+    print("| " + " | ".join(cells) + " |")
+
+    print()
+    print("Translator CPU seconds per GB moved (user + system time of the translator process")
+    print("during the bulk run, divided by the bytes iperf3 received):")
+    print()
+    cpu_targets = [t for t in targets if t != "direct"]
+    print("| bulk workload | " + " | ".join(NAMES[t] for t in cpu_targets) + " |")
+    print("|" + "|".join(["---"] + ["---:"] * len(cpu_targets)) + "|")
+    for w in workloads:
+        if not w.startswith("tcp-"):
+            continue
+        cells = [label(w).rsplit(",", 1)[0]]
+        for t in cpu_targets:
+            r = rows.get((w, t))
+            if not r or r["cpu"] is None or not r["bytes"]:
+                cells.append("n/a")
+            else:
+                cells.append(f"{r['cpu'] / (r['bytes'] / 1e9):.2f}")
+        print("| " + " | ".join(cells) + " |")
+
+    checks(rows, workloads)
+
+
+def checks(rows, workloads):
+    """The issue-7 targets, each met / missed / not measured."""
+    lines = []
+
+    def check(name, got, want, better="higher"):
+        if got is None or want is None:
+            lines.append(f"- {name}: not measured")
+            return
+        ok = got >= want if better == "higher" else got <= want
+        lines.append(f"- {name}: {'met' if ok else 'MISSED'} ({got:.2f}, target {'≥' if better == 'higher' else '≤'} {want:.2f})")
+
+    bulk_top = [w for w in workloads if w.startswith("tcp-") and w.endswith("-65520")]
+    bulk_1500 = [w for w in workloads if w.startswith("tcp-") and w.endswith("-1500")]
+    for w in bulk_top:
+        check(f"{w}: ≥ 0.5× direct", ratio(rows, w, "ours"), 0.5)
+        mine = rows.get((w, "ours"), {}).get("value")
+        slirp = rows.get((w, "slirp"), {}).get("value")
+        if slirp is not None or w.split("-")[2] == "v4":
+            check(f"{w}: ≥ 3× slirp4netns", mine / slirp if mine and slirp else None, 3.0)
+    for w in bulk_1500:
+        check(f"{w}: no cliff, ≥ 0.25× direct", ratio(rows, w, "ours"), 0.25)
+    check("TCP RR ≥ 0.7× direct", ratio(rows, "rr-v4", "ours"), 0.7)
+    check("TCP CRR ≥ 0.8× direct", ratio(rows, "crr-v4", "ours"), 0.8)
+    check("UDP RR ≥ 0.7× direct", ratio(rows, "udp-rr-v4", "ours"), 0.7)
+    mine = rows.get(("startup", "ours"), {}).get("value")
+    theirs = rows.get(("startup", "system"), {}).get("value")
+    check("start-up no worse than the system pasta (ours / system)",
+          mine / theirs if mine and theirs else None, 1.0, "lower")
+    rss = {}
+    for (w, t), r in rows.items():
+        if r["rss"]:
+            rss[t] = max(rss.get(t, 0), r["rss"])
+    check("peak RSS no worse than the system pasta (ours / system)",
+          rss["ours"] / rss["system"] if rss.get("ours") and rss.get("system") else None, 1.0, "lower")
+    print()
+    print("Issue 7 targets (ratios from this run):")
+    print()
+    print("\n".join(lines))
+
+
+def moved(path, target):
+    rows = load(path)
+    bulk = [r for (w, t), r in rows.items() if t == target and w.startswith("tcp-")]
+    if not bulk or not all(r["value"] for r in bulk):
+        sys.exit(1)
+
+
+def main(argv):
+    if len(argv) < 3:
+        sys.exit(__doc__)
+    mode = argv[1]
+    if mode == "iperf":
+        iperf(argv[2])
+    elif mode == "hyperfine":
+        hyperfine(argv[2])
+    elif mode == "table":
+        table(argv[2], argv[3:])
+    elif mode == "moved":
+        moved(argv[2], argv[3])
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main(sys.argv)
