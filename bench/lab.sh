@@ -24,10 +24,14 @@ HOST_V6=2001:db8:1::2
 GATEWAY_V4=198.51.100.1
 GATEWAY_V6=2001:db8:1::1
 IPERF_PORT=5201
+# The spliced path: a port pasta forwards from the host's loopback into the namespace.
+SPLICE_PORT=5202
 RR_PORT=7000
 UDP_RR_PORT=7001
 # Translators run as nobody, the way a rootless user runs them.
 NOBODY=(setpriv --reuid=65534 --regid=65534 --clear-groups --)
+# More pasta options for pasta_run.
+PASTA_EXTRA=()
 # Every background process is bounded by the longest a run can take.
 SERVER_LIMIT=900
 
@@ -160,7 +164,7 @@ peak_rss_kib() {
 }
 
 # pasta_run BIN MTU DIR LIMIT HOOK CMD... : run CMD under pasta BIN (as nobody, in the
-# host namespace, --config-net, MTU). Once CMD has finished, and before pasta exits,
+# host namespace, --config-net, MTU, plus the options in the array PASTA_EXTRA). Once CMD has finished, and before pasta exits,
 # HOOK runs with pasta's PID (so it can read pasta's counters); while CMD runs,
 # $DIR/pid holds that PID. CMD's output goes to $DIR/out, $DIR/err. Returns CMD's exit
 # status, 124 when it ran over LIMIT seconds.
@@ -175,7 +179,8 @@ pasta_run() {
     local script='"$@" >"$D/out" 2>"$D/err"; echo $? >"$D/rc"; : >"$D/done"
         n=0; while [ ! -e "$D/release" ] && [ $n -lt 200 ]; do sleep 0.05; n=$((n+1)); done'
     timeout "$limit" ip netns exec "$H" "${NOBODY[@]}" env D="$d" \
-        "$bin" -q -f -P "$d/pid" -m "$mtu" --config-net -- sh -c "$script" sh "$@" \
+        "$bin" -q -f -P "$d/pid" -m "$mtu" "${PASTA_EXTRA[@]}" --config-net -- \
+        sh -c "$script" sh "$@" \
         >"$d/pasta.out" 2>"$d/pasta.err" &
     local tpid=$!
     while [[ ! -e $d/done ]] && kill -0 "$tpid" 2>/dev/null; do

@@ -59,6 +59,11 @@ def load(path):
     return rows
 
 
+def is_bulk(workload):
+    """Whether a workload is a bulk transfer (with bytes and CPU time)."""
+    return workload.startswith(("tcp-", "splice-"))
+
+
 def label(workload):
     """A row title from a workload key such as tcp-upload-v4-65520."""
     parts = workload.split("-")
@@ -69,6 +74,8 @@ def label(workload):
         "rr-v4": "TCP RR (1-byte request/response), transactions/s",
         "crr-v4": "TCP CRR (connect, request/response, close), transactions/s",
         "udp-rr-v4": "UDP RR (1-byte request/response), transactions/s",
+        "splice-in": "TCP spliced, host loopback → ns (`-t`), Gbit/s; direct: loopback to loopback",
+        "splice-out": "TCP spliced, ns → host loopback (`-t`, iperf3 -R), Gbit/s; direct: loopback to loopback",
         "startup": "start-up, `pasta --config-net -- true`, ms",
     }.get(workload, workload)
 
@@ -94,16 +101,23 @@ def ratio(rows, workload, target):
     return mine / base
 
 
+def row_order(workload):
+    """Bulk rows first (biggest MTU first, v4 before v6, upload before download), then
+    spliced, request/response and start-up rows."""
+    kinds = {"tcp": 0, "splice": 1, "rr": 2, "crr": 3, "udp": 4, "startup": 5}
+    parts = workload.split("-")
+    if parts[0] == "tcp" and len(parts) == 4:
+        return (0, -int(parts[3]), parts[2], parts[1] != "upload")
+    return (kinds.get(parts[0], 9), 0, "", workload == "splice-out")
+
+
 def table(path, targets):
     rows = load(path)
     workloads = []
     for w, _ in rows:
         if w not in workloads:
             workloads.append(w)
-    order = {"tcp": 0, "rr": 1, "crr": 2, "udp": 3, "startup": 4}
-    workloads.sort(
-        key=lambda w: (order.get(w.split("-")[0], 9), -int(w.split("-")[3]) if w.startswith("tcp-") else 0, w.split("-")[2:3], w.split("-")[1:2] != ["upload"])
-    )
+    workloads.sort(key=row_order)
     head = ["workload"] + [NAMES[t] for t in targets]
     print("| " + " | ".join(head) + " |")
     print("|" + "|".join(["---"] + ["---:"] * len(targets)) + "|")
@@ -135,9 +149,9 @@ def table(path, targets):
     print("| bulk workload | " + " | ".join(NAMES[t] for t in cpu_targets) + " |")
     print("|" + "|".join(["---"] + ["---:"] * len(cpu_targets)) + "|")
     for w in workloads:
-        if not w.startswith("tcp-"):
+        if not is_bulk(w):
             continue
-        cells = [label(w).rsplit(",", 1)[0]]
+        cells = [label(w).split(", Gbit/s")[0]]
         for t in cpu_targets:
             r = rows.get((w, t))
             if not r or r["cpu"] is None or not r["bytes"]:
@@ -170,6 +184,9 @@ def checks(rows, workloads):
             check(f"{w}: ≥ 3× slirp4netns", mine / slirp if mine and slirp else None, 3.0)
     for w in bulk_1500:
         check(f"{w}: no cliff, ≥ 0.25× direct", ratio(rows, w, "ours"), 0.25)
+    for w in ("splice-in", "splice-out"):
+        if w in workloads:
+            check(f"{w}: spliced ≥ 0.8× loopback to loopback", ratio(rows, w, "ours"), 0.8)
     check("TCP RR ≥ 0.7× direct", ratio(rows, "rr-v4", "ours"), 0.7)
     check("TCP CRR ≥ 0.8× direct", ratio(rows, "crr-v4", "ours"), 0.8)
     check("UDP RR ≥ 0.7× direct", ratio(rows, "udp-rr-v4", "ours"), 0.7)
@@ -191,7 +208,7 @@ def checks(rows, workloads):
 
 def moved(path, target):
     rows = load(path)
-    bulk = [r for (w, t), r in rows.items() if t == target and w.startswith("tcp-")]
+    bulk = [r for (w, t), r in rows.items() if t == target and is_bulk(w)]
     if not bulk or not all(r["value"] for r in bulk):
         sys.exit(1)
 
