@@ -67,6 +67,10 @@ build_ours() {
 # lab_up : create the namespaces ($H, $R; $S is reserved for slirp4netns's guest) and
 # $WORK, a scratch directory every user may write; cleanup runs on exit.
 lab_up() {
+    # pasta runs as nobody: /dev/net/tun must be usable by every user, as distributions
+    # ship it (and as the lab tests set it).
+    [[ -c /dev/net/tun ]] || die "no /dev/net/tun"
+    chmod 0666 /dev/net/tun
     local id=$$
     H=pbench-h-$id
     R=pbench-r-$id
