@@ -172,7 +172,8 @@ def checks(rows, workloads):
             lines.append(f"- {name}: not measured")
             return
         ok = got >= want if better == "higher" else got <= want
-        lines.append(f"- {name}: {'met' if ok else 'MISSED'} ({got:.2f}, target {'≥' if better == 'higher' else '≤'} {want:.2f})")
+        sign = "≥" if better == "higher" else "≤"
+        lines.append(f"- {name}: {'met' if ok else 'MISSED'} ({got:.3f}, target {sign} {want:.2f})")
 
     bulk_top = [w for w in workloads if w.startswith("tcp-") and w.endswith("-65520")]
     bulk_1500 = [w for w in workloads if w.startswith("tcp-") and w.endswith("-1500")]
