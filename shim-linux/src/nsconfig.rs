@@ -47,9 +47,9 @@ pub fn configure(
     if let Some(mtu) = cfg.mtu {
         nl.link_set_mtu(idx, u32::from(mtu))?;
     }
-    if template.v6.is_some() {
-        // Up with NOARP first: the kernel then skips DAD for the link-local address
-        // (and with NODAD on the copied ones, nothing is left tentative).
+    if template.v6.is_some() && !disable_dad(tap) {
+        // Without the sysctl: up with NOARP first, and wait for the kernel's DAD on the
+        // link-local address to finish (the copied addresses carry NODAD).
         nl.link_set_flags(idx, IFF_UP | IFF_NOARP, IFF_UP | IFF_NOARP)?;
         nl.wait_dad(idx, Duration::from_secs(2))?;
     }
@@ -78,6 +78,13 @@ pub fn configure(
         }
     }
     Ok(())
+}
+
+/// Turn off IPv6 duplicate address detection on `tap` (`accept_dad = 0`), so its
+/// link-local address is usable at once instead of tentative for the ~0.5 s DAD takes.
+/// Runs inside the namespace: `/proc/sys/net` follows the calling thread's namespace.
+fn disable_dad(tap: &str) -> bool {
+    std::fs::write(format!("/proc/sys/net/ipv6/conf/{tap}/accept_dad"), "0").is_ok()
 }
 
 fn ignore_exists(e: io::Error) -> io::Result<()> {
