@@ -87,12 +87,20 @@ fn ephemeral_range() -> PortSpan {
     }
 }
 
+/// Whether pasta will run a command (rather than attach to a namespace).
+fn spawns_command(opts: &Options) -> bool {
+    opts.mode == Mode::Pasta && matches!(opts.target, None | Some(NsTarget::Spawn(_)))
+}
+
 /// What `-q`/`-d`/`--trace`, `-l` and `--log-size` ask of the logger.
 pub fn log_config(opts: &Options) -> log::Config {
     log::Config {
         name: crate::help::program_name(opts.mode),
         level: match opts.log_level {
             LogLevel::Warning => log::Level::Warning,
+            // pasta running a command shares its terminal: quiet unless -d or --trace
+            // (passt-reference §1.2).
+            LogLevel::Info if spawns_command(opts) => log::Level::Warning,
             LogLevel::Info => log::Level::Info,
             LogLevel::Debug => log::Level::Debug,
             LogLevel::Trace => log::Level::Trace,

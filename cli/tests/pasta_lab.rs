@@ -405,3 +405,17 @@ fn event_loop_allocates_nothing_after_start_up() {
     let text = std::fs::read_to_string(&report).expect("pasta wrote its allocation report");
     assert_eq!(text.trim(), "allocations_after_init 0");
 }
+
+#[test]
+fn running_a_command_is_quiet_unless_asked() {
+    let Some(lab) = Lab::new() else { return };
+    let quiet = pasta_sh(&lab, &[], "true");
+    assert!(quiet.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&quiet.stderr),
+        "",
+        "pasta shares the command's terminal"
+    );
+    let debug = pasta_sh(&lab, &["-d"], "true");
+    assert!(!debug.stderr.is_empty(), "-d still reports");
+}

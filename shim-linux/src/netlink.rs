@@ -64,6 +64,7 @@ const NLA_TYPE_MASK: u16 = 0x3fff;
 const IFLA_ADDRESS: u16 = 1;
 const IFLA_IFNAME: u16 = 3;
 const IFLA_MTU: u16 = 4;
+const IFLA_TXQLEN: u16 = 13;
 
 const IFA_ADDRESS: u16 = 1;
 const IFA_LOCAL: u16 = 2;
@@ -871,6 +872,14 @@ impl Netlink {
         let mut req = Request::new(RTM_NEWLINK, NLM_F_ACK);
         req.put(&ifinfomsg(ifindex, 0, 0));
         req.attr(IFLA_MTU, &mtu.to_ne_bytes())?;
+        self.request(&mut req)
+    }
+
+    /// Sets the transmit queue length (`txqueuelen`, in frames) of interface `ifindex`.
+    pub fn link_set_txqlen(&mut self, ifindex: u32, frames: u32) -> io::Result<()> {
+        let mut req = Request::new(RTM_NEWLINK, NLM_F_ACK);
+        req.put(&ifinfomsg(ifindex, 0, 0));
+        req.attr(IFLA_TXQLEN, &frames.to_ne_bytes())?;
         self.request(&mut req)
     }
 

@@ -8,6 +8,9 @@ use std::io;
 use std::net::IpAddr;
 use std::time::Duration;
 
+/// Frames the tap's transmit queue holds (`txqueuelen`).
+pub const TAP_QUEUE_FRAMES: u32 = 10_000;
+
 /// What `--config-net` should put on the tap.
 #[derive(Debug, Clone, Default)]
 pub struct NsNetConfig {
@@ -47,6 +50,10 @@ pub fn configure(
     if let Some(mtu) = cfg.mtu {
         nl.link_set_mtu(idx, u32::from(mtu))?;
     }
+    // The tap queue must hold a full window of frames: the default 1000 frames is
+    // 1.5 MB at MTU 1500, far less than the windows we advertise, and overflowing it
+    // makes the guest retransmit (callers.md §0.9).
+    let _ = nl.link_set_txqlen(idx, TAP_QUEUE_FRAMES);
     if template.v6.is_some() && !disable_dad(tap) {
         // Without the sysctl: up with NOARP first, and wait for the kernel's DAD on the
         // link-local address to finish (the copied addresses carry NODAD).
