@@ -14,6 +14,9 @@
 //! - [`sockets`] and [`testbed`]: a host socket model with remote peers (byte streams
 //!   and datagrams), and a testbed driving the engine through it from Rust tests;
 //!   [`datagrams`]: the UDP and ICMP echo frames those tests exchange.
+//! - [`faults`]: injected host failures and link damage; [`guest`]: a guest TCP
+//!   endpoint; [`sweep`]: seeded whole-world simulations with safety and liveness
+//!   checks (`tests/sweep.rs` runs thousands of seeds).
 //!
 //! ## Committed logs and blessing
 //! Every `scripts/NAME.sim` has its recorded log next to it, `scripts/NAME.log`. The
@@ -24,8 +27,10 @@
 
 pub mod config;
 pub mod datagrams;
+pub mod faults;
 pub mod fields;
 pub mod frames;
+pub mod guest;
 pub mod hex;
 pub mod host;
 pub mod log;
@@ -36,6 +41,7 @@ pub mod run;
 pub mod sim;
 pub mod sockets;
 pub mod storage;
+pub mod sweep;
 pub mod testbed;
 
 pub use log::{replay, Divergence, Log};

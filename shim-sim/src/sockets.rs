@@ -8,7 +8,9 @@
 //! [`SimSockets::frames`].
 //!
 //! How connects behave is chosen per destination with [`SimSockets::set_behaviour`]:
-//! accept at once, accept later, or refuse.
+//! accept at once, accept later, or refuse. Host failures (`EMFILE`, `EAGAIN`, short
+//! writes) are injected through [`SimSockets::faults`], off unless a simulation turns
+//! them on (see [`crate::faults`]).
 //!
 //! Datagram sockets (UDP and ping sockets) keep queues of whole datagrams instead:
 //! the test injects with [`SimSockets::peer_send_to`] and reads what the engine sent
@@ -21,6 +23,7 @@
 //! an ephemeral port. Re-arming the watch of a datagram socket with data queued
 //! reports it readable again, as `epoll_ctl(EPOLL_CTL_MOD)` does.
 
+use crate::faults::{HostFaults, Sabotage};
 use passt_core::io::{
     Family, HostError, Interest, Namespace, Op, OpResult, Spliced, TcpInfo, Transport,
 };
@@ -126,6 +129,17 @@ pub struct SimSockets {
     ping_ids: u16,
     /// Ephemeral ports handed out to unbound UDP sockets so far.
     ephemeral: u16,
+    /// Whether ops are recorded in [`SimSockets::trace`] (on by default; long
+    /// simulations turn it off).
+    pub tracing: bool,
+    /// Host failures to inject (none by default).
+    pub faults: HostFaults,
+    /// Operations the engine issued on a socket it had already closed (a stale
+    /// `SockRef` reaching the host), as text. Always empty for a correct engine.
+    pub misuse: Vec<String>,
+    /// Closed sockets whose name was later reused (by an accept or open), oldest
+    /// first, so a closed connection stays observable.
+    pub retired: Vec<SimSocket>,
 }
 
 impl SimSockets {
@@ -133,6 +147,7 @@ impl SimSockets {
     pub fn new() -> SimSockets {
         SimSockets {
             default_send_space: 256 * 1024,
+            tracing: true,
             ..SimSockets::default()
         }
     }
@@ -387,6 +402,9 @@ impl SimSockets {
                 transport,
                 ns,
             } => {
+                if self.faults.open_fails() {
+                    return OpResult::Err(HostError::TooManyFiles);
+                }
                 let ping = matches!(transport, Transport::Icmp | Transport::Icmpv6);
                 if ping && self.forbid_ping {
                     return OpResult::Err(HostError::PermissionDenied);
@@ -397,7 +415,7 @@ impl SimSockets {
                     self.ping_ids = self.ping_ids.wrapping_add(1);
                     s.ping_id = Some(0x4000 + self.ping_ids);
                 }
-                self.socks.insert(sock.to_raw(), s);
+                self.install(sock, s);
                 OpResult::Done
             }
             Op::Bind { sock, addr, .. } => {
@@ -435,6 +453,17 @@ impl SimSockets {
                 let Some(l) = self.socks.get_mut(&listener.to_raw()) else {
                     return OpResult::Err(HostError::Other(9));
                 };
+                if l.backlog.is_empty() {
+                    return OpResult::Err(HostError::WouldBlock);
+                }
+                if self.faults.accept_fails() {
+                    // The connection stays queued; no new readiness (edge-triggered).
+                    return OpResult::Err(HostError::TooManyFiles);
+                }
+                let l = self
+                    .socks
+                    .get_mut(&listener.to_raw())
+                    .expect("looked up above");
                 let Some(peer) = l.backlog.pop_front() else {
                     return OpResult::Err(HostError::WouldBlock);
                 };
@@ -447,7 +476,7 @@ impl SimSockets {
                 s.state = SockState::Connected;
                 s.peer = Some(peer);
                 s.local = Some(local);
-                self.socks.insert(sock.to_raw(), s);
+                self.install(sock, s);
                 OpResult::Accepted { peer, local }
             }
             Op::Connect { sock, addr } => {
@@ -499,12 +528,42 @@ impl SimSockets {
                 if s.send_space == 0 {
                     return OpResult::Err(HostError::WouldBlock);
                 }
-                let n = data.len().min(s.send_space);
-                s.tx.extend_from_slice(&data[..n]);
+                let mut n = data.len().min(s.send_space);
+                if n > 0 {
+                    if let Some(limit) = self.faults.send_limit(n) {
+                        // The buffer was momentarily full: the kernel reports
+                        // writability once it drained.
+                        n = limit;
+                        self.events.push_back((
+                            sock,
+                            Readiness {
+                                writable: true,
+                                ..Readiness::default()
+                            },
+                        ));
+                        if n == 0 {
+                            return OpResult::Err(HostError::WouldBlock);
+                        }
+                    }
+                }
+                let duplicate = self.faults.sabotage(Sabotage::DuplicateSend);
+                let lie = n > 1 && self.faults.sabotage(Sabotage::AckLie);
+                let s = self.socks.get_mut(&sock.to_raw()).expect("looked up above");
+                if duplicate {
+                    s.tx.push(data[0]);
+                }
+                s.tx.extend_from_slice(&data[..n - usize::from(lie)]);
                 s.send_space -= n;
                 OpResult::Len(n)
             }
             Op::Peek { sock, offset, buf } => {
+                let shift = usize::from(
+                    self.socks
+                        .get(&sock.to_raw())
+                        .is_some_and(|s| s.rx.len() > offset + 1)
+                        && self.faults.sabotage(Sabotage::ShiftPeek),
+                );
+                let offset = offset + shift;
                 let Some(s) = self.socks.get(&sock.to_raw()) else {
                     return OpResult::Err(HostError::Other(9));
                 };
@@ -536,6 +595,12 @@ impl SimSockets {
                 }
                 None => OpResult::Err(HostError::Other(9)),
             },
+            Op::Close { sock, .. }
+                if self.socks.contains_key(&sock.to_raw())
+                    && self.faults.sabotage(Sabotage::IgnoreClose) =>
+            {
+                OpResult::Done
+            }
             Op::Close { sock, abort } => match self.socks.get_mut(&sock.to_raw()) {
                 Some(s) => {
                     s.state = SockState::Closed;
@@ -619,6 +684,39 @@ impl SimSockets {
 }
 
 impl SimSockets {
+    /// Store a new socket under `sock`, keeping a closed predecessor of that name in
+    /// [`SimSockets::retired`].
+    fn install(&mut self, sock: SockRef, s: SimSocket) {
+        if let Some(old) = self.socks.insert(sock.to_raw(), s) {
+            if old.state == SockState::Closed {
+                self.retired.push(old);
+            }
+        }
+    }
+
+    /// The socket an op acts on, if the op needs an existing one.
+    fn target(op: &Op<'_>) -> Option<SockRef> {
+        match *op {
+            Op::Bind { sock, .. }
+            | Op::Listen { sock, .. }
+            | Op::Connect { sock, .. }
+            | Op::TakeError { sock }
+            | Op::Send { sock, .. }
+            | Op::Peek { sock, .. }
+            | Op::Discard { sock, .. }
+            | Op::ShutdownWrite { sock }
+            | Op::Close { sock, .. }
+            | Op::Watch { sock, .. }
+            | Op::TcpInfo { sock }
+            | Op::SendTo { sock, .. }
+            | Op::RecvFrom { sock, .. }
+            | Op::SetMaxSeg { sock, .. } => Some(sock),
+            Op::Accept { listener, .. } => Some(listener),
+            Op::Splice { from, .. } => Some(from),
+            Op::TapSend(_) | Op::Open { .. } => None,
+        }
+    }
+
     /// The splice model: move what the destination has room for; what is left stays
     /// in the source and counts as pending; EOF once the source is drained and closed.
     fn splice(&mut self, from: SockRef, to: SockRef) -> OpResult {
@@ -654,6 +752,14 @@ impl SimSockets {
 
 impl Host for SimSockets {
     fn exec(&mut self, op: Op<'_>) -> OpResult {
+        if let Some(sock) = Self::target(&op) {
+            if self.socket(sock).map(|s| s.state) == Some(SockState::Closed) {
+                self.misuse.push(format!("{op:?} on a closed socket"));
+            }
+        }
+        if !self.tracing {
+            return self.exec_inner(op);
+        }
         let desc = match &op {
             Op::TapSend(f) => format!("TapSend({} bytes)", f.len()),
             Op::Send { sock, data } => format!("Send({:x}, {} bytes)", sock.to_raw(), data.len()),

@@ -1,0 +1,721 @@
+//! The simulated world of one sweep: event scheduling, the guest link, host peers.
+
+use super::{
+    completed, deliver_to_engine, describe, guest_addr, guest_synchronized, is_conn,
+    live_conn_sockets, pick_behaviour, pick_params, remote_addr, Failure, Phase, SweepOptions,
+    SweepStats,
+};
+use crate::faults::{Direction, HostFaultRates, LinkFaultRates, LinkFaults};
+use crate::guest::{GuestConn, GuestState};
+use crate::rng::Rng;
+use crate::sockets::{SimSockets, SockState};
+use crate::testbed::Segment;
+use passt_core::{Engine, Event, Instant, SockKind, SockRef};
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// The forwarded port host peers connect to.
+pub(crate) const LISTEN_PORT: u16 = 8000;
+/// The guest port it is mapped to.
+pub(crate) const GUEST_PORT: u16 = 9000;
+/// Events one sweep may process before it is declared a livelock.
+const MAX_STEPS: u64 = 400_000;
+/// Most frames the engine reads from the link in one wakeup.
+const ENGINE_BATCH: usize = 64;
+/// Trace lines kept for a failure report.
+const TRACE_LINES: usize = 400;
+/// How long the fresh connections of the last phase may take.
+const FRESH_BOUND: Duration = Duration::from_secs(60);
+
+/// What a host peer has done on its current socket.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Peer {
+    /// Bytes of `to_guest` sent so far.
+    pub sent: usize,
+    /// It closed its sending side.
+    pub closed: bool,
+    /// It reset the connection.
+    pub reset: bool,
+    /// Bytes of the socket's `tx` it has drained (given back as send space).
+    pub drained: usize,
+}
+
+/// One connection: the guest end, the host peer, and what each must send.
+pub(super) struct Conn {
+    /// Opened by the guest (else by a host peer through the forwarded port).
+    pub outbound: bool,
+    /// Opened in the last phase: must complete.
+    pub fresh: bool,
+    /// When it starts; `None` once started.
+    pub start_at: Option<Instant>,
+    /// The guest end.
+    pub guest: GuestConn,
+    /// The peer address the host socket carries.
+    pub host_addr: SocketAddr,
+    /// What the host peer sends.
+    pub to_guest: Vec<u8>,
+    /// Host sockets of this connection, oldest first (a refused connect retried by
+    /// the guest's SYN gets a new one).
+    pub socks: Vec<SockRef>,
+    /// The peer's progress on the newest socket.
+    pub peer: Peer,
+    /// The peer's next action.
+    pub peer_at: Option<Instant>,
+    /// The engine's ISN toward the guest for the newest attempt.
+    pub engine_isn: Option<u32>,
+    /// The host's accept was refused (a full flow table).
+    pub refused_on_accept: bool,
+    /// How much of each socket's received bytes has been checked.
+    pub checked_tx: BTreeMap<SockRef, usize>,
+}
+
+/// Engine, host, guest and link of one sweep.
+pub(super) struct World<'s, 'o> {
+    pub seed: u64,
+    pub options: &'o SweepOptions,
+    pub engine: Engine<'s>,
+    pub host: SimSockets,
+    pub link: LinkFaults,
+    pub rng: Rng,
+    pub now: Instant,
+    pub phase: Phase,
+    pub conns: Vec<Conn>,
+    /// (guest address, remote address) → connection.
+    pub by_tuple: BTreeMap<(SocketAddr, SocketAddr), usize>,
+    /// Host peer address → connection.
+    pub by_host_addr: BTreeMap<SocketAddr, usize>,
+    pub listener: Option<SockRef>,
+    /// Frames on the wire: (arrival µs, sequence) → (direction, bytes).
+    in_flight: BTreeMap<(u64, u64), (Direction, Vec<u8>)>,
+    frame_seq: u64,
+    latency_us: u64,
+    connect_at: Option<Instant>,
+    pub stats: SweepStats,
+    trace: Option<VecDeque<String>>,
+}
+
+impl<'s, 'o> World<'s, 'o> {
+    pub fn new(
+        seed: u64,
+        options: &'o SweepOptions,
+        engine: Engine<'s>,
+        host: SimSockets,
+        link: LinkFaults,
+        mut rng: Rng,
+    ) -> World<'s, 'o> {
+        let latency_us = rng.range(20, 2000) as u64;
+        World {
+            seed,
+            options,
+            engine,
+            host,
+            link,
+            rng,
+            now: Instant::ZERO,
+            phase: Phase::Safety,
+            conns: Vec::new(),
+            by_tuple: BTreeMap::new(),
+            by_host_addr: BTreeMap::new(),
+            listener: None,
+            in_flight: BTreeMap::new(),
+            frame_seq: 0,
+            latency_us,
+            connect_at: None,
+            stats: SweepStats::default(),
+            trace: options.trace.then(VecDeque::new),
+        }
+    }
+
+    /// Record an event in the trace, if tracing.
+    pub fn note(&mut self, what: impl FnOnce() -> String) {
+        if let Some(t) = &mut self.trace {
+            if t.len() == TRACE_LINES {
+                t.pop_front();
+            }
+            let at = self.now.as_nanos() as f64 / 1e9;
+            t.push_back(format!("{at:.6} {}", what()));
+        }
+    }
+
+    /// A failure at the current time.
+    pub fn fail(&self, what: String) -> Failure {
+        Failure {
+            seed: self.seed,
+            phase: self.phase,
+            at: self.elapsed(),
+            what,
+            trace: self
+                .trace
+                .as_ref()
+                .map(|t| t.iter().cloned().collect())
+                .unwrap_or_default(),
+        }
+    }
+
+    fn elapsed(&self) -> Duration {
+        Duration::from_nanos(self.now.as_nanos())
+    }
+
+    /// Run both phases and the fresh-connection check.
+    pub fn run(&mut self) -> Result<SweepStats, Failure> {
+        self.engine
+            .handle_event(self.now, Event::TapUp, &mut self.host);
+        if let Err(e) = self.engine.start(&mut self.host) {
+            return Err(self.fail(format!("forwarded port did not start: {e:?}")));
+        }
+        self.listener = self
+            .host
+            .sockets()
+            .find(|(r, _)| r.kind() == SockKind::TcpListen)
+            .map(|(r, _)| r);
+        self.host.faults.rates = self.options.host;
+        if let Some((kind, after)) = self.options.sabotage {
+            self.host.faults.sabotage = Some(kind);
+            self.host.faults.sabotage_after = after;
+        }
+        self.plan();
+
+        let safety_end = self.now + self.options.safety_time;
+        self.run_until(safety_end, |_| false)?;
+
+        self.phase = Phase::Liveness;
+        self.host.faults.rates = HostFaultRates::default();
+        self.link.rates = LinkFaultRates::default();
+        self.note(|| "faults healed".into());
+        let bound = self.now + self.options.liveness_bound;
+        if !self.run_until(bound, |w| w.all_closed())? {
+            return Err(self.fail(format!(
+                "not everything closed within {:?}: {}",
+                self.options.liveness_bound,
+                self.stuck()
+            )));
+        }
+
+        self.phase = Phase::Fresh;
+        self.fresh()?;
+        self.finish()
+    }
+
+    /// Plan the safety phase's connections.
+    fn plan(&mut self) {
+        let window = self.options.safety_time.as_micros() as u64 / 2 + 1;
+        for _ in 0..self.options.outbound {
+            let at = self.now + Duration::from_micros(self.rng.below(window));
+            self.add_conn(true, false, at);
+        }
+        for _ in 0..self.options.inbound {
+            let at = self.now + Duration::from_micros(self.rng.below(window));
+            self.add_conn(false, false, at);
+        }
+    }
+
+    /// Add a connection starting at `at`.
+    fn add_conn(&mut self, outbound: bool, fresh: bool, at: Instant) -> usize {
+        let i = self.conns.len();
+        let v6 = self.rng.chance(1, 2);
+        let max = self.options.max_bytes;
+        let len_out = self.rng.range(0, max);
+        let len_in = self.rng.range(0, max);
+        let to_host = self.rng.bytes(len_out);
+        let to_guest = self.rng.bytes(len_in);
+        let params = pick_params(&mut self.rng);
+        let iss = self.rng.next_u64() as u32;
+        let (guest, host_addr) = if outbound {
+            let remote = remote_addr(i, v6, 10_000 + i as u16);
+            let local = SocketAddr::new(guest_addr(&remote.ip()), 40_000 + i as u16);
+            let behaviour = if fresh {
+                crate::sockets::ConnectBehaviour::Accept
+            } else {
+                pick_behaviour(&mut self.rng, self.options.refuse_connect)
+            };
+            self.host.set_behaviour(remote, behaviour);
+            let g = GuestConn::listen(local, remote, iss, params, to_host);
+            (g, remote)
+        } else {
+            let peer = remote_addr(i, v6, 20_000 + i as u16);
+            let local = SocketAddr::new(guest_addr(&peer.ip()), GUEST_PORT);
+            (GuestConn::listen(local, peer, iss, params, to_host), peer)
+        };
+        self.by_tuple.insert((guest.local, guest.remote), i);
+        self.by_host_addr.insert(host_addr, i);
+        self.conns.push(Conn {
+            outbound,
+            fresh,
+            start_at: Some(at),
+            guest,
+            host_addr,
+            to_guest,
+            socks: Vec::new(),
+            peer: Peer::default(),
+            peer_at: None,
+            engine_isn: None,
+            refused_on_accept: false,
+            checked_tx: BTreeMap::new(),
+        });
+        i
+    }
+
+    /// Process events until `done` holds (checked between events) or virtual time
+    /// reaches `deadline`. Returns whether `done` held.
+    fn run_until(
+        &mut self,
+        deadline: Instant,
+        done: impl Fn(&World<'_, '_>) -> bool,
+    ) -> Result<bool, Failure> {
+        loop {
+            if done(self) {
+                return Ok(true);
+            }
+            let Some(next) = self.next_event() else {
+                self.now = self.now.max(deadline);
+                return Ok(done(self));
+            };
+            if next > deadline {
+                self.now = deadline;
+                return Ok(done(self));
+            }
+            self.now = self.now.max(next);
+            self.step()?;
+            self.stats.steps += 1;
+            if self.stats.steps > MAX_STEPS {
+                return Err(self.fail(format!("more than {MAX_STEPS} events: livelock")));
+            }
+        }
+    }
+
+    fn next_event(&self) -> Option<Instant> {
+        let frames = self
+            .in_flight
+            .keys()
+            .next()
+            .map(|(us, _)| Instant::from_nanos(us * 1000));
+        let conns = self.conns.iter().flat_map(|c| {
+            [c.start_at, c.peer_at, c.guest.deadline()]
+                .into_iter()
+                .flatten()
+        });
+        [frames, self.engine.poll_timeout(), self.connect_at]
+            .into_iter()
+            .flatten()
+            .chain(conns)
+            .min()
+    }
+
+    /// Handle one event due now.
+    fn step(&mut self) -> Result<(), Failure> {
+        let now_us = self.now.as_nanos() / 1000;
+        if let Some((&(at, n), _)) = self.in_flight.iter().next() {
+            if at <= now_us {
+                let (dir, frame) = self.in_flight.remove(&(at, n)).expect("listed");
+                return match dir {
+                    Direction::ToEngine => {
+                        // The engine reads every frame waiting on the link in one
+                        // wakeup (up to a batch), then flushes.
+                        let mut batch = vec![frame];
+                        while let Some((&key, (Direction::ToEngine, _))) =
+                            self.in_flight.iter().next()
+                        {
+                            if key.0 > now_us || batch.len() == ENGINE_BATCH {
+                                break;
+                            }
+                            let (_, f) = self.in_flight.remove(&key).expect("listed");
+                            batch.push(f);
+                        }
+                        self.arrive_at_engine(&batch)
+                    }
+                    Direction::ToGuest => self.arrive_at_guest(&frame),
+                };
+            }
+        }
+        if self.engine.poll_timeout().is_some_and(|t| t <= self.now) {
+            self.note(|| "engine timers".into());
+            self.engine.handle_timeout(self.now, &mut self.host);
+            return self.after_engine();
+        }
+        if self.connect_at.is_some_and(|t| t <= self.now) {
+            self.connect_at = None;
+            self.note(|| "host connects complete".into());
+            self.host.complete_connects();
+            return self.after_engine();
+        }
+        for i in 0..self.conns.len() {
+            if self.conns[i].start_at.is_some_and(|t| t <= self.now) {
+                self.conns[i].start_at = None;
+                return self.start(i);
+            }
+            if self.conns[i].peer_at.is_some_and(|t| t <= self.now) {
+                self.conns[i].peer_at = None;
+                return self.peer_act(i);
+            }
+            if self.conns[i]
+                .guest
+                .deadline()
+                .is_some_and(|t| t <= self.now)
+            {
+                let mut out = Vec::new();
+                self.conns[i].guest.on_timer(self.now, &mut out);
+                self.guest_send(out);
+                return Ok(());
+            }
+        }
+        Err(self.fail("an event was due but none ran".into()))
+    }
+
+    /// Start connection `i`.
+    fn start(&mut self, i: usize) -> Result<(), Failure> {
+        let c = &mut self.conns[i];
+        if c.outbound {
+            let (local, remote) = (c.guest.local, c.guest.remote);
+            let mut out = Vec::new();
+            c.guest = GuestConn::connect(
+                local,
+                remote,
+                c.guest.iss,
+                c.guest.params(),
+                c.guest.send.clone(),
+                self.now,
+                &mut out,
+            );
+            self.note(|| format!("conn {i}: guest connects to {remote}"));
+            self.guest_send(out);
+            Ok(())
+        } else {
+            let (Some(listener), addr) = (self.listener, c.host_addr) else {
+                return Err(self.fail("no listener for the forwarded port".into()));
+            };
+            self.note(|| format!("conn {i}: peer {addr} connects to the forwarded port"));
+            self.host.peer_connect(listener, addr);
+            self.after_engine()
+        }
+    }
+
+    /// The host peer of connection `i` acts on its newest socket.
+    fn peer_act(&mut self, i: usize) -> Result<(), Failure> {
+        let Some(&sock) = self.conns[i].socks.last() else {
+            return Ok(());
+        };
+        let Some(s) = self.host.socket(sock) else {
+            return Ok(());
+        };
+        let (state, tx_len) = (s.state, s.tx.len());
+        match state {
+            SockState::Connected => {}
+            SockState::Connecting | SockState::Open => {
+                self.schedule_peer(i);
+                return Ok(());
+            }
+            _ => return Ok(()),
+        }
+        let reset_chance = if self.phase == Phase::Safety {
+            u64::from(self.options.peer_reset)
+        } else {
+            0
+        };
+        let c = &mut self.conns[i];
+        if self.rng.chance(reset_chance, 1000) {
+            c.peer.reset = true;
+            self.stats.peer_resets += 1;
+            self.host.peer_reset(sock);
+            self.note(|| format!("conn {i}: peer resets"));
+            return self.after_engine();
+        }
+        if tx_len > c.peer.drained {
+            self.host.peer_drain(sock, tx_len - c.peer.drained);
+            c.peer.drained = tx_len;
+        }
+        if c.peer.sent < c.to_guest.len() {
+            let n = self.rng.range(1, 3000).min(c.to_guest.len() - c.peer.sent);
+            let from = c.peer.sent;
+            self.host.peer_send(sock, &c.to_guest[from..from + n]);
+            c.peer.sent += n;
+            self.note(|| format!("conn {i}: peer sends {n} bytes at {from}"));
+        } else if !c.peer.closed {
+            c.peer.closed = true;
+            self.host.peer_close(sock);
+            self.note(|| format!("conn {i}: peer closes"));
+        }
+        self.schedule_peer(i);
+        self.after_engine()
+    }
+
+    fn schedule_peer(&mut self, i: usize) {
+        let d = Duration::from_micros(self.rng.range(100, 30_000) as u64);
+        self.conns[i].peer_at = Some(self.now + d);
+    }
+
+    /// Put segments from the guest on the wire.
+    pub fn guest_send(&mut self, segs: Vec<Segment>) {
+        let mac = self.engine.config().our_mac;
+        for seg in segs {
+            self.note(|| format!("guest sends {}", describe(&seg)));
+            self.stats.frames_to_engine += 1;
+            self.transmit(seg.to_frame(mac), Direction::ToEngine);
+        }
+    }
+
+    fn transmit(&mut self, frame: Vec<u8>, dir: Direction) {
+        let fate = self.link.apply(frame, dir);
+        if fate.copies.is_empty() {
+            self.note(|| format!("{dir:?}: frame lost"));
+        }
+        let base = self.now.as_nanos() / 1000 + self.latency_us;
+        for (bytes, extra) in fate.copies {
+            self.frame_seq += 1;
+            self.in_flight
+                .insert((base + extra, self.frame_seq), (dir, bytes));
+        }
+    }
+
+    fn arrive_at_engine(&mut self, batch: &[Vec<u8>]) -> Result<(), Failure> {
+        for frame in batch {
+            deliver_to_engine(&mut self.engine, &mut self.host, self.now, frame);
+        }
+        self.after_engine()
+    }
+
+    fn arrive_at_guest(&mut self, frame: &[u8]) -> Result<(), Failure> {
+        let Some(seg) = Segment::from_frame(frame) else {
+            self.note(|| "guest drops a damaged or non-TCP frame".into());
+            return Ok(());
+        };
+        if guest_addr(&seg.dst.ip()) != seg.dst.ip() {
+            self.note(|| format!("guest ignores {} (not its address)", describe(&seg)));
+            return Ok(());
+        }
+        self.note(|| format!("guest gets {}", describe(&seg)));
+        let mut out = Vec::new();
+        match self.by_tuple.get(&(seg.dst, seg.src)) {
+            Some(&i) if self.conns[i].start_at.is_none() => {
+                self.conns[i]
+                    .guest
+                    .on_segment(&seg, self.now, &mut self.rng, &mut out);
+            }
+            _ => out.extend(GuestConn::reset_for(&seg)),
+        }
+        self.guest_send(out);
+        Ok(())
+    }
+
+    /// After the engine ran: deliver readiness until quiet, then check everything and
+    /// put the engine's frames on the wire.
+    pub fn after_engine(&mut self) -> Result<(), Failure> {
+        // The end of a batch, as after an epoll wakeup: held-back ACKs go out.
+        self.engine.flush(self.now, &mut self.host);
+        for _ in 0..1000 {
+            let events = self.host.take_events();
+            if events.is_empty() {
+                break;
+            }
+            for (sock, readiness) in events {
+                self.engine.handle_event(
+                    self.now,
+                    Event::Socket { sock, readiness },
+                    &mut self.host,
+                );
+            }
+            self.engine.flush(self.now, &mut self.host);
+        }
+        if !self.host.take_events().is_empty() {
+            return Err(self.fail("socket events did not settle: livelock".into()));
+        }
+        if self
+            .host
+            .sockets()
+            .any(|(_, s)| s.state == SockState::Connecting)
+            && self.connect_at.is_none()
+        {
+            let d = Duration::from_micros(self.rng.range(0, 30_000) as u64);
+            self.connect_at = Some(self.now + d);
+        }
+        self.refresh_sockets();
+        let frames: Vec<Vec<u8>> = self.host.frames.drain(..).collect();
+        for frame in frames {
+            self.stats.frames_to_guest += 1;
+            if let Some(seg) = Segment::from_frame(&frame) {
+                self.note(|| format!("engine sends {}", describe(&seg)));
+                self.check_emitted(&seg)?;
+            }
+            self.transmit(frame, Direction::ToGuest);
+        }
+        self.check_state()
+    }
+
+    /// Attach host sockets the engine opened or accepted to their connections.
+    fn refresh_sockets(&mut self) {
+        for (sock, peer) in live_conn_sockets(&self.host) {
+            let Some(&i) = peer.as_ref().and_then(|p| self.by_host_addr.get(p)) else {
+                continue; // a stray connect (a damaged SYN named another address)
+            };
+            if !self.conns[i].socks.contains(&sock) {
+                self.attach(i, sock);
+            }
+        }
+        // Inbound connections accepted and closed at once, or refused.
+        let backlog: Vec<SocketAddr> = self
+            .listener
+            .and_then(|l| self.host.socket(l))
+            .map(|l| l.backlog.iter().copied().collect())
+            .unwrap_or_default();
+        for i in 0..self.conns.len() {
+            let c = &self.conns[i];
+            if c.outbound || c.start_at.is_some() || !c.socks.is_empty() || c.refused_on_accept {
+                continue;
+            }
+            if backlog.contains(&c.host_addr) {
+                continue;
+            }
+            let addr = c.host_addr;
+            let found = self
+                .host
+                .sockets()
+                .find(|(r, s)| is_conn(*r) && s.peer == Some(addr))
+                .map(|(r, _)| r);
+            match found {
+                Some(sock) => self.attach(i, sock),
+                None => {
+                    let refused = self.host.retired.iter().any(|s| s.peer == Some(addr));
+                    self.conns[i].refused_on_accept = refused;
+                }
+            }
+        }
+    }
+
+    fn attach(&mut self, i: usize, sock: SockRef) {
+        let c = &mut self.conns[i];
+        c.socks.push(sock);
+        c.peer = Peer::default();
+        c.engine_isn = None;
+        self.note(|| format!("conn {i}: host socket {:x}", sock.to_raw()));
+        self.schedule_peer(i);
+    }
+
+    /// Whether the liveness phase is done: every connection finished, no flows, no
+    /// open connection sockets, nothing queued on the listener.
+    fn all_closed(&self) -> bool {
+        self.engine.flow_count() == 0
+            && live_conn_sockets(&self.host).is_empty()
+            && self
+                .listener
+                .and_then(|l| self.host.socket(l))
+                .is_none_or(|l| l.backlog.is_empty())
+            && self.conns.iter().all(|c| self.conn_done(c))
+    }
+
+    fn conn_done(&self, c: &Conn) -> bool {
+        // An inbound connection the guest never heard of (refused by a full table, or
+        // its SYNs lost until the engine gave up) is done once its host side is.
+        c.start_at.is_none()
+            && (c.guest.is_closed() || (c.guest.state == GuestState::Listen && !c.outbound))
+    }
+
+    /// Describe what is still open.
+    fn stuck(&self) -> String {
+        let mut parts = Vec::new();
+        if self.engine.flow_count() > 0 {
+            parts.push(format!("{} flows", self.engine.flow_count()));
+        }
+        let socks = live_conn_sockets(&self.host);
+        if !socks.is_empty() {
+            parts.push(format!("{} open host sockets", socks.len()));
+        }
+        if let Some(l) = self.listener.and_then(|l| self.host.socket(l)) {
+            if !l.backlog.is_empty() {
+                parts.push(format!(
+                    "{} connections queued on the listener",
+                    l.backlog.len()
+                ));
+            }
+        }
+        for (i, c) in self.conns.iter().enumerate() {
+            if !self.conn_done(c) {
+                parts.push(format!("conn {i} guest {:?}", c.guest.state));
+            }
+        }
+        parts.join(", ")
+    }
+
+    /// The last phase: a fresh connection each way, each family, must complete.
+    fn fresh(&mut self) -> Result<(), Failure> {
+        let first = self.conns.len();
+        for _ in 0..2 {
+            let at = self.now;
+            self.add_conn(true, true, at);
+        }
+        let bound = self.now + FRESH_BOUND;
+        let outbound_done = |w: &World<'_, '_>| {
+            w.conns[first..].iter().all(|c| c.guest.is_closed()) && w.all_closed()
+        };
+        if self.run_until(bound, outbound_done)? {
+            for _ in 0..2 {
+                let at = self.now;
+                self.add_conn(false, true, at);
+            }
+        }
+        let bound = self.now + FRESH_BOUND;
+        let all_done = |w: &World<'_, '_>| {
+            w.conns[first..]
+                .iter()
+                .all(|c| c.guest.is_closed() && guest_synchronized(&c.guest))
+                && w.all_closed()
+        };
+        let ok = self.run_until(bound, all_done)?;
+        for (i, c) in self.conns.iter().enumerate().filter(|(_, c)| c.fresh) {
+            if !completed(&c.guest) {
+                return Err(self.fail(format!(
+                    "fresh conn {i} ({}) did not complete: guest {:?}",
+                    if c.outbound { "outbound" } else { "inbound" },
+                    c.guest.state
+                )));
+            }
+        }
+        if !ok {
+            return Err(self.fail(format!("fresh connections left: {}", self.stuck())));
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<SweepStats, Failure> {
+        for (i, c) in self.conns.iter().enumerate() {
+            if completed(&c.guest) {
+                if c.guest.received != c.to_guest {
+                    return Err(self.fail(format!(
+                        "conn {i} completed but the guest got {} of {} bytes",
+                        c.guest.received.len(),
+                        c.to_guest.len()
+                    )));
+                }
+                // Its host socket got everything (a later one may exist: a stale
+                // duplicate of the guest's SYN opens a new host connection).
+                let got: Vec<usize> = c
+                    .socks
+                    .iter()
+                    .filter_map(|s| self.host.socket(*s))
+                    .map(|s| s.tx.len())
+                    .collect();
+                if !got.contains(&c.guest.send.len()) {
+                    return Err(self.fail(format!(
+                        "conn {i} completed but its host sockets got {got:?} of {} bytes",
+                        c.guest.send.len()
+                    )));
+                }
+                self.stats.completed += 1;
+            } else {
+                self.stats.reset += 1;
+            }
+            self.stats.bytes_to_guest += c.guest.received.len() as u64;
+            self.stats.bytes_to_host += c
+                .socks
+                .iter()
+                .filter_map(|s| self.host.socket(*s))
+                .map(|s| s.tx.len() as u64)
+                .sum::<u64>();
+        }
+        self.stats.virtual_time = self.elapsed();
+        self.stats.link_faults = self.link.injected;
+        self.stats.host_faults = self.host.faults.injected;
+        let s = self.engine.stats();
+        self.stats.engine_retransmits = s.tcp_retransmits + s.tcp_fast_retransmits;
+        Ok(self.stats.clone())
+    }
+}
