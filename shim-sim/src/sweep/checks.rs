@@ -2,6 +2,7 @@
 
 use super::world::World;
 use super::{live_conn_sockets, Failure};
+use crate::guest::GuestState;
 use crate::testbed::Segment;
 use passt_core::wire::tcp::TcpFlags;
 
@@ -23,6 +24,15 @@ impl World<'_, '_> {
         }
         if seg.has(TcpFlags::SYN) {
             c.engine_isn = Some(seg.seq);
+            c.engine_max = Some(seg.seq.wrapping_add(1));
+        } else if !seg.has(TcpFlags::RST) {
+            let end = seg
+                .seq
+                .wrapping_add(seg.payload.len() as u32)
+                .wrapping_add(u32::from(seg.has(TcpFlags::FIN)));
+            if c.engine_max.is_some_and(|m| seq_lt(m, end)) {
+                c.engine_max = Some(end);
+            }
         }
         let took = c
             .socks
@@ -93,6 +103,37 @@ impl World<'_, '_> {
         }
     }
 
+    /// The engine counted a guest frame as out of window. That is wrong when the
+    /// frame is an undamaged segment of an established connection acknowledging
+    /// only what the engine has sent (RFC 9293 §3.10.7.4 drops an ACK only for data
+    /// *not yet sent*): the guest's progress would be lost and the connection stall.
+    pub(super) fn check_refused_ack(&mut self, frame: &[u8]) -> Result<(), Failure> {
+        let Some(seg) = Segment::from_frame(frame) else {
+            return Ok(()); // damaged on the way: anything may happen to it
+        };
+        let Some(&i) = self.by_tuple.get(&(seg.src, seg.dst)) else {
+            return Ok(());
+        };
+        let c = &self.conns[i];
+        let (Some(isn), Some(max)) = (c.engine_isn, c.engine_max) else {
+            return Ok(());
+        };
+        let plain_ack = seg.has(TcpFlags::ACK)
+            && !seg.has(TcpFlags::SYN)
+            && !seg.has(TcpFlags::RST)
+            && c.socks.len() == 1
+            && c.guest.state == GuestState::Established;
+        if plain_ack && seq_lt(isn, seg.ack) && !seq_lt(max, seg.ack) {
+            let what = format!(
+                "conn {i}: the engine refused the guest's ACK of {} bytes although it had sent {}",
+                seg.ack.wrapping_sub(isn.wrapping_add(1)),
+                max.wrapping_sub(isn.wrapping_add(1))
+            );
+            return Err(self.fail(what));
+        }
+        Ok(())
+    }
+
     /// Check the whole state after a step:
     /// - the engine's structural invariants and its flow capacity;
     /// - exactly one open host socket per flow (none leaked, none lost);
@@ -157,4 +198,9 @@ impl World<'_, '_> {
         }
         Ok(())
     }
+}
+
+/// Sequence comparison (RFC 1982): `a` before `b`.
+fn seq_lt(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) < 0
 }

@@ -10,7 +10,7 @@ use crate::guest::{GuestConn, GuestState};
 use crate::rng::Rng;
 use crate::sockets::{SimSockets, SockState};
 use crate::testbed::Segment;
-use passt_core::{Engine, Event, Instant, SockKind, SockRef};
+use passt_core::{DropReason, Engine, Event, Instant, SockKind, SockRef};
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -64,6 +64,9 @@ pub(super) struct Conn {
     pub peer_at: Option<Instant>,
     /// The engine's ISN toward the guest for the newest attempt.
     pub engine_isn: Option<u32>,
+    /// The end of the sequence space the engine has used toward the guest (SYN,
+    /// data and FIN) in the newest attempt: what a guest may acknowledge.
+    pub engine_max: Option<u32>,
     /// The host's accept was refused (a full flow table).
     pub refused_on_accept: bool,
     /// How much of each socket's received bytes has been checked.
@@ -250,6 +253,7 @@ impl<'s, 'o> World<'s, 'o> {
             peer: Peer::default(),
             peer_at: None,
             engine_isn: None,
+            engine_max: None,
             refused_on_accept: false,
             checked_tx: BTreeMap::new(),
         });
@@ -469,7 +473,11 @@ impl<'s, 'o> World<'s, 'o> {
 
     fn arrive_at_engine(&mut self, batch: &[Vec<u8>]) -> Result<(), Failure> {
         for frame in batch {
+            let refused = self.engine.stats().drops(DropReason::TcpOutOfWindow);
             deliver_to_engine(&mut self.engine, &mut self.host, self.now, frame);
+            if self.engine.stats().drops(DropReason::TcpOutOfWindow) > refused {
+                self.check_refused_ack(frame)?;
+            }
         }
         self.after_engine()
     }
@@ -586,6 +594,7 @@ impl<'s, 'o> World<'s, 'o> {
         c.socks.push(sock);
         c.peer = Peer::default();
         c.engine_isn = None;
+        c.engine_max = None;
         self.note(|| format!("conn {i}: host socket {:x}", sock.to_raw()));
         self.schedule_peer(i);
     }
