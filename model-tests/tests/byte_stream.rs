@@ -81,6 +81,11 @@ impl Link {
     }
 }
 
+/// Rounds a transfer may take: enough for one-byte chunks plus recovery.
+fn rounds_for(len: usize) -> usize {
+    4000 + len
+}
+
 fn lt(a: u32, b: u32) -> bool {
     (a.wrapping_sub(b) as i32) < 0
 }
@@ -161,7 +166,7 @@ fn guest_to_host(
     let mut link = Link::new(fates);
     let mut drained = 0usize;
     let (mut next_size, mut next_drain) = (0, 0);
-    for round in 0..4000 {
+    for round in 0..rounds_for(data.len()) {
         // Send what the window allows (one byte into a closed window, as a probe).
         let mut out = Vec::new();
         loop {
@@ -237,7 +242,11 @@ fn guest_to_host(
             rig.advance(Duration::from_millis(200));
         }
     }
-    prop_assert!(false, "not delivered after 4000 rounds");
+    prop_assert!(
+        false,
+        "not delivered after {} rounds",
+        rounds_for(data.len())
+    );
     Ok(())
 }
 
@@ -271,7 +280,7 @@ fn host_to_guest(
         s.window = rcv_window;
         s
     };
-    for round in 0..4000 {
+    for round in 0..rounds_for(data.len()) {
         if sent < data.len() {
             let n = chunks[next_chunk % chunks.len()].min(data.len() - sent);
             next_chunk += 1;
@@ -332,7 +341,8 @@ fn host_to_guest(
     }
     prop_assert!(
         false,
-        "not delivered after 4000 rounds ({} of {} bytes)",
+        "not delivered after {} rounds ({} of {} bytes)",
+        rounds_for(data.len()),
         received.len(),
         data.len()
     );
