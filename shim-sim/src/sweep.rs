@@ -19,7 +19,7 @@
 //! [`replay_command`] prints how.
 
 use crate::faults::{self, HostFaultRates, HostFaults, LinkFaultRates, LinkFaults};
-use crate::guest::{GuestConn, GuestParams, GuestState, Outcome};
+use crate::guest::{GuestConn, GuestParams, Outcome};
 use crate::rng::Rng;
 use crate::sockets::{ConnectBehaviour, SimSockets, SockState};
 use crate::storage::SimStorage;
@@ -214,7 +214,7 @@ impl fmt::Display for Failure {
 
 /// Run one sweep.
 pub fn sweep(seed: u64, options: &SweepOptions) -> Result<SweepStats, Failure> {
-    let mut storage = SimStorage::with_flows(options.flows.max(1));
+    let mut storage = SimStorage::with_flows(options.flows);
     let mut rng = Rng::new(seed);
     let mut config = default_config();
     config.seed = rng.next_u64();
@@ -304,11 +304,6 @@ fn is_conn(sock: SockRef) -> bool {
 /// Readiness-free helper: deliver one frame to the engine.
 fn deliver_to_engine(engine: &mut Engine<'_>, host: &mut SimSockets, now: Instant, frame: &[u8]) {
     engine.handle_event(now, Event::TapFrame(frame), host);
-}
-
-/// Whether a guest connection is past its handshake or finished.
-fn guest_synchronized(g: &GuestConn) -> bool {
-    matches!(g.state, GuestState::Established | GuestState::Closed(_))
 }
 
 /// Whether an outcome counts as a clean completion.

@@ -145,7 +145,7 @@ impl World<'_, '_> {
             return Err(self.fail(format!("engine invariant broken: {e}")));
         }
         let flows = self.engine.flow_count();
-        if flows > self.options.flows.max(1) {
+        if flows > self.options.flows {
             return Err(self.fail(format!(
                 "{flows} flows in a table of {}",
                 self.options.flows

@@ -1,9 +1,8 @@
 //! The simulated world of one sweep: event scheduling, the guest link, host peers.
 
 use super::{
-    completed, deliver_to_engine, describe, guest_addr, guest_synchronized, is_conn,
-    live_conn_sockets, pick_behaviour, pick_params, remote_addr, Failure, Phase, SweepOptions,
-    SweepStats,
+    completed, deliver_to_engine, describe, guest_addr, is_conn, live_conn_sockets, pick_behaviour,
+    pick_params, remote_addr, Failure, Phase, SweepOptions, SweepStats,
 };
 use crate::faults::{Direction, HostFaultRates, LinkFaultRates, LinkFaults};
 use crate::guest::{GuestConn, GuestState};
@@ -45,8 +44,6 @@ pub(super) struct Peer {
 pub(super) struct Conn {
     /// Opened by the guest (else by a host peer through the forwarded port).
     pub outbound: bool,
-    /// Opened in the last phase: must complete.
-    pub fresh: bool,
     /// When it starts; `None` once started.
     pub start_at: Option<Instant>,
     /// The guest end.
@@ -205,18 +202,19 @@ impl<'s, 'o> World<'s, 'o> {
         let window = self.options.safety_time.as_micros() as u64 / 2 + 1;
         for _ in 0..self.options.outbound {
             let at = self.now + Duration::from_micros(self.rng.below(window));
-            self.add_conn(true, false, at);
+            self.add_conn(true, false, at, None);
         }
         for _ in 0..self.options.inbound {
             let at = self.now + Duration::from_micros(self.rng.below(window));
-            self.add_conn(false, false, at);
+            self.add_conn(false, false, at, None);
         }
     }
 
-    /// Add a connection starting at `at`.
-    fn add_conn(&mut self, outbound: bool, fresh: bool, at: Instant) -> usize {
+    /// Add a connection starting at `at`, of the family asked for (or a random one).
+    fn add_conn(&mut self, outbound: bool, fresh: bool, at: Instant, v6: Option<bool>) -> usize {
         let i = self.conns.len();
-        let v6 = self.rng.chance(1, 2);
+        let random_family = self.rng.chance(1, 2);
+        let v6 = v6.unwrap_or(random_family);
         let max = self.options.max_bytes;
         let len_out = self.rng.range(0, max);
         let len_in = self.rng.range(0, max);
@@ -244,7 +242,6 @@ impl<'s, 'o> World<'s, 'o> {
         self.by_host_addr.insert(host_addr, i);
         self.conns.push(Conn {
             outbound,
-            fresh,
             start_at: Some(at),
             guest,
             host_addr,
@@ -644,42 +641,27 @@ impl<'s, 'o> World<'s, 'o> {
         parts.join(", ")
     }
 
-    /// The last phase: a fresh connection each way, each family, must complete.
+    /// The last phase: a fresh connection each way, each family, must complete —
+    /// one at a time, so that even a one-flow table has room. Outbound ones go
+    /// first: their frames show the engine the guest's current addresses.
     fn fresh(&mut self) -> Result<(), Failure> {
-        let first = self.conns.len();
-        for _ in 0..2 {
+        for (outbound, v6) in [(true, false), (true, true), (false, false), (false, true)] {
             let at = self.now;
-            self.add_conn(true, true, at);
-        }
-        let bound = self.now + FRESH_BOUND;
-        let outbound_done = |w: &World<'_, '_>| {
-            w.conns[first..].iter().all(|c| c.guest.is_closed()) && w.all_closed()
-        };
-        if self.run_until(bound, outbound_done)? {
-            for _ in 0..2 {
-                let at = self.now;
-                self.add_conn(false, true, at);
-            }
-        }
-        let bound = self.now + FRESH_BOUND;
-        let all_done = |w: &World<'_, '_>| {
-            w.conns[first..]
-                .iter()
-                .all(|c| c.guest.is_closed() && guest_synchronized(&c.guest))
-                && w.all_closed()
-        };
-        let ok = self.run_until(bound, all_done)?;
-        for (i, c) in self.conns.iter().enumerate().filter(|(_, c)| c.fresh) {
+            let i = self.add_conn(outbound, true, at, Some(v6));
+            let bound = self.now + FRESH_BOUND;
+            let done = |w: &World<'_, '_>| w.conns[i].guest.is_closed() && w.all_closed();
+            let ok = self.run_until(bound, done)?;
+            let c = &self.conns[i];
             if !completed(&c.guest) {
                 return Err(self.fail(format!(
                     "fresh conn {i} ({}) did not complete: guest {:?}",
-                    if c.outbound { "outbound" } else { "inbound" },
+                    if outbound { "outbound" } else { "inbound" },
                     c.guest.state
                 )));
             }
-        }
-        if !ok {
-            return Err(self.fail(format!("fresh connections left: {}", self.stuck())));
+            if !ok {
+                return Err(self.fail(format!("fresh conn {i} left: {}", self.stuck())));
+            }
         }
         Ok(())
     }
