@@ -38,3 +38,63 @@ fn engine_corpus() {
         passt_fuzz::engine_frames(&data);
     }
 }
+
+#[test]
+fn sim_corpus() {
+    for (name, data) in corpus("sim") {
+        eprintln!("{name}");
+        passt_fuzz::sim_sweep(&data);
+    }
+}
+
+#[test]
+fn cli_corpus() {
+    for (name, data) in corpus("cli") {
+        eprintln!("{name}");
+        passt_fuzz::cli_argv(&data);
+        // Every argv cut short, and the same argv for the other program.
+        for cut in 0..data.len() {
+            passt_fuzz::cli_argv(&data[..cut]);
+        }
+        let mut other = data.clone();
+        other[0] ^= 1;
+        passt_fuzz::cli_argv(&other);
+    }
+}
+
+#[test]
+fn spec_corpus() {
+    for (name, data) in corpus("spec") {
+        eprintln!("{name}");
+        passt_fuzz::port_specs(&data);
+        for cut in 0..data.len() {
+            passt_fuzz::port_specs(&data[..cut]);
+        }
+    }
+}
+
+/// The seed corpora hold what the callers really pass: the CLI corpus parses.
+#[test]
+fn caller_argvs_parse() {
+    use passt_cli::parse;
+    use passt_core::Mode;
+    for (name, data) in corpus("cli") {
+        if name.contains("bad") || name.contains("wrong") {
+            continue;
+        }
+        let mode = if data[0] % 2 == 0 {
+            Mode::Pasta
+        } else {
+            Mode::Passt
+        };
+        let args: Vec<String> = data[1..]
+            .split(|b| *b == 0)
+            .map(|a| String::from_utf8(a.to_vec()).unwrap())
+            .collect();
+        assert!(
+            parse(mode, &args).is_ok(),
+            "{name}: {:?}",
+            parse(mode, &args)
+        );
+    }
+}
