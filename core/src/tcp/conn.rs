@@ -73,6 +73,10 @@ pub struct TcpConn {
     pub seq_from_guest: u32,
     /// Last acknowledgement number we sent the guest.
     pub seq_acked_to_guest: u32,
+    /// Highest sequence number sent to the guest + 1 (survives rewinds).
+    pub seq_max_to_guest: u32,
+    /// `seq_max_to_guest` includes our FIN.
+    pub fin_in_max: bool,
 
     /// The guest's receive window, in bytes (already scaled).
     pub guest_window: u32,

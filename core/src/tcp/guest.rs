@@ -286,6 +286,7 @@ fn on_segment<H: Host>(
                 c.seq_acked_to_guest = c.seq_from_guest;
                 c.seq_acked_by_guest = seg.ack;
                 c.seq_to_guest = seg.ack;
+                c.seq_max_to_guest = seg.ack;
                 match seg.window_scale {
                     Some(ws) => c.guest_wscale = ws.min(MAX_GUEST_WINDOW_SCALE),
                     None => {
@@ -335,6 +336,7 @@ fn on_segment<H: Host>(
             c.state = TcpState::Established;
             c.seq_acked_by_guest = seg.ack;
             c.seq_to_guest = seg.ack;
+            c.seq_max_to_guest = seg.ack;
             c.timer = None;
             c.retries = 0;
             host::watch(
@@ -387,6 +389,13 @@ fn process_ack<H: Host>(
     seg: &Incoming<'_>,
     host: &mut H,
 ) -> bool {
+    if seq_lt(c.seq_to_guest, seg.ack) && !seq_lt(c.seq_max_to_guest, seg.ack) {
+        // Data sent before a rewind: the guest has it, skip ahead.
+        c.seq_to_guest = seg.ack;
+        if c.fin_in_max && seg.ack == c.seq_max_to_guest {
+            c.fin_sent = true;
+        }
+    }
     if seq_lt(c.seq_to_guest, seg.ack) {
         // RFC 9293 §3.10.7.4: an ACK for something not yet sent: ACK and drop.
         e.stats.record_drop(DropReason::TcpOutOfWindow);

@@ -165,9 +165,14 @@ pub(super) fn pump<H: Host>(
         if flags & FIN != 0 {
             c.fin_sent = true;
             c.seq_to_guest = c.seq_to_guest.wrapping_add(1);
+            c.seq_max_to_guest = c.seq_to_guest;
+            c.fin_in_max = true;
             break;
         }
         c.seq_to_guest = c.seq_to_guest.wrapping_add(len as u32);
+        if super::conn::seq_lt(c.seq_max_to_guest, c.seq_to_guest) {
+            c.seq_max_to_guest = c.seq_to_guest;
+        }
         e.stats.tcp_bytes_to_guest += len as u64;
     }
     arm_timer(e, now, c);
@@ -412,6 +417,8 @@ impl TcpConn {
             our_isn: 0,
             seq_from_guest: 0,
             seq_acked_to_guest: 0,
+            seq_max_to_guest: 0,
+            fin_in_max: false,
             guest_window: 0,
             guest_wscale: 0,
             our_wscale: 0,
