@@ -49,8 +49,34 @@ pub enum CliError {
 }
 
 impl fmt::Display for CliError {
+    /// One line, always: a rejected argument containing control characters (a line
+    /// break, say) is shown escaped, so callers that read our first line still get
+    /// the whole message.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
+        let text = self.unescaped().to_string();
+        for c in text.chars() {
+            if c.is_control() {
+                write!(f, "{}", c.escape_default())?;
+            } else {
+                fmt::Write::write_char(f, c)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The message with arguments as given (see [`CliError`]'s `Display`).
+struct Unescaped<'e>(&'e CliError);
+
+impl CliError {
+    fn unescaped(&self) -> Unescaped<'_> {
+        Unescaped(self)
+    }
+}
+
+impl fmt::Display for Unescaped<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
             CliError::Syntax(e) => e.fmt(f),
             CliError::WrongMode { option, only_for } => {
                 let prog = match only_for {
