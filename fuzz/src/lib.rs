@@ -32,7 +32,7 @@ use passt_shim_sim::sweep::{sweep, SweepOptions};
 use passt_shim_sim::testbed::{default_config, Testbed};
 use std::ffi::OsString;
 use std::net::IpAddr;
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::ffi::OsStringExt;
 use std::time::Duration;
 
 /// Parse a frame through every layer we understand; wherever a `Repr` parses, emit it

@@ -1,3 +1,6 @@
+//! TCP: acknowledgements for data sent before a retransmission rewind (found by the
+//! simulation sweeps).
+
 use passt_core::wire::tcp::TcpFlags;
 use passt_core::DropReason;
 use passt_shim_sim::testbed::{default_config, Segment, Testbed, GUEST_V4};
