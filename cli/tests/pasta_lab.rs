@@ -6,45 +6,11 @@
 mod lab;
 
 use lab::{
-    output_within, Lab, GATEWAY_V4, GATEWAY_V6, HOST_IFNAME, HOST_V4, HOST_V6, REMOTE_V4, REMOTE_V6,
+    expect_success, netcheck_sh, output_within, pasta, pasta_sh, stdout, Lab, GATEWAY_V4,
+    GATEWAY_V6, HOST_IFNAME, HOST_V4, HOST_V6, REMOTE_V4, REMOTE_V6,
 };
-use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Duration;
-
-fn pasta() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_pasta"))
-}
-
-/// Run `sh -c script` under pasta (unprivileged, `--config-net`) in the lab's host
-/// namespace, with extra pasta options.
-fn pasta_sh(lab: &Lab, opts: &[&str], script: &str) -> Output {
-    lab::open_tun_device();
-    let mut cmd = lab.in_host_unprivileged(pasta());
-    cmd.args(opts)
-        .args(["--config-net", "--", "sh", "-c", script]);
-    cmd.current_dir(&lab.dir);
-    output_within(&mut cmd, Duration::from_secs(120))
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn expect_success(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "status {:?}\nstdout: {}\nstderr: {}",
-        o.status,
-        stdout(o),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    stdout(o)
-}
-
-fn netcheck(args: &str) -> String {
-    format!("/usr/bin/python3 {} {args}", lab::netcheck().display())
-}
 
 #[test]
 fn config_net_copies_addresses_routes_mtu_and_brings_lo_up() {
@@ -124,8 +90,8 @@ fn tcp_echo_to_remote_v4_and_v6() {
     lab.remote_server("echo-server", REMOTE_V6, 7, &[]);
     let script = format!(
         "{} && echo && {}",
-        netcheck(&format!("echo {REMOTE_V4} 7 hello-v4")),
-        netcheck(&format!("echo {REMOTE_V6} 7 hello-v6"))
+        netcheck_sh(&format!("echo {REMOTE_V4} 7 hello-v4")),
+        netcheck_sh(&format!("echo {REMOTE_V6} 7 hello-v6"))
     );
     let out = expect_success(&pasta_sh(&lab, &[], &script));
     assert_eq!(out, "hello-v4\nhello-v6");
@@ -148,8 +114,8 @@ fn bulk_64_mib_each_way_is_byte_exact() {
         .unwrap();
     let script = format!(
         "{} && {}",
-        netcheck(&format!("upload {REMOTE_V4} 9000 up 64")),
-        netcheck(&format!("download {REMOTE_V4} 9001"))
+        netcheck_sh(&format!("upload {REMOTE_V4} 9000 up 64")),
+        netcheck_sh(&format!("download {REMOTE_V4} 9001"))
     );
     let out = expect_success(&pasta_sh(&lab, &[], &script));
     let mut lines = out.lines();
@@ -172,7 +138,7 @@ fn five_hundred_concurrent_connections_each_echo_their_own_payload() {
     let out = expect_success(&pasta_sh(
         &lab,
         &[],
-        &netcheck(&format!("concurrent {REMOTE_V4} 7 500")),
+        &netcheck_sh(&format!("concurrent {REMOTE_V4} 7 500")),
     ));
     assert_eq!(out.trim(), "500 ok 0 bad");
 }
@@ -183,7 +149,7 @@ fn refused_port_is_reported_within_100_ms() {
     let out = expect_success(&pasta_sh(
         &lab,
         &[],
-        &netcheck(&format!("refused {REMOTE_V4} 9")),
+        &netcheck_sh(&format!("refused {REMOTE_V4} 9")),
     ));
     let ms: u64 = out
         .trim()
@@ -201,7 +167,7 @@ fn half_close_still_receives_the_reply() {
     let out = expect_success(&pasta_sh(
         &lab,
         &[],
-        &netcheck(&format!("halfclose {REMOTE_V4} 7001")),
+        &netcheck_sh(&format!("halfclose {REMOTE_V4} 7001")),
     ));
     assert_eq!(out, "got 1000");
 }
@@ -213,7 +179,7 @@ fn gateway_address_reaches_host_loopback() {
     let out = expect_success(&pasta_sh(
         &lab,
         &[],
-        &netcheck(&format!("echo {GATEWAY_V4} 8000 via-gateway")),
+        &netcheck_sh(&format!("echo {GATEWAY_V4} 8000 via-gateway")),
     ));
     assert_eq!(out, "via-gateway");
 }
@@ -227,7 +193,7 @@ fn forwarded_ports_reach_a_server_in_the_namespace() {
     let script = format!(
         "READY_FILE={} timeout 30 {} & sleep 10",
         ready.display(),
-        netcheck("echo-server :: 9084")
+        netcheck_sh("echo-server :: 9084")
     );
     lab::open_tun_device();
     let mut cmd = lab.in_host_unprivileged(pasta());
@@ -271,8 +237,8 @@ fn outbound_forward_reaches_a_host_loopback_server() {
     lab.host_server("echo-server", "::1", 5214);
     let script = format!(
         "{} && echo && {}",
-        netcheck("echo 127.0.0.1 5213 dash-T-v4"),
-        netcheck("echo ::1 5214 dash-T-v6")
+        netcheck_sh("echo 127.0.0.1 5213 dash-T-v4"),
+        netcheck_sh("echo ::1 5214 dash-T-v6")
     );
     let out = expect_success(&pasta_sh(&lab, &["-T", "5213,5214"], &script));
     assert_eq!(out, "dash-T-v4\ndash-T-v6");
@@ -296,8 +262,8 @@ fn spliced_paths_carry_bulk_data_byte_exact() {
         .unwrap();
     let script = format!(
         "{} && {}",
-        netcheck("upload 127.0.0.1 9100 up 16"),
-        netcheck("download 127.0.0.1 9101")
+        netcheck_sh("upload 127.0.0.1 9100 up 16"),
+        netcheck_sh("download 127.0.0.1 9101")
     );
     let out = expect_success(&pasta_sh(&lab, &["-T", "9100,9101"], &script));
     let mut lines = out.lines();
@@ -329,7 +295,7 @@ fn auto_forwarding_follows_servers_in_the_namespace() {
     // and unforwarded once it exits (after 4 s).
     let script = format!(
         "sleep 2; timeout 4 {} ; sleep 6",
-        netcheck("echo-server 0.0.0.0 8090")
+        netcheck_sh("echo-server 0.0.0.0 8090")
     );
     let mut cmd = lab.in_host_unprivileged(pasta());
     cmd.args(["--config-net", "--", "sh", "-c", &script]);
@@ -381,14 +347,14 @@ fn event_loop_allocates_nothing_after_start_up() {
          {echo4} && {echo6} && {up} && {down} && {many} && {refused} && {spliced} && \
          (timeout 3 {server} &) && sleep 4 && \
          while [ $(( $(date +%s) - start )) -lt 11 ]; do {echo4} >/dev/null; sleep 0.5; done",
-        echo4 = netcheck(&format!("echo {REMOTE_V4} 7 x")),
-        echo6 = netcheck(&format!("echo {REMOTE_V6} 7 y")),
-        up = netcheck(&format!("upload {REMOTE_V4} 9000 up 32")),
-        down = netcheck(&format!("download {REMOTE_V4} 9001")),
-        many = netcheck(&format!("concurrent {REMOTE_V4} 7 200")),
-        refused = netcheck(&format!("refused {REMOTE_V4} 9")),
-        spliced = netcheck("echo 127.0.0.1 5213 z"),
-        server = netcheck("echo-server 0.0.0.0 8091"),
+        echo4 = netcheck_sh(&format!("echo {REMOTE_V4} 7 x")),
+        echo6 = netcheck_sh(&format!("echo {REMOTE_V6} 7 y")),
+        up = netcheck_sh(&format!("upload {REMOTE_V4} 9000 up 32")),
+        down = netcheck_sh(&format!("download {REMOTE_V4} 9001")),
+        many = netcheck_sh(&format!("concurrent {REMOTE_V4} 7 200")),
+        refused = netcheck_sh(&format!("refused {REMOTE_V4} 9")),
+        spliced = netcheck_sh("echo 127.0.0.1 5213 z"),
+        server = netcheck_sh("echo-server 0.0.0.0 8091"),
     );
     lab::open_tun_device();
     let mut cmd = lab.in_host_unprivileged(pasta());

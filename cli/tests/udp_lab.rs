@@ -6,47 +6,15 @@
 
 mod lab;
 
-use lab::{output_within, Lab, GATEWAY_V4, HOST_V4, HOST_V6, REMOTE_V4, REMOTE_V6};
-use std::path::Path;
+use lab::{
+    expect_success, netcheck_sh, output_within, pasta, pasta_sh, stdout, Lab, GATEWAY_V4, HOST_V4,
+    HOST_V6, REMOTE_V4, REMOTE_V6,
+};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-fn pasta() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_pasta"))
-}
-
-/// Run `sh -c script` under pasta (unprivileged, `--config-net`) in the lab's host
-/// namespace, with extra pasta options.
-fn pasta_sh(lab: &Lab, opts: &[&str], script: &str) -> Output {
-    lab::open_tun_device();
-    let mut cmd = lab.in_host_unprivileged(pasta());
-    cmd.args(opts)
-        .args(["--config-net", "--", "sh", "-c", script]);
-    cmd.current_dir(&lab.dir);
-    output_within(&mut cmd, Duration::from_secs(120))
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn expect_success(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "status {:?}\nstdout: {}\nstderr: {}",
-        o.status,
-        stdout(o),
-        stderr(o)
-    );
-    stdout(o)
-}
-
-fn netcheck(args: &str) -> String {
-    format!("/usr/bin/python3 {} {args}", lab::netcheck().display())
 }
 
 /// Let every group of the lab's host namespace open ping sockets (pasta runs there
@@ -67,8 +35,8 @@ fn udp_echo_to_remote_v4_and_v6() {
     lab.remote_server("udp-echo-server", REMOTE_V6, 7, &[]);
     let script = format!(
         "{} && echo && {}",
-        netcheck(&format!("udp-echo {REMOTE_V4} 7 hello-v4")),
-        netcheck(&format!("udp-echo {REMOTE_V6} 7 hello-v6"))
+        netcheck_sh(&format!("udp-echo {REMOTE_V4} 7 hello-v4")),
+        netcheck_sh(&format!("udp-echo {REMOTE_V6} 7 hello-v6"))
     );
     let out = expect_success(&pasta_sh(&lab, &[], &script));
     assert_eq!(out, "hello-v4\nhello-v6");
@@ -81,8 +49,8 @@ fn zero_length_datagram_round_trip() {
     lab.remote_server("udp-echo-server", REMOTE_V6, 7, &[]);
     let script = format!(
         "{} && {}",
-        netcheck(&format!("udp-zero {REMOTE_V4} 7")),
-        netcheck(&format!("udp-zero {REMOTE_V6} 7"))
+        netcheck_sh(&format!("udp-zero {REMOTE_V4} 7")),
+        netcheck_sh(&format!("udp-zero {REMOTE_V6} 7"))
     );
     let out = expect_success(&pasta_sh(&lab, &[], &script));
     assert_eq!(out, "zero ok\nzero ok\n");
@@ -97,8 +65,8 @@ fn dns_forward_reaches_the_dns_host_over_udp_and_tcp() {
     lab.host_server("echo-server", "127.0.0.53", 53);
     let script = format!(
         "{} && echo && {}",
-        netcheck("udp-echo 169.254.1.1 53 dns-over-udp"),
-        netcheck("echo 169.254.1.1 53 dns-over-tcp")
+        netcheck_sh("udp-echo 169.254.1.1 53 dns-over-udp"),
+        netcheck_sh("echo 169.254.1.1 53 dns-over-tcp")
     );
     let out = expect_success(&pasta_sh(
         &lab,
@@ -117,7 +85,7 @@ fn udp_forwarded_port_reaches_a_server_in_the_namespace() {
     let script = format!(
         "READY_FILE={} {} & sleep 20",
         ready.display(),
-        netcheck("udp-echo-server :: 9084")
+        netcheck_sh("udp-echo-server :: 9084")
     );
     lab::open_tun_device();
     let mut cmd = lab.in_host_unprivileged(pasta());
@@ -178,7 +146,7 @@ fn forbidden_ping_sockets_are_reported_once_and_pasta_keeps_working() {
     lab.remote_server("udp-echo-server", REMOTE_V4, 7, &[]);
     let script = format!(
         "ping -c 2 -i 0.2 -W 1 {REMOTE_V4}; ping -6 -c 1 -W 1 {REMOTE_V6}; {}",
-        netcheck(&format!("udp-echo {REMOTE_V4} 7 still-working"))
+        netcheck_sh(&format!("udp-echo {REMOTE_V4} 7 still-working"))
     );
     let out = pasta_sh(&lab, &[], &script);
     let text = expect_success(&out);
@@ -209,7 +177,7 @@ fn udp_request_response_rate_vs_the_direct_path() {
     let through = expect_success(&pasta_sh(
         &lab,
         &[],
-        &netcheck(&format!("udp-rr {REMOTE_V4} 7 {N}")),
+        &netcheck_sh(&format!("udp-rr {REMOTE_V4} 7 {N}")),
     ));
     eprintln!("UDP request/response, direct: {}", direct.trim());
     eprintln!("UDP request/response, pasta:  {}", through.trim());
@@ -259,11 +227,11 @@ fn udp_dns_and_ping_allocate_nothing_after_start_up() {
         "for i in 1 2 3 4 5 6 7 8; do {echo4} >/dev/null && {echo6} >/dev/null || exit 1; done; \
          {zero} && {dns} && {rr} && ping -c 3 -i 0.2 -W 2 {REMOTE_V4} >/dev/null && \
          ping -6 -c 3 -i 0.2 -W 2 {REMOTE_V6} >/dev/null",
-        echo4 = netcheck(&format!("udp-echo {REMOTE_V4} 7 x")),
-        echo6 = netcheck(&format!("udp-echo {REMOTE_V6} 7 y")),
-        zero = netcheck(&format!("udp-zero {REMOTE_V4} 7")),
-        dns = netcheck("udp-echo 169.254.1.1 53 q"),
-        rr = netcheck(&format!("udp-rr {REMOTE_V4} 7 2000")),
+        echo4 = netcheck_sh(&format!("udp-echo {REMOTE_V4} 7 x")),
+        echo6 = netcheck_sh(&format!("udp-echo {REMOTE_V6} 7 y")),
+        zero = netcheck_sh(&format!("udp-zero {REMOTE_V4} 7")),
+        dns = netcheck_sh("udp-echo 169.254.1.1 53 q"),
+        rr = netcheck_sh(&format!("udp-rr {REMOTE_V4} 7 2000")),
     );
     // First with ping sockets forbidden (the warning path), then allowed.
     let forbidden = allocations_after_start_up(
@@ -271,7 +239,7 @@ fn udp_dns_and_ping_allocate_nothing_after_start_up() {
         &[],
         &format!(
             "ping -c 1 -W 1 {REMOTE_V4}; {}",
-            netcheck(&format!("udp-zero {REMOTE_V4} 7"))
+            netcheck_sh(&format!("udp-zero {REMOTE_V4} 7"))
         ),
         "alloc-forbidden",
     );

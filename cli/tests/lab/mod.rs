@@ -363,3 +363,38 @@ pub fn wait_exit(pid: i32, limit: Duration) -> Option<Duration> {
     }
     None
 }
+
+/// The `pasta` binary under test.
+pub fn pasta() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_pasta"))
+}
+
+/// Run `sh -c script` under pasta (unprivileged, `--config-net`) in the lab's host
+/// namespace, with extra pasta options.
+pub fn pasta_sh(lab: &Lab, opts: &[&str], script: &str) -> Output {
+    open_tun_device();
+    let mut cmd = lab.in_host_unprivileged(pasta());
+    cmd.args(opts)
+        .args(["--config-net", "--", "sh", "-c", script]);
+    cmd.current_dir(&lab.dir);
+    output_within(&mut cmd, Duration::from_secs(120))
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn expect_success(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "status {:?}\nstdout: {}\nstderr: {}",
+        o.status,
+        stdout(o),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    stdout(o)
+}
+
+pub fn netcheck_sh(args: &str) -> String {
+    format!("/usr/bin/python3 {} {args}", netcheck().display())
+}
