@@ -17,17 +17,6 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-/// Let every group of the lab's host namespace open ping sockets (pasta runs there
-/// as `nobody`). Only the lab namespace is touched.
-fn allow_ping_in_host_namespace(lab: &Lab) {
-    let out = lab
-        .in_host("sysctl")
-        .args(["-w", "net.ipv4.ping_group_range=0 2147483647"])
-        .output()
-        .expect("sysctl");
-    assert!(out.status.success(), "{}", stderr(&out));
-}
-
 #[test]
 fn udp_echo_to_remote_v4_and_v6() {
     let Some(mut lab) = Lab::new() else { return };
@@ -125,7 +114,7 @@ fn udp_forwarded_port_reaches_a_server_in_the_namespace() {
 #[test]
 fn ping_and_ping6_to_remote_without_loss() {
     let Some(lab) = Lab::new() else { return };
-    allow_ping_in_host_namespace(&lab);
+    lab.allow_ping_sockets();
     let script = format!(
         "ping -c 5 -i 0.2 -W 2 {REMOTE_V4} && ping -6 -c 5 -i 0.2 -W 2 {REMOTE_V6} && \
          ping -c 2 -i 0.2 -W 2 {GATEWAY_V4}"
@@ -244,7 +233,7 @@ fn udp_dns_and_ping_allocate_nothing_after_start_up() {
         "alloc-forbidden",
     );
     assert_eq!(forbidden.trim(), "allocations_after_init 0");
-    allow_ping_in_host_namespace(&lab);
+    lab.allow_ping_sockets();
     let text = allocations_after_start_up(
         &lab,
         &["--dns-forward", "169.254.1.1", "--dns-host", "127.0.0.53"],

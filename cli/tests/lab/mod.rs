@@ -151,6 +151,21 @@ impl Lab {
         c
     }
 
+    /// Let every group of the lab's host namespace open ping sockets, as distributions
+    /// do by default (the translators run there as `nobody`). Only the lab is touched.
+    pub fn allow_ping_sockets(&self) {
+        let out = self
+            .in_host("sysctl")
+            .args(["-w", "net.ipv4.ping_group_range=0 2147483647"])
+            .output()
+            .expect("sysctl");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// A command run in the "remote" namespace.
     pub fn in_remote(&self, program: &str) -> Command {
         let mut c = Command::new("ip");
