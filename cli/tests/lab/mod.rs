@@ -11,6 +11,7 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod guest;
+pub mod podman;
 pub mod vm;
 
 use std::path::{Path, PathBuf};
