@@ -6,7 +6,7 @@
 //! ```
 //! One engine serves one guest link. It keeps what it learned about the guest (MAC,
 //! addresses seen) in [`GuestState`], forgets it when the link goes down, and answers
-//! the built-in services through the frame demultiplexer in [`crate::tap`].
+//! the built-in services through the frame demultiplexer (`tap.rs`).
 
 use crate::config::{Config, ConfigError};
 use crate::flow::{FlowId, FlowTable, Slot, TableError};

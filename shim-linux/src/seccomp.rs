@@ -92,7 +92,7 @@ const PASST: &[Syscall] = &[];
 const LOG_FILE: &[Syscall] = syscalls![SYS_lseek, SYS_ftruncate];
 
 /// The allowlist for `profile` on this architecture (empty where unsupported), plus
-/// [`LOG_FILE`] when the process logs to a file.
+/// `lseek` and `ftruncate` (`LOG_FILE`) when the process logs to a file.
 pub fn allowlist(profile: Profile) -> Vec<Syscall> {
     #[cfg(target_arch = "x86_64")]
     {

@@ -5,7 +5,7 @@
 //! 1. **Safety**: connections open in both directions (guest → host, and host → guest
 //!    through a forwarded port) and exchange random byte strings while the link loses,
 //!    duplicates, reorders and damages frames and the host fails (`EMFILE`, `EAGAIN`,
-//!    short writes, peer resets). After every step the [`checks`] hold: the engine's
+//!    short writes, peer resets). After every step the checks (`sweep/checks.rs`) hold: the engine's
 //!    invariants and capacity, one live host socket per flow, no operation on a
 //!    closed socket, every byte the engine sends the guest is the host peer's byte at
 //!    that position, every byte the host peer receives is the guest's byte at that
