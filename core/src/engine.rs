@@ -135,6 +135,8 @@ pub struct Engine<'a> {
     pub(crate) ack_queue: heapless::Vec<FlowId, ACK_QUEUE>,
     /// Ports bound by `auto` TCP forwarding, by [`crate::tcp::Direction`].
     pub(crate) auto_bound: [crate::fwd::PortSet; 2],
+    /// Listeners with connections left queued, accepted from the timer path.
+    pub(crate) accept_retry: crate::tcp::AcceptRetry,
     link_up: bool,
     next_ra: Option<Instant>,
     rng: Rng,
@@ -163,6 +165,7 @@ impl<'a> Engine<'a> {
             flow_deadline: None,
             ack_queue: heapless::Vec::new(),
             auto_bound: [crate::fwd::PortSet::new(), crate::fwd::PortSet::new()],
+            accept_retry: crate::tcp::AcceptRetry::default(),
             link_up: false,
             next_ra: None,
             rng,
@@ -316,10 +319,14 @@ impl<'a> Engine<'a> {
 
     /// When [`Engine::handle_timeout`] must next run, if ever.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        match (self.next_ra, self.flow_deadline) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [
+            self.next_ra,
+            self.flow_deadline,
+            self.accept_retry.deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Run every timer due at `now`.
@@ -333,6 +340,7 @@ impl<'a> Engine<'a> {
         if self.flow_deadline.is_some_and(|d| d <= now) {
             self.run_flow_timers(now, host);
         }
+        crate::tcp::retry_accepts(self, now, host);
     }
 
     /// Fire every due flow timer, then recompute the earliest remaining deadline.

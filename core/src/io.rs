@@ -155,12 +155,25 @@ pub enum Op<'a> {
         backlog: u32,
     },
     /// Accept one pending connection from `listener`, naming it `sock`.
-    /// Result: [`OpResult::Accepted`] or `Err(WouldBlock)`.
+    /// Result: [`OpResult::Accepted`], `Err(WouldBlock)` when none is pending, or the
+    /// accept error: with `TooManyFiles` or `NoBuffers` the connection stays queued
+    /// and, the listener being edge-triggered, no new readiness is reported for it
+    /// (the engine retries on its own).
     Accept {
         /// Listening socket.
         listener: SockRef,
         /// Name for the accepted socket.
         sock: SockRef,
+    },
+    /// Accept one pending connection from `listener` and reset it at once (zero
+    /// linger, then close: the client sees `ECONNRESET`), for a connection the engine
+    /// cannot track. The socket is never named, so no `SockRef` is spent on it.
+    /// Result: `Done` (one connection refused), `Err(WouldBlock)` when none is
+    /// pending, or the accept error (`TooManyFiles`, `NoBuffers`…: the connection stays
+    /// queued).
+    Refuse {
+        /// Listening socket.
+        listener: SockRef,
     },
     /// Start a non-blocking connect. Result: `Done` (connected at once),
     /// `Err(InProgress)` (completion reported as writability), or the error.

@@ -101,6 +101,9 @@ drop_reasons! {
     PingForbidden => "ping-forbidden",
     /// An ICMP echo request the ping socket did not take.
     PingSendFailed => "ping-send-failed",
+    /// A listener whose `accept()` failed could not be remembered for a retry (too
+    /// many listeners failing at once): its queued connections wait for the next one.
+    AcceptRetryFull => "accept-retry-full",
 }
 
 /// Counters kept by the engine. Plain integers: cheap to copy out and compare.
@@ -130,6 +133,12 @@ pub struct Stats {
     pub tcp_send_blocked: u64,
     /// Host connections that failed (refused, unreachable, reset).
     pub tcp_host_errors: u64,
+    /// Connections refused with a reset because the flow table was full: guest SYNs
+    /// answered with RST, and host connections accepted on a forwarded port and reset.
+    pub tcp_refused: u64,
+    /// `accept()` on a forwarded port failed (out of descriptors or memory) and was
+    /// retried later.
+    pub tcp_accept_failures: u64,
     /// Connections reset because the guest stopped answering.
     pub tcp_timeouts: u64,
     /// Payload bytes sent to the guest over TCP.
@@ -172,6 +181,8 @@ impl Default for Stats {
             tcp_out_of_order: 0,
             tcp_send_blocked: 0,
             tcp_host_errors: 0,
+            tcp_refused: 0,
+            tcp_accept_failures: 0,
             tcp_timeouts: 0,
             tcp_bytes_to_guest: 0,
             tcp_spliced: 0,

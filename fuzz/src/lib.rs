@@ -172,7 +172,7 @@ pub fn engine_frames(data: &[u8]) {
 
 /// The sweep a fuzzer's bytes choose: the seed (8 bytes), then one byte per knob —
 /// flow capacity, connections each way, sizes, buffer, safety time, and the rate of
-/// every fault. Missing bytes read as zero.
+/// every fault (the `accept()` failure rate last). Missing bytes read as zero.
 pub fn sweep_input(data: &[u8]) -> (u64, SweepOptions) {
     let mut seed = [0u8; 8];
     for (d, s) in seed.iter_mut().zip(data) {
@@ -181,7 +181,7 @@ pub fn sweep_input(data: &[u8]) -> (u64, SweepOptions) {
     let mut knobs = data.iter().skip(8).copied().chain(std::iter::repeat(0));
     let mut next = || knobs.next().unwrap_or(0);
     let per_mille = |b: u8| u16::from(b);
-    let options = SweepOptions {
+    let mut options = SweepOptions {
         flows: 1 + usize::from(next() % 12),
         outbound: usize::from(next() % 5),
         inbound: usize::from(next() % 4),
@@ -197,7 +197,7 @@ pub fn sweep_input(data: &[u8]) -> (u64, SweepOptions) {
         },
         host: HostFaultRates {
             open_emfile: per_mille(next()),
-            // Off, as in the CI sweep: a failed accept() is never retried (reported).
+            // Read last (below), so inputs written before it was a knob keep meaning.
             accept_emfile: 0,
             send_would_block: per_mille(next()),
             send_short: per_mille(next()),
@@ -207,6 +207,7 @@ pub fn sweep_input(data: &[u8]) -> (u64, SweepOptions) {
         trace: false,
         sabotage: None,
     };
+    options.host.accept_emfile = per_mille(next());
     (u64::from_le_bytes(seed), options)
 }
 

@@ -291,7 +291,8 @@ pub fn log_stats(stats: &Stats) {
     }
     crate::log_debug!(
         "Frames from the guest {}, to the guest {}, answered by services {}, send errors {}; \
-         TCP connections opened {}, closed {}, resets sent {}, retransmits {}",
+         TCP connections opened {}, closed {}, resets sent {}, retransmits {}, \
+         refused (table full) {}, accept failures {}",
         stats.frames_in,
         stats.frames_out,
         stats.service_replies,
@@ -299,7 +300,9 @@ pub fn log_stats(stats: &Stats) {
         stats.tcp_opened,
         stats.tcp_closed,
         stats.tcp_resets_sent,
-        stats.tcp_retransmits
+        stats.tcp_retransmits,
+        stats.tcp_refused,
+        stats.tcp_accept_failures
     );
     for (r, n) in stats.nonzero_drops() {
         crate::log_debug!("Dropped {}: {n}", r.name());

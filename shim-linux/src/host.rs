@@ -330,6 +330,22 @@ impl<G: GuestLink> LinuxHost<G> {
         }
     }
 
+    /// `Op::Refuse`: accept one pending connection and close it with zero linger, so
+    /// the kernel resets it (the client sees `ECONNRESET`, not an orderly FIN).
+    fn refuse(&mut self, listener: SockRef) -> OpResult {
+        let Some(l) = self.entry(listener) else {
+            return OpResult::Err(HostError::Other(libc::EBADF));
+        };
+        match net::accept_with(&l.fd, SocketFlags::NONBLOCK | SocketFlags::CLOEXEC) {
+            Ok(fd) => {
+                let _ = net::sockopt::set_socket_linger(&fd, Some(Duration::ZERO));
+                drop(fd);
+                OpResult::Done
+            }
+            Err(e) => OpResult::Err(host_error(e)),
+        }
+    }
+
     fn peek(&mut self, sock: SockRef, offset: usize, buf: &mut [u8]) -> OpResult {
         let Some(e) = self.entry(sock) else {
             return OpResult::Err(HostError::Other(libc::EBADF));
@@ -526,6 +542,7 @@ impl<G: GuestLink> Host for LinuxHost<G> {
                 None => OpResult::Err(HostError::Other(libc::EBADF)),
             },
             Op::Accept { listener, sock } => self.accept(listener, sock),
+            Op::Refuse { listener } => self.refuse(listener),
             Op::Connect { sock, addr } => match self.entry(sock) {
                 Some(e) => result(net::connect(&e.fd, &addr)),
                 None => OpResult::Err(HostError::Other(libc::EBADF)),

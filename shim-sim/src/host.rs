@@ -59,9 +59,11 @@ fn model_result(op: &Op<'_>) -> OpResult {
     match op {
         Op::Send { data, .. } | Op::SendTo { data, .. } => OpResult::Len(data.len()),
         Op::Discard { len, .. } => OpResult::Len(*len),
-        Op::Peek { .. } | Op::Accept { .. } | Op::Splice { .. } | Op::RecvFrom { .. } => {
-            OpResult::Err(HostError::WouldBlock)
-        }
+        Op::Peek { .. }
+        | Op::Accept { .. }
+        | Op::Refuse { .. }
+        | Op::Splice { .. }
+        | Op::RecvFrom { .. } => OpResult::Err(HostError::WouldBlock),
         Op::Connect { .. } => OpResult::Err(HostError::InProgress),
         Op::TcpInfo { .. } => OpResult::TcpInfo(TcpInfo {
             send_space: SEND_SPACE,

@@ -120,6 +120,7 @@ pub fn format_op(op: &Op<'_>) -> String {
         Op::Accept { listener, sock } => {
             format!("accept listener={} sock={}", s(*listener), s(*sock))
         }
+        Op::Refuse { listener } => format!("refuse listener={}", s(*listener)),
         Op::Connect { sock, addr } => format!("connect sock={} addr={addr}", s(*sock)),
         Op::TakeError { sock } => format!("take-error sock={}", s(*sock)),
         Op::Send { sock, data } => format!("send sock={} data={}", s(*sock), hex::encode(data)),

@@ -140,6 +140,9 @@ pub struct SimSockets {
     /// Closed sockets whose name was later reused (by an accept or open), oldest
     /// first, so a closed connection stays observable.
     pub retired: Vec<SimSocket>,
+    /// Clients whose queued connection the engine refused ([`Op::Refuse`]: accepted
+    /// and reset at once), oldest first.
+    pub refused: Vec<SocketAddr>,
 }
 
 impl SimSockets {
@@ -479,6 +482,28 @@ impl SimSockets {
                 self.install(sock, s);
                 OpResult::Accepted { peer, local }
             }
+            Op::Refuse { listener } => {
+                let Some(l) = self.socks.get(&listener.to_raw()) else {
+                    return OpResult::Err(HostError::Other(9));
+                };
+                if l.backlog.is_empty() {
+                    return OpResult::Err(HostError::WouldBlock);
+                }
+                if self.faults.accept_fails() {
+                    return OpResult::Err(HostError::TooManyFiles);
+                }
+                let l = self
+                    .socks
+                    .get_mut(&listener.to_raw())
+                    .expect("looked up above");
+                match l.backlog.pop_front() {
+                    Some(peer) => {
+                        self.refused.push(peer);
+                        OpResult::Done
+                    }
+                    None => OpResult::Err(HostError::WouldBlock),
+                }
+            }
             Op::Connect { sock, addr } => {
                 let behaviour = self
                     .behaviours
@@ -711,7 +736,7 @@ impl SimSockets {
             | Op::SendTo { sock, .. }
             | Op::RecvFrom { sock, .. }
             | Op::SetMaxSeg { sock, .. } => Some(sock),
-            Op::Accept { listener, .. } => Some(listener),
+            Op::Accept { listener, .. } | Op::Refuse { listener } => Some(listener),
             Op::Splice { from, .. } => Some(from),
             Op::TapSend(_) | Op::Open { .. } => None,
         }

@@ -117,11 +117,9 @@ impl SweepOptions {
             },
             host: HostFaultRates {
                 open_emfile: rate(&mut r, 200),
-                // Off: an `accept()` failing with EMFILE leaves the connection queued,
-                // and nothing retries it (the engine drops the listener's readiness
-                // and the Linux shim registers listeners edge-triggered), so the
-                // liveness phase finds it stuck. Turn it on once that is fixed.
-                accept_emfile: 0,
+                // The connection stays queued and no readiness reports it again: the
+                // engine's accept retry must pick it up.
+                accept_emfile: rate(&mut r, 300),
                 send_would_block: rate(&mut r, 200),
                 send_short: rate(&mut r, 300),
             },

@@ -158,6 +158,7 @@ fn open<H: Host>(e: &mut Engine<'_>, now: Instant, key: FlowKey, seg: &Incoming<
         Err(InsertError::Full) => {
             // A full table refuses politely: the guest sees "connection refused".
             e.stats.record_drop(DropReason::FlowTableFull);
+            e.stats.tcp_refused += 1;
             let mut refused = conn;
             refused.seq_to_guest = 0;
             reset_guest(e, &key, &refused, host);

@@ -10,6 +10,7 @@
 use super::{host, sock_of, splice, LISTEN_BACKLOG};
 use crate::config::Mode;
 use crate::engine::{Engine, Flow};
+use crate::flow::FlowId;
 use crate::fwd::{PortForwards, PortSet};
 use crate::io::{Family, Host, HostError, Interest, Namespace, Op, OpResult, Transport};
 use crate::sockref::{SockKind, SockRef};
@@ -17,6 +18,7 @@ use crate::stats::DropReason;
 use crate::tcp::TcpConn;
 use crate::time::Instant;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use core::time::Duration;
 
 /// Which way a forwarded port points.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -232,7 +234,92 @@ pub(crate) fn update_auto<H: Host>(
     changed
 }
 
-/// Accept every pending connection on a forwarded port and send each on its way.
+/// Most connections taken from one listener per call, so that a deep backlog cannot
+/// starve the event loop: the rest are taken from the timer path at once.
+pub const ACCEPT_BATCH: usize = LISTEN_BACKLOG as usize;
+/// Delay before the first retry of a failed `accept()`.
+pub const ACCEPT_RETRY_MIN: Duration = Duration::from_millis(10);
+/// Longest delay between retries of a failing `accept()` (the delay doubles per failed
+/// retry up to this).
+pub const ACCEPT_RETRY_MAX: Duration = Duration::from_secs(1);
+/// Listeners remembered for a retry at once.
+pub const ACCEPT_RETRY_SLOTS: usize = 256;
+
+/// Listeners with connections still queued that no readiness will report again.
+///
+/// Listeners are watched edge-triggered: once `accept()` fails for want of descriptors
+/// or memory (`EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`), or a batch stops short of an
+/// empty backlog, the pending connections would sit there until another one arrives.
+/// The engine remembers such listeners and accepts from them on its own timer, with
+/// an exponential backoff while the failure persists.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AcceptRetry {
+    listeners: heapless::Vec<SockRef, ACCEPT_RETRY_SLOTS>,
+    at: Option<Instant>,
+    /// Retry rounds in a row that left some listener failing.
+    backoff: u8,
+}
+
+impl AcceptRetry {
+    /// When the next retry is due, if any.
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        self.at
+    }
+
+    /// How long to wait after a failure, given the rounds that failed so far.
+    fn delay(&self) -> Duration {
+        (ACCEPT_RETRY_MIN * (1u32 << self.backoff.min(7))).min(ACCEPT_RETRY_MAX)
+    }
+
+    /// Remember `listener`: at once when `busy` (a batch was cut short), else after
+    /// the backoff delay. Returns false when there is no room to remember it.
+    fn defer(&mut self, now: Instant, listener: SockRef, busy: bool) -> bool {
+        if !self.listeners.contains(&listener) && self.listeners.push(listener).is_err() {
+            return false;
+        }
+        let at = if busy { now } else { now + self.delay() };
+        self.at = Some(self.at.map_or(at, |a| a.min(at)));
+        true
+    }
+
+    /// `listener` was drained: nothing left to retry for it.
+    fn forget(&mut self, listener: SockRef) {
+        self.listeners.retain(|l| *l != listener);
+        if self.listeners.is_empty() {
+            self.at = None;
+            self.backoff = 0;
+        }
+    }
+}
+
+/// Remember `listener` for a retry (see [`AcceptRetry`]).
+fn defer_accept(e: &mut Engine<'_>, now: Instant, listener: SockRef, busy: bool) {
+    if !e.accept_retry.defer(now, listener, busy) {
+        e.stats.record_drop(DropReason::AcceptRetryFull);
+    }
+}
+
+/// Accept again from the listeners whose `accept()` failed or whose batch was cut
+/// short, once their retry is due.
+pub(crate) fn retry_accepts<H: Host>(e: &mut Engine<'_>, now: Instant, host: &mut H) {
+    if e.accept_retry.at.is_none_or(|at| at > now) {
+        return;
+    }
+    let pending = core::mem::take(&mut e.accept_retry.listeners);
+    e.accept_retry.at = None;
+    // Listeners that fail again are deferred by the next, longer delay.
+    e.accept_retry.backoff = e.accept_retry.backoff.saturating_add(1).min(7);
+    for listener in pending {
+        accept_all(e, now, listener, host);
+    }
+    if e.accept_retry.listeners.is_empty() {
+        e.accept_retry.backoff = 0;
+    }
+}
+
+/// Accept pending connections on a forwarded port (at most [`ACCEPT_BATCH`]) and
+/// send each on its way. A listener left with connections queued is retried from the
+/// timer path (see [`AcceptRetry`]).
 pub(super) fn accept_all<H: Host>(
     e: &mut Engine<'_>,
     now: Instant,
@@ -241,67 +328,98 @@ pub(super) fn accept_all<H: Host>(
 ) {
     let Some((direction, _port, mapped)) = decode(e, listener) else {
         e.stats.record_drop(DropReason::StaleSockRef);
+        e.accept_retry.forget(listener);
         return;
     };
-    loop {
+    for _ in 0..ACCEPT_BATCH {
         let id = match e
             .flows
             .insert(Flow::Tcp(TcpConn::placeholder()), [None, None])
         {
             Ok(id) => id,
             Err(_) => {
-                // Full table: take the connection and reset it, so the client is
+                // Full table: take the connections and reset them, so that clients are
                 // refused instead of left hanging in the backlog.
-                e.stats.record_drop(DropReason::FlowTableFull);
-                refuse_pending(e, listener, host);
+                refuse_pending(e, now, listener, host);
                 return;
             }
         };
         let sock = sock_of(id);
         let peer = match host.exec(Op::Accept { listener, sock }) {
             OpResult::Accepted { peer, .. } => peer,
-            _ => {
+            OpResult::Err(HostError::WouldBlock) => {
                 e.flows.remove(id);
+                e.accept_retry.forget(listener);
+                return;
+            }
+            OpResult::Err(HostError::ConnectionReset) => {
+                // Reset while queued (ECONNABORTED): on to the next one.
+                e.flows.remove(id);
+                continue;
+            }
+            _ => {
+                // Out of descriptors or memory (or another failure): the connection
+                // stays queued and no new readiness will say so. Try again later.
+                e.flows.remove(id);
+                e.stats.tcp_accept_failures += 1;
+                defer_accept(e, now, listener, false);
                 return;
             }
         };
-        match direction {
-            Direction::Outbound => {
-                // -T: the namespace's loopback to the host's loopback, same family.
-                let to = match peer.ip() {
-                    IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
-                    IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
-                };
-                splice::open(
+        dispatch(e, now, id, sock, direction, peer, mapped, host);
+    }
+    defer_accept(e, now, listener, true);
+}
+
+/// Send a connection accepted from a listener of `direction` on its way: spliced, or
+/// offered to the guest on port `mapped`.
+#[allow(clippy::too_many_arguments)]
+fn dispatch<H: Host>(
+    e: &mut Engine<'_>,
+    now: Instant,
+    id: FlowId,
+    sock: SockRef,
+    direction: Direction,
+    peer: SocketAddr,
+    mapped: u16,
+    host: &mut H,
+) {
+    match direction {
+        Direction::Outbound => {
+            // -T: the namespace's loopback to the host's loopback, same family.
+            let to = match peer.ip() {
+                IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+                IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
+            };
+            splice::open(
+                e,
+                now,
+                id,
+                SocketAddr::new(to, mapped),
+                Namespace::Host,
+                host,
+            );
+        }
+        Direction::Inbound if e.config.splice && peer.ip().is_loopback() => {
+            // A loopback client bypasses the tap: connect from inside the namespace
+            // to the guest's own address (passt-reference §3.10).
+            match spliced_target(e, peer.ip()) {
+                Some(to) => splice::open(
                     e,
                     now,
                     id,
                     SocketAddr::new(to, mapped),
-                    Namespace::Host,
+                    Namespace::Guest,
                     host,
-                );
-            }
-            Direction::Inbound if e.config.splice && peer.ip().is_loopback() => {
-                // A loopback client bypasses the tap: connect from inside the namespace
-                // to the guest's own address (passt-reference §3.10).
-                match spliced_target(e, peer.ip()) {
-                    Some(to) => splice::open(
-                        e,
-                        now,
-                        id,
-                        SocketAddr::new(to, mapped),
-                        Namespace::Guest,
-                        host,
-                    ),
-                    None => {
-                        e.stats.record_drop(DropReason::BadAddress);
-                        host.exec(Op::Close { sock, abort: true });
-                        e.flows.remove(id);
-                    }
+                ),
+                None => {
+                    e.stats.record_drop(DropReason::BadAddress);
+                    host.exec(Op::Close { sock, abort: true });
+                    e.flows.remove(id);
                 }
             }
-            Direction::Inbound => host::offer_to_guest(e, now, id, peer, mapped, host),
         }
+        Direction::Inbound => host::offer_to_guest(e, now, id, peer, mapped, host),
     }
 }
 
@@ -324,12 +442,26 @@ fn spliced_target(e: &Engine<'_>, client: IpAddr) -> Option<IpAddr> {
     }
 }
 
-/// Accept and reset connections we cannot track.
-fn refuse_pending<H: Host>(e: &mut Engine<'_>, listener: SockRef, host: &mut H) {
-    // A name no live flow can have: the socket is closed before anything else is named.
-    let sock = SockRef::new(SockKind::TcpConn, 1, u16::MAX, u32::MAX);
-    while let OpResult::Accepted { .. } = host.exec(Op::Accept { listener, sock }) {
-        host.exec(Op::Close { sock, abort: true });
-        e.stats.tcp_resets_sent += 1;
+/// Accept and reset connections we cannot track (a full flow table): each client
+/// sees its connection reset (`ECONNRESET`), not a hang in the backlog.
+fn refuse_pending<H: Host>(e: &mut Engine<'_>, now: Instant, listener: SockRef, host: &mut H) {
+    for _ in 0..ACCEPT_BATCH {
+        match host.exec(Op::Refuse { listener }) {
+            OpResult::Done => {
+                e.stats.record_drop(DropReason::FlowTableFull);
+                e.stats.tcp_refused += 1;
+            }
+            OpResult::Err(HostError::WouldBlock) => {
+                e.accept_retry.forget(listener);
+                return;
+            }
+            OpResult::Err(HostError::ConnectionReset) => {}
+            _ => {
+                e.stats.tcp_accept_failures += 1;
+                defer_accept(e, now, listener, false);
+                return;
+            }
+        }
     }
+    defer_accept(e, now, listener, true);
 }

@@ -23,8 +23,10 @@ pub use conn::{TcpConn, TcpState, TimerKind};
 pub(crate) use guest::from_guest;
 pub(crate) use host::{on_socket, on_timer};
 
-pub(crate) use listen::{start_listeners, update_auto};
-pub use listen::{Direction, ListenError};
+pub(crate) use listen::{retry_accepts, start_listeners, update_auto, AcceptRetry};
+pub use listen::{
+    Direction, ListenError, ACCEPT_BATCH, ACCEPT_RETRY_MAX, ACCEPT_RETRY_MIN, ACCEPT_RETRY_SLOTS,
+};
 pub use splice::SpliceConn;
 
 use crate::config::Config;

@@ -579,7 +579,8 @@ impl<'s, 'o> World<'s, 'o> {
             match found {
                 Some(sock) => self.attach(i, sock),
                 None => {
-                    let refused = self.host.retired.iter().any(|s| s.peer == Some(addr));
+                    let refused = self.host.refused.contains(&addr)
+                        || self.host.retired.iter().any(|s| s.peer == Some(addr));
                     self.conns[i].refused_on_accept = refused;
                 }
             }
