@@ -24,6 +24,21 @@ use std::process::ExitCode;
 
 /// Flow table capacity: connections tracked at once.
 pub const FLOWS: usize = 32_768;
+/// Environment variable that shrinks the flow table, for tests that fill it (the SYN
+/// flood in `cli/tests/hostile_lab.rs`): a number of flows, clamped to
+/// [`MIN_TEST_FLOWS`]..=[`FLOWS`]. Deliberately not an option, so that no caller's
+/// command line (podman's, libvirt's) can reach it; it can only make the table smaller.
+pub const FLOWS_ENV: &str = "PASST_TEST_FLOWS";
+/// Smallest flow table [`FLOWS_ENV`] can ask for.
+pub const MIN_TEST_FLOWS: usize = 16;
+
+/// The flow table capacity: [`FLOWS`], unless [`FLOWS_ENV`] asks for fewer.
+fn flow_capacity() -> usize {
+    std::env::var(FLOWS_ENV)
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .map_or(FLOWS, |n| n.clamp(MIN_TEST_FLOWS, FLOWS))
+}
 /// Local mode (no usable host interface): the guest's IPv4 address.
 const LOCAL_GUEST: Ipv4Addr = Ipv4Addr::new(169, 254, 2, 1);
 /// Local mode: our address and the gateway.
@@ -473,7 +488,7 @@ fn run_pasta(
         config_net: opts.config_net,
         net,
         engine: config,
-        flows: FLOWS,
+        flows: flow_capacity(),
         no_netns_quit: opts.no_netns_quit,
         daemon: attached && !opts.foreground,
         pid_file: opts.pid_file.clone(),
@@ -511,7 +526,7 @@ fn run_passt(opts: Options, config: Config, specs: ForwardSpecs) -> Result<i32, 
     }
     let plan = PasstPlan {
         engine: config,
-        flows: FLOWS,
+        flows: flow_capacity(),
         one_off: opts.one_off,
         daemon: !opts.foreground && opts.fd.is_none(),
         pid_file: opts.pid_file.clone(),

@@ -193,3 +193,35 @@ fn deep_backlog_is_taken_in_bounded_batches() {
     );
     assert!(tb.host.socket(listener).unwrap().backlog.is_empty());
 }
+
+#[test]
+fn unanswered_handshakes_free_their_slots_after_ten_seconds() {
+    // A SYN flood's flows: the host connects succeed, the SYN-ACKs go unanswered.
+    let (mut tb, _) = forwarding(4);
+    for port in 0..4 {
+        let guest = SocketAddr::new(GUEST_V4.into(), 42000 + port);
+        tb.guest_send(&Segment::new(guest, sa("203.0.113.5:80"), 1, 0, SYN));
+    }
+    tb.complete_connects();
+    assert_eq!(tb.engine.flow_count(), 4, "the table is full");
+    let late = SocketAddr::new(GUEST_V4.into(), 42100);
+    tb.guest_send(&Segment::new(late, sa("203.0.113.5:80"), 1, 0, SYN));
+    assert!(tb
+        .drain_segments()
+        .iter()
+        .any(|s| s.has(RST) && s.dst == late));
+    tb.advance(Duration::from_millis(9_900));
+    assert_eq!(
+        tb.engine.flow_count(),
+        4,
+        "still within the handshake timeout"
+    );
+    tb.advance(Duration::from_millis(200));
+    assert_eq!(
+        tb.engine.flow_count(),
+        0,
+        "freed at passt's 10 s SYN timeout"
+    );
+    assert_eq!(tb.engine.stats().tcp_timeouts, 4);
+    assert_eq!(tb.engine.stats().tcp_refused, 1);
+}

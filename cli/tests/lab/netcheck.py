@@ -35,6 +35,13 @@ Modes (addresses are whatever the caller passes; the tests only use lab addresse
   udp-rr-rate HOST PORT SECONDS    UDP_RR: 1-byte datagram request/response for SECONDS (a
                                    request unanswered in 1 s is sent again); print transactions
                                    per second, or fail when nothing ever came back
+  syn-flood IFACE SRC DST PORT N   send N TCP SYNs out of IFACE (AF_PACKET) from SRC (an
+                                   address nobody answers for), source ports 10000.., to
+                                   DST:PORT; print "sent <n>"
+  reset-check HOST PORT            connect, send a byte, print how the connection ended:
+                                   "reset", "refused", "eof", "data" or "timeout"
+  until-connects HOST PORT SECONDS try an echo connection every 0.25 s until one works;
+                                   print "recovered <refusals> <seconds>" (fail after SECONDS)
   (servers touch $READY_FILE once listening)
 """
 import hashlib
@@ -274,6 +281,42 @@ def read_all(c):
         out += d
 
 
+def checksum(data):
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(int.from_bytes(data[i:i + 2], "big") for i in range(0, len(data), 2))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def syn_flood(iface, src, dst, port, count):
+    import struct
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    s.bind((iface, 0))
+    with open(f"/sys/class/net/{iface}/address") as f:
+        our_mac = bytes.fromhex(f.read().strip().replace(":", ""))
+    # pasta's MAC (the default, 9a:55:9a:55:9a:55); our own as the source, so the
+    # translator keeps sending the namespace's frames to the right place.
+    eth = bytes.fromhex("9a559a559a55") + our_mac + struct.pack("!H", 0x0800)
+    saddr, daddr = socket.inet_aton(src), socket.inet_aton(dst)
+    sent = 0
+    for i in range(count):
+        sport = 10000 + i
+        opts = struct.pack("!BBH", 2, 4, 1460)  # MSS
+        tcp = struct.pack("!HHIIBBHHH", sport, port, 1000 + i, 0, (5 + 1) << 4, 0x02, 64240, 0, 0) + opts
+        pseudo = saddr + daddr + struct.pack("!BBH", 0, 6, len(tcp))
+        tcp = tcp[:16] + struct.pack("!H", checksum(pseudo + tcp)) + tcp[18:]
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), i & 0xFFFF, 0, 64, 6, 0, saddr, daddr)
+        ip = ip[:10] + struct.pack("!H", checksum(ip)) + ip[12:]
+        try:
+            s.send(eth + ip + tcp)
+            sent += 1
+        except OSError:
+            pass
+    print(f"sent {sent}")
+
+
 def main(argv):
     mode, args = argv[1], argv[2:]
     if mode == "echo-server":
@@ -464,6 +507,35 @@ def main(argv):
             except OSError:
                 pass
         print(f"sent {sent}")
+    elif mode == "syn-flood":
+        syn_flood(args[0], args[1], args[2], int(args[3]), int(args[4]))
+    elif mode == "reset-check":
+        try:
+            with socket.create_connection((args[0], int(args[1])), 5) as c:
+                c.sendall(b"x")
+                print("data" if c.recv(100) else "eof")
+        except ConnectionResetError:
+            print("reset")
+        except ConnectionRefusedError:
+            print("refused")
+        except socket.timeout:
+            print("timeout")
+    elif mode == "until-connects":
+        host, port, limit = args[0], int(args[1]), float(args[2])
+        start, refusals = time.monotonic(), 0
+        while True:
+            try:
+                with socket.create_connection((host, port), 2) as c:
+                    c.sendall(b"back")
+                    c.shutdown(socket.SHUT_WR)
+                    if read_all(c) == b"back":
+                        break
+            except OSError:
+                refusals += 1
+            if time.monotonic() - start > limit:
+                sys.exit(f"no connection within {limit} s ({refusals} refused)")
+            time.sleep(0.25)
+        print(f"recovered {refusals} {time.monotonic() - start:.1f}")
     elif mode == "sha":
         h = hashlib.sha256()
         for chunk in seeded_chunks(args[0], int(args[1])):

@@ -299,7 +299,7 @@ pub(crate) fn on_timer<H: Host>(e: &mut Engine<'_>, now: Instant, id: FlowId, ho
     match kind {
         TimerKind::Handshake => {
             c.retries += 1;
-            if rto_total(c.retries) > HANDSHAKE_TIMEOUT {
+            if rto_total(c.retries) >= HANDSHAKE_TIMEOUT {
                 e.stats.tcp_timeouts += 1;
                 if c.state == TcpState::SynSent {
                     // The guest never answered: nothing to reset on its side.
@@ -314,7 +314,10 @@ pub(crate) fn on_timer<H: Host>(e: &mut Engine<'_>, now: Instant, id: FlowId, ho
                 _ => super::guest::syn_ack(e, &key, &c),
             };
             send_control(e, &key, &h, host);
-            c.timer = Some((now + rto(c.retries), TimerKind::Handshake));
+            // Backed off (RFC 6298 §5.5), but the last wait ends HANDSHAKE_TIMEOUT
+            // after the first handshake segment, as passt's SYN timeout does.
+            let left = HANDSHAKE_TIMEOUT.saturating_sub(rto_total(c.retries));
+            c.timer = Some((now + rto(c.retries).min(left), TimerKind::Handshake));
         }
         TimerKind::Retransmit | TimerKind::Persist => {
             if c.retries >= MAX_RETRIES {
