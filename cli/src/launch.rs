@@ -158,6 +158,13 @@ fn run(opts: Options, specs: ForwardSpecs) -> Result<i32, String> {
     if opts.vhost_user {
         return Err("--vhost-user is not supported by this build".into());
     }
+    // Resolved now, while /etc is there; switched to after set-up.
+    let runas = crate::users::resolve(
+        opts.runas.as_ref(),
+        &crate::users::Accounts::read(),
+        crate::users::Current::get(),
+        |w| log_warn!("{w}"),
+    )?;
     let want_v4 = opts.ip_versions != IpVersions::V6Only;
     let want_v6 = opts.ip_versions != IpVersions::V4Only;
     let iface = opts
@@ -171,8 +178,8 @@ fn run(opts: Options, specs: ForwardSpecs) -> Result<i32, String> {
     let config = engine_config(&opts, &template, &resolv::read_host())?;
     log_configuration(&template, &config);
     match opts.mode {
-        Mode::Pasta => run_pasta(opts, template, config, specs),
-        Mode::Passt => run_passt(opts, config, specs),
+        Mode::Pasta => run_pasta(opts, template, config, specs, runas),
+        Mode::Passt => run_passt(opts, config, specs, runas),
     }
 }
 
@@ -422,6 +429,7 @@ fn run_pasta(
     template: HostTemplate,
     config: Config,
     specs: ForwardSpecs,
+    runas: Option<passt_shim_linux::isolation::RunAs>,
 ) -> Result<i32, String> {
     let target = match opts.target.clone() {
         None | Some(NsTarget::Spawn(_)) => {
@@ -489,6 +497,7 @@ fn run_pasta(
         net,
         engine: config,
         flows: flow_capacity(),
+        runas,
         no_netns_quit: opts.no_netns_quit,
         daemon: attached && !opts.foreground,
         pid_file: opts.pid_file.clone(),
@@ -511,7 +520,12 @@ fn synthetic_template(addr: IpAddr, prefix_len: u8, gateway: IpAddr) -> discover
     }
 }
 
-fn run_passt(opts: Options, config: Config, specs: ForwardSpecs) -> Result<i32, String> {
+fn run_passt(
+    opts: Options,
+    config: Config,
+    specs: ForwardSpecs,
+    runas: Option<passt_shim_linux::isolation::RunAs>,
+) -> Result<i32, String> {
     let listen = match opts.fd {
         Some(fd) => passt::inherited(fd).map_err(|e| e.to_string())?,
         None => passt::listen(opts.socket.as_deref()).map_err(|e| e.to_string())?,
@@ -527,6 +541,7 @@ fn run_passt(opts: Options, config: Config, specs: ForwardSpecs) -> Result<i32, 
     let plan = PasstPlan {
         engine: config,
         flows: flow_capacity(),
+        runas,
         one_off: opts.one_off,
         daemon: !opts.foreground && opts.fd.is_none(),
         pid_file: opts.pid_file.clone(),

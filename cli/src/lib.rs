@@ -14,6 +14,7 @@
 //!   engine's configuration, the Linux shim).
 //! - [`resolv`]: the host's `/etc/resolv.conf`.
 //! - [`man`]: the `pasta(1)`/`passt(1)` manual pages, from the option table.
+//! - [`users`]: `--runas`, resolved against the local account files.
 //!
 //! Port specifications are parsed by `passt_core::fwd::spec`, shared with anything
 //! else that reads them.
@@ -25,6 +26,7 @@ pub mod launch;
 pub mod man;
 pub mod options;
 pub mod resolv;
+pub mod users;
 pub mod values;
 
 pub use error::CliError;

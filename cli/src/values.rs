@@ -200,8 +200,23 @@ pub fn runas(s: &str) -> Result<RunAs, Reason> {
         if s.is_empty() {
             return Err("empty user or group");
         }
-        if s.bytes().all(|b| b.is_ascii_digit()) {
-            let n = decimal(s).and_then(|n| u32::try_from(n).ok());
+        // Numbers as strtol(s, 0) reads them, like passt: 0x… hexadecimal, 0… octal.
+        let hex = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X"));
+        let number = match hex {
+            Some(h) if !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                Some(u64::from_str_radix(h, 16).ok())
+            }
+            _ if s.len() > 1
+                && s.starts_with('0')
+                && s.bytes().all(|b| (b'0'..=b'7').contains(&b)) =>
+            {
+                Some(u64::from_str_radix(s, 8).ok())
+            }
+            _ if s.bytes().all(|b| b.is_ascii_digit()) => Some(decimal(s)),
+            _ => None,
+        };
+        if let Some(n) = number {
+            let n = n.and_then(|n| u32::try_from(n).ok());
             return n.map(Id::Num).ok_or("user or group ID out of range");
         }
         if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
@@ -384,6 +399,10 @@ mod tests {
         assert!(runas("").is_err());
         assert!(runas("a:").is_err());
         assert!(runas("4294967296").is_err());
+        assert!(runas("0x100000000").is_err());
+        assert_eq!(runas("0x3e8").map(|r| r.user), Ok(Id::Num(1000)));
+        assert_eq!(runas("010").map(|r| r.user), Ok(Id::Num(8)));
+        assert_eq!(runas("0").map(|r| r.user), Ok(Id::Num(0)));
     }
 
     #[test]

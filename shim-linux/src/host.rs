@@ -156,6 +156,11 @@ impl<G: GuestLink> LinuxHost<G> {
         self.guest_ns = Some(factory);
     }
 
+    /// The helper opening [`Namespace::Guest`] sockets, if there is one.
+    pub fn guest_namespace(&self) -> Option<&NsSocketFactory> {
+        self.guest_ns.as_ref()
+    }
+
     /// The guest link.
     pub fn guest_mut(&mut self) -> &mut G {
         &mut self.guest

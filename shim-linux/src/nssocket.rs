@@ -23,12 +23,15 @@ enum Request {
     Socket(AddressFamily, SocketType, Option<Protocol>),
     /// Open a file whose content depends on the namespace (set-up only: allocates).
     Open(PathBuf),
+    /// Switch the helper thread to another user (`--runas`).
+    SwitchUser(crate::isolation::RunAs),
 }
 
 /// The helper thread's answer.
 enum Reply {
     Socket(io::Result<OwnedFd>),
     File(io::Result<File>),
+    Done(io::Result<()>),
 }
 
 /// Creates sockets and opens files in one network namespace, from a helper thread
@@ -72,6 +75,7 @@ impl NsSocketFactory {
                             )
                         }
                         Request::Open(path) => Reply::File(File::open(path)),
+                        Request::SwitchUser(to) => Reply::Done(crate::isolation::switch_user(to)),
                     };
                     if rep_tx.send(reply).is_err() {
                         return;
@@ -97,7 +101,7 @@ impl NsSocketFactory {
             .map_err(gone)?;
         match self.replies.recv().map_err(gone)? {
             Reply::Socket(r) => r,
-            Reply::File(_) => Err(io::Error::other("namespace helper answered out of turn")),
+            _ => Err(io::Error::other("namespace helper answered out of turn")),
         }
     }
 
@@ -108,7 +112,17 @@ impl NsSocketFactory {
             .map_err(gone)?;
         match self.replies.recv().map_err(gone)? {
             Reply::File(r) => r,
-            Reply::Socket(_) => Err(io::Error::other("namespace helper answered out of turn")),
+            _ => Err(io::Error::other("namespace helper answered out of turn")),
+        }
+    }
+
+    /// Switch the helper thread to the user `to` (credentials are per thread: the
+    /// caller switches its own).
+    pub fn switch_user(&self, to: crate::isolation::RunAs) -> io::Result<()> {
+        self.requests.send(Request::SwitchUser(to)).map_err(gone)?;
+        match self.replies.recv().map_err(gone)? {
+            Reply::Done(r) => r,
+            _ => Err(io::Error::other("namespace helper answered out of turn")),
         }
     }
 }

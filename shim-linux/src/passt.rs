@@ -162,6 +162,8 @@ pub struct PasstPlan {
     pub engine: Config,
     /// Flow table capacity.
     pub flows: usize,
+    /// Switch to this user after set-up (`--runas`, or root's default `nobody`).
+    pub runas: Option<crate::isolation::RunAs>,
     /// Exit when the first client leaves.
     pub one_off: bool,
     /// Go to the background once listening (without `-f`).
@@ -244,7 +246,7 @@ pub fn run(plan: PasstPlan, listen: Listen) -> Result<i32, StartError> {
     crate::pasta::ready(detached, plan.pid_file.as_deref())?;
     // No more files, privileges or new system calls from here on. passt runs as an
     // ordinary user: a user namespace of its own gives it the rights to drop the rest.
-    let isolated = crate::isolation::isolate(crate::seccomp::Profile::Passt, true)
+    let isolated = crate::isolation::isolate(crate::seccomp::Profile::Passt, true, plan.runas)
         .map_err(|e| StartError(format!("Failed to isolate: {e}")))?;
     if let Some(why) = isolated.filesystem_skipped {
         crate::log_warn!("Couldn't detach from the file system ({why}); continuing with it");

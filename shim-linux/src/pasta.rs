@@ -71,6 +71,8 @@ pub struct PastaPlan {
     pub engine: Config,
     /// Flow table capacity.
     pub flows: usize,
+    /// Switch to this user after set-up (`--runas`, or root's default `nobody`).
+    pub runas: Option<crate::isolation::RunAs>,
     /// Keep running when an attached namespace disappears (`--no-netns-quit`).
     pub no_netns_quit: bool,
     /// Go to the background once ready (attach mode without `-f`).
@@ -163,10 +165,16 @@ pub fn run(plan: PastaPlan) -> Result<i32, StartError> {
             let child = cmd
                 .spawn()
                 .map_err(|e| fail("Failed to create namespaces", e))?;
-            child
-                .userns()
-                .enter()
-                .map_err(|e| fail("Failed to join the user namespace", e))?;
+            // Root already has every right over the child's namespaces (its user
+            // namespace is a child of ours). Staying outside it when we are to switch
+            // users keeps the IDs we switch to mapped: in there only root is.
+            let root = rustix::process::geteuid().is_root();
+            if !(root && plan.runas.is_some()) {
+                child
+                    .userns()
+                    .enter()
+                    .map_err(|e| fail("Failed to join the user namespace", e))?;
+            }
             let ns = NetnsHandle::from_pid(child.pid())
                 .map_err(|e| fail("Failed to open the network namespace", e))?;
             (ns, Some(child))
@@ -285,7 +293,12 @@ pub fn run(plan: PastaPlan) -> Result<i32, StartError> {
     ready(detached, plan.pid_file.as_deref())?;
 
     // No more files, privileges or new system calls from here on.
-    let isolated = crate::isolation::isolate(crate::seccomp::Profile::Pasta, false)
+    if let (Some(to), Some(helper)) = (plan.runas, host.guest_namespace()) {
+        helper
+            .switch_user(to)
+            .map_err(|e| fail("Failed to isolate the namespace helper", e))?;
+    }
+    let isolated = crate::isolation::isolate(crate::seccomp::Profile::Pasta, false, plan.runas)
         .map_err(|e| fail("Failed to isolate", e))?;
     if let Some(why) = isolated.filesystem_skipped {
         crate::log_warn!("Couldn't detach from the file system ({why}); continuing with it");
