@@ -225,3 +225,27 @@ fn unanswered_handshakes_free_their_slots_after_ten_seconds() {
     assert_eq!(tb.engine.stats().tcp_timeouts, 4);
     assert_eq!(tb.engine.stats().tcp_refused, 1);
 }
+
+#[test]
+fn client_reset_before_the_guest_answers_sends_the_guest_nothing_bogus() {
+    let (mut tb, listener) = forwarding(16);
+    let client = sa("203.0.113.9:50001");
+    tb.host.peer_connect(listener, client);
+    tb.settle();
+    let syn = tb.next_segment().expect("SYN to the guest");
+    let sock = tb.host.find_connected(client).unwrap();
+    tb.host.peer_reset(sock);
+    tb.settle();
+    // RFC 9293 §3.10.4: an abort in SYN-SENT sends nothing (there is no guest
+    // sequence number to acknowledge: before, a RST|ACK acknowledging 0 went out).
+    assert!(tb.drain_segments().is_empty());
+    assert_eq!(tb.engine.flow_count(), 0);
+    assert!(tb.host.socket(sock).unwrap().aborted);
+    // The guest's SYN-ACK, already on its way, is answered with a RST it accepts:
+    // sequence number = its acknowledgement (§3.10.7.1), no ACK.
+    let synack = Segment::new(syn.dst, syn.src, 7000, syn.seq.wrapping_add(1), SYN | ACK);
+    tb.guest_send(&synack);
+    let rst = tb.next_segment().expect("RST for the stale SYN-ACK");
+    assert_eq!(rst.flags, RST);
+    assert_eq!(rst.seq, syn.seq.wrapping_add(1));
+}

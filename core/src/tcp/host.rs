@@ -188,6 +188,13 @@ fn on_conn<H: Host>(e: &mut Engine<'_>, now: Instant, id: FlowId, r: Readiness, 
         if r.error || !matches!(err, OpResult::Done) {
             // Refused, unreachable or reset: the guest sees a RST right away.
             e.stats.tcp_host_errors += 1;
+            if c.state == TcpState::SynSent {
+                // RFC 9293 §3.10.4 (ABORT in SYN-SENT): no reset, we know no sequence
+                // number of the guest's to acknowledge. A SYN-ACK it may still send
+                // finds no connection and gets the RST of §3.10.7.1, which it accepts.
+                destroy(e, id, &c, true, host);
+                return;
+            }
             if c.state == TcpState::Connecting {
                 c.seq_to_guest = 0;
             }
