@@ -91,9 +91,9 @@ fn model_target(c: &Config, dst: IpAddr) -> IpAddr {
 }
 
 /// §5.3: the source address the guest sees for a host peer at `peer`; `None` when
-/// the family is off. (Sources equal to the guest's *observed* address are also
-/// stand-ins in passt; this model, like the engine, knows only the assigned one.)
-fn model_source(c: &Config, peer: IpAddr) -> Option<IpAddr> {
+/// the family is off. Sources equal to the guest's assigned or *observed* address
+/// are not guest-accessible: a stand-in replaces them.
+fn model_source(c: &Config, g: &GuestState, peer: IpAddr) -> Option<IpAddr> {
     let n = &c.nat;
     let peer = match peer {
         IpAddr::V6(a) => a.to_ipv4_mapped().map_or(peer, IpAddr::V4),
@@ -106,7 +106,13 @@ fn model_source(c: &Config, peer: IpAddr) -> Option<IpAddr> {
                 Ipv4Addr::LOCALHOST if n.map_host_loopback_v4.is_some() => n.map_host_loopback_v4?,
                 a if a == v4.addr && n.map_guest_addr_v4.is_some() => n.map_guest_addr_v4?,
                 // Not reachable as itself from the guest: the gateway stands in.
-                a if a.is_loopback() || a.is_unspecified() || a == v4.addr => v4.gateway,
+                a if a.is_loopback()
+                    || a.is_unspecified()
+                    || a == v4.addr
+                    || Some(a) == g.addr_seen_v4 =>
+                {
+                    v4.gateway
+                }
                 a => a,
             }))
         }
@@ -115,7 +121,13 @@ fn model_source(c: &Config, peer: IpAddr) -> Option<IpAddr> {
             Some(IpAddr::V6(match a {
                 Ipv6Addr::LOCALHOST if n.map_host_loopback_v6.is_some() => n.map_host_loopback_v6?,
                 a if a == v6.addr && n.map_guest_addr_v6.is_some() => n.map_guest_addr_v6?,
-                a if a.is_loopback() || a.is_unspecified() || a == v6.addr => v6.our_link_local,
+                a if a.is_loopback()
+                    || a.is_unspecified()
+                    || a == v6.addr
+                    || Some(a) == g.addr_seen_v6 =>
+                {
+                    v6.our_link_local
+                }
                 a => a,
             }))
         }
@@ -156,8 +168,8 @@ proptest! {
 
     #[test]
     fn host_to_guest_matches_the_model(c in config(), g in guest_state(), peer in addr()) {
-        let source = source_for_guest(&c, peer);
-        prop_assert_eq!(source, model_source(&c, peer), "source for {}", peer);
+        let source = source_for_guest(&c, &g, peer);
+        prop_assert_eq!(source, model_source(&c, &g, peer), "source for {}", peer);
         if let Some(s) = source {
             prop_assert_eq!(guest_destination(&c, &g, s), model_destination(&c, &g, s));
         }
@@ -168,7 +180,9 @@ proptest! {
     /// addresses, and for 127.0.0.1 / ::1 through the host-loopback stand-in.
     #[test]
     fn what_the_guest_sees_leads_back(c in config(), peer in addr()) {
-        let Some(seen) = source_for_guest(&c, peer) else { return Ok(()) };
+        let Some(seen) = source_for_guest(&c, &GuestState::default(), peer) else {
+            return Ok(());
+        };
         let n = &c.nat;
         let stand_ins = [
             n.map_host_loopback_v4.map(IpAddr::V4),

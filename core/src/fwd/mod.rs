@@ -147,7 +147,11 @@ pub fn target_addr_from_guest(config: &Config, dst: IpAddr) -> IpAddr {
 
 /// How a connection from host peer `peer` appears to the guest: the source address the
 /// guest sees (passt-reference §5.3), or `None` when no guest-usable source exists.
-pub fn source_for_guest(config: &Config, peer: IpAddr) -> Option<IpAddr> {
+/// A peer the guest could not tell from itself — loopback, unspecified, the assigned
+/// address or the address the guest was *seen* using (`guest`) — appears as our
+/// address on the link (the gateway; IPv6: our link-local address) unless a mapping
+/// option names another stand-in.
+pub fn source_for_guest(config: &Config, guest: &GuestState, peer: IpAddr) -> Option<IpAddr> {
     let nat = &config.nat;
     match peer {
         IpAddr::V4(a) => {
@@ -161,14 +165,14 @@ pub fn source_for_guest(config: &Config, peer: IpAddr) -> Option<IpAddr> {
             if a == v4.addr {
                 return nat.map_guest_addr_v4.or(Some(v4.gateway)).map(IpAddr::V4);
             }
-            if a.is_loopback() || a.is_unspecified() {
+            if a.is_loopback() || a.is_unspecified() || Some(a) == guest.addr_seen_v4 {
                 return Some(IpAddr::V4(v4.gateway));
             }
             Some(IpAddr::V4(a))
         }
         IpAddr::V6(a) => {
             if let Some(mapped) = a.to_ipv4_mapped() {
-                return source_for_guest(config, IpAddr::V4(mapped));
+                return source_for_guest(config, guest, IpAddr::V4(mapped));
             }
             let v6 = config.ipv6.as_ref()?;
             if a == Ipv6Addr::LOCALHOST {
@@ -183,7 +187,7 @@ pub fn source_for_guest(config: &Config, peer: IpAddr) -> Option<IpAddr> {
                     .or(Some(v6.our_link_local))
                     .map(IpAddr::V6);
             }
-            if a.is_unspecified() {
+            if a.is_unspecified() || Some(a) == guest.addr_seen_v6 {
                 return Some(IpAddr::V6(v6.our_link_local));
             }
             Some(IpAddr::V6(a))
@@ -329,27 +333,52 @@ mod tests {
     #[test]
     fn sources_seen_by_guest() {
         let c = config();
+        let g = GuestState::default();
         let ip = |s: &str| s.parse::<IpAddr>().unwrap();
         assert_eq!(
-            source_for_guest(&c, ip("127.0.0.1")),
+            source_for_guest(&c, &g, ip("127.0.0.1")),
             Some(ip("198.51.100.1"))
         );
-        assert_eq!(source_for_guest(&c, ip("::1")), Some(ip("fe80::1")));
+        assert_eq!(source_for_guest(&c, &g, ip("::1")), Some(ip("fe80::1")));
         assert_eq!(
-            source_for_guest(&c, ip("::ffff:127.0.0.1")),
+            source_for_guest(&c, &g, ip("::ffff:127.0.0.1")),
             Some(ip("198.51.100.1"))
         );
         assert_eq!(
-            source_for_guest(&c, ip("198.51.100.2")),
+            source_for_guest(&c, &g, ip("198.51.100.2")),
             Some(ip("169.254.1.2"))
         );
         assert_eq!(
-            source_for_guest(&c, ip("127.0.0.2")),
+            source_for_guest(&c, &g, ip("127.0.0.2")),
             Some(ip("198.51.100.1"))
         );
         assert_eq!(
-            source_for_guest(&c, ip("203.0.113.5")),
+            source_for_guest(&c, &g, ip("203.0.113.5")),
             Some(ip("203.0.113.5"))
+        );
+        // The guest uses addresses of its own choosing: a peer at one of them would
+        // look like the guest itself, so our address stands in (§5.3).
+        let seen = GuestState {
+            addr_seen_v4: Some("198.51.100.77".parse().unwrap()),
+            addr_seen_v6: Some("2001:db8::77".parse().unwrap()),
+            ..GuestState::default()
+        };
+        assert_eq!(
+            source_for_guest(&c, &seen, ip("198.51.100.77")),
+            Some(ip("198.51.100.1"))
+        );
+        assert_eq!(
+            source_for_guest(&c, &seen, ip("::ffff:198.51.100.77")),
+            Some(ip("198.51.100.1"))
+        );
+        assert_eq!(
+            source_for_guest(&c, &seen, ip("2001:db8::77")),
+            Some(ip("fe80::1"))
+        );
+        assert_eq!(
+            source_for_guest(&c, &g, ip("198.51.100.77")),
+            Some(ip("198.51.100.77")),
+            "an address nobody on the link uses is itself"
         );
     }
 

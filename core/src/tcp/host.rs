@@ -378,7 +378,7 @@ pub(super) fn offer_to_guest<H: Host>(
     host: &mut H,
 ) {
     let sock = sock_of(id);
-    let target = fwd::source_for_guest(&e.config, peer.ip())
+    let target = fwd::source_for_guest(&e.config, &e.guest, peer.ip())
         .and_then(|src| Some((src, fwd::guest_destination(&e.config, &e.guest, src)?)));
     let Some((our_addr, guest_addr)) = target else {
         e.stats.record_drop(DropReason::BadAddress);

@@ -180,7 +180,7 @@ fn flow_for_sender(
         store(e, id, f);
         return Some(key);
     }
-    let Some(source) = fwd::source_for_guest(&e.config, peer.ip()) else {
+    let Some(source) = fwd::source_for_guest(&e.config, &e.guest, peer.ip()) else {
         e.stats.record_drop(DropReason::BadAddress);
         return None;
     };
