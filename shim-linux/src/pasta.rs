@@ -201,7 +201,8 @@ pub fn run(plan: PastaPlan) -> Result<i32, StartError> {
             if spawned {
                 allow_ping_sockets();
             }
-            let tap = Tap::open(&name)?;
+            let tap = Tap::open(&name)
+                .map_err(|e| io::Error::new(e.kind(), format!("creating {name}: {e}")))?;
             let mut nl = Netlink::open()?;
             if config_net {
                 nsconfig::configure(&mut nl, tap.name(), &template, &net)?;
