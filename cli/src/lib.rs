@@ -6,7 +6,8 @@
 //! (passing the host's ephemeral port range), then act on the [`Action`].
 //!
 //! - [`getopt`]: a GNU `getopt_long`-compatible tokenizer (why not clap: see there).
-//! - [`options`]: the option table, [`Options`] and the parser.
+//! - [`options`]: the option table, [`Options`] and the parser (split into table,
+//!   types and parsing).
 //! - [`values`]: parsers for option arguments (addresses, MACs, MTU, names…).
 //! - [`help`]: `--help` and `--version` texts.
 //! - [`error`]: [`CliError`], one line naming the offending option.
