@@ -137,6 +137,9 @@ pub struct Engine<'a> {
     pub(crate) auto_bound: [crate::fwd::PortSet; 2],
     /// Listeners with connections left queued, accepted from the timer path.
     pub(crate) accept_retry: crate::tcp::AcceptRetry,
+    /// Per inbound TCP range (by index): the guest-side address its connections go
+    /// to, for forwards added at run time with one (`-t HOST/P:TARGET/Q`).
+    pub(crate) inbound_targets: [Option<core::net::IpAddr>; crate::fwd::MAX_PORT_RANGES],
     link_up: bool,
     next_ra: Option<Instant>,
     rng: Rng,
@@ -166,6 +169,7 @@ impl<'a> Engine<'a> {
             ack_queue: heapless::Vec::new(),
             auto_bound: [crate::fwd::PortSet::new(), crate::fwd::PortSet::new()],
             accept_retry: crate::tcp::AcceptRetry::default(),
+            inbound_targets: [None; crate::fwd::MAX_PORT_RANGES],
             link_up: false,
             next_ra: None,
             rng,

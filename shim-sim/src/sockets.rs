@@ -428,13 +428,16 @@ impl SimSockets {
                     return OpResult::Err(HostError::Other(9));
                 };
                 // Engine UDP sockets share ports (SO_REUSEADDR); a port held by another
-                // program, or any TCP port in use in the same namespace, is refused.
+                // program, or a TCP port bound or listened on in the same namespace, is
+                // refused. Connections accepted on a port don't hold it: with
+                // SO_REUSEADDR (set on our listeners) Linux lets a new listener bind
+                // while they last.
                 let in_use = self.socks.values().any(|s| {
                     s.local == Some(addr)
                         && s.state != SockState::Closed
                         && s.ns == ns
                         && s.transport == transport
-                        && (transport == Transport::Tcp || s.foreign)
+                        && ((transport == Transport::Tcp && s.peer.is_none()) || s.foreign)
                 });
                 match self.socks.get_mut(&sock.to_raw()) {
                     _ if in_use => OpResult::Err(HostError::AddrInUse),

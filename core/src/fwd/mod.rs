@@ -9,6 +9,7 @@
 //!   host's own address.
 
 pub mod portset;
+pub mod runtime;
 pub mod spec;
 
 pub use portset::PortSet;
@@ -50,6 +51,33 @@ impl PortRange {
     pub fn map(&self, port: u16) -> u16 {
         port.wrapping_add(self.delta)
     }
+
+    /// A slot left by a range removed at run time: it contains no port, so nothing
+    /// binds or matches it, and the indices of the ranges after it (which name their
+    /// listening sockets) stay valid.
+    pub const VACANT: PortRange = PortRange {
+        first: 1,
+        last: 0,
+        delta: 0,
+        bind_addr: None,
+        bind_iface: None,
+    };
+
+    /// Whether this is a [`PortRange::VACANT`] slot.
+    pub fn is_vacant(&self) -> bool {
+        self.first > self.last
+    }
+
+    /// Whether `self` and `other` forward a common port on addresses that would
+    /// collide (either one a wildcard, or the same address).
+    pub fn overlaps(&self, other: &PortRange) -> bool {
+        let ports = self.first <= other.last && other.first <= self.last;
+        let addrs = match (self.bind_addr, other.bind_addr) {
+            (Some(a), Some(b)) => a == b,
+            _ => true,
+        };
+        !self.is_vacant() && !other.is_vacant() && ports && addrs
+    }
 }
 
 /// The forwarded ports of one direction and protocol.
@@ -70,7 +98,40 @@ impl PortForwards {
 
     /// Whether nothing is forwarded.
     pub fn is_empty(&self) -> bool {
-        self.ranges.is_empty()
+        self.ranges.iter().all(PortRange::is_vacant)
+    }
+
+    /// Store `range` in the first vacant slot, or at the end; its index, or `None`
+    /// when the table is full.
+    pub fn place(&mut self, range: PortRange) -> Option<usize> {
+        match self.ranges.iter().position(PortRange::is_vacant) {
+            Some(i) => {
+                self.ranges[i] = range;
+                Some(i)
+            }
+            None => {
+                self.ranges.push(range).ok()?;
+                Some(self.ranges.len() - 1)
+            }
+        }
+    }
+
+    /// The index of a live range equal to `range` (ports, delta, address, interface).
+    pub fn position(&self, range: &PortRange) -> Option<usize> {
+        self.ranges
+            .iter()
+            .position(|r| !r.is_vacant() && r == range)
+    }
+
+    /// Empty slot `index` (see [`PortRange::VACANT`]); trailing vacant slots are
+    /// dropped.
+    pub fn vacate(&mut self, index: usize) {
+        if let Some(r) = self.ranges.get_mut(index) {
+            *r = PortRange::VACANT;
+        }
+        while self.ranges.last().is_some_and(PortRange::is_vacant) {
+            self.ranges.pop();
+        }
     }
 }
 

@@ -375,11 +375,19 @@ pub(super) fn offer_to_guest<H: Host>(
     id: FlowId,
     peer: core::net::SocketAddr,
     port: u16,
+    to: Option<core::net::IpAddr>,
     host: &mut H,
 ) {
     let sock = sock_of(id);
-    let target = fwd::source_for_guest(&e.config, &e.guest, peer.ip())
-        .and_then(|src| Some((src, fwd::guest_destination(&e.config, &e.guest, src)?)));
+    // A forward with a target address delivers there, if the families agree.
+    let target = fwd::source_for_guest(&e.config, &e.guest, peer.ip()).and_then(|src| {
+        let dst = match to {
+            Some(t) if t.is_ipv4() == src.is_ipv4() => t,
+            Some(_) => return None,
+            None => fwd::guest_destination(&e.config, &e.guest, src)?,
+        };
+        Some((src, dst))
+    });
     let Some((our_addr, guest_addr)) = target else {
         e.stats.record_drop(DropReason::BadAddress);
         host.exec(Op::Close { sock, abort: true });

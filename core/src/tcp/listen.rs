@@ -56,8 +56,10 @@ fn rules<'e>(e: &'e Engine<'_>, direction: Direction) -> &'e PortForwards {
     }
 }
 
-/// Decode a listener: its direction, port and the port its connections go to.
-fn decode(e: &Engine<'_>, sock: SockRef) -> Option<(Direction, u16, u16)> {
+/// Decode a listener: its direction, port, the port its connections go to, and the
+/// address they go to when the range names one (a forward added at run time with a
+/// target address).
+fn decode(e: &Engine<'_>, sock: SockRef) -> Option<(Direction, u16, u16, Option<IpAddr>)> {
     let slot = sock.slot();
     let direction = if slot >> 31 == 1 {
         Direction::Outbound
@@ -69,13 +71,17 @@ fn decode(e: &Engine<'_>, sock: SockRef) -> Option<(Direction, u16, u16)> {
     if range == AUTO_RANGE {
         return e.auto_bound[direction as usize]
             .contains(port)
-            .then_some((direction, port, port));
+            .then_some((direction, port, port, None));
     }
     let r = rules(e, direction)
         .ranges
         .get(range)
         .filter(|r| r.contains(port))?;
-    Some((direction, port, r.map(port)))
+    let to = match direction {
+        Direction::Inbound => e.inbound_targets.get(range).copied().flatten(),
+        Direction::Outbound => None,
+    };
+    Some((direction, port, r.map(port), to))
 }
 
 /// Range index naming listeners bound by `auto` forwarding (mapping to the same port).
@@ -184,6 +190,115 @@ pub(crate) fn start_listeners<H: Host>(
         }
     }
     Ok(opened)
+}
+
+/// Run-time forwarding (the control socket): add the ranges of `new` to the
+/// `direction` table and open their listeners, all or nothing. A port that can't be
+/// bound closes what this call opened and leaves the table as it was. `target`, for
+/// inbound ranges, is the guest-side address their connections go to instead of the
+/// guest's own. Returns how many sockets were opened.
+pub(crate) fn add_ranges<H: Host>(
+    e: &mut Engine<'_>,
+    direction: Direction,
+    new: &PortForwards,
+    target: Option<IpAddr>,
+    host: &mut H,
+) -> Result<usize, AddError> {
+    let mut placed: heapless::Vec<usize, { crate::fwd::MAX_PORT_RANGES }> = heapless::Vec::new();
+    let mut opened = 0;
+    let mut failure = None;
+    for r in new.ranges.iter().filter(|r| !r.is_vacant()) {
+        let Some(i) = rules_mut(e, direction).place(r.clone()) else {
+            failure = Some(AddError::TableFull);
+            break;
+        };
+        let _ = placed.push(i);
+        if direction == Direction::Inbound {
+            e.inbound_targets[i] = target;
+        }
+        for port in r.first.max(1)..=r.last {
+            match open_port(e, direction, i, port, r.bind_addr, host) {
+                Ok(n) => opened += n,
+                Err(err) => {
+                    failure = Some(AddError::Listen(err));
+                    break;
+                }
+            }
+        }
+        if failure.is_some() {
+            break;
+        }
+    }
+    if let Some(err) = failure {
+        for &i in placed.iter().rev() {
+            close_range(e, direction, i, host);
+        }
+        return Err(err);
+    }
+    Ok(opened)
+}
+
+/// Why [`add_ranges`] changed nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AddError {
+    /// A port could not be bound.
+    Listen(ListenError),
+    /// The table has no room ([`crate::fwd::MAX_PORT_RANGES`]).
+    TableFull,
+}
+
+/// Run-time forwarding: remove the ranges of `old` (each must equal a live range of
+/// the `direction` table) and close their listeners; connections they accepted keep
+/// running. Nothing changes if one is missing: `Err` carries its index in `old`.
+/// Returns how many ranges were removed.
+pub(crate) fn remove_ranges<H: Host>(
+    e: &mut Engine<'_>,
+    direction: Direction,
+    old: &PortForwards,
+    host: &mut H,
+) -> Result<usize, usize> {
+    let live = old
+        .ranges
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| !r.is_vacant());
+    for (n, r) in live.clone() {
+        if rules(e, direction).position(r).is_none() {
+            return Err(n);
+        }
+    }
+    let mut removed = 0;
+    for (_, r) in live {
+        if let Some(i) = rules(e, direction).position(r) {
+            close_range(e, direction, i, host);
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+/// Close the listeners of range `index` and vacate its slot.
+fn close_range<H: Host>(e: &mut Engine<'_>, direction: Direction, index: usize, host: &mut H) {
+    let Some(r) = rules(e, direction).ranges.get(index).cloned() else {
+        return;
+    };
+    for port in r.first.max(1)..=r.last {
+        for family in [Family::V4, Family::V6] {
+            let sock = listener_sock(direction, index, family, port);
+            host.exec(Op::Close { sock, abort: false });
+        }
+    }
+    if direction == Direction::Inbound {
+        e.inbound_targets[index] = None;
+    }
+    rules_mut(e, direction).vacate(index);
+}
+
+fn rules_mut<'e>(e: &'e mut Engine<'_>, direction: Direction) -> &'e mut PortForwards {
+    match direction {
+        Direction::Inbound => &mut e.config.forwards.tcp_in,
+        Direction::Outbound => &mut e.config.forwards.tcp_out,
+    }
 }
 
 /// `auto` forwarding: make the listeners of `direction` match `listening`, the ports
@@ -326,7 +441,7 @@ pub(super) fn accept_all<H: Host>(
     listener: SockRef,
     host: &mut H,
 ) {
-    let Some((direction, _port, mapped)) = decode(e, listener) else {
+    let Some((direction, _port, mapped, to)) = decode(e, listener) else {
         e.stats.record_drop(DropReason::StaleSockRef);
         e.accept_retry.forget(listener);
         return;
@@ -366,13 +481,14 @@ pub(super) fn accept_all<H: Host>(
                 return;
             }
         };
-        dispatch(e, now, id, sock, direction, peer, mapped, host);
+        dispatch(e, now, id, sock, direction, peer, (mapped, to), host);
     }
     defer_accept(e, now, listener, true);
 }
 
 /// Send a connection accepted from a listener of `direction` on its way: spliced, or
-/// offered to the guest on port `mapped`.
+/// offered to the guest on port `mapped` — at address `to` when the forward names one
+/// (added at run time with a target), else the guest's own.
 #[allow(clippy::too_many_arguments)]
 fn dispatch<H: Host>(
     e: &mut Engine<'_>,
@@ -381,7 +497,7 @@ fn dispatch<H: Host>(
     sock: SockRef,
     direction: Direction,
     peer: SocketAddr,
-    mapped: u16,
+    (mapped, to): (u16, Option<IpAddr>),
     host: &mut H,
 ) {
     match direction {
@@ -402,8 +518,8 @@ fn dispatch<H: Host>(
         }
         Direction::Inbound if e.config.splice && peer.ip().is_loopback() => {
             // A loopback client bypasses the tap: connect from inside the namespace
-            // to the guest's own address (passt-reference §3.10).
-            match spliced_target(e, peer.ip()) {
+            // to the guest's own address (passt-reference §3.10), or the target.
+            match to.or_else(|| spliced_target(e, peer.ip())) {
                 Some(to) => splice::open(
                     e,
                     now,
@@ -419,7 +535,7 @@ fn dispatch<H: Host>(
                 }
             }
         }
-        Direction::Inbound => host::offer_to_guest(e, now, id, peer, mapped, host),
+        Direction::Inbound => host::offer_to_guest(e, now, id, peer, mapped, to, host),
     }
 }
 

@@ -23,7 +23,9 @@ pub use conn::{TcpConn, TcpState, TimerKind};
 pub(crate) use guest::from_guest;
 pub(crate) use host::{on_socket, on_timer};
 
-pub(crate) use listen::{retry_accepts, start_listeners, update_auto, AcceptRetry};
+pub(crate) use listen::{
+    add_ranges, remove_ranges, retry_accepts, start_listeners, update_auto, AcceptRetry, AddError,
+};
 pub use listen::{
     Direction, ListenError, ACCEPT_BATCH, ACCEPT_RETRY_MAX, ACCEPT_RETRY_MIN, ACCEPT_RETRY_SLOTS,
 };

@@ -1,0 +1,100 @@
+//! Forwards changed at run time (the control socket, `doc/control-socket.md`): the
+//! engine's side of "add these ranges" and "remove these ranges".
+//!
+//! A change is all or nothing: every new port is bound before the change counts, and
+//! a failure closes what the change opened and leaves the table as it was. Removing
+//! a range closes its listening sockets only; connections they accepted are flows of
+//! their own and keep running. Range slots are never renumbered (a listener's name
+//! carries its range's index): a removed range leaves a [`PortRange::VACANT`] slot
+//! that the next addition reuses.
+//!
+//! Only TCP can change at run time: a UDP forward's socket also carries the replies
+//! of the flows it created, so closing it would cut them off.
+
+use super::{PortForwards, PortRange};
+use crate::engine::{Engine, StartError};
+use crate::io::{Host, Transport};
+use crate::tcp::{AddError, Direction};
+use core::net::IpAddr;
+
+/// Why a run-time forwarding change was refused; nothing changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChangeError {
+    /// A port could not be bound (busy, not permitted…).
+    Bind(StartError),
+    /// The table has no room for the new ranges.
+    TableFull,
+    /// A range to remove is not forwarded.
+    NotFound(PortRange),
+    /// This transport or direction can't change at run time.
+    Unsupported,
+}
+
+impl<'a> Engine<'a> {
+    /// Add the ranges of `new` to the `transport`/`direction` forwards and bind their
+    /// ports, as [`Engine::start`] does for start-up forwards. `target` (inbound only)
+    /// is the guest-side address their connections go to instead of the guest's own.
+    /// Returns how many sockets were opened.
+    pub fn add_forwards<H: Host>(
+        &mut self,
+        transport: Transport,
+        direction: Direction,
+        new: &PortForwards,
+        target: Option<IpAddr>,
+        host: &mut H,
+    ) -> Result<usize, ChangeError> {
+        self.changeable(transport, direction)?;
+        if direction == Direction::Outbound && target.is_some() {
+            return Err(ChangeError::Unsupported);
+        }
+        crate::tcp::add_ranges(self, direction, new, target, host).map_err(|e| match e {
+            AddError::TableFull => ChangeError::TableFull,
+            AddError::Listen(l) => ChangeError::Bind(StartError {
+                transport,
+                direction,
+                port: l.port,
+                error: l.error,
+            }),
+        })
+    }
+
+    /// Remove the ranges of `old` (each equal to a forwarded range: ports, target
+    /// port, address and interface) and close their listening sockets. Returns how
+    /// many ranges were removed.
+    pub fn remove_forwards<H: Host>(
+        &mut self,
+        transport: Transport,
+        direction: Direction,
+        old: &PortForwards,
+        host: &mut H,
+    ) -> Result<usize, ChangeError> {
+        self.changeable(transport, direction)?;
+        crate::tcp::remove_ranges(self, direction, old, host)
+            .map_err(|i| ChangeError::NotFound(old.ranges[i].clone()))
+    }
+
+    /// The forwarded ranges of `transport`/`direction` (vacant slots included), and
+    /// per range the target address it was added with.
+    pub fn forwards(
+        &self,
+        transport: Transport,
+        direction: Direction,
+    ) -> Option<(&PortForwards, &[Option<IpAddr>])> {
+        let f = &self.config.forwards;
+        match (transport, direction) {
+            (Transport::Tcp, Direction::Inbound) => Some((&f.tcp_in, &self.inbound_targets)),
+            (Transport::Tcp, Direction::Outbound) => Some((&f.tcp_out, &[])),
+            (Transport::Udp, Direction::Inbound) => Some((&f.udp_in, &[])),
+            _ => None,
+        }
+    }
+
+    fn changeable(&self, transport: Transport, direction: Direction) -> Result<(), ChangeError> {
+        let outbound_ok = self.config.mode == crate::config::Mode::Pasta;
+        match (transport, direction) {
+            (Transport::Tcp, Direction::Inbound) => Ok(()),
+            (Transport::Tcp, Direction::Outbound) if outbound_ok => Ok(()),
+            _ => Err(ChangeError::Unsupported),
+        }
+    }
+}
