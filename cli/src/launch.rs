@@ -158,6 +158,9 @@ fn run(opts: Options, specs: ForwardSpecs) -> Result<i32, String> {
     if opts.vhost_user {
         return Err("--vhost-user is not supported by this build".into());
     }
+    if opts.mode == Mode::Passt && opts.control_socket.is_some() {
+        return Err("The control socket (-c) is served by pasta only in this build".into());
+    }
     // Resolved now, while /etc is there; switched to after set-up.
     let runas = crate::users::resolve(
         opts.runas.as_ref(),
@@ -503,6 +506,7 @@ fn run_pasta(
         pid_file: opts.pid_file.clone(),
         pcap: opts.pcap.clone(),
         specs,
+        control: opts.control_socket.clone(),
     };
     pasta::run(plan).map_err(|e| e.to_string())
 }

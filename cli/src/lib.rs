@@ -16,6 +16,7 @@
 //! - [`resolv`]: the host's `/etc/resolv.conf`.
 //! - [`man`]: the `pasta(1)`/`passt(1)` manual pages, from the option table.
 //! - [`users`]: `--runas`, resolved against the local account files.
+//! - [`pesto`]: the `pesto` client of pasta's control socket (`-c`).
 //!
 //! Port specifications are parsed by `passt_core::fwd::spec`, shared with anything
 //! else that reads them.
@@ -26,6 +27,7 @@ pub mod help;
 pub mod launch;
 pub mod man;
 pub mod options;
+pub mod pesto;
 pub mod resolv;
 pub mod users;
 pub mod values;

@@ -16,8 +16,8 @@ use std::time::Duration;
 const GUEST_TOKEN: u64 = u64::MAX;
 /// epoll data of the watched child process.
 const CHILD_TOKEN: u64 = u64::MAX - 1;
-/// epoll data of a descriptor that only wakes the loop for [`Periodic::woken`].
-const WAKE_TOKEN: u64 = u64::MAX - 2;
+/// epoll data of a descriptor that only wakes the loop for [`Periodic::on_wake`].
+pub(crate) const WAKE_TOKEN: u64 = u64::MAX - 2;
 /// Longest sleep, so that stop conditions are polled at least once a second.
 const MAX_SLEEP: Duration = Duration::from_secs(1);
 /// Most frames read from the guest per wakeup before other sources get a turn.
@@ -86,6 +86,12 @@ pub trait Periodic<G: GuestSource> {
     /// consume what made it so; returning true ends the loop ([`Exit::Stopped`]).
     fn woken(&mut self) -> bool {
         false
+    }
+
+    /// A wake descriptor is readable, with the engine at hand (the control socket
+    /// changes forwards); by default [`Periodic::woken`].
+    fn on_wake(&mut self, _engine: &mut Engine<'_>, _host: &mut LinuxHost<G>) -> bool {
+        self.woken()
     }
 }
 
@@ -219,7 +225,7 @@ fn serve<G: GuestSource>(
                 }
                 CHILD_TOKEN => return Ok(Exit::ChildExited),
                 WAKE_TOKEN => {
-                    if periodic.woken() {
+                    if periodic.on_wake(engine, host) {
                         return Ok(Exit::Stopped);
                     }
                 }

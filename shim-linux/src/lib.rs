@@ -7,7 +7,8 @@
 //!   address and route configuration and template discovery.
 //! * [`log`]: pasta/passt logging (levels, log file with rotation, syslog);
 //!   [`pcap`]: `--pcap` capture around the guest link; [`watch`]: what ends an
-//!   attached pasta or a passt (namespace deletion, SIGTERM/SIGINT).
+//!   attached pasta or a passt (namespace deletion, SIGTERM/SIGINT); [`control`]:
+//!   the control socket (`-c`), forwards changed at run time.
 //!
 //! All `unsafe` code lives in the private `sys` module (the TUNSETIFF ioctl
 //! and the fork/unshare/exec sequence); everything else goes through rustix's
@@ -16,6 +17,7 @@
 #![deny(unsafe_code)]
 
 pub mod alloc_count;
+pub mod control;
 pub mod daemon;
 pub mod discover;
 pub mod event_loop;

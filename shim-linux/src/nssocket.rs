@@ -17,6 +17,9 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::thread;
 
+/// Requests made by [`NsSocketFactory::start`] so that later ones don't allocate.
+const WARM_UP_ROUND_TRIPS: usize = 3;
+
 /// What the helper thread is asked for.
 enum Request {
     /// Create a non-blocking socket.
@@ -83,10 +86,18 @@ impl NsSocketFactory {
                 }
             })?;
         ready_rx.recv().map_err(gone)??;
-        Ok(NsSocketFactory {
+        let factory = NsSocketFactory {
             requests: req_tx,
             replies: rep_rx,
-        })
+        };
+        // The first blocking receive on a thread allocates (a thread-local waiter
+        // context, the channel's waiter list): get that done now, during set-up, not
+        // on the first spliced connection in the event loop. A few round trips, since
+        // a receive that finds its reply already there doesn't block.
+        for _ in 0..WARM_UP_ROUND_TRIPS {
+            drop(factory.socket(AddressFamily::INET, SocketType::DGRAM, None)?);
+        }
+        Ok(factory)
     }
 
     /// A non-blocking socket created inside the namespace.

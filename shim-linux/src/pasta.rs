@@ -84,6 +84,8 @@ pub struct PastaPlan {
     /// The `-t`/`-T`/`-u`/`-U` arguments as given, to name the one behind a port that
     /// can't be bound.
     pub specs: ForwardSpecs,
+    /// `-c`: serve the control socket here (forwards changed at run time).
+    pub control: Option<PathBuf>,
 }
 
 /// The port-forwarding arguments as the user gave them, for error messages.
@@ -266,6 +268,17 @@ pub fn run(plan: PastaPlan) -> Result<i32, StartError> {
     }
     // Ports found listening now are bound before we report readiness.
     periodic.scan(&mut engine, &mut host);
+    // The control socket exists once we are ready: podman runs pesto right after.
+    if let Some(path) = &plan.control {
+        let server = crate::control::ControlServer::bind(path).map_err(|e| {
+            fail(
+                &format!("Failed to bind control socket {}", path.display()),
+                e,
+            )
+        })?;
+        crate::log_info!("Control socket: {}", path.display());
+        periodic.control = Some(server);
+    }
 
     let pidfd = match child.as_mut() {
         Some(c) => {
@@ -310,6 +323,7 @@ pub fn run(plan: PastaPlan) -> Result<i32, StartError> {
         .and_then(|w| w.fd())
         .into_iter()
         .chain(periodic.signals.as_ref().map(|s| s.fd()))
+        .chain(periodic.control.as_ref().map(|c| c.fd()))
         .map(|fd| fd.try_clone_to_owned())
         .collect::<io::Result<_>>()
         .map_err(|e| fail("Failed to set up the event loop", e))?;
@@ -351,6 +365,8 @@ struct PastaPeriodic {
     netns_file: Option<NetnsWatch>,
     /// SIGTERM/SIGINT, for an attached pasta: exit cleanly.
     signals: Option<Signals>,
+    /// `-c`: the control socket.
+    control: Option<crate::control::ControlServer>,
     found: Box<PortSet>,
 }
 
@@ -369,7 +385,17 @@ impl PastaPeriodic {
 impl<G: GuestSource> Periodic<G> for PastaPeriodic {
     fn tick(&mut self, engine: &mut Engine<'_>, host: &mut LinuxHost<G>) -> bool {
         self.scan(engine, host);
+        if let Some(c) = &mut self.control {
+            c.expire(host);
+        }
         self.netns_file.as_ref().is_some_and(|w| w.gone())
+    }
+
+    fn on_wake(&mut self, engine: &mut Engine<'_>, host: &mut LinuxHost<G>) -> bool {
+        if let Some(c) = &mut self.control {
+            c.poll(engine, host);
+        }
+        <Self as Periodic<G>>::woken(self)
     }
 
     fn woken(&mut self) -> bool {

@@ -443,6 +443,23 @@ def main(argv):
             print(f"refused {int((time.monotonic() - start) * 1000)}")
         except OSError as e:
             print(f"error {e}")
+    elif mode == "echo-twice":
+        # One connection, two round trips with a pause between them: until WAITFILE
+        # exists (the caller changes something meanwhile).
+        with connect(args[0], int(args[1])) as c:
+            for word, wait in ((b"one", True), (b"two", False)):
+                c.sendall(word)
+                got = b""
+                while len(got) < len(word):
+                    d = c.recv(65536)
+                    if not d:
+                        break
+                    got += d
+                sys.stdout.write(got.decode() + "\n")
+                sys.stdout.flush()
+                deadline = time.monotonic() + TIMEOUT
+                while wait and not os.path.exists(args[2]) and time.monotonic() < deadline:
+                    time.sleep(0.01)
     elif mode == "halfclose":
         with connect(args[0], int(args[1])) as c:
             c.sendall(b"x" * 1000)

@@ -1,0 +1,253 @@
+//! The control socket (`-c`) and `pesto`, with the real binaries in the sealed lab:
+//! pasta serves an `ip netns add` namespace as podman runs it, and forwards are added
+//! and removed while it runs, as podman 6 does with `pesto --add/--delete`.
+
+mod lab;
+
+use lab::{output_within, pid_with_arg, wait_exit, Lab, HOST_V4, HOST_V6};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+fn pasta() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_pasta"))
+}
+
+fn pesto_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_pesto")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// A target address that exists only inside the served namespace.
+const TARGET_V4: &str = "198.51.100.77";
+
+/// pasta with podman's argv plus `-c SOCK`, in the background serving a new
+/// namespace; its PID, the namespace and the socket path.
+fn start(lab: &mut Lab, report: Option<&Path>) -> (i32, String, PathBuf) {
+    let ns = lab.add_netns();
+    let sock = lab.dir.join("control.sock");
+    let mut cmd = lab.in_host(pasta().to_str().unwrap());
+    if let Some(r) = report {
+        cmd.env("PASST_ALLOC_REPORT", r);
+    }
+    cmd.args([
+        "--config-net",
+        "--dns-forward",
+        "169.254.1.1",
+        "-t",
+        "none",
+        "-u",
+        "none",
+        "-T",
+        "none",
+        "-U",
+        "none",
+        "--no-map-gw",
+        "--quiet",
+        "--netns",
+        &format!("/run/netns/{ns}"),
+        "--map-guest-addr",
+        "169.254.1.2",
+        "-c",
+    ]);
+    cmd.arg(&sock);
+    let out = lab::output_to_eof_within(&mut cmd, Duration::from_secs(20));
+    assert!(out.status.success(), "pasta: {}", text(&out.stderr));
+    assert!(sock.exists(), "control socket bound before readiness");
+    let pid = pid_with_arg(pasta(), &format!("/run/netns/{ns}")).expect("pasta running");
+    (pid, ns, sock)
+}
+
+fn pesto(lab: &Lab, args: &[&str], sock: &Path) -> Output {
+    let mut cmd = lab.in_host(pesto_bin());
+    cmd.args(args).arg(sock);
+    output_within(&mut cmd, Duration::from_secs(20))
+}
+
+fn pesto_ok(lab: &Lab, args: &[&str], sock: &Path) -> String {
+    let out = pesto(lab, args, sock);
+    assert!(
+        out.status.success(),
+        "pesto {args:?}: {}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
+/// `netcheck MODE ARGS…` from the remote namespace; its stdout.
+fn from_remote(lab: &Lab, args: &[&str]) -> String {
+    let mut c = lab.in_remote("/usr/bin/python3");
+    c.arg(lab::netcheck()).args(args);
+    text(&output_within(&mut c, Duration::from_secs(30)).stdout)
+}
+
+fn from_host(lab: &Lab, args: &[&str]) -> String {
+    let mut c = lab.in_host("/usr/bin/python3");
+    c.arg(lab::netcheck()).args(args);
+    text(&output_within(&mut c, Duration::from_secs(30)).stdout)
+}
+
+fn ns_server(lab: &mut Lab, ns: &str, host: &str, port: u16) {
+    let ready = lab.dir.join(format!("ready-ns-{port}"));
+    let mut server = lab.in_ns(ns, "/usr/bin/python3");
+    server
+        .arg(lab::netcheck())
+        .args(["echo-server", host, &port.to_string()]);
+    lab.spawn(server, Some(&ready));
+}
+
+fn assert_alive(pid: i32) {
+    assert!(!lab::exited(pid), "pasta still running");
+}
+
+#[test]
+fn a_forward_added_at_run_time_carries_connections_and_delete_closes_its_port() {
+    let Some(mut lab) = Lab::new() else { return };
+    let report = lab.dir.join("alloc-report");
+    let (pid, ns, sock) = start(&mut lab, Some(&report));
+    ns_server(&mut lab, &ns, "::", 8090);
+    assert!(from_remote(&lab, &["refused", HOST_V4, "8090"]).starts_with("refused"));
+
+    pesto_ok(&lab, &["--add", "-t", "8090"], &sock);
+    for addr in [HOST_V4, HOST_V6] {
+        assert_eq!(from_remote(&lab, &["echo", addr, "8090", "hello"]), "hello");
+    }
+    assert_eq!(
+        from_host(&lab, &["echo", "127.0.0.1", "8090", "spliced"]),
+        "spliced",
+        "the loopback bypass serves run-time forwards too"
+    );
+    let shown = pesto_ok(&lab, &["--show"], &sock);
+    assert!(shown.contains("-t 8090:8090"), "{shown}");
+
+    // A connection made before the delete keeps working after it.
+    let go_on = lab.dir.join("go-on");
+    let mut held = lab.in_remote("/usr/bin/python3");
+    held.arg(lab::netcheck())
+        .args(["echo-twice", HOST_V4, "8090"])
+        .arg(&go_on)
+        .stdout(Stdio::piped());
+    let mut held = held.spawn().expect("spawn");
+    let mut first = [0u8; 4];
+    std::io::Read::read_exact(held.stdout.as_mut().unwrap(), &mut first).unwrap();
+    assert_eq!(&first, b"one\n");
+
+    pesto_ok(&lab, &["--delete", "-t", "8090"], &sock);
+    assert!(
+        from_remote(&lab, &["refused", HOST_V4, "8090"]).starts_with("refused"),
+        "port closed after --delete"
+    );
+    std::fs::write(&go_on, "").unwrap();
+    let rest = held.wait_with_output().expect("wait");
+    assert_eq!(
+        text(&rest.stdout),
+        "two\n",
+        "established connection survived"
+    );
+    assert!(!pesto_ok(&lab, &["-s"], &sock).contains("8090"));
+    assert_alive(pid);
+
+    Command::new("ip")
+        .args(["netns", "del", &ns])
+        .status()
+        .unwrap();
+    assert!(wait_exit(pid, Duration::from_secs(5)).is_some());
+    let text = std::fs::read_to_string(&report).expect("allocation report");
+    assert_eq!(text.trim(), "allocations_after_init 0");
+}
+
+#[test]
+fn podmans_target_address_form_reaches_that_address_in_the_namespace() {
+    let Some(mut lab) = Lab::new() else { return };
+    let (pid, ns, sock) = start(&mut lab, None);
+    let ip = lab
+        .in_ns(&ns, "ip")
+        .args(["addr", "add", &format!("{TARGET_V4}/32"), "dev", "lo"])
+        .status()
+        .unwrap();
+    assert!(ip.success());
+    // Listening on the target address only: reaching it proves where the forward goes.
+    ns_server(&mut lab, &ns, TARGET_V4, 8091);
+    let spec = format!("0.0.0.0/18091:{TARGET_V4}/8091");
+    pesto_ok(&lab, &["--add", "-t", &spec], &sock);
+    assert_eq!(
+        from_remote(&lab, &["echo", HOST_V4, "18091", "via tap"]),
+        "via tap"
+    );
+    assert_eq!(
+        from_host(&lab, &["echo", "127.0.0.1", "18091", "via splice"]),
+        "via splice"
+    );
+    pesto_ok(&lab, &["--delete", "-t", &spec], &sock);
+    assert!(from_remote(&lab, &["refused", HOST_V4, "18091"]).starts_with("refused"));
+    assert_alive(pid);
+}
+
+#[test]
+fn a_busy_port_and_bad_requests_get_errors_and_pasta_keeps_running() {
+    let Some(mut lab) = Lab::new() else { return };
+    let (pid, ns, sock) = start(&mut lab, None);
+    lab.host_server("echo-server", "0.0.0.0", 8092);
+    ns_server(&mut lab, &ns, "::", 8093);
+
+    let busy = pesto(&lab, &["--add", "-t", "8093", "-t", "8092"], &sock);
+    assert_eq!(busy.status.code(), Some(1));
+    let err = text(&busy.stderr);
+    assert!(
+        err.contains("8092") && err.contains("Address already in use"),
+        "{err}"
+    );
+    // The first spec of that invocation went through; the busy one left nothing.
+    let shown = pesto_ok(&lab, &["-s"], &sock);
+    assert!(shown.contains("8093") && !shown.contains("8092"), "{shown}");
+
+    for bad in [
+        &["--add", "-t", "99999"][..],
+        &["--add", "-t", "auto"],
+        &["--delete", "-t", "8094"],
+        &["--add", "-u", "5353"],
+    ] {
+        let out = pesto(&lab, bad, &sock);
+        assert_eq!(out.status.code(), Some(1), "{bad:?}");
+        assert!(!out.stderr.is_empty(), "{bad:?} explains itself");
+    }
+    // Raw garbage on the socket: an error line back, and the server carries on.
+    let script = "import socket,sys\n\
+        s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); f=s.makefile('rb')\n\
+        f.readline(); s.sendall(b'frobnicate\\n\\xff\\xfe\\n' + b'x'*2000)\n\
+        print(f.readline().decode().strip()); print(f.readline().decode().strip())\n\
+        print(f.readline().decode().strip())";
+    let mut raw = lab.in_host("/usr/bin/python3");
+    raw.args(["-c", script]).arg(&sock);
+    let out = text(&output_within(&mut raw, Duration::from_secs(20)).stdout);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert!(lines.iter().all(|l| l.starts_with("error")), "{out}");
+
+    // A client that connects and says nothing is dropped; others are served after it.
+    let mut idle = lab.in_host("/usr/bin/python3");
+    idle.args([
+        "-c",
+        "import socket,sys,time\n\
+         s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); time.sleep(8)",
+    ])
+    .arg(&sock)
+    .stdout(Stdio::null());
+    let mut idle = idle.spawn().expect("spawn");
+    std::thread::sleep(Duration::from_millis(300));
+    let waited = std::time::Instant::now();
+    pesto_ok(&lab, &["--add", "-t", "8095"], &sock);
+    eprintln!("pesto behind an idle client took {:?}", waited.elapsed());
+    let _ = idle.kill();
+    let _ = idle.wait();
+
+    assert_eq!(
+        from_remote(&lab, &["echo", HOST_V4, "8093", "still"]),
+        "still"
+    );
+    assert_alive(pid);
+}
