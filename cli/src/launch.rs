@@ -16,6 +16,7 @@ use passt_shim_linux::netlink::Netlink;
 use passt_shim_linux::nsconfig::NsNetConfig;
 use passt_shim_linux::passt::{self, Listen, PasstPlan};
 use passt_shim_linux::pasta::{self, ForwardSpecs, PastaPlan, Target};
+use passt_shim_linux::sockopts::{self, SocketPolicy};
 use passt_shim_linux::{log, log_debug, log_err, log_info, log_warn};
 use std::ffi::OsString;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -161,6 +162,8 @@ fn run(opts: Options, specs: ForwardSpecs) -> Result<i32, String> {
     if opts.mode == Mode::Passt && opts.control_socket.is_some() {
         return Err("The control socket (-c) is served by pasta only in this build".into());
     }
+    // A missing --outbound-if4/6 interface is named before discovery trips over it.
+    socket_policy(&opts)?;
     // Resolved now, while /etc is there; switched to after set-up.
     let runas = crate::users::resolve(
         opts.runas.as_ref(),
@@ -507,8 +510,28 @@ fn run_pasta(
         pcap: opts.pcap.clone(),
         specs,
         control: opts.control_socket.clone(),
+        sockets: socket_policy(&opts)?,
     };
     pasta::run(plan).map_err(|e| e.to_string())
+}
+
+/// `-o`, `--outbound-if4/6` (the interfaces must exist) and `--freebind`.
+fn socket_policy(opts: &Options) -> Result<SocketPolicy, String> {
+    let index = |name: &Option<passt_core::fwd::IfName>, option: &str| {
+        name.as_ref()
+            .map(|n| {
+                sockopts::ifindex(n.as_str())
+                    .map_err(|e| format!("Invalid interface for {option}: {e}"))
+            })
+            .transpose()
+    };
+    Ok(SocketPolicy {
+        outbound_v4: opts.outbound.v4,
+        outbound_v6: opts.outbound.v6,
+        outbound_if4: index(&opts.outbound_if4, "--outbound-if4")?,
+        outbound_if6: index(&opts.outbound_if6, "--outbound-if6")?,
+        freebind: opts.freebind,
+    })
 }
 
 fn synthetic_template(addr: IpAddr, prefix_len: u8, gateway: IpAddr) -> discover::FamilyTemplate {
@@ -551,6 +574,7 @@ fn run_passt(
         pid_file: opts.pid_file.clone(),
         pcap: opts.pcap.clone(),
         specs,
+        sockets: socket_policy(&opts)?,
     };
     passt::run(plan, listen).map_err(|e| e.to_string())
 }

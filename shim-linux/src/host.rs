@@ -66,6 +66,11 @@ struct Entry {
     pipe: Option<Pipe>,
     /// `SO_SNDBUF`, read once: we set it explicitly, which fixes it (socket(7)).
     sndbuf: Option<usize>,
+    /// Opened by the engine in the host namespace for the guest's traffic (not a
+    /// listener, not accepted): `-o` and `--outbound-if` apply.
+    outbound: bool,
+    /// Bound explicitly (by the engine or for `-o`).
+    bound: bool,
 }
 
 /// The Linux executor of engine operations.
@@ -75,6 +80,8 @@ pub struct LinuxHost<G: GuestLink> {
     /// Connection sockets by flow slot and socket side (a spliced flow has two).
     conns: Vec<[Option<Entry>; 2]>,
     guest_ns: Option<NsSocketFactory>,
+    /// `-o`, `--outbound-if4/6`, `--freebind`.
+    sockets: crate::sockopts::SocketPolicy,
     /// Listening sockets by kind and slot (a TCP and a UDP forward of the same port
     /// have the same slot number).
     listeners: HashMap<(SockKind, u32), Entry>,
@@ -140,6 +147,7 @@ impl<G: GuestLink> LinuxHost<G> {
             guest,
             conns: (0..flows).map(|_| [None, None]).collect(),
             guest_ns: None,
+            sockets: crate::sockopts::SocketPolicy::default(),
             listeners: HashMap::with_capacity(MAX_LISTENERS_PREALLOCATED),
             ping_warned: false,
             tx_dropped: 0,
@@ -149,6 +157,12 @@ impl<G: GuestLink> LinuxHost<G> {
     /// The epoll descriptor every socket is registered with.
     pub fn epoll(&self) -> BorrowedFd<'_> {
         self.epoll.as_fd()
+    }
+
+    /// Apply the command line's socket options (`-o`, `--outbound-if4/6`,
+    /// `--freebind`) to the sockets opened from now on.
+    pub fn set_socket_policy(&mut self, policy: crate::sockopts::SocketPolicy) {
+        self.sockets = policy;
     }
 
     /// Open [`Namespace::Guest`] sockets through `factory` (pasta).
@@ -175,7 +189,7 @@ impl<G: GuestLink> LinuxHost<G> {
         entry_in(&mut self.conns, &mut self.listeners, sock)
     }
 
-    fn insert(&mut self, sock: SockRef, fd: OwnedFd, family: Family) -> OpResult {
+    fn insert(&mut self, sock: SockRef, fd: OwnedFd, family: Family, outbound: bool) -> OpResult {
         let entry = Entry {
             fd,
             family,
@@ -183,6 +197,8 @@ impl<G: GuestLink> LinuxHost<G> {
             registered: false,
             pipe: None,
             sndbuf: None,
+            outbound,
+            bound: false,
         };
         match sock.kind() {
             SockKind::TcpListen | SockKind::UdpListen => {
@@ -248,7 +264,8 @@ impl<G: GuestLink> LinuxHost<G> {
         if sock.kind() == SockKind::TcpConn {
             tune_connection(&fd);
         }
-        self.insert(sock, fd, family)
+        let listener = matches!(sock.kind(), SockKind::TcpListen | SockKind::UdpListen);
+        self.insert(sock, fd, family, ns == Namespace::Host && !listener)
     }
 
     /// Whether a ping socket was refused (and the warning printed).
@@ -329,7 +346,7 @@ impl<G: GuestLink> LinuxHost<G> {
             return OpResult::Err(HostError::Other(libc::EAFNOSUPPORT));
         };
         tune_connection(&fd);
-        match self.insert(sock, fd, family) {
+        match self.insert(sock, fd, family, false) {
             OpResult::Done => OpResult::Accepted { peer, local },
             other => other,
         }
@@ -533,6 +550,8 @@ impl<G: GuestLink> Host for LinuxHost<G> {
                 addr,
                 dual_stack,
             } => {
+                let policy = self.sockets;
+                let listener = matches!(sock.kind(), SockKind::TcpListen | SockKind::UdpListen);
                 let Some(e) = self.entry(sock) else {
                     return OpResult::Err(HostError::Other(libc::EBADF));
                 };
@@ -540,7 +559,11 @@ impl<G: GuestLink> Host for LinuxHost<G> {
                 if addr.is_ipv6() {
                     let _ = net::sockopt::set_ipv6_v6only(&e.fd, !dual_stack);
                 }
-                result(net::bind(&e.fd, &addr))
+                if listener {
+                    policy.before_listener_bind(e.fd.as_fd(), addr);
+                }
+                e.bound = true;
+                result(net::bind(&e.fd, &policy.bind_addr(e.outbound, addr)))
             }
             Op::Listen { sock, backlog } => match self.entry(sock) {
                 Some(e) => result(net::listen(&e.fd, i32::try_from(backlog).unwrap_or(128))),
@@ -548,10 +571,21 @@ impl<G: GuestLink> Host for LinuxHost<G> {
             },
             Op::Accept { listener, sock } => self.accept(listener, sock),
             Op::Refuse { listener } => self.refuse(listener),
-            Op::Connect { sock, addr } => match self.entry(sock) {
-                Some(e) => result(net::connect(&e.fd, &addr)),
-                None => OpResult::Err(HostError::Other(libc::EBADF)),
-            },
+            Op::Connect { sock, addr } => {
+                let policy = self.sockets;
+                match self.entry(sock) {
+                    Some(e) => {
+                        if e.outbound {
+                            if let Err(err) = policy.before_connect(e.fd.as_fd(), e.bound, addr) {
+                                return OpResult::Err(io_error(err));
+                            }
+                            e.bound = true;
+                        }
+                        result(net::connect(&e.fd, &addr))
+                    }
+                    None => OpResult::Err(HostError::Other(libc::EBADF)),
+                }
+            }
             Op::TakeError { sock } => match self.entry(sock) {
                 Some(e) => match net::sockopt::socket_error(&e.fd) {
                     Ok(Ok(())) => OpResult::Done,

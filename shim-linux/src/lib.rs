@@ -34,6 +34,7 @@ pub mod pcap;
 pub mod procnet;
 pub mod qemu;
 pub mod seccomp;
+pub mod sockopts;
 #[allow(unsafe_code)]
 mod sys;
 pub mod tap;

@@ -174,6 +174,8 @@ pub struct PasstPlan {
     pub pcap: Option<PathBuf>,
     /// The `-t` arguments as given, to name the one behind a port that can't be bound.
     pub specs: ForwardSpecs,
+    /// `-o`, `--outbound-if4/6`, `--freebind`.
+    pub sockets: crate::sockopts::SocketPolicy,
 }
 
 /// The event loop's extra work while a guest is connected: turn other clients away
@@ -227,6 +229,7 @@ pub fn run(plan: PasstPlan, listen: Listen) -> Result<i32, StartError> {
     let pcap = crate::pasta::open_pcap(plan.pcap.as_deref())?;
     let mut host = LinuxHost::new(Tapped::new(PasstLink::default(), pcap), plan.flows)
         .map_err(|e| StartError(format!("epoll: {e}")))?;
+    host.set_socket_policy(plan.sockets);
     match engine.start(&mut host) {
         Ok(n) => crate::log_debug!("Listening on {n} socket(s) for forwarded ports"),
         Err(e) => return Err(crate::pasta::bind_failure(&e, &plan.specs)),

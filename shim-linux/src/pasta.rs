@@ -86,6 +86,8 @@ pub struct PastaPlan {
     pub specs: ForwardSpecs,
     /// `-c`: serve the control socket here (forwards changed at run time).
     pub control: Option<PathBuf>,
+    /// `-o`, `--outbound-if4/6`, `--freebind`.
+    pub sockets: crate::sockopts::SocketPolicy,
 }
 
 /// The port-forwarding arguments as the user gave them, for error messages.
@@ -231,6 +233,7 @@ pub fn run(plan: PastaPlan) -> Result<i32, StartError> {
     let pcap = open_pcap(plan.pcap.as_deref())?;
     let mut host = LinuxHost::new(Tapped::new(tap, pcap), plan.flows)
         .map_err(|e| fail("Failed to set up the event loop", e))?;
+    host.set_socket_policy(plan.sockets);
     // Sockets inside the namespace (-T listeners, spliced connections) come from a
     // helper thread living there.
     let ns_for_sockets = match &plan.target {

@@ -402,6 +402,14 @@ pub(crate) fn set_peek_offset(fd: BorrowedFd<'_>, offset: i32) -> io::Result<()>
     setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_PEEK_OFF, offset)
 }
 
+/// Set `SO_BINDTOIFINDEX` (socket(7), Linux 5.0): route the socket's traffic through
+/// interface `index` only.
+pub(crate) fn set_bind_to_ifindex(fd: BorrowedFd<'_>, index: u32) -> io::Result<()> {
+    let index =
+        libc::c_int::try_from(index).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_BINDTOIFINDEX, index)
+}
+
 /// Set `TCP_MAXSEG`, the segment size the kernel uses toward the peer (tcp(7)).
 pub(crate) fn set_tcp_maxseg(fd: BorrowedFd<'_>, mss: u16) -> io::Result<()> {
     setsockopt_int(

@@ -1,0 +1,167 @@
+//! `-o/--outbound`, `--outbound-if4` and `--freebind` with the real pasta in the sealed
+//! lab: what the remote side sees, and which addresses a forward can bind.
+
+mod lab;
+
+use lab::{
+    expect_success, netcheck_sh, output_within, pasta_sh, pid_with_arg, wait_exit, Lab,
+    HOST_IFNAME, REMOTE_V4,
+};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+fn pasta() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_pasta"))
+}
+
+fn ip(args: &[&str]) {
+    let out = Command::new("ip").args(args).output().expect("ip");
+    assert!(
+        out.status.success(),
+        "ip {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The address a TCP connection from inside pasta's namespace to the remote comes
+/// from, as the remote sees it.
+fn source_seen(lab: &Lab, opts: &[&str]) -> String {
+    let out = pasta_sh(lab, opts, &netcheck_sh(&format!("peer {REMOTE_V4} 8097 x")));
+    expect_success(&out).trim().to_string()
+}
+
+#[test]
+fn outbound_address_is_the_source_the_remote_sees() {
+    let Some(mut lab) = Lab::new() else { return };
+    ip(&[
+        "-n",
+        &lab.host,
+        "addr",
+        "add",
+        "198.51.100.3/24",
+        "dev",
+        HOST_IFNAME,
+    ]);
+    lab.remote_server("peer-server", "0.0.0.0", 8097, &[]);
+    assert_eq!(source_seen(&lab, &[]), "198.51.100.2 1");
+    assert_eq!(source_seen(&lab, &["-o", "198.51.100.3"]), "198.51.100.3 1");
+    assert_eq!(
+        source_seen(&lab, &["--outbound", "198.51.100.3", "-o", "2001:db8:1::2"]),
+        "198.51.100.3 1",
+        "one address per family"
+    );
+}
+
+#[test]
+fn outbound_if4_sends_through_that_interface_whatever_the_routes_prefer() {
+    let Some(mut lab) = Lab::new() else { return };
+    // A second link to the remote, 203.0.113.64/28, with a worse default route.
+    let (h, r) = (lab.host.clone(), lab.remote.clone());
+    ip(&[
+        "-n", &h, "link", "add", "lab1", "type", "veth", "peer", "name", "peer1", "netns", &r,
+    ]);
+    ip(&["-n", &h, "addr", "add", "203.0.113.66/28", "dev", "lab1"]);
+    ip(&["-n", &r, "addr", "add", "203.0.113.65/28", "dev", "peer1"]);
+    ip(&["-n", &h, "link", "set", "lab1", "up"]);
+    ip(&["-n", &r, "link", "set", "peer1", "up"]);
+    ip(&[
+        "-n",
+        &h,
+        "route",
+        "add",
+        "default",
+        "via",
+        "203.0.113.65",
+        "dev",
+        "lab1",
+        "metric",
+        "500",
+    ]);
+    lab.remote_server("peer-server", "0.0.0.0", 8097, &[]);
+    // `-i` only picks the template: traffic follows the best route, through lab0.
+    assert_eq!(source_seen(&lab, &["-i", "lab1"]), "198.51.100.2 1");
+    assert_eq!(
+        source_seen(&lab, &["--outbound-if4", "lab1"]),
+        "203.0.113.66 1"
+    );
+    // Connections to the host's loopback through the gateway stand-in are not bound.
+    lab.host_server("echo-server", "127.0.0.1", 8098);
+    let out = pasta_sh(
+        &lab,
+        &["--outbound-if4", "lab1"],
+        &netcheck_sh("echo 203.0.113.65 8098 loop"),
+    );
+    assert_eq!(expect_success(&out), "loop");
+
+    let bad = pasta_sh(&lab, &["--outbound-if4", "nosuch0"], "true");
+    assert_eq!(bad.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("nosuch0") && err.lines().count() == 1, "{err}");
+}
+
+#[test]
+fn freebind_lets_a_forward_bind_an_address_configured_later() {
+    let Some(mut lab) = Lab::new() else { return };
+    const LATER: &str = "198.51.100.99";
+    let spec = format!("{LATER}/8099");
+    let run = |lab: &mut Lab, extra: &[&str]| {
+        let ns = lab.add_netns();
+        let mut cmd = lab.in_host(pasta().to_str().unwrap());
+        cmd.args([
+            "--config-net",
+            "-q",
+            "-t",
+            &spec,
+            "-u",
+            "none",
+            "-T",
+            "none",
+        ])
+        .args(["-U", "none"])
+        .args(extra)
+        .args(["--netns", &format!("/run/netns/{ns}")]);
+        (
+            ns,
+            lab::output_to_eof_within(&mut cmd, Duration::from_secs(20)),
+        )
+    };
+    let (_, refused) = run(&mut lab, &[]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("Cannot assign requested address"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+
+    let (ns, started) = run(&mut lab, &["--freebind"]);
+    assert!(
+        started.status.success(),
+        "{}",
+        String::from_utf8_lossy(&started.stderr)
+    );
+    let pid = pid_with_arg(pasta(), &format!("/run/netns/{ns}")).expect("pasta running");
+    let ready = lab.dir.join("ready-freebind");
+    let mut server = lab.in_ns(&ns, "/usr/bin/python3");
+    server
+        .arg(lab::netcheck())
+        .args(["echo-server", "::", "8099"]);
+    lab.spawn(server, Some(&ready));
+    ip(&[
+        "-n",
+        &lab.host,
+        "addr",
+        "add",
+        &format!("{LATER}/24"),
+        "dev",
+        HOST_IFNAME,
+    ]);
+    let mut client = lab.in_remote("/usr/bin/python3");
+    client
+        .arg(lab::netcheck())
+        .args(["echo", LATER, "8099", "late"]);
+    let out = output_within(&mut client, Duration::from_secs(20));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "late");
+    ip(&["netns", "del", &ns]);
+    assert!(wait_exit(pid, Duration::from_secs(5)).is_some());
+}
