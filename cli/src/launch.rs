@@ -4,7 +4,8 @@
 use crate::getopt::Getopt;
 use crate::help::{help_text, version_text};
 use crate::options::{
-    Action, Forward, IpVersions, Key, ListOpt, LogLevel, NsTarget, Options, ParseEnv, OPTIONS,
+    Action, Forward, IpVersions, Key, ListOpt, LogLevel, NsTarget, Options, ParseEnv, RepairPath,
+    OPTIONS,
 };
 use crate::resolv::{self, Resolv};
 use passt_core::config::{Config, DnsConfig, Domain, Ipv4Config, Ipv6Config, Mode, Protocols};
@@ -158,6 +159,12 @@ fn run(opts: Options, specs: ForwardSpecs) -> Result<i32, String> {
     }
     if opts.vhost_user {
         return Err("--vhost-user is not supported by this build".into());
+    }
+    if let Some(RepairPath::Path(_)) = opts.repair_path {
+        return Err(
+            "--repair-path: TCP migration needs --vhost-user, which this build doesn't support"
+                .into(),
+        );
     }
     if opts.mode == Mode::Passt && opts.control_socket.is_some() {
         return Err("The control socket (-c) is served by pasta only in this build".into());
@@ -511,6 +518,7 @@ fn run_pasta(
         specs,
         control: opts.control_socket.clone(),
         sockets: socket_policy(&opts)?,
+        tap_fd: opts.fd,
     };
     pasta::run(plan).map_err(|e| e.to_string())
 }

@@ -123,6 +123,31 @@ pub fn man_page(mode: Mode) -> String {
             Mode::Passt => "\\fBall\\fR",
         }
     );
+    if mode == Mode::Pasta {
+        m.push_str(".SH CONTROL SOCKET\n");
+        m.push_str(
+            "With \\fB\\-c\\fR \\fIPATH\\fR pasta listens on a UNIX socket (mode 0600, bound \
+             before it reports readiness) through which \\fBpesto\\fR, installed with it, \
+             adds and removes TCP forwards while it runs, as podman does: \
+             \\fBpesto \\-\\-add \\-t 0.0.0.0/8080:10.88.0.5/80 \\fIPATH\\fR, \
+             \\fBpesto \\-\\-delete \\-t \\fISPEC\\fR \\fIPATH\\fR, \\fBpesto \\fIPATH\\fR \
+             to list them. \\fIHOST\\fR/\\fIPORTS\\fR:\\fITARGET\\fR/\\fIPORTS\\fR sends \
+             connections to \\fITARGET\\fR in the namespace instead of its own address. \
+             An added port is bound like a start-up one (a busy port fails that request with \
+             \\(lqAddress already in use\\(rq and pesto exits 1); deleting closes the port but \
+             not its connections. The protocol is this implementation's own (see \
+             doc/control-socket.md), not upstream pesto's. UDP forwards can't change at run time.\n",
+        );
+    }
+    if mode == Mode::Passt {
+        m.push_str(".SH NOT SUPPORTED\n");
+        m.push_str(
+        "\\fB\\-\\-vhost\\-user\\fR is refused at start: the vhost-user back-end (shared guest \
+         memory, virtqueues) is not implemented; qemu's stream socket (\\fB\\-s\\fR) is. \
+         \\fB\\-\\-repair\\-path\\fR \\fBnone\\fR is accepted; a path is refused, since \
+         TCP migration through passt-repair works with vhost-user only.\n",
+        );
+    }
     m.push_str(".SH LOGGING\n");
     let _ = writeln!(
         m,

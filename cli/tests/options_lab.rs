@@ -165,3 +165,49 @@ fn freebind_lets_a_forward_bind_an_address_configured_later() {
     ip(&["netns", "del", &ns]);
     assert!(wait_exit(pid, Duration::from_secs(5)).is_some());
 }
+
+/// pasta `--fd`: a tap our caller opened and attached in the namespace (here a
+/// persistent `tapfd0`, attached by a Python process inside the namespace, which then
+/// runs pasta in the host namespace with the descriptor).
+#[test]
+fn pasta_serves_a_tap_descriptor_its_caller_opened() {
+    let Some(mut lab) = Lab::new() else { return };
+    let ns = lab.add_netns();
+    ip(&["-n", &ns, "tuntap", "add", "dev", "tapfd0", "mode", "tap"]);
+    lab.remote_server("echo-server", "0.0.0.0", 8100, &[]);
+    let script = "import fcntl, os, struct, sys\n\
+        fd = os.open('/dev/net/tun', os.O_RDWR)\n\
+        fcntl.ioctl(fd, 0x400454ca, struct.pack('16sH', b'tapfd0', 0x0002 | 0x1000))\n\
+        os.set_inheritable(fd, True)\n\
+        args = sys.argv[1:]\n\
+        args[args.index('FD')] = str(fd)\n\
+        os.execvp(args[0], args)";
+    let host_ns = lab.host.clone();
+    let netns = format!("/run/netns/{ns}");
+    let mut cmd = lab.in_ns(&ns, "/usr/bin/python3");
+    cmd.args(["-c", script, "ip", "netns", "exec", &host_ns])
+        .arg(pasta())
+        .args(["--fd", "FD", "-I", "tapfd0", "--config-net", "-q"])
+        .args(["-t", "none", "-u", "none", "-T", "none", "-U", "none"])
+        .args(["--netns", &netns]);
+    let out = lab::output_to_eof_within(&mut cmd, Duration::from_secs(20));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pid = pid_with_arg(pasta(), &netns).expect("pasta running");
+    let mut client = lab.in_ns(&ns, "/usr/bin/python3");
+    client
+        .arg(lab::netcheck())
+        .args(["echo", REMOTE_V4, "8100", "through the given tap"]);
+    let got = output_within(&mut client, Duration::from_secs(20));
+    assert_eq!(
+        String::from_utf8_lossy(&got.stdout),
+        "through the given tap",
+        "{}",
+        String::from_utf8_lossy(&got.stderr)
+    );
+    ip(&["netns", "del", &ns]);
+    assert!(wait_exit(pid, Duration::from_secs(5)).is_some());
+}

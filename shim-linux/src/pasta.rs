@@ -88,6 +88,9 @@ pub struct PastaPlan {
     pub control: Option<PathBuf>,
     /// `-o`, `--outbound-if4/6`, `--freebind`.
     pub sockets: crate::sockopts::SocketPolicy,
+    /// `-F`: a tap descriptor opened by our parent, attached to the interface named
+    /// `ns_ifname` in the namespace, used instead of opening one.
+    pub tap_fd: Option<i32>,
 }
 
 /// The port-forwarding arguments as the user gave them, for error messages.
@@ -195,6 +198,14 @@ pub fn run(plan: PastaPlan) -> Result<i32, StartError> {
         }
     };
 
+    let given_tap = match plan.tap_fd {
+        Some(fd) => Some(
+            crate::sys::adopt_inherited_fd(fd)
+                .and_then(|fd| Tap::from_fd(fd, &plan.ns_ifname))
+                .map_err(|e| fail(&format!("Invalid tap descriptor {fd}"), e))?,
+        ),
+        None => None,
+    };
     let tap = {
         let name = plan.ns_ifname.clone();
         let template = plan.template.clone();
@@ -205,8 +216,11 @@ pub fn run(plan: PastaPlan) -> Result<i32, StartError> {
             if spawned {
                 allow_ping_sockets();
             }
-            let tap = Tap::open(&name)
-                .map_err(|e| io::Error::new(e.kind(), format!("creating {name}: {e}")))?;
+            let tap = match given_tap {
+                Some(t) => t,
+                None => Tap::open(&name)
+                    .map_err(|e| io::Error::new(e.kind(), format!("creating {name}: {e}")))?,
+            };
             let mut nl = Netlink::open()?;
             if config_net {
                 nsconfig::configure(&mut nl, tap.name(), &template, &net)?;

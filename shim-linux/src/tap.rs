@@ -42,6 +42,17 @@ impl Tap {
         Ok(Tap { fd, name })
     }
 
+    /// Adopts a tap descriptor someone else opened and attached (pasta's `--fd`),
+    /// naming it `name` (the interface to configure); it is made non-blocking.
+    pub fn from_fd(fd: OwnedFd, name: &str) -> io::Result<Tap> {
+        let flags = rustix::fs::fcntl_getfl(&fd)?;
+        rustix::fs::fcntl_setfl(&fd, flags | OFlags::NONBLOCK)?;
+        Ok(Tap {
+            fd,
+            name: name.to_string(),
+        })
+    }
+
     /// The interface name the kernel attached this descriptor to.
     pub fn name(&self) -> &str {
         &self.name
