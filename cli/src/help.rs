@@ -73,7 +73,10 @@ pub fn describe(key: Key, mode: Mode) -> (&'static str, &'static str) {
             "Advertise this search domain (repeatable), or 'none'",
         ),
         Key::Hostname => ("NAME", "Host name for the guest (DHCP)"),
-        Key::Fqdn => ("NAME", "Fully qualified domain name for the guest (DHCP)"),
+        Key::Fqdn => (
+            "NAME",
+            "Guest's FQDN, for DHCP/DHCPv6 clients asking (81, 39)",
+        ),
         Key::DhcpDns => ("", "Advertise name servers via DHCP, NDP, DHCPv6"),
         Key::NoDhcpDns => ("", "Don't advertise name servers"),
         Key::DhcpSearch => ("", "Advertise the search list via DHCP, NDP, DHCPv6"),

@@ -367,6 +367,11 @@ fn dns_config(opts: &Options, c: &Config, host: &Resolv) -> DnsConfig {
     let mut d = DnsConfig {
         advertise_servers: opts.dhcp_dns,
         advertise_search: opts.dhcp_search,
+        // Validated by the parser (at most 253 characters without the final dot).
+        fqdn: opts
+            .fqdn
+            .as_deref()
+            .and_then(|n| Domain::try_from(n.strip_suffix('.').unwrap_or(n)).ok()),
         ..DnsConfig::default()
     };
     let servers: Vec<IpAddr> = match &opts.dns {

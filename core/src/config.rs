@@ -82,6 +82,9 @@ pub struct DnsConfig {
     pub advertise_servers: bool,
     /// Advertise `search` through DHCP/RA/DHCPv6.
     pub advertise_search: bool,
+    /// `--fqdn`: the guest's fully qualified name, returned in the Client FQDN options
+    /// of DHCP (81) and DHCPv6 (39) to clients that send or request them.
+    pub fqdn: Option<Domain>,
 }
 
 /// Which built-in services answer the guest.

@@ -11,14 +11,14 @@
 //! Option order follows passt: option 53 first unless the client's Parameter Request
 //! List names it, then the PRL's order, then every remaining option ascending.
 
-use super::Reply;
+use super::{fqdn, Reply};
 use crate::config::{Config, Ipv4Config, MAX_DNS_SERVERS, MAX_SEARCH_DOMAINS};
 use crate::frame::{self, Link};
 use crate::stats::DropReason;
 use crate::wire::dhcpv4::{
     self, MessageType, ReplyBuilder, ReplyHeader, MIN_MESSAGE_LEN, OPT_CLASSLESS_ROUTE,
-    OPT_DNS_SERVER, OPT_DOMAIN_SEARCH, OPT_INTERFACE_MTU, OPT_LEASE_TIME, OPT_MESSAGE_TYPE,
-    OPT_RAPID_COMMIT, OPT_ROUTER, OPT_SERVER_ID, OPT_SUBNET_MASK,
+    OPT_CLIENT_FQDN, OPT_DNS_SERVER, OPT_DOMAIN_SEARCH, OPT_INTERFACE_MTU, OPT_LEASE_TIME,
+    OPT_MESSAGE_TYPE, OPT_RAPID_COMMIT, OPT_ROUTER, OPT_SERVER_ID, OPT_SUBNET_MASK,
 };
 use crate::wire::ethernet::MacAddr;
 use crate::wire::{ipv4, udp, Error, IpProtocol};
@@ -42,8 +42,8 @@ const MESSAGE_OFFSET: usize = crate::wire::ethernet::HEADER_LEN + IP_UDP_LEN;
 /// Most encoded bytes the domain search list can take: every name at its longest.
 const MAX_SEARCH_LEN: usize = MAX_SEARCH_DOMAINS * (crate::config::MAX_DOMAIN_LEN + 2);
 
-/// Most server options in one reply: 1, 3, 6, 26, 51, 53, 54, 80, 119, 121.
-const MAX_OPTIONS: usize = 10;
+/// Most server options in one reply: 1, 3, 6, 26, 51, 53, 54, 80, 81, 119, 121.
+const MAX_OPTIONS: usize = 11;
 
 /// What we answer to a client message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,8 +126,28 @@ pub fn respond(config: &Config, guest_mac: MacAddr, udp_payload: &[u8], out: &mu
     if limit < MIN_MESSAGE_LEN {
         return Reply::Silent(DropReason::TxBufferTooSmall);
     }
+    // `--fqdn`: option 81 for a client that sent or requested it (RFC 4702 §4).
+    let mut fqdn = [0u8; fqdn::MAX_DATA_LEN];
+    let client_fqdn = packet
+        .option_iter()
+        .filter_map(|o| o.ok())
+        .find(|o| o.code == OPT_CLIENT_FQDN)
+        .map(|o| o.data);
+    let asked = request
+        .parameter_request_list
+        .is_some_and(|prl| prl.contains(&OPT_CLIENT_FQDN));
+    let fqdn_len = match &config.dns.fqdn {
+        Some(name) if client_fqdn.is_some() || asked => {
+            fqdn::dhcpv4_data(name, client_fqdn, &mut fqdn).unwrap_or(0)
+        }
+        _ => 0,
+    };
     let message = &mut out[MESSAGE_OFFSET..MESSAGE_OFFSET + limit];
-    let Some(message_len) = build_message(config, v4, &request, answer, &header, message) else {
+    let extra = Extra {
+        fqdn: &fqdn[..fqdn_len],
+    };
+    let Some(message_len) = build_message(config, v4, &request, answer, &header, extra, message)
+    else {
         return Reply::Silent(DropReason::TxBufferTooSmall);
     };
     let udp_len = udp::HEADER_LEN + message_len;
@@ -196,6 +216,13 @@ fn decide(v4: &Ipv4Config, request: &dhcpv4::Repr<'_>) -> Result<Answer, DropRea
     }
 }
 
+/// Option data decided from the request before the message is built.
+#[derive(Debug, Clone, Copy)]
+struct Extra<'a> {
+    /// Option 81's data, or empty for none.
+    fqdn: &'a [u8],
+}
+
 /// The options we put in a reply, ascending by code, with their data.
 struct ServerOptions<'a> {
     list: heapless::Vec<(u8, &'a [u8]), MAX_OPTIONS>,
@@ -233,6 +260,7 @@ fn build_message(
     request: &dhcpv4::Repr<'_>,
     answer: Answer,
     header: &ReplyHeader,
+    extra: Extra<'_>,
     buf: &mut [u8],
 ) -> Option<usize> {
     // Keep one byte for the pad byte after End, when the buffer allows it.
@@ -241,8 +269,15 @@ fn build_message(
     } else {
         buf.len()
     };
-    let (options_end, len) =
-        write_options(config, v4, request, answer, header, &mut buf[..build_len])?;
+    let (options_end, len) = write_options(
+        config,
+        v4,
+        request,
+        answer,
+        header,
+        extra,
+        &mut buf[..build_len],
+    )?;
     // `finish` pads to 300 bytes; past that, passt still adds one pad byte after End.
     if options_end + 2 > len && len < buf.len() {
         buf[len] = 0;
@@ -259,6 +294,7 @@ fn write_options(
     request: &dhcpv4::Repr<'_>,
     answer: Answer,
     header: &ReplyHeader,
+    extra: Extra<'_>,
     buf: &mut [u8],
 ) -> Option<(usize, usize)> {
     let build_len = buf.len();
@@ -312,6 +348,9 @@ fn write_options(
     options.push(OPT_SERVER_ID, &gateway);
     if answer == (Answer::Ack { rapid_commit: true }) {
         options.push(OPT_RAPID_COMMIT, &[]);
+    }
+    if !extra.fqdn.is_empty() {
+        options.push(OPT_CLIENT_FQDN, extra.fqdn);
     }
     // Option 119 takes what room the others leave: as many domains as fit.
     let fixed_len = options.wire_len()

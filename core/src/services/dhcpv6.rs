@@ -10,13 +10,13 @@
 //! (RFC 8415 §18.3.2). Rapid Commit is not offered: the client always goes through
 //! Advertise and Request.
 
-use super::Reply;
+use super::{fqdn, Reply};
 use crate::config::{Config, Ipv6Config, MAX_SEARCH_DOMAINS};
 use crate::frame::{self, Link};
 use crate::stats::DropReason;
 use crate::wire::dhcpv6::{
     self, Builder, Dhcpv6Option, IaAddress, MessageType, OptionIter, StatusCode,
-    ALL_DHCP_RELAY_AGENTS_AND_SERVERS, DUID_LLT_LEN, OPT_IA_TA,
+    ALL_DHCP_RELAY_AGENTS_AND_SERVERS, DUID_LLT_LEN, OPT_CLIENT_FQDN, OPT_IA_TA,
 };
 use crate::wire::ethernet::MacAddr;
 use crate::wire::ndisc::{self, DomainList, Ipv6List};
@@ -141,9 +141,25 @@ pub fn respond_with_lease(
             } else {
                 MessageType::Reply
             };
-            let iaid = request.ia_na.map_or(DEFAULT_IAID, |ia| ia.iaid);
+            // `--fqdn`: option 39 for a client that sent and requested it (RFC 4704 §5).
+            let mut fqdn = [0u8; fqdn::MAX_DATA_LEN];
+            let client_fqdn = OptionIter::new(options)
+                .filter_map(|o| o.ok())
+                .find(|o| o.code == OPT_CLIENT_FQDN);
+            let requested = request.oro.is_some_and(|o| o.contains(OPT_CLIENT_FQDN));
+            let fqdn_len = match (&config.dns.fqdn, client_fqdn) {
+                (Some(name), Some(c)) if requested => {
+                    fqdn::dhcpv6_data(name, c.data, &mut fqdn).unwrap_or(0)
+                }
+                _ => 0,
+            };
+            let client = Client {
+                iaid: request.ia_na.map_or(DEFAULT_IAID, |ia| ia.iaid),
+                id: client_id,
+                fqdn: &fqdn[..fqdn_len],
+            };
             let header = (msg_type, request.transaction_id);
-            build_reply(config, v6, header, &our_duid, iaid, client_id, buf)
+            build_reply(config, v6, header, &our_duid, client, buf)
         }
     };
     let Ok(message_len) = built else {
@@ -218,19 +234,31 @@ fn holds_other_address<'a>(
     addrs.any(|a| a.addr != ours)
 }
 
-/// Write an Advertise or Reply into `buf`: Server Identifier, IA_NA (`iaid`, T1 = T2
-/// = infinity) holding our address with infinite lifetimes, the client's identifier,
-/// then DNS servers (option 23) and the domain search list (option 24) when
-/// advertised — passt's layout. Returns the message length.
+/// What a reply carries back to the client.
+#[derive(Debug, Clone, Copy)]
+struct Client<'a> {
+    /// IAID of its IA_NA.
+    iaid: u32,
+    /// Its Client Identifier.
+    id: &'a [u8],
+    /// Option 39's data, or empty for none.
+    fqdn: &'a [u8],
+}
+
+/// Write an Advertise or Reply into `buf`: Server Identifier, IA_NA (the client's
+/// IAID, T1 = T2 = infinity) holding our address with infinite lifetimes, the client's
+/// identifier, then DNS servers (option 23) and the domain search list (option 24)
+/// when advertised — passt's layout — and the Client FQDN (option 39) when returned.
+/// Returns the message length.
 fn build_reply(
     config: &Config,
     v6: &Ipv6Config,
     (msg_type, xid): (MessageType, u32),
     server_id: &[u8; DUID_LLT_LEN],
-    iaid: u32,
-    client_id: &[u8],
+    client: Client<'_>,
     buf: &mut [u8],
 ) -> Result<usize, Error> {
+    let (iaid, client_id) = (client.iaid, client.id);
     let mut b = Builder::new(msg_type, xid, buf)?;
     b.push(&Dhcpv6Option::ServerId(server_id))?;
     let address = IaAddress {
@@ -259,6 +287,9 @@ fn build_reply(
         .collect();
     if dns.advertise_search && !names.is_empty() {
         b.push(&Dhcpv6Option::DomainList(DomainList::Names(&names)))?;
+    }
+    if !client.fqdn.is_empty() {
+        b.push_option(OPT_CLIENT_FQDN, client.fqdn)?;
     }
     Ok(b.finish())
 }

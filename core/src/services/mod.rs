@@ -8,6 +8,7 @@
 pub mod arp;
 pub mod dhcp;
 pub mod dhcpv6;
+pub mod fqdn;
 pub mod ndp;
 
 use crate::stats::DropReason;

@@ -38,6 +38,8 @@ pub const OPT_MAX_MESSAGE_SIZE: u8 = 57;
 pub const OPT_CLIENT_ID: u8 = 61;
 /// Option 80: Rapid Commit (RFC 4039 §4).
 pub const OPT_RAPID_COMMIT: u8 = 80;
+/// Option 81: Client FQDN (RFC 4702 §2).
+pub const OPT_CLIENT_FQDN: u8 = 81;
 /// Option 119: Domain Search (RFC 3397).
 pub const OPT_DOMAIN_SEARCH: u8 = 119;
 /// Option 121: Classless Static Route (RFC 3442).

@@ -32,6 +32,8 @@ pub const OPT_RAPID_COMMIT: u16 = 14;
 pub const OPT_DNS_SERVERS: u16 = 23;
 /// Option 24: Domain Search List (RFC 3646 §4).
 pub const OPT_DOMAIN_LIST: u16 = 24;
+/// Client FQDN (RFC 4704 §4).
+pub const OPT_CLIENT_FQDN: u16 = 39;
 
 /// One option as on the wire: code and data (RFC 8415 §21.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
