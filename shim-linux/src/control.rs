@@ -544,6 +544,23 @@ mod tests {
         assert!(Spec::parse(spec).is_ok());
     }
 
+    proptest::proptest! {
+        /// A control client is local but untrusted: no request line panics the
+        /// parsers, and what they accept stays within the line.
+        #[test]
+        fn any_request_line_parses_or_is_refused_without_panicking(line in ".{0,600}") {
+            if let Ok(Request::Add(_, _, spec) | Request::Delete(_, _, spec)) =
+                Request::parse(&line)
+            {
+                let mut buf = [0u8; MAX_LINE];
+                if let Ok((text, _)) = strip_target(spec, &mut buf) {
+                    proptest::prop_assert!(text.len() <= spec.len());
+                    let _ = Spec::parse(text);
+                }
+            }
+        }
+    }
+
     #[test]
     fn ranges_print_in_the_request_grammar() {
         let r = PortRange {
