@@ -21,8 +21,9 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-/// A target address that exists only inside the served namespace.
+/// Target addresses that exist only inside the served namespace.
 const TARGET_V4: &str = "198.51.100.77";
+const TARGET_V6: &str = "2001:db8:5::77";
 
 /// pasta with podman's argv plus `-c SOCK`, in the background serving a new
 /// namespace; its PID, the namespace and the socket path.
@@ -164,26 +165,32 @@ fn a_forward_added_at_run_time_carries_connections_and_delete_closes_its_port() 
 fn podmans_target_address_form_reaches_that_address_in_the_namespace() {
     let Some(mut lab) = Lab::new() else { return };
     let (pid, ns, sock) = start(&mut lab, None);
-    let ip = lab
-        .in_ns(&ns, "ip")
-        .args(["addr", "add", &format!("{TARGET_V4}/32"), "dev", "lo"])
-        .status()
-        .unwrap();
-    assert!(ip.success());
-    // Listening on the target address only: reaching it proves where the forward goes.
+    for addr in [format!("{TARGET_V4}/32"), format!("{TARGET_V6}/128")] {
+        let ip = lab
+            .in_ns(&ns, "ip")
+            .args(["addr", "add", &addr, "dev", "lo", "nodad"])
+            .status()
+            .unwrap();
+        assert!(ip.success());
+    }
+    // Listening on the target addresses only: reaching them proves where the forward
+    // goes. Podman's pair for `-p 18091:8091` on a dual-stack network: one rule per
+    // family, the IPv6 one bracketed.
     ns_server(&mut lab, &ns, TARGET_V4, 8091);
-    let spec = format!("0.0.0.0/18091:{TARGET_V4}/8091");
-    pesto_ok(&lab, &["--add", "-t", &spec], &sock);
-    assert_eq!(
-        from_remote(&lab, &["echo", HOST_V4, "18091", "via tap"]),
-        "via tap"
-    );
-    assert_eq!(
-        from_host(&lab, &["echo", "127.0.0.1", "18091", "via splice"]),
-        "via splice"
-    );
-    pesto_ok(&lab, &["--delete", "-t", &spec], &sock);
-    assert!(from_remote(&lab, &["refused", HOST_V4, "18091"]).starts_with("refused"));
+    ns_server(&mut lab, &ns, TARGET_V6, 8092);
+    let v4 = format!("0.0.0.0/18091:{TARGET_V4}/8091");
+    let v6 = format!("[::]/18091:[{TARGET_V6}]/8092");
+    pesto_ok(&lab, &["--add", "-t", &v4, "-t", &v6], &sock);
+    for (addr, word) in [(HOST_V4, "tap"), (HOST_V6, "tap6")] {
+        assert_eq!(from_remote(&lab, &["echo", addr, "18091", word]), word);
+    }
+    for (addr, word) in [("127.0.0.1", "splice"), ("::1", "splice6")] {
+        assert_eq!(from_host(&lab, &["echo", addr, "18091", word]), word);
+    }
+    pesto_ok(&lab, &["--delete", "-t", &v4, "-t", &v6], &sock);
+    for addr in [HOST_V4, HOST_V6] {
+        assert!(from_remote(&lab, &["refused", addr, "18091"]).starts_with("refused"));
+    }
     assert_alive(pid);
 }
 
