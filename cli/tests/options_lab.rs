@@ -54,6 +54,44 @@ fn outbound_address_is_the_source_the_remote_sees() {
 }
 
 #[test]
+fn outbound_address_also_sources_udp_and_ping() {
+    let Some(mut lab) = Lab::new() else { return };
+    lab.allow_ping_sockets();
+    ip(&[
+        "-n",
+        &lab.host,
+        "addr",
+        "add",
+        "198.51.100.3/24",
+        "dev",
+        HOST_IFNAME,
+    ]);
+    // The remote can't answer the host's own address: only traffic from the -o
+    // address gets replies.
+    ip(&[
+        "-n",
+        &lab.remote,
+        "route",
+        "add",
+        "prohibit",
+        "198.51.100.2/32",
+    ]);
+    lab.remote_server("udp-echo-server", REMOTE_V4, 8101, &[]);
+    let script = format!(
+        "{} && echo && ping -c 1 -W 2 {REMOTE_V4} >/dev/null && echo pinged",
+        netcheck_sh(&format!("udp-echo {REMOTE_V4} 8101 datagram"))
+    );
+    let with = pasta_sh(&lab, &["-o", "198.51.100.3"], &script);
+    assert_eq!(expect_success(&with), "datagram\npinged\n");
+    // Last: the echo server's reply to 198.51.100.2 fails, which ends it.
+    let without = pasta_sh(&lab, &[], &script);
+    assert!(
+        !without.status.success(),
+        "replies to 198.51.100.2 are prohibited"
+    );
+}
+
+#[test]
 fn outbound_if4_sends_through_that_interface_whatever_the_routes_prefer() {
     let Some(mut lab) = Lab::new() else { return };
     // A second link to the remote, 203.0.113.64/28, with a worse default route.

@@ -274,9 +274,18 @@ impl<G: GuestLink> LinuxHost<G> {
     }
 
     fn send_to(&mut self, sock: SockRef, data: &[u8], to: Option<SocketAddr>) -> OpResult {
+        let policy = self.sockets;
         let Some(e) = self.entry(sock) else {
             return OpResult::Err(HostError::Other(libc::EBADF));
         };
+        // Outbound sockets that are never connected (ping sockets) get `-o` and
+        // `--outbound-if` on their first datagram.
+        if let (true, false, Some(dest)) = (e.outbound, e.bound, to) {
+            if let Err(err) = policy.before_connect(e.fd.as_fd(), false, dest) {
+                return OpResult::Err(io_error(err));
+            }
+            e.bound = true;
+        }
         let flags = SendFlags::NOSIGNAL | SendFlags::DONTWAIT;
         let r = match to {
             None => net::send(&e.fd, data, flags),

@@ -1,9 +1,10 @@
 //! Socket options the command line sets on host sockets (passt-reference §1.2, §3
 //! step 6):
 //!
-//! - `-o/--outbound ADDR`: outbound sockets (connections and UDP flows the guest
-//!   starts) get `ADDR` as their source: an engine bind to the unspecified address
-//!   becomes a bind to it, and a socket connecting unbound is bound to it first.
+//! - `-o/--outbound ADDR`: outbound sockets (connections, UDP flows and ping sockets
+//!   the guest's traffic opens) get `ADDR` as their source: an engine bind to the
+//!   unspecified address becomes a bind to it, and a socket connecting (or, for ping
+//!   sockets, sending its first datagram) unbound is bound to it first.
 //! - `--outbound-if4/6 NAME`: outbound sockets to a non-loopback destination are
 //!   bound to that interface (`SO_BINDTOIFINDEX`, the index form of
 //!   `SO_BINDTODEVICE`), so their traffic leaves through it whatever the routes
