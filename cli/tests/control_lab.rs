@@ -258,3 +258,22 @@ fn a_busy_port_and_bad_requests_get_errors_and_pasta_keeps_running() {
     );
     assert_alive(pid);
 }
+
+#[test]
+fn an_outbound_forward_added_at_run_time_reaches_the_hosts_loopback() {
+    let Some(mut lab) = Lab::new() else { return };
+    let (pid, ns, sock) = start(&mut lab, None);
+    lab.host_server("echo-server", "127.0.0.1", 8096);
+    let from_ns = |lab: &Lab, args: &[&str]| {
+        let mut c = lab.in_ns(&ns, "/usr/bin/python3");
+        c.arg(lab::netcheck()).args(args);
+        text(&output_within(&mut c, Duration::from_secs(30)).stdout)
+    };
+    assert!(from_ns(&lab, &["refused", "127.0.0.1", "8096"]).starts_with("refused"));
+    pesto_ok(&lab, &["--add", "-T", "8096"], &sock);
+    assert_eq!(from_ns(&lab, &["echo", "127.0.0.1", "8096", "out"]), "out");
+    assert!(pesto_ok(&lab, &["-s"], &sock).contains("-T 8096:8096"));
+    pesto_ok(&lab, &["-C", "SPLICE"], &sock);
+    assert!(from_ns(&lab, &["refused", "127.0.0.1", "8096"]).starts_with("refused"));
+    assert_alive(pid);
+}
