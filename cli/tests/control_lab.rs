@@ -4,6 +4,7 @@
 
 mod lab;
 
+use lab::podman::podman_args;
 use lab::{output_within, pid_with_arg, wait_exit, Lab, HOST_V4, HOST_V6};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -34,26 +35,8 @@ fn start(lab: &mut Lab, report: Option<&Path>) -> (i32, String, PathBuf) {
     if let Some(r) = report {
         cmd.env("PASST_ALLOC_REPORT", r);
     }
-    cmd.args([
-        "--config-net",
-        "--dns-forward",
-        "169.254.1.1",
-        "-t",
-        "none",
-        "-u",
-        "none",
-        "-T",
-        "none",
-        "-U",
-        "none",
-        "--no-map-gw",
-        "--quiet",
-        "--netns",
-        &format!("/run/netns/{ns}"),
-        "--map-guest-addr",
-        "169.254.1.2",
-        "-c",
-    ]);
+    // podman's argv (callers.md §1.1), then the control socket as podman 6 adds it.
+    cmd.args(podman_args(&[], &ns)).arg("-c");
     cmd.arg(&sock);
     let out = lab::output_to_eof_within(&mut cmd, Duration::from_secs(20));
     assert!(out.status.success(), "pasta: {}", text(&out.stderr));

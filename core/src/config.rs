@@ -269,6 +269,25 @@ impl Config {
     }
 }
 
+/// A dual-stack configuration on documentation addresses, for unit tests: the guest
+/// is 198.51.100.2/24 via 198.51.100.1 and 2001:db8::2/64 via fe80::1 (also ours).
+#[cfg(test)]
+pub(crate) fn test_config(mode: Mode) -> Config {
+    let mut c = Config::new(mode);
+    c.ipv4 = Some(Ipv4Config {
+        addr: Ipv4Addr::new(198, 51, 100, 2),
+        prefix_len: 24,
+        gateway: Ipv4Addr::new(198, 51, 100, 1),
+    });
+    c.ipv6 = Some(Ipv6Config {
+        addr: "2001:db8::2".parse().unwrap(),
+        prefix_len: 64,
+        gateway: "fe80::1".parse().unwrap(),
+        our_link_local: "fe80::1".parse().unwrap(),
+    });
+    c
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -424,7 +424,7 @@ impl<'a> Engine<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Ipv4Config, Ipv6Config, Mode};
+    use crate::config::Mode;
     use crate::io::Readiness;
     use crate::sockref::{SockKind, SockRef};
     use crate::stats::DropReason;
@@ -447,19 +447,7 @@ mod tests {
     }
 
     fn config() -> Config {
-        let mut c = Config::new(Mode::Passt);
-        c.ipv4 = Some(Ipv4Config {
-            addr: Ipv4Addr::new(198, 51, 100, 2),
-            prefix_len: 24,
-            gateway: Ipv4Addr::new(198, 51, 100, 1),
-        });
-        c.ipv6 = Some(Ipv6Config {
-            addr: "2001:db8::2".parse().unwrap(),
-            prefix_len: 64,
-            gateway: "fe80::1".parse().unwrap(),
-            our_link_local: "fe80::1".parse().unwrap(),
-        });
-        c
+        crate::config::test_config(Mode::Passt)
     }
 
     /// Storage for tests: a leaked allocation keeps the lifetimes simple.

@@ -284,21 +284,10 @@ pub fn guest_destination(config: &Config, guest: &GuestState, source: IpAddr) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Ipv4Config, Ipv6Config, Mode};
+    use crate::config::Mode;
 
     fn config() -> Config {
-        let mut c = Config::new(Mode::Pasta);
-        c.ipv4 = Some(Ipv4Config {
-            addr: Ipv4Addr::new(198, 51, 100, 2),
-            prefix_len: 24,
-            gateway: Ipv4Addr::new(198, 51, 100, 1),
-        });
-        c.ipv6 = Some(Ipv6Config {
-            addr: "2001:db8::2".parse().unwrap(),
-            prefix_len: 64,
-            gateway: "fe80::1".parse().unwrap(),
-            our_link_local: "fe80::1".parse().unwrap(),
-        });
+        let mut c = crate::config::test_config(Mode::Pasta);
         c.nat.map_host_loopback_v4 = Some(Ipv4Addr::new(198, 51, 100, 1));
         c.nat.map_host_loopback_v6 = Some("fe80::1".parse().unwrap());
         c.nat.map_guest_addr_v4 = Some(Ipv4Addr::new(169, 254, 1, 2));

@@ -2,12 +2,12 @@
 //! Client FQDN option back, and what it holds (RFC 4702, RFC 4704).
 
 use super::*;
-use crate::config::{Config, Domain, Ipv4Config, Ipv6Config, Mode};
+use crate::config::{Config, Domain, Mode};
 use crate::services::{dhcp, dhcpv6, Reply};
 use crate::wire::dhcpv4::{self, OPT_CLIENT_FQDN};
 use crate::wire::dhcpv6::{OptionIter, ALL_DHCP_RELAY_AGENTS_AND_SERVERS};
 use crate::wire::ethernet::MacAddr;
-use core::net::{Ipv4Addr, Ipv6Addr};
+use core::net::Ipv6Addr;
 use std::vec::Vec;
 
 const GUEST_MAC: MacAddr = MacAddr([0x52, 0x54, 0x00, 0x12, 0x34, 0x56]);
@@ -15,18 +15,7 @@ const GUEST_MAC: MacAddr = MacAddr([0x52, 0x54, 0x00, 0x12, 0x34, 0x56]);
 const NAME_WIRE: &[u8] = b"\x03vm1\x07example\x03com\x00";
 
 fn config(fqdn: Option<&str>) -> Config {
-    let mut c = Config::new(Mode::Passt);
-    c.ipv4 = Some(Ipv4Config {
-        addr: Ipv4Addr::new(198, 51, 100, 2),
-        prefix_len: 24,
-        gateway: Ipv4Addr::new(198, 51, 100, 1),
-    });
-    c.ipv6 = Some(Ipv6Config {
-        addr: "2001:db8::2".parse().unwrap(),
-        prefix_len: 64,
-        gateway: "fe80::1".parse().unwrap(),
-        our_link_local: "fe80::1".parse().unwrap(),
-    });
+    let mut c = crate::config::test_config(Mode::Passt);
     c.dns.fqdn = fqdn.map(|n| Domain::try_from(n).unwrap());
     c
 }
