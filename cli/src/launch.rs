@@ -356,6 +356,12 @@ pub fn engine_config(
     if let Forward::Ports { forwards, .. } = &opts.udp_ports {
         c.forwards.udp_in = PortForwards::clone(forwards);
     }
+    if let Forward::Ports { forwards, .. } = &opts.udp_ns {
+        c.forwards.udp_out = PortForwards::clone(forwards);
+    }
+    let udp_auto = opts.mode == Mode::Pasta && !opts.no_udp;
+    c.forwards.udp_in_auto = udp_auto && opts.udp_ports == Forward::Auto;
+    c.forwards.udp_out_auto = udp_auto && opts.udp_ns == Forward::Auto;
     c.seed = random_seed();
     c.duid_time = duid_time();
     c.validate()
@@ -726,5 +732,22 @@ mod tests {
         let (_, r) = c.forwards.udp_in.find(5353).expect("range for 5353");
         assert_eq!(r.map(5353), 53);
         assert!(c.forwards.tcp_in.is_empty());
+        assert!(!c.forwards.udp_in_auto, "explicit ports replace auto");
+        assert!(c.forwards.udp_out_auto, "-U stays auto for pasta");
+    }
+
+    #[test]
+    fn udp_ns_ports_are_forwarded_and_auto_is_pastas_default() {
+        let o = options(Mode::Pasta, &["-U", "10003:10004", "-u", "none"]);
+        let c = engine_config(&o, &template(), &Resolv::default()).unwrap();
+        let (_, r) = c.forwards.udp_out.find(10003).expect("range for 10003");
+        assert_eq!(r.map(10003), 10004);
+        assert!(!c.forwards.udp_in_auto && !c.forwards.udp_out_auto);
+        let o = options(Mode::Pasta, &[]);
+        let c = engine_config(&o, &template(), &Resolv::default()).unwrap();
+        assert!(c.forwards.udp_in_auto && c.forwards.udp_out_auto);
+        let o = options(Mode::Passt, &[]);
+        let c = engine_config(&o, &template(), &Resolv::default()).unwrap();
+        assert!(!c.forwards.udp_in_auto && !c.forwards.udp_out_auto);
     }
 }

@@ -144,10 +144,16 @@ pub struct Forwards {
     pub udp_in: crate::fwd::PortForwards,
     /// Guest loopback → host loopback TCP (`-T`, pasta only).
     pub tcp_out: crate::fwd::PortForwards,
+    /// Guest loopback → host loopback UDP (`-U`, pasta only).
+    pub udp_out: crate::fwd::PortForwards,
     /// `-t auto`: follow the namespace's listening TCP ports (pasta).
     pub tcp_in_auto: bool,
     /// `-T auto`: follow the host's listening TCP ports (pasta).
     pub tcp_out_auto: bool,
+    /// `-u auto`: follow the namespace's bound UDP ports and listening TCP ports (pasta).
+    pub udp_in_auto: bool,
+    /// `-U auto`: follow the host's bound UDP ports and listening TCP ports (pasta).
+    pub udp_out_auto: bool,
 }
 
 /// Everything the engine needs to know, fixed for its lifetime.

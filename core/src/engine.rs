@@ -140,6 +140,8 @@ pub struct Engine<'a> {
     /// Per inbound TCP range (by index): the guest-side address its connections go
     /// to, for forwards added at run time with one (`-t HOST/P:TARGET/Q`).
     pub(crate) inbound_targets: [Option<core::net::IpAddr>; crate::fwd::MAX_PORT_RANGES],
+    /// Ports bound by `auto` UDP forwarding, by [`crate::tcp::Direction`].
+    pub(crate) auto_bound_udp: [crate::fwd::PortSet; 2],
     link_up: bool,
     next_ra: Option<Instant>,
     rng: Rng,
@@ -170,6 +172,7 @@ impl<'a> Engine<'a> {
             auto_bound: [crate::fwd::PortSet::new(), crate::fwd::PortSet::new()],
             accept_retry: crate::tcp::AcceptRetry::default(),
             inbound_targets: [None; crate::fwd::MAX_PORT_RANGES],
+            auto_bound_udp: [crate::fwd::PortSet::new(), crate::fwd::PortSet::new()],
             link_up: false,
             next_ra: None,
             rng,
@@ -211,7 +214,7 @@ impl<'a> Engine<'a> {
         Ok(())
     }
 
-    /// Open the sockets for forwarded ports (`-t`, then `-u`). Call once, before the
+    /// Open the sockets for forwarded ports (`-t`/`-T`, then `-u`/`-U`). Call once, before the
     /// event loop; a port that cannot be bound is an error the caller reports and exits
     /// on. Returns how many sockets were opened.
     pub fn start<H: Host>(&mut self, host: &mut H) -> Result<usize, StartError> {
@@ -243,9 +246,28 @@ impl<'a> Engine<'a> {
         crate::tcp::update_auto(self, direction, listening, host)
     }
 
-    /// Ports currently bound by `auto` forwarding in `direction`.
+    /// Ports currently bound by `auto` TCP forwarding in `direction`.
     pub fn auto_ports(&self, direction: crate::tcp::Direction) -> &crate::fwd::PortSet {
         &self.auto_bound[direction as usize]
+    }
+
+    /// `auto` UDP forwarding (pasta's default for `-u` and `-U`): make the `direction`
+    /// sockets match `bound`, the ports the shim found on the other side — bound,
+    /// unconnected UDP sockets and listening TCP sockets (passt-reference §8.4).
+    /// Ports we forward the other way are never forwarded back. The shim calls this
+    /// about once a second. Returns how many ports were bound or given up.
+    pub fn update_auto_udp_forwards<H: Host>(
+        &mut self,
+        direction: crate::tcp::Direction,
+        bound: &crate::fwd::PortSet,
+        host: &mut H,
+    ) -> usize {
+        crate::udp::update_auto(self, direction, bound, host)
+    }
+
+    /// Ports currently bound by `auto` UDP forwarding in `direction`.
+    pub fn auto_udp_ports(&self, direction: crate::tcp::Direction) -> &crate::fwd::PortSet {
+        &self.auto_bound_udp[direction as usize]
     }
 
     /// Whether the guest link is up.

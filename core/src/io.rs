@@ -267,6 +267,27 @@ pub enum Op<'a> {
         /// Where to copy the datagram.
         buf: &'a mut [u8],
     },
+    /// Move datagrams from socket `from` to socket `to` without them passing through the
+    /// engine (pasta's UDP loopback bypass; the Linux shim batches with `recvmmsg` and
+    /// `sendmmsg`). Takes, in order, the datagrams at the head of `from`'s receive queue
+    /// — with `only_from`, only while their sender is that address, leaving the first
+    /// datagram from anyone else queued — at most `max` of them, and sends each, zero-length
+    /// ones included, on `to`: to `dest`, or to `to`'s connected peer when `None`. A
+    /// datagram `to` refuses is lost, as UDP allows. Result: `Len(n)`, the datagrams
+    /// taken (n ≥ 1), `Err(WouldBlock)` when none was ready, or the error of either
+    /// socket that makes relaying impossible (a socket that is gone).
+    Relay {
+        /// Source socket.
+        from: SockRef,
+        /// Destination socket.
+        to: SockRef,
+        /// Destination address; `None` on a connected `to`.
+        dest: Option<SocketAddr>,
+        /// Take only datagrams from this sender.
+        only_from: Option<SocketAddr>,
+        /// Most datagrams to take.
+        max: usize,
+    },
     /// Set the maximum segment size the kernel uses toward the peer (`TCP_MAXSEG`),
     /// mirroring the guest's MSS.
     SetMaxSeg {

@@ -155,6 +155,10 @@ pub struct Stats {
     pub udp_datagrams_to_host: u64,
     /// Datagrams sent to the guest.
     pub udp_datagrams_to_guest: u64,
+    /// UDP flows joined socket to socket (pasta's loopback bypass).
+    pub udp_spliced: u64,
+    /// Datagrams moved by spliced UDP flows (either way).
+    pub udp_datagrams_spliced: u64,
     /// ICMP echo flows created.
     pub ping_opened: u64,
     /// ICMP echo flows torn down.
@@ -191,6 +195,8 @@ impl Default for Stats {
             udp_closed: 0,
             udp_datagrams_to_host: 0,
             udp_datagrams_to_guest: 0,
+            udp_spliced: 0,
+            udp_datagrams_spliced: 0,
             ping_opened: 0,
             ping_closed: 0,
             echo_requests: 0,

@@ -182,6 +182,12 @@ fn serve<G: GuestSource>(
             .poll_timeout()
             .map_or(MAX_SLEEP, |d| (d - t).min(MAX_SLEEP))
             .min(next_tick);
+        // Datagrams read ahead and not yet taken: only a look at what else is ready.
+        let sleep = if host.held_datagrams().is_some() {
+            Duration::ZERO
+        } else {
+            sleep
+        };
         let timeout = Timespec {
             tv_sec: sleep.as_secs() as i64,
             tv_nsec: i64::from(sleep.subsec_nanos()),
@@ -200,6 +206,7 @@ fn serve<G: GuestSource>(
             let flags = ev.flags;
             let data = ev.data.u64();
             let t = now();
+            host.new_event();
             match data {
                 GUEST_TOKEN => {
                     if flags.intersects(epoll::EventFlags::HUP | epoll::EventFlags::ERR) {
@@ -243,6 +250,29 @@ fn serve<G: GuestSource>(
             }
         }
         let t = now();
+        if let Some(held) = host.held_datagrams() {
+            // The engine stopped draining a socket whose datagrams the host had read
+            // ahead: epoll will not report them again (the kernel's queue may be
+            // empty), so we do.
+            host.new_event();
+            let readiness = Readiness {
+                readable: true,
+                ..Readiness::default()
+            };
+            engine.handle_event(
+                t,
+                Event::Socket {
+                    sock: held.0,
+                    readiness,
+                },
+                host,
+            );
+            if host.held_datagrams() == Some(held) {
+                // Not one was taken (a socket the engine no longer reads): drop them
+                // rather than spin.
+                host.discard_held();
+            }
+        }
         engine.flush(t, host);
         if engine.poll_timeout().is_some_and(|d| d <= t) {
             engine.handle_timeout(t, host);

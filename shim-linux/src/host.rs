@@ -89,6 +89,10 @@ pub struct LinuxHost<G: GuestLink> {
     ping_warned: bool,
     /// Frames that could not be sent to the guest.
     pub tx_dropped: u64,
+    /// Datagrams read ahead with `recvmmsg`, served to `RecvFrom` and `Relay`.
+    batch: crate::dgram::Batch,
+    /// Datagrams a relay's destination refused (lost).
+    pub relay_lost: u64,
 }
 
 /// The warning printed the first time the host refuses a ping socket.
@@ -151,6 +155,8 @@ impl<G: GuestLink> LinuxHost<G> {
             listeners: HashMap::with_capacity(MAX_LISTENERS_PREALLOCATED),
             ping_warned: false,
             tx_dropped: 0,
+            batch: crate::dgram::Batch::new(),
+            relay_lost: 0,
         })
     }
 
@@ -298,20 +304,68 @@ impl<G: GuestLink> LinuxHost<G> {
     }
 
     fn recv_from(&mut self, sock: SockRef, buf: &mut [u8]) -> OpResult {
-        let Some(e) = self.entry(sock) else {
+        let Some(e) = entry_ref(&self.conns, &self.listeners, sock) else {
             return OpResult::Err(HostError::Other(libc::EBADF));
         };
-        // MSG_TRUNC: learn the datagram's real length even when the buffer is short.
-        match net::recvfrom(&e.fd, buf, RecvFlags::TRUNC | RecvFlags::DONTWAIT) {
-            Ok((_, len, from)) => {
+        match self.batch.recv(sock, e.fd.as_fd(), buf) {
+            Ok((len, from)) => {
                 let unspecified = match e.family {
                     Family::V4 => SocketAddr::from(([0, 0, 0, 0], 0)),
                     Family::V6 => SocketAddr::from(([0u16; 8], 0)),
                 };
-                let from = from.and_then(std_addr).unwrap_or(unspecified);
-                OpResult::Received { len, from }
+                OpResult::Received {
+                    len,
+                    from: from.unwrap_or(unspecified),
+                }
             }
-            Err(err) => OpResult::Err(host_error(err)),
+            Err(err) => OpResult::Err(io_error(err)),
+        }
+    }
+
+    /// `Op::Relay`: datagrams socket to socket through the batch.
+    fn relay(
+        &mut self,
+        from: SockRef,
+        to: SockRef,
+        dest: Option<SocketAddr>,
+        only_from: Option<SocketAddr>,
+        max: usize,
+    ) -> OpResult {
+        let (Some(src), Some(dst)) = (
+            entry_ref(&self.conns, &self.listeners, from),
+            entry_ref(&self.conns, &self.listeners, to),
+        ) else {
+            return OpResult::Err(HostError::Other(libc::EBADF));
+        };
+        let dest = dest.map(|a| socket_addr_for(dst.family, a));
+        match self
+            .batch
+            .relay((from, src.fd.as_fd()), dst.fd.as_fd(), dest, only_from, max)
+        {
+            Ok(done) => {
+                self.relay_lost += done.lost as u64;
+                OpResult::Len(done.taken)
+            }
+            Err(err) => OpResult::Err(io_error(err)),
+        }
+    }
+
+    /// The event loop moves on to its next event (see [`crate::dgram`]).
+    pub fn new_event(&mut self) {
+        self.batch.new_event();
+    }
+
+    /// A socket whose datagrams were read ahead and not yet taken by the engine: the
+    /// event loop reports it readable again.
+    /// Returns the socket and how many of its datagrams are held.
+    pub fn held_datagrams(&self) -> Option<(SockRef, usize)> {
+        self.batch.held()
+    }
+
+    /// Drop the datagrams read ahead (the engine does not take them).
+    pub fn discard_held(&mut self) {
+        if let Some(sock) = self.batch.held_by() {
+            self.batch.forget(sock);
         }
     }
 
@@ -444,6 +498,17 @@ fn socket_addr_for(family: Family, addr: SocketAddr) -> SocketAddr {
             SocketAddr::new(v4.ip().to_ipv6_mapped().into(), v4.port())
         }
         _ => addr,
+    }
+}
+
+fn entry_ref<'t>(
+    conns: &'t [[Option<Entry>; 2]],
+    listeners: &'t HashMap<(SockKind, u32), Entry>,
+    sock: SockRef,
+) -> Option<&'t Entry> {
+    match sock.kind() {
+        SockKind::TcpListen | SockKind::UdpListen => listeners.get(&(sock.kind(), sock.slot())),
+        _ => conns.get(sock.slot() as usize)?[usize::from(sock.side())].as_ref(),
     }
 }
 
@@ -619,6 +684,7 @@ impl<G: GuestLink> Host for LinuxHost<G> {
             },
             Op::Close { sock, abort } => match self.remove(sock) {
                 Some(e) => {
+                    self.batch.forget(sock);
                     if abort {
                         // Zero linger: close sends a RST instead of a FIN.
                         let _ = net::sockopt::set_socket_linger(&e.fd, Some(Duration::ZERO));
@@ -632,6 +698,13 @@ impl<G: GuestLink> Host for LinuxHost<G> {
             Op::TcpInfo { sock } => self.tcp_info(sock),
             Op::SendTo { sock, data, to } => self.send_to(sock, data, to),
             Op::RecvFrom { sock, buf } => self.recv_from(sock, buf),
+            Op::Relay {
+                from,
+                to,
+                dest,
+                only_from,
+                max,
+            } => self.relay(from, to, dest, only_from, max),
             Op::SetMaxSeg { sock, mss } => match self.entry(sock) {
                 Some(e) => match sys::set_tcp_maxseg(e.fd.as_fd(), mss) {
                     Ok(()) => OpResult::Done,

@@ -19,6 +19,7 @@
 pub mod alloc_count;
 pub mod control;
 pub mod daemon;
+pub mod dgram;
 pub mod discover;
 pub mod event_loop;
 pub mod host;

@@ -17,7 +17,7 @@ use crate::netns::{in_netns, NetnsHandle, NsChild, NsCommand, UsernsHandle};
 use crate::nsconfig::{self, NsNetConfig};
 use crate::nssocket::NsSocketFactory;
 use crate::pcap::{PcapWriter, Tapped};
-use crate::procnet::ListeningPorts;
+use crate::procnet::{ListeningPorts, Table};
 use crate::tap::Tap;
 use crate::watch::{NetnsWatch, Signals};
 use passt_core::config::Config;
@@ -262,22 +262,40 @@ pub fn run(plan: PastaPlan) -> Result<i32, StartError> {
         let factory = handle
             .and_then(NsSocketFactory::start)
             .map_err(|e| fail("Failed to reach the namespace for its sockets", e))?;
-        // `-t auto` follows the namespace's listening ports, `-T auto` the host's.
-        if plan.engine.forwards.tcp_in_auto {
-            let files = THREAD_NET_TCP
-                .iter()
-                .filter_map(|p| factory.open_file(Path::new(p)).ok())
-                .collect();
-            periodic.scanners[Direction::Inbound as usize] = Some(ListeningPorts::new(files));
+        // `-t`/`-u auto` follow the namespace's ports, `-T`/`-U auto` the host's.
+        let f = plan.engine.forwards.clone();
+        for (on, slot, wanted) in [
+            (f.tcp_in_auto, TCP_IN, &PROC_TABLES[..2]),
+            (f.udp_in_auto, UDP_IN, &PROC_TABLES[..]),
+        ] {
+            if on {
+                let files = wanted
+                    .iter()
+                    .filter_map(|(name, t)| {
+                        let path = format!("/proc/thread-self/net/{name}");
+                        factory.open_file(Path::new(&path)).ok().map(|f| (f, *t))
+                    })
+                    .collect();
+                periodic.scanners[slot] = Some(ListeningPorts::new(files));
+            }
         }
         host.set_guest_namespace(factory);
     }
-    if plan.engine.forwards.tcp_out_auto {
-        let files = PROC_NET_TCP
-            .iter()
-            .filter_map(|p| std::fs::File::open(p).ok())
-            .collect();
-        periodic.scanners[Direction::Outbound as usize] = Some(ListeningPorts::new(files));
+    let f = plan.engine.forwards.clone();
+    for (on, slot, wanted) in [
+        (f.tcp_out_auto, TCP_OUT, &PROC_TABLES[..2]),
+        (f.udp_out_auto, UDP_OUT, &PROC_TABLES[..]),
+    ] {
+        if on {
+            let files = wanted
+                .iter()
+                .filter_map(|(name, t)| {
+                    let path = format!("/proc/net/{name}");
+                    std::fs::File::open(path).ok().map(|f| (f, *t))
+                })
+                .collect();
+            periodic.scanners[slot] = Some(ListeningPorts::new(files));
+        }
     }
     match engine.start(&mut host) {
         Ok(n) => crate::log_debug!("Listening on {n} socket(s) for forwarded ports"),
@@ -364,19 +382,31 @@ pub fn run(plan: PastaPlan) -> Result<i32, StartError> {
     }
 }
 
-/// `/proc/net` files listing TCP sockets, per family.
-const PROC_NET_TCP: [&str; 2] = ["/proc/net/tcp", "/proc/net/tcp6"];
-/// The same files as seen by the calling *thread*: `/proc/net` links to
-/// `/proc/self/net`, which follows the thread-group leader, not a helper thread that
-/// entered another namespace.
-const THREAD_NET_TCP: [&str; 2] = ["/proc/thread-self/net/tcp", "/proc/thread-self/net/tcp6"];
+/// `/proc/net` tables `auto` forwarding reads (under `/proc/net` for the host; under
+/// `/proc/thread-self/net` from the namespace helper thread, as `/proc/net` links to
+/// `/proc/self/net`, which follows the thread-group leader). TCP scans read the first
+/// two; UDP scans all four, as passt also forwards the UDP port of a TCP listener
+/// (iperf3's data port).
+const PROC_TABLES: [(&str, Table); 4] = [
+    ("tcp", Table::Tcp),
+    ("tcp6", Table::Tcp),
+    ("udp", Table::Udp),
+    ("udp6", Table::Udp),
+];
+
+/// Scanner slots of [`PastaPeriodic`].
+const TCP_IN: usize = 0;
+const TCP_OUT: usize = 1;
+const UDP_IN: usize = 2;
+const UDP_OUT: usize = 3;
 
 /// pasta's once-a-second work: `auto` port scans, and noticing that an attached
 /// namespace is gone.
 #[derive(Default)]
 struct PastaPeriodic {
-    /// Listening-port scanners by [`Direction`] (the other side's `/proc/net/tcp*`).
-    scanners: [Option<ListeningPorts>; 2],
+    /// Port scanners of the other side, by [`TCP_IN`], [`TCP_OUT`], [`UDP_IN`],
+    /// [`UDP_OUT`].
+    scanners: [Option<ListeningPorts>; 4],
     /// The attached namespace's file: exit once it is deleted (podman removes the bind
     /// mount when the container stops).
     netns_file: Option<NetnsWatch>,
@@ -389,10 +419,19 @@ struct PastaPeriodic {
 
 impl PastaPeriodic {
     fn scan<G: GuestSource>(&mut self, engine: &mut Engine<'_>, host: &mut LinuxHost<G>) {
-        for direction in [Direction::Inbound, Direction::Outbound] {
-            if let Some(s) = &mut self.scanners[direction as usize] {
+        for (slot, direction) in [
+            (TCP_IN, Direction::Inbound),
+            (TCP_OUT, Direction::Outbound),
+            (UDP_IN, Direction::Inbound),
+            (UDP_OUT, Direction::Outbound),
+        ] {
+            if let Some(s) = &mut self.scanners[slot] {
                 if s.scan(&mut self.found).is_ok() {
-                    engine.update_auto_forwards(direction, &self.found, host);
+                    if slot == TCP_IN || slot == TCP_OUT {
+                        engine.update_auto_forwards(direction, &self.found, host);
+                    } else {
+                        engine.update_auto_udp_forwards(direction, &self.found, host);
+                    }
                 }
             }
         }

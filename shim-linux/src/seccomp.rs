@@ -53,6 +53,7 @@ const COMMON: &[Syscall] = syscalls![
     SYS_recvfrom,
     SYS_sendmsg,
     SYS_recvmsg,
+    SYS_recvmmsg, // datagrams read in batches (crate::dgram)
     SYS_shutdown,
     SYS_ioctl,
     SYS_fcntl,
@@ -73,6 +74,7 @@ const COMMON: &[Syscall] = syscalls![
 #[cfg(target_arch = "x86_64")]
 const PASTA: &[Syscall] = syscalls![
     SYS_splice,         // the loopback bypass
+    SYS_sendmmsg,       // its UDP side, in batches
     SYS_pipe2,          // its pipes, created on first use
     SYS_futex,          // requests to the namespace helper thread
     SYS_rt_sigprocmask, // the helper thread's exit

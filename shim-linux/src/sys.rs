@@ -7,6 +7,8 @@
 //! * socket options and calls rustix lacks: [`set_peek_offset`] (`SO_PEEK_OFF`),
 //!   [`set_tcp_maxseg`] (`TCP_MAXSEG`), [`send_queue_len`] (`SIOCOUTQ`) and
 //!   [`discard`] (`recv` with `MSG_TRUNC` and no buffer);
+//! * [`recv_mmsg`] and [`send_mmsg`]: batches of datagrams in one system call
+//!   (`recvmmsg(2)`, `sendmmsg(2)`; rustix has no `recvmmsg`);
 //! * [`termination_signalfd`]: SIGTERM/SIGINT blocked and read from a `signalfd`;
 //! * [`fork_into_namespaces`]: `fork(2)` followed, in the child, by early
 //!   closing of close-on-exec descriptors, `unshare(2)`, the uid/gid map
@@ -455,6 +457,168 @@ pub(crate) fn discard(fd: BorrowedFd<'_>, len: usize) -> io::Result<usize> {
     usize::try_from(rc).map_err(|_| io::Error::last_os_error())
 }
 
+/// Most datagrams [`recv_mmsg`] and [`send_mmsg`] handle per call.
+pub(crate) const MMSG_MAX: usize = 32;
+
+/// One datagram of a [`recv_mmsg`] batch.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct DgramMeta {
+    /// Its full length (more than the slot means it was truncated).
+    pub len: usize,
+    /// Its sender.
+    pub from: Option<std::net::SocketAddr>,
+}
+
+fn sockaddr_to_std(ss: &libc::sockaddr_storage) -> Option<std::net::SocketAddr> {
+    use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+    match libc::c_int::from(ss.ss_family) {
+        libc::AF_INET => {
+            // SAFETY: the family says the storage holds a sockaddr_in, which is smaller
+            // than sockaddr_storage and has weaker alignment.
+            let sin =
+                unsafe { &*(ss as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            let ip = Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr));
+            Some(SocketAddr::new(ip.into(), u16::from_be(sin.sin_port)))
+        }
+        libc::AF_INET6 => {
+            // SAFETY: as above, for sockaddr_in6.
+            let sin6 =
+                unsafe { &*(ss as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+            let ip = Ipv6Addr::from(sin6.sin6_addr.s6_addr);
+            Some(SocketAddr::new(ip.into(), u16::from_be(sin6.sin6_port)))
+        }
+        _ => None,
+    }
+}
+
+fn std_to_sockaddr(addr: std::net::SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+    // SAFETY: sockaddr_storage is plain data; all zeroes is a valid (AF_UNSPEC) value.
+    let mut ss: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let len = match addr {
+        std::net::SocketAddr::V4(a) => {
+            // SAFETY: sockaddr_in fits in sockaddr_storage with compatible alignment.
+            let sin = unsafe {
+                &mut *(&mut ss as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in>()
+            };
+            sin.sin_family = libc::AF_INET as libc::sa_family_t;
+            sin.sin_port = a.port().to_be();
+            sin.sin_addr.s_addr = u32::from(*a.ip()).to_be();
+            std::mem::size_of::<libc::sockaddr_in>()
+        }
+        std::net::SocketAddr::V6(a) => {
+            // SAFETY: as above, for sockaddr_in6.
+            let sin6 = unsafe {
+                &mut *(&mut ss as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in6>()
+            };
+            sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+            sin6.sin6_port = a.port().to_be();
+            sin6.sin6_addr.s6_addr = a.ip().octets();
+            sin6.sin6_scope_id = a.scope_id();
+            std::mem::size_of::<libc::sockaddr_in6>()
+        }
+    };
+    (ss, len as libc::socklen_t)
+}
+
+/// `recvmmsg(2)` without blocking: up to `meta.len()` (at most [`MMSG_MAX`]) datagrams,
+/// datagram `i` into `buf[i * slot..(i + 1) * slot]` and its length and sender into
+/// `meta[i]`. Returns how many arrived (zero-length datagrams count).
+pub(crate) fn recv_mmsg(
+    fd: BorrowedFd<'_>,
+    buf: &mut [u8],
+    slot: usize,
+    meta: &mut [DgramMeta],
+) -> io::Result<usize> {
+    let n = meta.len().min(MMSG_MAX).min(buf.len() / slot.max(1));
+    // SAFETY: these C structs are plain data, valid when zeroed.
+    let mut names: [libc::sockaddr_storage; MMSG_MAX] = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    let mut hdrs: [libc::mmsghdr; MMSG_MAX] = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    let mut iovs: [libc::iovec; MMSG_MAX] = unsafe { std::mem::zeroed() };
+    for (i, chunk) in buf.chunks_exact_mut(slot).take(n).enumerate() {
+        iovs[i] = libc::iovec {
+            iov_base: chunk.as_mut_ptr().cast(),
+            iov_len: slot,
+        };
+        hdrs[i].msg_hdr.msg_name = (&mut names[i] as *mut libc::sockaddr_storage).cast();
+        hdrs[i].msg_hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as _;
+        hdrs[i].msg_hdr.msg_iov = &mut iovs[i];
+        hdrs[i].msg_hdr.msg_iovlen = 1;
+    }
+    // SAFETY: the first `n` headers point at `n` disjoint, live slots of `buf` and at
+    // their own name storage, all of which outlive the call; the kernel writes at
+    // most `iov_len` bytes per slot and `msg_namelen` bytes per name.
+    let rc = unsafe {
+        libc::recvmmsg(
+            fd.as_raw_fd(),
+            hdrs.as_mut_ptr(),
+            n as libc::c_uint,
+            libc::MSG_DONTWAIT | libc::MSG_TRUNC,
+            ptr::null_mut(),
+        )
+    };
+    let got = usize::try_from(rc).map_err(|_| io::Error::last_os_error())?;
+    for i in 0..got {
+        meta[i] = DgramMeta {
+            len: hdrs[i].msg_len as usize,
+            from: sockaddr_to_std(&names[i]),
+        };
+    }
+    Ok(got)
+}
+
+/// `sendmmsg(2)` without blocking: the datagrams `buf[(first + i) * slot..][..lens[i]]`
+/// (at most [`MMSG_MAX`]), each to `dest` (or the connected peer). Returns how many
+/// the kernel took; an error only when it took none.
+pub(crate) fn send_mmsg(
+    fd: BorrowedFd<'_>,
+    buf: &[u8],
+    slot: usize,
+    first: usize,
+    lens: &[usize],
+    dest: Option<std::net::SocketAddr>,
+) -> io::Result<usize> {
+    let n = lens.len().min(MMSG_MAX);
+    let (mut name, namelen) = match dest {
+        Some(a) => std_to_sockaddr(a),
+        // SAFETY: plain data, valid when zeroed.
+        None => (unsafe { std::mem::zeroed() }, 0),
+    };
+    // SAFETY: plain data, valid when zeroed.
+    let mut hdrs: [libc::mmsghdr; MMSG_MAX] = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    let mut iovs: [libc::iovec; MMSG_MAX] = unsafe { std::mem::zeroed() };
+    for i in 0..n {
+        let start = (first + i) * slot;
+        let Some(data) = buf.get(start..start + lens[i].min(slot)) else {
+            return Err(io::Error::from(io::ErrorKind::InvalidInput));
+        };
+        iovs[i] = libc::iovec {
+            iov_base: data.as_ptr() as *mut libc::c_void,
+            iov_len: data.len(),
+        };
+        if dest.is_some() {
+            hdrs[i].msg_hdr.msg_name = (&mut name as *mut libc::sockaddr_storage).cast();
+            hdrs[i].msg_hdr.msg_namelen = namelen;
+        }
+        hdrs[i].msg_hdr.msg_iov = &mut iovs[i];
+        hdrs[i].msg_hdr.msg_iovlen = 1;
+    }
+    // SAFETY: the first `n` headers point at live, in-bounds slices of `buf` (checked
+    // above) and at `name`, all outliving the call; sendmmsg only reads them (and
+    // writes each header's `msg_len`).
+    let rc = unsafe {
+        libc::sendmmsg(
+            fd.as_raw_fd(),
+            hdrs.as_mut_ptr(),
+            n as libc::c_uint,
+            libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+        )
+    };
+    usize::try_from(rc).map_err(|_| io::Error::last_os_error())
+}
+
 /// `fork(2)` for daemonising: returns `Some(child)` in the parent, `None` in the child.
 /// Callers must be single-threaded (the child continues with a copy of the process).
 pub(crate) fn fork_daemon() -> io::Result<Option<Pid>> {
@@ -589,6 +753,39 @@ pub(crate) fn termination_signalfd() -> io::Result<std::os::fd::OwnedFd> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn datagram_batches_round_trip_with_senders_and_empty_datagrams() {
+        use std::net::UdpSocket;
+        use std::os::fd::AsFd;
+        let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let to = rx.local_addr().unwrap();
+        let slot = 16;
+        let mut out = vec![0u8; 3 * slot];
+        out[..5].copy_from_slice(b"hello");
+        out[2 * slot..2 * slot + 3].copy_from_slice(b"end");
+        let sent = send_mmsg(tx.as_fd(), &out, slot, 0, &[5, 0, 3], Some(to)).unwrap();
+        assert_eq!(sent, 3);
+        let mut buf = vec![0u8; 4 * slot];
+        let mut meta = [DgramMeta::default(); 4];
+        let got = recv_mmsg(rx.as_fd(), &mut buf, slot, &mut meta).unwrap();
+        assert_eq!(got, 3);
+        assert_eq!(&buf[..5], b"hello");
+        assert_eq!(meta[1].len, 0, "a zero-length datagram is one");
+        assert_eq!(&buf[2 * slot..2 * slot + 3], b"end");
+        assert_eq!(meta[0].from, Some(tx.local_addr().unwrap()));
+        let e = recv_mmsg(rx.as_fd(), &mut buf, slot, &mut meta).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
+        let v6 = UdpSocket::bind("[::1]:0").unwrap();
+        let v6_to = v6.local_addr().unwrap();
+        assert_eq!(
+            send_mmsg(v6.as_fd(), &out, slot, 2, &[3], Some(v6_to)).unwrap(),
+            1
+        );
+        let got = recv_mmsg(v6.as_fd(), &mut buf, slot, &mut meta).unwrap();
+        assert_eq!((got, meta[0].len, meta[0].from), (1, 3, Some(v6_to)));
+    }
 
     #[test]
     fn ifreq_has_the_kernel_layout() {

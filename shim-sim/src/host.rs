@@ -63,6 +63,7 @@ fn model_result(op: &Op<'_>) -> OpResult {
         | Op::Accept { .. }
         | Op::Refuse { .. }
         | Op::Splice { .. }
+        | Op::Relay { .. }
         | Op::RecvFrom { .. } => OpResult::Err(HostError::WouldBlock),
         Op::Connect { .. } => OpResult::Err(HostError::InProgress),
         Op::TcpInfo { .. } => OpResult::TcpInfo(TcpInfo {

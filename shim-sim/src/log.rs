@@ -139,6 +139,19 @@ pub fn format_op(op: &Op<'_>) -> String {
         Op::TcpInfo { sock } => format!("tcp-info sock={}", s(*sock)),
         Op::SetMaxSeg { sock, mss } => format!("set-max-seg sock={} mss={mss}", s(*sock)),
         Op::Splice { from, to } => format!("splice from={} to={}", s(*from), s(*to)),
+        Op::Relay {
+            from,
+            to,
+            dest,
+            only_from,
+            max,
+        } => format!(
+            "relay from={} to={} dest={} only-from={} max={max}",
+            s(*from),
+            s(*to),
+            dest.map_or_else(|| "-".to_string(), |a| a.to_string()),
+            only_from.map_or_else(|| "-".to_string(), |a| a.to_string()),
+        ),
         Op::SendTo { sock, data, to } => format!(
             "send-to sock={} to={} data={}",
             s(*sock),

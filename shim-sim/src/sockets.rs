@@ -31,6 +31,8 @@ use passt_core::{Host, Readiness, SockRef};
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 
+mod relay;
+
 /// How a connect to some destination behaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConnectBehaviour {
@@ -700,6 +702,13 @@ impl SimSockets {
                 None => OpResult::Err(HostError::Other(9)),
             },
             Op::Splice { from, to } => self.splice(from, to),
+            Op::Relay {
+                from,
+                to,
+                dest,
+                only_from,
+                max,
+            } => self.relay(from, to, dest, only_from, max),
             Op::SetMaxSeg { sock, mss } => match self.socks.get_mut(&sock.to_raw()) {
                 Some(s) => {
                     s.max_seg = Some(mss);
@@ -740,7 +749,7 @@ impl SimSockets {
             | Op::RecvFrom { sock, .. }
             | Op::SetMaxSeg { sock, .. } => Some(sock),
             Op::Accept { listener, .. } | Op::Refuse { listener } => Some(listener),
-            Op::Splice { from, .. } => Some(from),
+            Op::Splice { from, .. } | Op::Relay { from, .. } => Some(from),
             Op::TapSend(_) | Op::Open { .. } => None,
         }
     }

@@ -541,7 +541,7 @@ fn dispatch<H: Host>(
 
 /// The namespace-side address a spliced connection from `client` goes to: the guest's
 /// address of the same family.
-fn spliced_target(e: &Engine<'_>, client: IpAddr) -> Option<IpAddr> {
+pub(crate) fn spliced_target(e: &Engine<'_>, client: IpAddr) -> Option<IpAddr> {
     match client {
         IpAddr::V4(_) => e
             .config

@@ -27,6 +27,19 @@ pub enum UdpPath {
         /// The peer that sent the first datagram.
         peer: SocketAddr,
     },
+    /// pasta's loopback bypass (passt-reference §4.4): datagrams from `peer` on the
+    /// forwarded port's socket `listener` go out the flow's own socket `target`, opened
+    /// in the other namespace, bound to the peer's port and connected to the target;
+    /// replies arriving on `target` leave through `listener`, addressed to `peer`. No
+    /// frame crosses the tap.
+    Spliced {
+        /// The forwarded port's socket (`-u`: the host's; `-U`: the namespace's).
+        listener: SockRef,
+        /// The peer that sent the first datagram.
+        peer: SocketAddr,
+        /// The flow's own socket, on the other side.
+        target: SockRef,
+    },
 }
 
 /// One translated UDP flow.
@@ -49,10 +62,19 @@ impl UdpFlow {
         Some(self.expires())
     }
 
+    /// The forwarded port's socket the flow's datagrams to the initiating peer leave
+    /// through, if any (flows the guest started have none).
+    pub fn listener(&self) -> Option<SockRef> {
+        match self.path {
+            UdpPath::Socket(_) => None,
+            UdpPath::Listener { sock, .. } | UdpPath::Spliced { listener: sock, .. } => Some(sock),
+        }
+    }
+
     /// The socket the flow owns (closed with it), if any: listeners are shared.
     pub fn own_socket(&self) -> Option<SockRef> {
         match self.path {
-            UdpPath::Socket(s) => Some(s),
+            UdpPath::Socket(s) | UdpPath::Spliced { target: s, .. } => Some(s),
             UdpPath::Listener { .. } => None,
         }
     }
@@ -79,5 +101,15 @@ mod tests {
             ..f
         };
         assert_eq!(l.own_socket(), None, "a listener outlives its flows");
+        let target = SockRef::new(SockKind::UdpFlow, 1, 0, 4);
+        let s = UdpFlow {
+            path: UdpPath::Spliced {
+                listener: SockRef::new(SockKind::UdpListen, 0, 0, 53),
+                peer: "127.0.0.1:40000".parse().unwrap(),
+                target,
+            },
+            ..f
+        };
+        assert_eq!(s.own_socket(), Some(target), "closed with the flow");
     }
 }

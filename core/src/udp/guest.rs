@@ -145,7 +145,12 @@ pub(super) fn send<H: Host>(
             data: payload,
             to: None,
         },
-        UdpPath::Listener { sock, peer } => Op::SendTo {
+        UdpPath::Listener { sock, peer }
+        | UdpPath::Spliced {
+            listener: sock,
+            peer,
+            ..
+        } => Op::SendTo {
             sock,
             data: payload,
             to: Some(peer),

@@ -1,20 +1,21 @@
 //! Host-side readiness: datagrams arriving on flow sockets and on forwarded ports
-//! (passt-reference §4.3), the forwarded ports' sockets, and idle expiry.
+//! (passt-reference §4.3, §4.4), and idle expiry.
 
+use super::listen::{self, Listener};
 use super::{
-    destroy, load, max_payload, payload_offset, store, to_guest, UdpFlow, UdpPath,
+    destroy, load, max_payload, payload_offset, splice, store, to_guest, UdpFlow, UdpPath,
     MAX_DATAGRAMS_PER_EVENT,
 };
 use crate::engine::{Engine, Flow};
 use crate::flow::{FlowId, FlowKey, InsertError, Pif};
-use crate::fwd::{self, PortRange};
-use crate::io::{Family, Host, HostError, Interest, Namespace, Op, OpResult, Readiness, Transport};
+use crate::fwd;
+use crate::io::{Host, HostError, Interest, Op, OpResult, Readiness};
 use crate::sockref::{SockKind, SockRef};
 use crate::stats::DropReason;
-use crate::tcp::{Direction, ListenError};
+use crate::tcp::Direction;
 use crate::time::Instant;
 use crate::wire::IpProtocol;
-use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use core::net::{IpAddr, Ipv6Addr, SocketAddr};
 
 /// Dispatch readiness for a UDP socket.
 pub(crate) fn on_socket<H: Host>(
@@ -25,8 +26,8 @@ pub(crate) fn on_socket<H: Host>(
     host: &mut H,
 ) {
     match sock.kind() {
-        SockKind::UdpListen => match listener_range(e, sock) {
-            Some(range) => drain_listener(e, now, sock, range, host),
+        SockKind::UdpListen => match listen::decode(e, sock) {
+            Some(l) => drain_listener(e, now, sock, &l, host),
             None => e.stats.record_drop(DropReason::StaleSockRef),
         },
         SockKind::UdpFlow => match e.flows.id_of_slot(sock.slot()) {
@@ -39,7 +40,13 @@ pub(crate) fn on_socket<H: Host>(
                     // (passt forwards no ICMP errors either); clear it and go on.
                     host.exec(Op::TakeError { sock });
                 }
-                drain_flow(e, now, id, host)
+                match e.flows.get(id) {
+                    Some(Flow::Udp(UdpFlow {
+                        path: UdpPath::Spliced { .. },
+                        ..
+                    })) => splice::replies(e, now, id, host),
+                    _ => drain_flow(e, now, id, host),
+                }
             }
             _ => e.stats.record_drop(DropReason::StaleSockRef),
         },
@@ -50,7 +57,7 @@ pub(crate) fn on_socket<H: Host>(
 /// Re-arm a socket's watch after a capped batch: epoll reports a socket that is still
 /// readable again after its interest is modified, so the rest of the queue is picked up
 /// on the next turn of the event loop.
-fn rearm<H: Host>(sock: SockRef, host: &mut H) {
+pub(super) fn rearm<H: Host>(sock: SockRef, host: &mut H) {
     host.exec(Op::Watch {
         sock,
         interest: Interest {
@@ -102,26 +109,31 @@ fn drain_flow<H: Host>(e: &mut Engine<'_>, now: Instant, id: FlowId, host: &mut 
     store(e, id, f);
 }
 
+/// Where the datagrams of one sender on a forwarded port go.
+enum Route {
+    /// To the guest, on this tap-side key.
+    Tap(FlowKey),
+    /// Socket to socket, through this spliced flow.
+    Spliced(FlowId),
+}
+
 /// Read the datagrams queued on a forwarded port, opening a flow per new sender, and
-/// send each to the guest.
+/// send each on its way: to the guest, or (spliced) out the flow's own socket.
 fn drain_listener<H: Host>(
     e: &mut Engine<'_>,
     now: Instant,
     listener: SockRef,
-    range: usize,
+    l: &Listener,
     host: &mut H,
 ) {
-    let Some(r) = e.config.forwards.udp_in.ranges.get(range).cloned() else {
-        return;
-    };
-    let port = listener_port(listener);
     // The sender's family decides the frame's: receive at the IPv6 payload offset
     // (the larger) and move IPv4 payloads down.
     let v6_any = IpAddr::V6(Ipv6Addr::UNSPECIFIED);
     let off6 = crate::frame::upper_offset(&v6_any) + crate::wire::udp::HEADER_LEN;
     let cap = max_payload(&v6_any).min(e.tx.len().saturating_sub(off6));
-    for n in 0.. {
-        if n == MAX_DATAGRAMS_PER_EVENT {
+    let mut taken = 0;
+    loop {
+        if taken >= MAX_DATAGRAMS_PER_EVENT {
             rearm(listener, host);
             return;
         }
@@ -133,52 +145,82 @@ fn drain_listener<H: Host>(
             OpResult::Received { len, from } => (len, from),
             OpResult::Err(HostError::WouldBlock) => return,
             // A stray error on the shared socket: it is consumed, keep reading.
-            OpResult::Err(_) => continue,
+            OpResult::Err(_) => {
+                taken += 1;
+                continue;
+            }
             _ => return,
         };
+        taken += 1;
         if len > cap {
             e.stats.record_drop(DropReason::DatagramTooBig);
             continue;
         }
-        let Some(key) = flow_for_sender(e, now, listener, &r, port, peer) else {
-            continue;
-        };
-        if key.our_addr.is_ipv4() {
-            if len > max_payload(&key.our_addr) {
-                e.stats.record_drop(DropReason::DatagramTooBig);
-                continue;
+        match route(e, now, listener, l, peer, host) {
+            Some(Route::Spliced(id)) => {
+                let budget = MAX_DATAGRAMS_PER_EVENT.saturating_sub(taken);
+                taken += splice::from_peer(e, now, id, (off6, len), budget, host);
             }
-            let off4 = payload_offset(&key);
-            e.tx.copy_within(off6..off6 + len, off4);
+            Some(Route::Tap(key)) => {
+                if key.our_addr.is_ipv4() {
+                    if len > max_payload(&key.our_addr) {
+                        e.stats.record_drop(DropReason::DatagramTooBig);
+                        continue;
+                    }
+                    let off4 = payload_offset(&key);
+                    e.tx.copy_within(off6..off6 + len, off4);
+                }
+                to_guest(e, &key, len, host);
+            }
+            None => {}
         }
-        to_guest(e, &key, len, host);
     }
 }
 
-/// The tap-side key for datagrams from `peer` on a forwarded port: the existing flow's,
-/// or a new flow's (passt-reference §5.3: source NAT for the guest, destination port
-/// plus the range's delta). `None` (counted) when the datagram cannot be delivered.
-fn flow_for_sender(
+/// The flow for datagrams from `peer` on forwarded port `l`: an existing one, or a new
+/// one (passt-reference §5.3: spliced for a loopback sender in pasta; else to the guest
+/// with source NAT, destination port plus the range's delta). `None` (counted) when the
+/// datagram cannot be delivered.
+fn route<H: Host>(
     e: &mut Engine<'_>,
     now: Instant,
     listener: SockRef,
-    r: &PortRange,
-    port: u16,
+    l: &Listener,
     peer: SocketAddr,
-) -> Option<FlowKey> {
-    let host_key = FlowKey {
-        pif: Pif::Host,
+    host: &mut H,
+) -> Option<Route> {
+    let near_key = FlowKey {
+        pif: match l.direction {
+            Direction::Inbound => Pif::Host,
+            Direction::Outbound => Pif::Splice,
+        },
         protocol: IpProtocol::Udp,
-        our_addr: r.bind_addr.unwrap_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED)),
-        our_port: port,
+        our_addr: l.bind_addr.unwrap_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED)),
+        our_port: l.port,
         endpoint_addr: peer.ip(),
         endpoint_port: peer.port(),
     };
-    if let Some((id, _)) = e.flows.lookup(&host_key) {
-        let (key, mut f) = load(e, id)?;
-        f.last_activity = now;
-        store(e, id, f);
-        return Some(key);
+    if let Some((id, _)) = e.flows.lookup(&near_key) {
+        return match e.flows.get(id) {
+            Some(Flow::Udp(UdpFlow {
+                path: UdpPath::Spliced { .. },
+                ..
+            })) => Some(Route::Spliced(id)),
+            _ => {
+                let (key, mut f) = load(e, id)?;
+                f.last_activity = now;
+                store(e, id, f);
+                Some(Route::Tap(key))
+            }
+        };
+    }
+    if let Some(to) = splice::target(e, l, peer) {
+        return splice::open(e, now, listener, near_key, peer, to, host).map(Route::Spliced);
+    }
+    if l.direction == Direction::Outbound {
+        // passt-reference §5.3: only loopback senders are forwarded out of the namespace.
+        e.stats.record_drop(DropReason::BadAddress);
+        return None;
     }
     let Some(source) = fwd::source_for_guest(&e.config, &e.guest, peer.ip()) else {
         e.stats.record_drop(DropReason::BadAddress);
@@ -194,7 +236,7 @@ fn flow_for_sender(
         our_addr: source,
         our_port: peer.port(),
         endpoint_addr: guest,
-        endpoint_port: r.map(port),
+        endpoint_port: l.mapped,
     };
     let f = UdpFlow {
         path: UdpPath::Listener {
@@ -205,12 +247,12 @@ fn flow_for_sender(
     };
     match e
         .flows
-        .insert(Flow::Udp(f), [Some(host_key), Some(tap_key)])
+        .insert(Flow::Udp(f), [Some(near_key), Some(tap_key)])
     {
         Ok(id) => {
             e.stats.udp_opened += 1;
             store(e, id, f);
-            Some(tap_key)
+            Some(Route::Tap(tap_key))
         }
         Err(InsertError::Full) => {
             e.stats.record_drop(DropReason::FlowTableFull);
@@ -218,13 +260,13 @@ fn flow_for_sender(
         }
         // The guest already has a flow on this 4-tuple (it wrote to the sender
         // first): deliver through it, replies keep going out its own socket.
-        Err(_) => Some(tap_key),
+        Err(_) => Some(Route::Tap(tap_key)),
     }
 }
 
 /// A flow's timer is due: close it if it has been idle for the whole timeout.
 pub(crate) fn on_timer<H: Host>(e: &mut Engine<'_>, now: Instant, id: FlowId, host: &mut H) {
-    let Some((_, f)) = load(e, id) else {
+    let Some(Flow::Udp(f)) = e.flows.get(id).copied() else {
         return;
     };
     if f.expires() <= now {
@@ -232,81 +274,4 @@ pub(crate) fn on_timer<H: Host>(e: &mut Engine<'_>, now: Instant, id: FlowId, ho
     } else {
         store(e, id, f);
     }
-}
-
-/// Listener slot layout, as for TCP: bits 0–15 port, bit 16 family (1 = IPv6), bits
-/// 17+ the range's index.
-fn listener_sock(range: usize, family: Family, port: u16) -> SockRef {
-    let fam = u32::from(family == Family::V6);
-    SockRef::new(
-        SockKind::UdpListen,
-        0,
-        0,
-        ((range as u32) << 17) | (fam << 16) | u32::from(port),
-    )
-}
-
-fn listener_port(sock: SockRef) -> u16 {
-    (sock.slot() & 0xffff) as u16
-}
-
-fn listener_range(e: &Engine<'_>, sock: SockRef) -> Option<usize> {
-    let range = (sock.slot() >> 17) as usize;
-    let port = listener_port(sock);
-    e.config
-        .forwards
-        .udp_in
-        .ranges
-        .get(range)
-        .filter(|r| r.contains(port))
-        .map(|_| range)
-}
-
-/// Open and bind a socket for every forwarded UDP port (`-u`): one dual-stack socket
-/// per port when both families are enabled and no address is given, else one per
-/// family (passt-reference §1.5).
-pub(crate) fn start_listeners<H: Host>(
-    e: &mut Engine<'_>,
-    host: &mut H,
-) -> Result<usize, ListenError> {
-    let v4 = e.config.ipv4.is_some();
-    let v6 = e.config.ipv6.is_some();
-    let mut opened = 0;
-    for (i, r) in e.config.forwards.udp_in.ranges.clone().iter().enumerate() {
-        for port in r.first..=r.last {
-            if port == 0 {
-                continue;
-            }
-            let (family, addr, dual_stack) = match r.bind_addr {
-                Some(a) => (Family::of(&a), a, false),
-                None if v6 => (Family::V6, IpAddr::V6(Ipv6Addr::UNSPECIFIED), v4),
-                None => (Family::V4, IpAddr::V4(Ipv4Addr::UNSPECIFIED), false),
-            };
-            let sock = listener_sock(i, family, port);
-            let fail = |error| ListenError {
-                port,
-                direction: Direction::Inbound,
-                error,
-            };
-            if let OpResult::Err(err) = host.exec(Op::Open {
-                sock,
-                family,
-                transport: Transport::Udp,
-                ns: Namespace::Host,
-            }) {
-                return Err(fail(err));
-            }
-            if let OpResult::Err(err) = host.exec(Op::Bind {
-                sock,
-                addr: SocketAddr::new(addr, port),
-                dual_stack,
-            }) {
-                host.exec(Op::Close { sock, abort: false });
-                return Err(fail(err));
-            }
-            rearm(sock, host);
-            opened += 1;
-        }
-    }
-    Ok(opened)
 }

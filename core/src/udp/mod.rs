@@ -9,6 +9,8 @@
 //! - host → guest: a forwarded port (`-u`) is a socket bound on the host; the first
 //!   datagram from a sender opens a flow whose replies leave through that same socket,
 //!   addressed to the sender.
+//! - pasta's loopback bypass ([`splice`]): a sender on the host's loopback (`-u`) or on
+//!   the namespace's (`-U`) is joined socket to socket with the other side.
 //!
 //! Zero-length datagrams are datagrams like any other, in both directions. A flow idle
 //! for [`IDLE_TIMEOUT`] in both directions is closed. Readiness is edge-triggered: a
@@ -19,10 +21,13 @@
 pub mod flow;
 mod guest;
 mod host;
+mod listen;
+mod splice;
 
 pub use flow::{UdpFlow, UdpPath, IDLE_TIMEOUT};
 pub(crate) use guest::{from_guest, Datagram};
-pub(crate) use host::{on_socket, on_timer, start_listeners};
+pub(crate) use host::{on_socket, on_timer};
+pub(crate) use listen::{start_listeners, update_auto};
 
 use crate::engine::{Engine, Flow};
 use crate::flow::{FlowId, FlowKey, Pif, Side};

@@ -1,0 +1,297 @@
+//! Datagram batching for [`crate::host::LinuxHost`]: one `recvmmsg(2)` reads up to
+//! [`MMSG_MAX`] datagrams of a socket into a preallocated batch, which then answers
+//! the engine's `RecvFrom`s one datagram at a time, and `Relay`s send straight out of
+//! it with one `sendmmsg(2)` (passt-reference §4.3, §4.4).
+//!
+//! The batch belongs to one socket at a time. Two rules keep datagrams from being
+//! stranded in it:
+//! - while another socket's datagrams are held, a socket is served without the batch
+//!   (plain `recvfrom`/`sendto`);
+//! - datagrams left in the batch when the engine stops draining (its per-event cap)
+//!   are reported again by the event loop ([`Batch::held_by`]): epoll cannot, as the
+//!   kernel's queue may be empty.
+//!
+//! A batch that came back short proves the socket's queue was empty at that moment; a
+//! later arrival raises a new edge-triggered event, so until the event loop moves on
+//! to the next event ([`Batch::new_event`]) the next read of that socket answers
+//! "would block" without a system call.
+
+use crate::sys::{self, DgramMeta, MMSG_MAX};
+use passt_core::SockRef;
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::BorrowedFd;
+
+/// Bytes per datagram slot: the largest UDP payload fits.
+pub const SLOT: usize = 65_536;
+
+/// What a relay did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Relayed {
+    /// Datagrams taken from the source.
+    pub taken: usize,
+    /// Of those, datagrams the destination refused (lost, as UDP allows).
+    pub lost: usize,
+}
+
+/// The preallocated batch.
+pub struct Batch {
+    buf: Box<[u8]>,
+    /// One more slot, for relays while the batch holds another socket's datagrams.
+    spare: Box<[u8]>,
+    meta: [DgramMeta; MMSG_MAX],
+    /// Whose datagrams `meta[next..count]` are.
+    owner: Option<SockRef>,
+    next: usize,
+    count: usize,
+    /// The last read of this socket found its queue empty, during this event.
+    empty: Option<SockRef>,
+    /// `recvmmsg` calls made.
+    pub reads: u64,
+}
+
+impl Default for Batch {
+    fn default() -> Self {
+        Batch::new()
+    }
+}
+
+impl Batch {
+    /// A batch of [`MMSG_MAX`] slots of [`SLOT`] bytes (2 MiB of address space; pages
+    /// are only touched as datagrams fill them).
+    pub fn new() -> Batch {
+        Batch {
+            buf: vec![0u8; MMSG_MAX * SLOT].into_boxed_slice(),
+            spare: vec![0u8; SLOT].into_boxed_slice(),
+            meta: [DgramMeta::default(); MMSG_MAX],
+            owner: None,
+            next: 0,
+            count: 0,
+            empty: None,
+            reads: 0,
+        }
+    }
+
+    /// The event loop moves on to another event: "queue found empty" no longer holds.
+    pub fn new_event(&mut self) {
+        self.empty = None;
+    }
+
+    /// The socket whose datagrams the batch still holds, if any.
+    pub fn held_by(&self) -> Option<SockRef> {
+        self.owner.filter(|_| self.next < self.count)
+    }
+
+    /// The socket whose datagrams the batch still holds, and how many.
+    pub fn held(&self) -> Option<(SockRef, usize)> {
+        self.held_by().map(|s| (s, self.count - self.next))
+    }
+
+    /// `sock` was closed: its held datagrams go with it.
+    pub fn forget(&mut self, sock: SockRef) {
+        if self.owner == Some(sock) {
+            self.owner = None;
+            self.next = 0;
+            self.count = 0;
+        }
+        if self.empty == Some(sock) {
+            self.empty = None;
+        }
+    }
+
+    /// Whether the batch can serve `sock` (holds its datagrams, or nobody's).
+    fn usable_for(&self, sock: SockRef) -> bool {
+        self.held_by().is_none_or(|o| o == sock)
+    }
+
+    /// Make sure the batch holds datagrams of `sock`, reading a new batch if needed.
+    /// `Ok(false)`: the queue is empty.
+    fn fill(&mut self, sock: SockRef, fd: BorrowedFd<'_>) -> io::Result<bool> {
+        if self.held_by() == Some(sock) {
+            return Ok(true);
+        }
+        if self.empty == Some(sock) {
+            return Ok(false);
+        }
+        self.reads += 1;
+        match sys::recv_mmsg(fd, &mut self.buf, SLOT, &mut self.meta) {
+            Ok(n) => {
+                for m in &mut self.meta[..n] {
+                    m.from = plain_v4(m.from);
+                }
+                self.owner = Some(sock);
+                self.next = 0;
+                self.count = n;
+                if n < MMSG_MAX {
+                    self.empty = Some(sock);
+                }
+                Ok(n > 0)
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                self.empty = Some(sock);
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `RecvFrom`: the next datagram of `sock` into `out`. Returns its full length and
+    /// sender; `WouldBlock` when there is none.
+    pub fn recv(
+        &mut self,
+        sock: SockRef,
+        fd: BorrowedFd<'_>,
+        out: &mut [u8],
+    ) -> io::Result<(usize, Option<SocketAddr>)> {
+        if !self.usable_for(sock) {
+            return recv_one(fd, out);
+        }
+        if !self.fill(sock, fd)? {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let i = self.next;
+        self.next += 1;
+        let m = self.meta[i];
+        let n = m.len.min(out.len()).min(SLOT);
+        out[..n].copy_from_slice(&self.buf[i * SLOT..i * SLOT + n]);
+        Ok((m.len, m.from))
+    }
+
+    /// `Relay`: up to `max` datagrams from `from` (while their sender is `only_from`)
+    /// sent on `to`, to `dest` or its connected peer. `WouldBlock` when none was taken.
+    pub fn relay(
+        &mut self,
+        (from, from_fd): (SockRef, BorrowedFd<'_>),
+        to_fd: BorrowedFd<'_>,
+        dest: Option<SocketAddr>,
+        only_from: Option<SocketAddr>,
+        max: usize,
+    ) -> io::Result<Relayed> {
+        let mut done = Relayed::default();
+        if !self.usable_for(from) {
+            // Another socket's datagrams are held: one by one, without the batch.
+            return self.relay_unbatched(from_fd, to_fd, dest, only_from, max);
+        }
+        while done.taken < max {
+            match self.fill(from, from_fd) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) if done.taken == 0 => return Err(e),
+                Err(_) => break,
+            }
+            // The run of datagrams at the head that may go.
+            let start = self.next;
+            let mut end = start;
+            while end < self.count
+                && end - start < max - done.taken
+                && only_from.is_none_or(|p| self.meta[end].from == Some(p))
+            {
+                end += 1;
+            }
+            if end == start {
+                break;
+            }
+            let mut lens = [0usize; MMSG_MAX];
+            for (l, m) in lens.iter_mut().zip(&self.meta[start..end]) {
+                *l = m.len.min(SLOT);
+            }
+            let mut sent = 0;
+            while sent < end - start {
+                match sys::send_mmsg(
+                    to_fd,
+                    &self.buf,
+                    SLOT,
+                    start + sent,
+                    &lens[sent..end - start],
+                    dest,
+                ) {
+                    Ok(0) => break,
+                    Ok(n) => sent += n,
+                    Err(_) => {
+                        // The destination refused this one (a full buffer): it is
+                        // lost; try the rest.
+                        done.lost += 1;
+                        sent += 1;
+                    }
+                }
+            }
+            done.taken += end - start;
+            self.next = end;
+            if end < self.count {
+                break; // the next datagram is someone else's, or over the limit
+            }
+        }
+        if done.taken == 0 {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        Ok(done)
+    }
+
+    /// [`Batch::relay`] with one `recvfrom`/`sendto` per datagram, through the spare
+    /// slot: the batch holds another socket's datagrams.
+    fn relay_unbatched(
+        &mut self,
+        from_fd: BorrowedFd<'_>,
+        to_fd: BorrowedFd<'_>,
+        dest: Option<SocketAddr>,
+        only_from: Option<SocketAddr>,
+        max: usize,
+    ) -> io::Result<Relayed> {
+        use rustix::net::{RecvFlags, SendFlags};
+        let mut done = Relayed::default();
+        let scratch = &mut self.spare[..];
+        while done.taken < max {
+            // Peek first: a datagram from another sender must stay queued.
+            let (_, len, sender) = match rustix::net::recvfrom(
+                from_fd,
+                &mut scratch[..0],
+                RecvFlags::PEEK | RecvFlags::TRUNC | RecvFlags::DONTWAIT,
+            ) {
+                Ok(r) => r,
+                Err(e) if done.taken == 0 => return Err(e.into()),
+                Err(_) => break,
+            };
+            let _ = len;
+            let sender = plain_v4(sender.and_then(|a| SocketAddr::try_from(a).ok()));
+            if only_from.is_some() && sender != only_from {
+                break;
+            }
+            let (n, _, _) = rustix::net::recvfrom(from_fd, &mut scratch[..], RecvFlags::DONTWAIT)?;
+            done.taken += 1;
+            let flags = SendFlags::DONTWAIT | SendFlags::NOSIGNAL;
+            let r = match dest {
+                Some(a) => rustix::net::sendto(to_fd, &scratch[..n], flags, &a),
+                None => rustix::net::send(to_fd, &scratch[..n], flags),
+            };
+            if r.is_err() {
+                done.lost += 1;
+            }
+        }
+        if done.taken == 0 {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        Ok(done)
+    }
+}
+
+/// One datagram without the batch (`recvfrom` with `MSG_TRUNC` for its real length).
+fn recv_one(fd: BorrowedFd<'_>, out: &mut [u8]) -> io::Result<(usize, Option<SocketAddr>)> {
+    use rustix::net::RecvFlags;
+    let (_, len, from) = rustix::net::recvfrom(fd, out, RecvFlags::TRUNC | RecvFlags::DONTWAIT)?;
+    Ok((
+        len,
+        plain_v4(from.and_then(|a| SocketAddr::try_from(a).ok())),
+    ))
+}
+
+/// Senders as the engine names them: IPv4 peers of a dual-stack socket come as
+/// IPv4-mapped IPv6 addresses (RFC 4291 §2.5.5.2); the engine wants plain IPv4.
+pub fn plain_v4(a: Option<SocketAddr>) -> Option<SocketAddr> {
+    a.map(|sa| match sa {
+        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
+            Some(v4) => SocketAddr::new(v4.into(), v6.port()),
+            None => SocketAddr::V6(v6),
+        },
+        v4 => v4,
+    })
+}
