@@ -147,7 +147,7 @@ impl Batch {
             return recv_one(fd, out);
         }
         if !self.fill(sock, fd)? {
-            return Err(io::ErrorKind::WouldBlock.into());
+            return Err(would_block());
         }
         let i = self.next;
         self.next += 1;
@@ -222,7 +222,7 @@ impl Batch {
             }
         }
         if done.taken == 0 {
-            return Err(io::ErrorKind::WouldBlock.into());
+            return Err(would_block());
         }
         Ok(done)
     }
@@ -268,10 +268,15 @@ impl Batch {
             }
         }
         if done.taken == 0 {
-            return Err(io::ErrorKind::WouldBlock.into());
+            return Err(would_block());
         }
         Ok(done)
     }
+}
+
+/// `EAGAIN`, with its errno (the host maps errors by errno).
+fn would_block() -> io::Error {
+    io::Error::from_raw_os_error(libc::EAGAIN)
 }
 
 /// One datagram without the batch (`recvfrom` with `MSG_TRUNC` for its real length).
@@ -294,4 +299,89 @@ pub fn plain_v4(a: Option<SocketAddr>) -> Option<SocketAddr> {
         },
         v4 => v4,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use passt_core::SockKind;
+    use std::net::UdpSocket;
+    use std::os::fd::AsFd;
+
+    fn sock(n: u32) -> SockRef {
+        SockRef::new(SockKind::UdpFlow, 0, 0, n)
+    }
+
+    #[test]
+    fn relay_takes_one_senders_run_and_leaves_the_next_sender_queued() {
+        let port = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let sink = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let out = UdpSocket::bind("127.0.0.1:0").unwrap();
+        out.connect(sink.local_addr().unwrap()).unwrap();
+        let (s1, s2) = (
+            UdpSocket::bind("127.0.0.1:0").unwrap(),
+            UdpSocket::bind("127.0.0.1:0").unwrap(),
+        );
+        let to = port.local_addr().unwrap();
+        for (s, d) in [(&s1, "a1"), (&s1, "a2"), (&s2, "b1"), (&s1, "")] {
+            s.send_to(d.as_bytes(), to).unwrap();
+        }
+        let mut b = Batch::new();
+        let from = (sock(1), port.as_fd());
+        let p1 = Some(s1.local_addr().unwrap());
+        let done = b.relay(from, out.as_fd(), None, p1, 64).unwrap();
+        assert_eq!(done, Relayed { taken: 2, lost: 0 });
+        assert_eq!(b.held(), Some((sock(1), 2)), "b1 and the empty one wait");
+        let e = b.relay(from, out.as_fd(), None, p1, 64).unwrap_err();
+        assert_eq!(
+            e.raw_os_error(),
+            Some(libc::EAGAIN),
+            "an errno the host maps"
+        );
+        let mut buf = [0u8; 16];
+        let (len, sender) = b.recv(sock(1), port.as_fd(), &mut buf).unwrap();
+        assert_eq!(
+            (&buf[..len], sender),
+            (&b"b1"[..], Some(s2.local_addr().unwrap()))
+        );
+        let done = b.relay(from, out.as_fd(), None, p1, 64).unwrap();
+        assert_eq!(done.taken, 1, "the zero-length datagram");
+        let e = b.recv(sock(1), port.as_fd(), &mut buf).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::EAGAIN));
+        let mut got = Vec::new();
+        sink.set_nonblocking(true).unwrap();
+        while let Ok(n) = sink.recv(&mut buf) {
+            got.push(buf[..n].to_vec());
+        }
+        assert_eq!(got, [b"a1".to_vec(), b"a2".to_vec(), Vec::new()]);
+    }
+
+    #[test]
+    fn another_sockets_held_datagrams_are_not_disturbed() {
+        let a = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let c = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let sink = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        for d in ["x1", "x2"] {
+            tx.send_to(d.as_bytes(), a.local_addr().unwrap()).unwrap();
+        }
+        tx.send_to(b"y1", c.local_addr().unwrap()).unwrap();
+        let mut b = Batch::new();
+        let mut buf = [0u8; 16];
+        b.recv(sock(1), a.as_fd(), &mut buf).unwrap();
+        assert_eq!(b.held(), Some((sock(1), 1)));
+        // c is relayed without the batch, a's datagram stays held.
+        let dest = Some(sink.local_addr().unwrap());
+        let done = b
+            .relay((sock(2), c.as_fd()), tx.as_fd(), dest, None, 8)
+            .unwrap();
+        assert_eq!(done.taken, 1);
+        assert_eq!(b.held(), Some((sock(1), 1)));
+        let (len, _) = b.recv(sock(1), a.as_fd(), &mut buf).unwrap();
+        assert_eq!(&buf[..len], b"x2");
+        b.forget(sock(1));
+        assert_eq!(b.held(), None);
+        let n = sink.recv(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"y1");
+    }
 }

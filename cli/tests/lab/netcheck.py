@@ -23,6 +23,8 @@ Modes (addresses are whatever the caller passes; the tests only use lab addresse
                                    zero-length reply comes back
   udp-rr HOST PORT N               N request/response round trips (64-byte payloads),
                                    print "<N> rr <seconds> s <rate>/s <lost> lost"
+  udp-probe HOST PORT [WAIT]       one datagram on a connected socket; print "reply",
+                                   "refused" (port unreachable) or "silent" (WAIT s, 0.5)
   rr-server HOST PORT              serve TCP_RR/TCP_CRR: one connection at a time, echo each
                                    request byte; after echoing "C" (a crr request) close first,
                                    so that TIME_WAIT stays on the server and the client's
@@ -474,6 +476,20 @@ def main(argv):
         print("zero ok" if reply == b"" else f"zero got {len(reply)} bytes")
     elif mode == "udp-rr":
         udp_rr(args[0], int(args[1]), int(args[2]))
+    elif mode == "udp-probe":
+        # One datagram on a connected socket, one short wait: "reply", "refused" (an
+        # ICMP port unreachable came back: nothing is bound there) or "silent".
+        with udp_socket(args[0]) as s:
+            s.settimeout(float(args[2]) if len(args) > 2 else 0.5)
+            try:
+                s.connect((args[0], int(args[1])))
+                s.send(b"probe")
+                s.recv(65536)
+                print("reply")
+            except ConnectionRefusedError:
+                print("refused")
+            except socket.timeout:
+                print("silent")
     elif mode == "raw-junk":
         # Hostile input: COUNT malformed frames out of IFACE (AF_PACKET), seeded.
         import random
