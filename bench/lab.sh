@@ -24,6 +24,10 @@ HOST_V6=2001:db8:1::2
 GATEWAY_V4=198.51.100.1
 GATEWAY_V6=2001:db8:1::1
 IPERF_PORT=5201
+# iperf3 for UDP, bound to the remote's address: a wildcard server would answer UDP
+# from the address routing picks (the veth's), which the client's connected socket
+# ignores.
+IPERF_UDP_PORT=5203
 # The spliced path: a port pasta forwards from the host's loopback into the namespace.
 SPLICE_PORT=5202
 RR_PORT=7000
@@ -132,10 +136,12 @@ start_bg() {
     BG_PIDS+=($!)
 }
 
-# start_servers : iperf3, the TCP RR/CRR server and the UDP RR server in "remote".
+# start_servers : iperf3 (TCP, and UDP), the TCP RR/CRR server and the UDP RR server in "remote".
 start_servers() {
     start_bg timeout "$SERVER_LIMIT" ip netns exec "$R" iperf3 -s -p "$IPERF_PORT" \
         >"$WORK/iperf3-server.log" 2>&1
+    start_bg timeout "$SERVER_LIMIT" ip netns exec "$R" iperf3 -s -B "$REMOTE_V4" \
+        -p "$IPERF_UDP_PORT" >"$WORK/iperf3-udp-server.log" 2>&1
     start_bg env READY_FILE="$WORK/ready-rr" timeout "$SERVER_LIMIT" \
         ip netns exec "$R" "$PY" "$NETCHECK" rr-server "$REMOTE_V4" "$RR_PORT"
     start_bg env READY_FILE="$WORK/ready-udp" timeout "$SERVER_LIMIT" \
@@ -143,7 +149,8 @@ start_servers() {
     local _
     for _ in $(seq 100); do
         [[ -e $WORK/ready-rr && -e $WORK/ready-udp ]] &&
-            ip netns exec "$R" ss -Htln "sport = :$IPERF_PORT" | grep -q . && return 0
+            ip netns exec "$R" ss -Htln "sport = :$IPERF_PORT" | grep -q . &&
+            ip netns exec "$R" ss -Htln "sport = :$IPERF_UDP_PORT" | grep -q . && return 0
         sleep 0.1
     done
     die "lab servers did not start"

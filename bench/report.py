@@ -61,7 +61,7 @@ def load(path):
 
 def is_bulk(workload):
     """Whether a workload is a bulk transfer (with bytes and CPU time)."""
-    return workload.startswith(("tcp-", "splice-"))
+    return workload.startswith(("tcp-", "splice-", "udp-upload", "udp-download"))
 
 
 def label(workload):
@@ -76,6 +76,10 @@ def label(workload):
         "udp-rr-v4": "UDP RR (1-byte request/response), transactions/s",
         "splice-in": "TCP spliced, host loopback → ns (`-t`), Gbit/s; direct: loopback to loopback",
         "splice-out": "TCP spliced, ns → host loopback (`-t`, iperf3 -R), Gbit/s; direct: loopback to loopback",
+        "splice-udp-in": "UDP spliced, host loopback → ns (`-u`, 1472-byte datagrams), Gbit/s received; direct: loopback to loopback",
+        "splice-udp-out": "UDP spliced, ns → host loopback (`-u`, iperf3 -R, 1472 B), Gbit/s received; direct: loopback to loopback",
+        "udp-upload-v4": "UDP bulk upload v4 (ns → remote, 1472-byte datagrams), Gbit/s received",
+        "udp-download-v4": "UDP bulk download v4 (remote → ns, 1472 B), Gbit/s received",
         "startup": "start-up, `pasta --config-net -- true`, ms",
     }.get(workload, workload)
 
@@ -108,7 +112,7 @@ def row_order(workload):
     parts = workload.split("-")
     if parts[0] == "tcp" and len(parts) == 4:
         return (0, -int(parts[3]), parts[2], parts[1] != "upload")
-    return (kinds.get(parts[0], 9), 0, "", workload == "splice-out")
+    return (kinds.get(parts[0], 9), 0, workload, workload == "splice-out")
 
 
 def table(path, targets):
