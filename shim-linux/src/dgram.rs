@@ -1,5 +1,5 @@
 //! Datagram batching for [`crate::host::LinuxHost`]: one `recvmmsg(2)` reads up to
-//! [`MMSG_MAX`] datagrams of a socket into a preallocated batch, which then answers
+//! [`BATCH`] datagrams of a socket into a preallocated batch, which then answers
 //! the engine's `RecvFrom`s one datagram at a time, and `Relay`s send straight out of
 //! it with one `sendmmsg(2)` (passt-reference §4.3, §4.4).
 //!
@@ -21,6 +21,9 @@ use passt_core::SockRef;
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::BorrowedFd;
+
+/// Datagrams per batch (one `recvmmsg` or `sendmmsg`).
+pub const BATCH: usize = MMSG_MAX;
 
 /// Bytes per datagram slot: the largest UDP payload fits.
 pub const SLOT: usize = 65_536;
@@ -57,7 +60,7 @@ impl Default for Batch {
 }
 
 impl Batch {
-    /// A batch of [`MMSG_MAX`] slots of [`SLOT`] bytes (2 MiB of address space; pages
+    /// A batch of [`BATCH`] slots of [`SLOT`] bytes (2 MiB of address space; pages
     /// are only touched as datagrams fill them).
     pub fn new() -> Batch {
         Batch {

@@ -9,7 +9,7 @@
 //! - host → guest: a forwarded port (`-u`) is a socket bound on the host; the first
 //!   datagram from a sender opens a flow whose replies leave through that same socket,
 //!   addressed to the sender.
-//! - pasta's loopback bypass ([`splice`]): a sender on the host's loopback (`-u`) or on
+//! - pasta's loopback bypass (`splice`): a sender on the host's loopback (`-u`) or on
 //!   the namespace's (`-U`) is joined socket to socket with the other side.
 //!
 //! Zero-length datagrams are datagrams like any other, in both directions. A flow idle
