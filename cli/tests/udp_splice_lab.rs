@@ -262,6 +262,44 @@ fn udp_auto_forwards_a_server_started_later_and_unforwards_it_after_it_exits() {
 }
 
 #[test]
+fn udp_ns_auto_forwards_a_host_server_started_later_into_the_namespace() {
+    let Some(mut lab) = Lab::new() else { return };
+    // pasta's default is also `-U auto`: a UDP server on the host's loopback, started
+    // 1 s after pasta, becomes reachable on the namespace's loopback within 3 s.
+    let script = format!(
+        "i=0; until [ \"$({})\" = reply ]; do i=$((i+1)); [ $i -gt 50 ] && exit 3; \
+         sleep 0.1; done; echo reached after $i",
+        netcheck_sh("udp-probe 127.0.0.1 8092 0.1")
+    );
+    lab::open_tun_device();
+    let mut cmd = lab.in_host_unprivileged(pasta());
+    cmd.args(["--config-net", "--", "sh", "-c", &script])
+        .current_dir(&lab.dir);
+    let started = Instant::now();
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    lab.host_server("udp-echo-server", "127.0.0.1", 8092);
+    let served_at = started.elapsed();
+    let out = child.wait_with_output().unwrap();
+    let text = expect_success(&out);
+    let tries: u32 = text
+        .trim()
+        .strip_prefix("reached after ")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(tries >= 3, "reachable before the server existed: {text}");
+    let waited = started.elapsed() - served_at;
+    assert!(
+        waited < Duration::from_secs(4),
+        "the host's server was reachable only {waited:?} after it started"
+    );
+}
+
+#[test]
 fn the_udp_splice_path_allocates_nothing_after_start_up() {
     let Some(mut lab) = Lab::new() else { return };
     lab.host_server("udp-echo-server", "127.0.0.1", 10008);
