@@ -24,7 +24,8 @@ pub(crate) use guest::from_guest;
 pub(crate) use host::{on_socket, on_timer};
 
 pub(crate) use listen::{
-    add_ranges, remove_ranges, retry_accepts, spliced_target, start_listeners, update_auto, AcceptRetry, AddError,
+    add_ranges, remove_ranges, retry_accepts, spliced_target, start_listeners, update_auto,
+    AcceptRetry, AddError,
 };
 pub use listen::{
     Direction, ListenError, ACCEPT_BATCH, ACCEPT_RETRY_MAX, ACCEPT_RETRY_MIN, ACCEPT_RETRY_SLOTS,
