@@ -250,11 +250,13 @@ fn serve<G: GuestSource>(
             }
         }
         let t = now();
+        // Whatever runs next (held datagrams, flush, timers) is a new event as far as
+        // "this socket's queue was found empty" goes.
+        host.new_event();
         if let Some(held) = host.held_datagrams() {
             // The engine stopped draining a socket whose datagrams the host had read
             // ahead: epoll will not report them again (the kernel's queue may be
             // empty), so we do.
-            host.new_event();
             let readiness = Readiness {
                 readable: true,
                 ..Readiness::default()
