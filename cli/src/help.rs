@@ -47,7 +47,7 @@ pub fn describe(key: Key, mode: Mode) -> (&'static str, &'static str) {
         Key::Fd if pasta => ("FD", "Use this pre-opened tap file descriptor"),
         Key::Fd => ("FD", "Use this connected socket; implies --one-off"),
         Key::OneOff => ("", "Quit once the first client disconnects"),
-        Key::Control if pasta => ("PATH", "Control socket for pesto: TCP forwards at run time"),
+        Key::Control if pasta => ("PATH", "Control socket for pesto: forwards at run time"),
         Key::Control => ("PATH", "Refused: the control socket is pasta's"),
         Key::NsIfname => ("NAME", "Tap interface name in the namespace"),
         Key::Pcap => ("FILE", "Capture tap-side frames to this pcap file"),

@@ -128,15 +128,18 @@ pub fn man_page(mode: Mode) -> String {
         m.push_str(
             "With \\fB\\-c\\fR \\fIPATH\\fR pasta listens on a UNIX socket (mode 0600, bound \
              before it reports readiness) through which \\fBpesto\\fR, installed with it, \
-             adds and removes TCP forwards while it runs, as podman does: \
+             adds and removes TCP and UDP forwards (\\fB\\-t\\fR, \\fB\\-T\\fR, \\fB\\-u\\fR, \
+             \\fB\\-U\\fR) while it runs, as podman does: \
              \\fBpesto \\-\\-add \\-t 0.0.0.0/8080:10.88.0.5/80 \\fIPATH\\fR, \
-             \\fBpesto \\-\\-delete \\-t \\fISPEC\\fR \\fIPATH\\fR, \\fBpesto \\fIPATH\\fR \
+             \\fBpesto \\-\\-delete \\-u \\fISPEC\\fR \\fIPATH\\fR, \\fBpesto \\fIPATH\\fR \
              to list them. \\fIHOST\\fR/\\fIPORTS\\fR:\\fITARGET\\fR/\\fIPORTS\\fR sends \
-             connections to \\fITARGET\\fR in the namespace instead of its own address. \
-             An added port is bound like a start-up one (a busy port fails that request with \
-             \\(lqAddress already in use\\(rq and pesto exits 1); deleting closes the port but \
-             not its connections. The protocol is this implementation's own (see \
-             doc/control-socket.md), not upstream pesto's. UDP forwards can't change at run time.\n",
+             connections and datagrams to \\fITARGET\\fR in the namespace instead of its own \
+             address. An added port is bound like a start-up one (a busy port fails that \
+             request with \\(lqAddress already in use\\(rq and pesto exits 1). Deleting a TCP \
+             forward closes the port but not its connections; deleting a UDP forward also \
+             ends the flows it carried (their replies went out through its socket). The \
+             protocol is this implementation's own (see doc/control-socket.md), not upstream \
+             pesto's.\n",
         );
     }
     if mode == Mode::Passt {

@@ -5,8 +5,8 @@
 //! not upstream pesto's: upstream's rule layout could not be confirmed, and ours
 //! reports a failed bind back to the caller. The options follow upstream pesto:
 //! `-A/--add` and `-D/--delete` set the mode for the port options after them;
-//! before either, the first `-t` (or `-T`) replaces that whole table; `-C/--clear
-//! HOST|SPLICE` empties the `-t` or `-T` table; `-s/--show` prints the tables before
+//! before either, the first `-t` (`-T`, `-u`, `-U`) replaces that whole table;
+//! `-C/--clear HOST|SPLICE` empties the `-t` and `-u` or the `-T` and `-U` tables; `-s/--show` prints the tables before
 //! and after; with no change, the tables are printed.
 
 use crate::getopt::{Getopt, HasArg, OptDef};
@@ -98,17 +98,18 @@ Change the port forwards of a pasta started with -c PATH.
 
   -A, --add             Add the forwards given after this option
   -D, --delete          Delete the forwards given after this option
-  -C, --clear PIF       Remove every forward of HOST (-t) or SPLICE (-T)
+  -C, --clear PIF       Remove every forward of HOST (-t, -u) or SPLICE (-T, -U)
   -t, --tcp-ports SPEC  TCP forward from the host: [ADDR/]PORTS[:PORTS], or
                         HOST/PORTS:TARGET/PORTS to reach TARGET in the namespace
   -T, --tcp-ns SPEC     TCP forward from the namespace's loopback to the host's
-  -u, --udp-ports SPEC  UDP forward (refused: UDP can't change at run time yet)
-  -U, --udp-ns SPEC     UDP forward from the namespace (refused, as -u)
+  -u, --udp-ports SPEC  UDP forward from the host, as -t (deleting one closes
+                        the flows it carries)
+  -U, --udp-ns SPEC     UDP forward from the namespace's loopback to the host's
   -s, --show            Show the forwards before and after the change
   -d, --debug           Print the protocol exchange on stderr
   -h, --help            Display this help message and exit
       --version         Show version and exit
-Without -A or -D, the first -t (or -T) replaces that side's forwards.
+Without -A or -D, the first -t (-T, -u, -U) replaces that table's forwards.
 ";
 
 /// Parse pesto's words (after `argv[0]`).
@@ -147,9 +148,9 @@ pub fn parse(words: &[OsString]) -> Result<Command, String> {
                 continue;
             }
             Key::Clear => {
-                let letter = match value.as_deref() {
-                    Some("HOST") => 't',
-                    Some("SPLICE") => 'T',
+                let letters = match value.as_deref() {
+                    Some("HOST") => ['t', 'u'],
+                    Some("SPLICE") => ['T', 'U'],
                     other => {
                         return Err(format!(
                             "Unsupported pif name {} (HOST or SPLICE)",
@@ -157,7 +158,9 @@ pub fn parse(words: &[OsString]) -> Result<Command, String> {
                         ))
                     }
                 };
-                requests.push(format!("clear {letter}"));
+                for letter in letters {
+                    requests.push(format!("clear {letter}"));
+                }
                 continue;
             }
             Key::Tcp => 't',
@@ -380,7 +383,11 @@ mod tests {
             requests(&["-t", "80", "-t", "81", "-T", "90", "-A", "-t", "82", "s"]),
             vec!["clear t", "add t 80", "add t 81", "clear T", "add T 90", "add t 82"]
         );
-        assert_eq!(requests(&["-C", "SPLICE", "s"]), vec!["clear T"]);
+        assert_eq!(requests(&["-C", "SPLICE", "s"]), vec!["clear T", "clear U"]);
+        assert_eq!(
+            requests(&["-u", "53", "-C", "HOST", "s"]),
+            vec!["clear u", "add u 53", "clear t", "clear u"]
+        );
     }
 
     #[test]

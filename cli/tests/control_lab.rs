@@ -199,7 +199,7 @@ fn a_busy_port_and_bad_requests_get_errors_and_pasta_keeps_running() {
         &["--add", "-t", "99999"][..],
         &["--add", "-t", "auto"],
         &["--delete", "-t", "8094"],
-        &["--add", "-u", "5353"],
+        &["--delete", "-u", "5353"],
     ] {
         let out = pesto(&lab, bad, &sock);
         assert_eq!(out.status.code(), Some(1), "{bad:?}");
@@ -259,4 +259,102 @@ fn an_outbound_forward_added_at_run_time_reaches_the_hosts_loopback() {
     pesto_ok(&lab, &["-C", "SPLICE"], &sock);
     assert!(from_ns(&lab, &["refused", "127.0.0.1", "8096"]).starts_with("refused"));
     assert_alive(pid);
+}
+
+fn ns_udp_server(lab: &mut Lab, ns: &str, host: &str, port: u16) {
+    let ready = lab.dir.join(format!("ready-ns-udp-{port}"));
+    let mut server = lab.in_ns(ns, "/usr/bin/python3");
+    server
+        .arg(lab::netcheck())
+        .args(["udp-echo-server", host, &port.to_string()]);
+    lab.spawn(server, Some(&ready));
+}
+
+/// A one-shot UDP probe: "reply", "refused" (nothing bound there) or "silent".
+fn udp_probe(lab: &Lab, from_host: bool, addr: &str, port: u16) -> String {
+    let mut c = if from_host {
+        lab.in_host("/usr/bin/python3")
+    } else {
+        lab.in_remote("/usr/bin/python3")
+    };
+    c.arg(lab::netcheck())
+        .args(["udp-probe", addr, &port.to_string(), "0.5"]);
+    text(&output_within(&mut c, Duration::from_secs(10)).stdout)
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn a_udp_forward_added_at_run_time_echoes_and_delete_silences_it() {
+    let Some(mut lab) = Lab::new() else { return };
+    let report = lab.dir.join("alloc-report");
+    let (pid, ns, sock) = start(&mut lab, Some(&report));
+    ns_udp_server(&mut lab, &ns, "::", 5390);
+    assert_ne!(udp_probe(&lab, false, HOST_V4, 15390), "reply");
+
+    pesto_ok(&lab, &["--add", "-u", "15390:5390"], &sock);
+    for addr in [HOST_V4, HOST_V6] {
+        assert_eq!(
+            from_remote(&lab, &["udp-echo", addr, "15390", "dgram"]),
+            "dgram",
+            "from the remote to {addr}, through the tap"
+        );
+    }
+    for addr in ["127.0.0.1", "::1"] {
+        assert_eq!(
+            from_host(&lab, &["udp-echo", addr, "15390", "lo"]),
+            "lo",
+            "from the host's {addr}, spliced"
+        );
+    }
+    let shown = pesto_ok(&lab, &["--show"], &sock);
+    assert!(shown.contains("-u 15390:5390"), "{shown}");
+
+    pesto_ok(&lab, &["--delete", "-u", "15390:5390"], &sock);
+    for (from_host, addr) in [(false, HOST_V4), (false, HOST_V6), (true, "127.0.0.1")] {
+        assert_ne!(
+            udp_probe(&lab, from_host, addr, 15390),
+            "reply",
+            "no answer on {addr} after --delete"
+        );
+    }
+    assert!(!pesto_ok(&lab, &["-s"], &sock).contains("15390"));
+
+    // A busy host port: the client hears why, the table stays as it was.
+    lab.host_server("udp-echo-server", "0.0.0.0", 15391);
+    let busy = pesto(&lab, &["--add", "-u", "15391"], &sock);
+    assert_eq!(busy.status.code(), Some(1));
+    let err = text(&busy.stderr);
+    assert!(
+        err.contains("15391") && err.contains("Address already in use"),
+        "{err}"
+    );
+    assert!(!pesto_ok(&lab, &["-s"], &sock).contains("15391"));
+
+    // -U: the namespace's loopback to a server on the host's, then cleared.
+    lab.host_server("udp-echo-server", "127.0.0.1", 15392);
+    let from_ns = |lab: &Lab, args: &[&str]| {
+        let mut c = lab.in_ns(&ns, "/usr/bin/python3");
+        c.arg(lab::netcheck()).args(args);
+        text(&output_within(&mut c, Duration::from_secs(30)).stdout)
+    };
+    pesto_ok(&lab, &["--add", "-U", "15392"], &sock);
+    assert_eq!(
+        from_ns(&lab, &["udp-echo", "127.0.0.1", "15392", "out"]),
+        "out"
+    );
+    pesto_ok(&lab, &["-C", "SPLICE"], &sock);
+    assert_ne!(
+        from_ns(&lab, &["udp-probe", "127.0.0.1", "15392", "0.5"]).trim(),
+        "reply"
+    );
+    assert_alive(pid);
+
+    Command::new("ip")
+        .args(["netns", "del", &ns])
+        .status()
+        .unwrap();
+    assert!(wait_exit(pid, Duration::from_secs(5)).is_some());
+    let text = std::fs::read_to_string(&report).expect("allocation report");
+    assert_eq!(text.trim(), "allocations_after_init 0");
 }

@@ -140,6 +140,9 @@ pub struct Engine<'a> {
     /// Per inbound TCP range (by index): the guest-side address its connections go
     /// to, for forwards added at run time with one (`-t HOST/P:TARGET/Q`).
     pub(crate) inbound_targets: [Option<core::net::IpAddr>; crate::fwd::MAX_PORT_RANGES],
+    /// Per inbound UDP range (by index): the guest-side address its datagrams go to,
+    /// for forwards added at run time with one (`-u HOST/P:TARGET/Q`).
+    pub(crate) udp_inbound_targets: [Option<core::net::IpAddr>; crate::fwd::MAX_PORT_RANGES],
     /// Ports bound by `auto` UDP forwarding, by [`crate::tcp::Direction`].
     pub(crate) auto_bound_udp: [crate::fwd::PortSet; 2],
     link_up: bool,
@@ -172,6 +175,7 @@ impl<'a> Engine<'a> {
             auto_bound: [crate::fwd::PortSet::new(), crate::fwd::PortSet::new()],
             accept_retry: crate::tcp::AcceptRetry::default(),
             inbound_targets: [None; crate::fwd::MAX_PORT_RANGES],
+            udp_inbound_targets: [None; crate::fwd::MAX_PORT_RANGES],
             auto_bound_udp: [crate::fwd::PortSet::new(), crate::fwd::PortSet::new()],
             link_up: false,
             next_ra: None,

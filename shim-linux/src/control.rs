@@ -6,8 +6,7 @@
 //! client then sends request lines (at most [`MAX_LINE`] bytes each):
 //!
 //! ```text
-//! add t SPEC     add T SPEC     delete t SPEC     delete T SPEC     clear t     clear T
-//! show
+//! add t|T|u|U SPEC     delete t|T|u|U SPEC     clear t|T|u|U     show
 //! ```
 //!
 //! and gets, per request, `ok N` (sockets opened / ranges removed) or `error TEXT`,
@@ -385,10 +384,7 @@ fn change<G: crate::event_loop::GuestSource>(
             let _ = writeln!(out);
             Err("not forwarded")
         }
-        Err(ChangeError::Unsupported) => match transport {
-            Transport::Udp => Err("UDP forwards can't change at run time"),
-            _ => Err("these forwards can't change at run time"),
-        },
+        Err(ChangeError::Unsupported) => Err("these forwards can't change at run time"),
     }
 }
 
@@ -412,9 +408,6 @@ fn clear<G: crate::event_loop::GuestSource>(
             crate::log_info!("Cleared the '-{option}' forwards (control socket)");
             Ok(n)
         }
-        Err(ChangeError::Unsupported) if transport == Transport::Udp => {
-            Err("UDP forwards can't change at run time")
-        }
         Err(_) => Err("these forwards can't change at run time"),
     }
 }
@@ -428,10 +421,13 @@ fn option_letter(transport: Transport, direction: Direction) -> char {
     }
 }
 
-/// `show`: one line per forwarded TCP range, `-t`'s then `-T`'s.
+/// `show`: one line per forwarded range, `-t`'s, `-T`'s, `-u`'s then `-U`'s.
 fn show(engine: &Engine<'_>, stream: &UnixStream) {
-    for direction in [Direction::Inbound, Direction::Outbound] {
-        let Some((table, targets)) = engine.forwards(Transport::Tcp, direction) else {
+    let tables = [Transport::Tcp, Transport::Udp]
+        .into_iter()
+        .flat_map(|t| [(t, Direction::Inbound), (t, Direction::Outbound)]);
+    for (transport, direction) in tables {
+        let Some((table, targets)) = engine.forwards(transport, direction) else {
             continue;
         };
         for (i, r) in table.ranges.iter().enumerate() {
@@ -440,7 +436,7 @@ fn show(engine: &Engine<'_>, stream: &UnixStream) {
             }
             let mut line = [0u8; 160];
             let mut w = io::Cursor::new(&mut line[..]);
-            let _ = write!(w, "-{} ", option_letter(Transport::Tcp, direction));
+            let _ = write!(w, "-{} ", option_letter(transport, direction));
             let _ = write_range(&mut w, r, targets.get(i).copied().flatten());
             let _ = writeln!(w);
             let n = w.position() as usize;

@@ -158,17 +158,3 @@ fn removing_what_is_not_forwarded_changes_nothing() {
     assert!(matches!(err, Err(ChangeError::NotFound(r)) if r.delta == 81u16.wrapping_sub(8080)));
     assert_eq!(listening(&tb).len(), 1, "8080 still forwarded");
 }
-
-#[test]
-fn udp_forwards_cannot_change_at_run_time() {
-    let mut tb = started();
-    let err = tb.engine.add_forwards(
-        Transport::Udp,
-        Direction::Inbound,
-        &ranges(&[(5353, 5353, 5353)]),
-        None,
-        &mut tb.host,
-    );
-    assert_eq!(err, Err(ChangeError::Unsupported));
-    assert!(tb.host.open_of(Transport::Udp).is_empty());
-}

@@ -8,8 +8,9 @@
 //! carries its range's index): a removed range leaves a [`PortRange::VACANT`] slot
 //! that the next addition reuses.
 //!
-//! Only TCP can change at run time: a UDP forward's socket also carries the replies
-//! of the flows it created, so closing it would cut them off.
+//! UDP forwards change the same way, with one difference: a UDP forward's socket
+//! also carries the replies of the flows it created, so removing the forward closes
+//! those flows too (`crate::udp::runtime`).
 
 use super::{PortForwards, PortRange};
 use crate::engine::{Engine, StartError};
@@ -47,7 +48,11 @@ impl<'a> Engine<'a> {
         if direction == Direction::Outbound && target.is_some() {
             return Err(ChangeError::Unsupported);
         }
-        crate::tcp::add_ranges(self, direction, new, target, host).map_err(|e| match e {
+        let added = match transport {
+            Transport::Udp => crate::udp::add_ranges(self, direction, new, target, host),
+            _ => crate::tcp::add_ranges(self, direction, new, target, host),
+        };
+        added.map_err(|e| match e {
             AddError::TableFull => ChangeError::TableFull,
             AddError::Listen(l) => ChangeError::Bind(StartError {
                 transport,
@@ -59,8 +64,9 @@ impl<'a> Engine<'a> {
     }
 
     /// Remove the ranges of `old` (each equal to a forwarded range: ports, target
-    /// port, address and interface) and close their listening sockets. Returns how
-    /// many ranges were removed.
+    /// port, address and interface) and close their sockets: for TCP the listeners
+    /// only (accepted connections keep running), for UDP also the flows that reply
+    /// through them. Returns how many ranges were removed.
     pub fn remove_forwards<H: Host>(
         &mut self,
         transport: Transport,
@@ -69,8 +75,11 @@ impl<'a> Engine<'a> {
         host: &mut H,
     ) -> Result<usize, ChangeError> {
         self.changeable(transport, direction)?;
-        crate::tcp::remove_ranges(self, direction, old, host)
-            .map_err(|i| ChangeError::NotFound(old.ranges[i].clone()))
+        let removed = match transport {
+            Transport::Udp => crate::udp::remove_ranges(self, direction, old, host),
+            _ => crate::tcp::remove_ranges(self, direction, old, host),
+        };
+        removed.map_err(|i| ChangeError::NotFound(old.ranges[i].clone()))
     }
 
     /// The forwarded ranges of `transport`/`direction` (vacant slots included), and
@@ -84,7 +93,8 @@ impl<'a> Engine<'a> {
         match (transport, direction) {
             (Transport::Tcp, Direction::Inbound) => Some((&f.tcp_in, &self.inbound_targets)),
             (Transport::Tcp, Direction::Outbound) => Some((&f.tcp_out, &[])),
-            (Transport::Udp, Direction::Inbound) => Some((&f.udp_in, &[])),
+            (Transport::Udp, Direction::Inbound) => Some((&f.udp_in, &self.udp_inbound_targets)),
+            (Transport::Udp, Direction::Outbound) => Some((&f.udp_out, &[])),
             _ => None,
         }
     }
@@ -92,8 +102,8 @@ impl<'a> Engine<'a> {
     fn changeable(&self, transport: Transport, direction: Direction) -> Result<(), ChangeError> {
         let outbound_ok = self.config.mode == crate::config::Mode::Pasta;
         match (transport, direction) {
-            (Transport::Tcp, Direction::Inbound) => Ok(()),
-            (Transport::Tcp, Direction::Outbound) if outbound_ok => Ok(()),
+            (Transport::Tcp | Transport::Udp, Direction::Inbound) => Ok(()),
+            (Transport::Tcp | Transport::Udp, Direction::Outbound) if outbound_ok => Ok(()),
             _ => Err(ChangeError::Unsupported),
         }
     }

@@ -226,7 +226,13 @@ fn route<H: Host>(
         e.stats.record_drop(DropReason::BadAddress);
         return None;
     };
-    let Some(guest) = fwd::guest_destination(&e.config, &e.guest, source) else {
+    // A forward with a target address delivers there, if the families agree.
+    let guest = match l.to {
+        Some(t) if t.is_ipv4() == source.is_ipv4() => Some(t),
+        Some(_) => None,
+        None => fwd::guest_destination(&e.config, &e.guest, source),
+    };
+    let Some(guest) = guest else {
         e.stats.record_drop(DropReason::BadAddress);
         return None;
     };

@@ -18,7 +18,7 @@ use crate::tcp::{Direction, ListenError};
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 /// Range index naming sockets bound by `auto` forwarding (mapping to the same port).
-const AUTO_RANGE: usize = 0x3fff;
+pub(super) const AUTO_RANGE: usize = 0x3fff;
 
 /// What a forwarded port's socket stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,18 +31,26 @@ pub(crate) struct Listener {
     pub mapped: u16,
     /// The address it is bound to, if the range named one (`-u ADDR/PORT`).
     pub bind_addr: Option<IpAddr>,
+    /// The guest-side address its datagrams go to instead of the guest's own, for a
+    /// forward added at run time with one (`-u HOST/P:TARGET/Q`).
+    pub to: Option<IpAddr>,
 }
 
 /// Socket naming, as for TCP listeners: bits 0–15 port, bit 16 family (1 = IPv6),
 /// bits 17–30 range, bit 31 direction (1 = outbound).
-fn listener_sock(direction: Direction, range: usize, family: Family, port: u16) -> SockRef {
+pub(super) fn listener_sock(
+    direction: Direction,
+    range: usize,
+    family: Family,
+    port: u16,
+) -> SockRef {
     let fam = u32::from(family == Family::V6);
     let dir = u32::from(direction == Direction::Outbound);
     let slot = (dir << 31) | ((range as u32 & 0x3fff) << 17) | (fam << 16) | u32::from(port);
     SockRef::new(SockKind::UdpListen, 0, 0, slot)
 }
 
-fn rules<'e>(e: &'e Engine<'_>, direction: Direction) -> &'e PortForwards {
+pub(super) fn rules<'e>(e: &'e Engine<'_>, direction: Direction) -> &'e PortForwards {
     match direction {
         Direction::Inbound => &e.config.forwards.udp_in,
         Direction::Outbound => &e.config.forwards.udp_out,
@@ -68,17 +76,23 @@ pub(crate) fn decode(e: &Engine<'_>, sock: SockRef) -> Option<Listener> {
                 port,
                 mapped: port,
                 bind_addr: None,
+                to: None,
             });
     }
     let r = rules(e, direction)
         .ranges
         .get(range)
         .filter(|r| r.contains(port))?;
+    let to = match direction {
+        Direction::Inbound => e.udp_inbound_targets.get(range).copied().flatten(),
+        Direction::Outbound => None,
+    };
     Some(Listener {
         direction,
         port,
         mapped: r.map(port),
         bind_addr: r.bind_addr,
+        to,
     })
 }
 
@@ -86,7 +100,7 @@ pub(crate) fn decode(e: &Engine<'_>, sock: SockRef) -> Option<Listener> {
 /// dual-stack wildcard socket when both families are enabled (else one per family,
 /// passt-reference §1.5); outbound binds the namespace's 127.0.0.1 and ::1. Returns how
 /// many sockets were opened.
-fn open_port<H: Host>(
+pub(super) fn open_port<H: Host>(
     e: &mut Engine<'_>,
     direction: Direction,
     range: usize,
@@ -257,6 +271,17 @@ pub(crate) fn update_auto<H: Host>(
 /// replies have nowhere to go.
 fn forget_listener<H: Host>(e: &mut Engine<'_>, direction: Direction, port: u16, host: &mut H) {
     let gone = [Family::V4, Family::V6].map(|f| listener_sock(direction, AUTO_RANGE, f, port));
+    close_flows_of(e, |l| gone.contains(&l), host);
+}
+
+/// Close every flow whose datagrams leave through a forwarded port's socket for which
+/// `gone` holds (sockets being closed: the flows' replies would have nowhere to go,
+/// and a later forward reusing the socket's name must not inherit them).
+pub(super) fn close_flows_of<H: Host>(
+    e: &mut Engine<'_>,
+    gone: impl Fn(SockRef) -> bool,
+    host: &mut H,
+) {
     let mut next_slot = 0;
     loop {
         let batch: heapless::Vec<(crate::flow::FlowId, super::UdpFlow), 32> = e
@@ -264,7 +289,7 @@ fn forget_listener<H: Host>(e: &mut Engine<'_>, direction: Direction, port: u16,
             .iter()
             .filter(|(id, _)| id.slot >= next_slot)
             .filter_map(|(id, f)| match f {
-                crate::engine::Flow::Udp(u) if gone.contains(&u.listener()?) => Some((id, *u)),
+                crate::engine::Flow::Udp(u) if u.listener().is_some_and(&gone) => Some((id, *u)),
                 _ => None,
             })
             .take(32)
@@ -277,6 +302,33 @@ fn forget_listener<H: Host>(e: &mut Engine<'_>, direction: Direction, port: u16,
             super::destroy(e, id, &f, host);
         }
     }
+}
+
+/// Give up the `auto` sockets of `direction` on ports that `explicit` now forwards:
+/// the explicit forward's sockets take the port over (with its flows closed, as when
+/// an `auto` port goes away). Returns how many ports were given up.
+pub(super) fn yield_auto<H: Host>(
+    e: &mut Engine<'_>,
+    direction: Direction,
+    explicit: &PortForwards,
+    host: &mut H,
+) -> usize {
+    let d = direction as usize;
+    let mut given_up = 0;
+    for r in explicit.ranges.iter().filter(|r| !r.is_vacant()) {
+        for port in r.first.max(1)..=r.last {
+            if e.auto_bound_udp[d].contains(port) {
+                for family in [Family::V4, Family::V6] {
+                    let sock = listener_sock(direction, AUTO_RANGE, family, port);
+                    host.exec(Op::Close { sock, abort: false });
+                }
+                e.auto_bound_udp[d].remove(port);
+                forget_listener(e, direction, port, host);
+                given_up += 1;
+            }
+        }
+    }
+    given_up
 }
 
 #[cfg(test)]

@@ -42,7 +42,8 @@ pub(crate) fn target(
             Some((Namespace::Host, SocketAddr::new(to, l.mapped)))
         }
         Direction::Inbound if e.config.splice => {
-            let to = crate::tcp::spliced_target(e, peer.ip())?;
+            // The forward's target address, as for TCP, else the guest's own.
+            let to = l.to.or_else(|| crate::tcp::spliced_target(e, peer.ip()))?;
             Some((Namespace::Guest, SocketAddr::new(to, l.mapped)))
         }
         Direction::Inbound => None,
