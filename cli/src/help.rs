@@ -44,7 +44,10 @@ pub fn describe(key: Key, mode: Mode) -> (&'static str, &'static str) {
         Key::VhostUser => ("", "Refused: vhost-user is not implemented"),
         Key::PrintCapabilities => ("", "Print vhost-user back-end capabilities and exit"),
         Key::RepairPath => ("PATH", "'none' only: migration needs vhost-user"),
-        Key::Fd if pasta => ("FD", "Use this pre-opened tap file descriptor"),
+        Key::Fd if pasta => (
+            "FD",
+            "Use this pre-opened tap file descriptor; implies --one-off: exit (1) when the tap goes away",
+        ),
         Key::Fd => ("FD", "Use this connected socket; implies --one-off"),
         Key::OneOff => ("", "Quit once the first client disconnects"),
         Key::Control if pasta => ("PATH", "Control socket for pesto: forwards at run time"),

@@ -204,15 +204,11 @@ fn freebind_lets_a_forward_bind_an_address_configured_later() {
     assert!(wait_exit(pid, Duration::from_secs(5)).is_some());
 }
 
-/// pasta `--fd`: a tap our caller opened and attached in the namespace (here a
-/// persistent `tapfd0`, attached by a Python process inside the namespace, which then
-/// runs pasta in the host namespace with the descriptor).
-#[test]
-fn pasta_serves_a_tap_descriptor_its_caller_opened() {
-    let Some(mut lab) = Lab::new() else { return };
-    let ns = lab.add_netns();
-    ip(&["-n", &ns, "tuntap", "add", "dev", "tapfd0", "mode", "tap"]);
-    lab.remote_server("echo-server", "0.0.0.0", 8100, &[]);
+/// A command that runs pasta in the lab's host namespace with `--fd` on a tap its
+/// caller opened: a persistent `tapfd0` in `ns`, attached by a Python process inside
+/// the namespace, which then execs pasta with the descriptor (plus `extra`).
+fn pasta_on_given_tap(lab: &Lab, ns: &str, extra: &[&str]) -> Command {
+    ip(&["-n", ns, "tuntap", "add", "dev", "tapfd0", "mode", "tap"]);
     let script = "import fcntl, os, struct, sys\n\
         fd = os.open('/dev/net/tun', os.O_RDWR)\n\
         fcntl.ioctl(fd, 0x400454ca, struct.pack('16sH', b'tapfd0', 0x0002 | 0x1000))\n\
@@ -220,14 +216,25 @@ fn pasta_serves_a_tap_descriptor_its_caller_opened() {
         args = sys.argv[1:]\n\
         args[args.index('FD')] = str(fd)\n\
         os.execvp(args[0], args)";
-    let host_ns = lab.host.clone();
     let netns = format!("/run/netns/{ns}");
-    let mut cmd = lab.in_ns(&ns, "/usr/bin/python3");
-    cmd.args(["-c", script, "ip", "netns", "exec", &host_ns])
+    let mut cmd = lab.in_ns(ns, "/usr/bin/python3");
+    cmd.args(["-c", script, "ip", "netns", "exec", &lab.host])
         .arg(pasta())
         .args(["--fd", "FD", "-I", "tapfd0", "--config-net", "-q"])
         .args(["-t", "none", "-u", "none", "-T", "none", "-U", "none"])
+        .args(extra)
         .args(["--netns", &netns]);
+    cmd
+}
+
+/// pasta `--fd`: a tap our caller opened and attached in the namespace.
+#[test]
+fn pasta_serves_a_tap_descriptor_its_caller_opened() {
+    let Some(mut lab) = Lab::new() else { return };
+    let ns = lab.add_netns();
+    lab.remote_server("echo-server", "0.0.0.0", 8100, &[]);
+    let netns = format!("/run/netns/{ns}");
+    let mut cmd = pasta_on_given_tap(&lab, &ns, &[]);
     let out = lab::output_to_eof_within(&mut cmd, Duration::from_secs(20));
     assert!(
         out.status.success(),
@@ -248,4 +255,65 @@ fn pasta_serves_a_tap_descriptor_its_caller_opened() {
     );
     ip(&["netns", "del", &ns]);
     assert!(wait_exit(pid, Duration::from_secs(5)).is_some());
+}
+
+/// `--fd` implies `--one-off` (passt-reference §1): with a tap descriptor, pasta's
+/// one client is that tap, so pasta exits when it goes away, as passt's does
+/// ("Disconnect event on /dev/net/tun device, exiting", status 1), even when the
+/// namespace stays (`--no-netns-quit`).
+#[test]
+fn pasta_with_a_tap_descriptor_exits_when_the_tap_goes_away() {
+    let Some(mut lab) = Lab::new() else { return };
+    let ns = lab.add_netns();
+    lab.remote_server("echo-server", "0.0.0.0", 8101, &[]);
+    let mut cmd = pasta_on_given_tap(&lab, &ns, &["-f", "--no-netns-quit"]);
+    let mut child = cmd
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn pasta");
+    // Serving: a connection from the namespace through the given tap works.
+    let started = std::time::Instant::now();
+    loop {
+        let mut client = lab.in_ns(&ns, "/usr/bin/python3");
+        client
+            .arg(lab::netcheck())
+            .args(["echo", REMOTE_V4, "8101", "up"]);
+        if output_within(&mut client, Duration::from_secs(20)).stdout == b"up" {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "pasta never served the tap"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(child.try_wait().unwrap().is_none(), "pasta running");
+
+    ip(&["-n", &ns, "link", "del", "tapfd0"]);
+    let gone = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if gone.elapsed() > Duration::from_secs(3) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("pasta still running 3 s after its tap was deleted");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    eprintln!(
+        "pasta exited {:?} after the tap was deleted",
+        gone.elapsed()
+    );
+    let mut err = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(1), "as passt's die(): {err}");
+    assert!(err.contains("tap device, exiting"), "says why: {err}");
+    assert!(
+        Path::new(&format!("/run/netns/{ns}")).exists(),
+        "the namespace is still there: the tap, not the namespace, ended it"
+    );
 }

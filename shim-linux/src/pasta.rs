@@ -374,7 +374,18 @@ pub fn run(plan: PastaPlan) -> Result<i32, StartError> {
     crate::alloc_count::write_report();
     event_loop::log_stats(engine.stats());
     match (exit, child.as_mut()) {
-        (Exit::ChildExited, Some(c)) | (Exit::GuestGone, Some(c)) | (Exit::Stopped, Some(c)) => {
+        // The tap is pasta's one client (`--fd` implies `--one-off`, and pasta's own
+        // tap has no other): when it goes, pasta fails as passt's does (die(): "…
+        // exiting", status 1), taking a spawned command with it.
+        (Exit::GuestGone, c) => {
+            crate::log_err!("Disconnect event on tap device, exiting");
+            if let Some(c) = c {
+                let _ = c.kill_if_running();
+                let _ = c.wait();
+            }
+            Ok(1)
+        }
+        (Exit::ChildExited, Some(c)) | (Exit::Stopped, Some(c)) => {
             let _ = c.kill_if_running();
             c.wait().map_err(|e| fail("waitpid", e))
         }
