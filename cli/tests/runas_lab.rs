@@ -1,6 +1,8 @@
 //! `--runas` (passt-reference §1.2, §9.1): pasta started as root in the initial user
 //! namespace gives up root after set-up — to `nobody` by default, or to the user named
-//! — on every thread, and the namespace keeps working.
+//! — on every thread, and the namespace keeps working. The command's namespaces
+//! belong to that user too (passt switches before it creates them): root inside is
+//! that user outside, in `/proc/self/uid_map` and on the files the command creates.
 
 mod lab;
 
@@ -49,20 +51,33 @@ fn thread_ids(pid: i32) -> Vec<ThreadIds> {
         .collect()
 }
 
+/// What the command saw and left: its `/proc/self/uid_map` and `gid_map`, and the
+/// owner (uid, gid) of a file it created, as seen from outside its namespaces.
+#[derive(Debug, Default)]
+struct CommandSide {
+    uid_map: String,
+    gid_map: String,
+    file_owner: Option<(u32, u32)>,
+}
+
 /// Run pasta as root with `opts` until its command is up; return the IDs of all of its
-/// threads once they settled (or what they were after 10 s) and what the command
-/// printed.
-fn pasta_as_root(opts: &[&str], expect: (u32, u32)) -> (Vec<ThreadIds>, String) {
+/// threads once they settled (or what they were after 10 s), what the command
+/// printed, and what it saw of its user namespace.
+fn pasta_as_root(opts: &[&str], expect: (u32, u32)) -> (Vec<ThreadIds>, String, CommandSide) {
     let Some(mut lab) = Lab::new() else {
-        return (Vec::new(), String::new());
+        return (Vec::new(), String::new(), CommandSide::default());
     };
     lab.remote_server("echo-server", REMOTE_V4, 7, &[]);
     lab::open_tun_device();
     let up = lab.dir.join("command-up");
     let checked = lab.dir.join("ids-checked");
+    let created = lab.dir.join("created-by-command");
     let script = format!(
-        "touch {up} && i=0 && while [ ! -e {checked} ] && [ $i -lt 400 ]; do sleep 0.05; \
+        "cat /proc/self/uid_map > {d}/uid_map && cat /proc/self/gid_map > {d}/gid_map && \
+         touch {created} && touch {up} && i=0 && while [ ! -e {checked} ] && [ $i -lt 400 ]; do sleep 0.05; \
          i=$((i+1)); done && {echo}",
+        d = lab.dir.display(),
+        created = created.display(),
         up = up.display(),
         checked = checked.display(),
         echo = netcheck_sh(&format!("echo {REMOTE_V4} 7 still-works")),
@@ -119,11 +134,29 @@ fn pasta_as_root(opts: &[&str], expect: (u32, u32)) -> (Vec<ThreadIds>, String) 
         read(&out_path),
         read(&err_path)
     );
-    (ids, read(&out_path))
+    let side = CommandSide {
+        uid_map: read(&lab.dir.join("uid_map")),
+        gid_map: read(&lab.dir.join("gid_map")),
+        file_owner: std::fs::metadata(&created).ok().map(|m| {
+            use std::os::unix::fs::MetadataExt;
+            (m.uid(), m.gid())
+        }),
+    };
+    (ids, read(&out_path), side)
+}
+
+/// `/proc/PID/uid_map` (or `gid_map`) as `(inside, outside, count)` lines.
+fn map_lines(text: &str) -> Vec<(u32, u32, u32)> {
+    text.lines()
+        .map(|l| {
+            let f: Vec<u32> = l.split_whitespace().map(|n| n.parse().unwrap()).collect();
+            (f[0], f[1], f[2])
+        })
+        .collect()
 }
 
 fn check(opts: &[&str], expect: (u32, u32)) {
-    let (ids, out) = pasta_as_root(opts, expect);
+    let (ids, out, side) = pasta_as_root(opts, expect);
     if ids.is_empty() && out.is_empty() {
         return; // no lab here (skipped)
     }
@@ -136,6 +169,14 @@ fn check(opts: &[&str], expect: (u32, u32)) {
         assert_eq!(gids, &vec![expect.1; 4], "real, effective, saved, fs GID");
     }
     assert_eq!(out.trim(), "still-works", "the namespace still works");
+    // The command's user namespace belongs to that user: its root is that user here.
+    assert_eq!(map_lines(&side.uid_map), vec![(0, expect.0, 1)], "uid_map");
+    assert_eq!(map_lines(&side.gid_map), vec![(0, expect.1, 1)], "gid_map");
+    assert_eq!(
+        side.file_owner,
+        Some(expect),
+        "a file the command (root inside) created is the user's outside"
+    );
     eprintln!("pasta {opts:?}: threads {ids:?}");
 }
 

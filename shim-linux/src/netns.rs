@@ -6,8 +6,9 @@
 //!
 //! The pasta process itself stays in its original user and network
 //! namespaces. [`NsCommand::spawn`] forks a child that creates new user,
-//! network and UTS namespaces (optionally IPC and mount too), maps uid/gid
-//! `0 <our uid> 1` with setgroups denied, reports "ready", then blocks until
+//! network and UTS namespaces (optionally IPC and mount too) — first becoming
+//! the user of [`NsCommand::run_as`] when given —, maps uid/gid
+//! `0 <its uid> 1` with setgroups denied, reports "ready", then blocks until
 //! the parent calls [`NsChild::start`]. In between, the parent sets the
 //! namespace up: it opens the tap and configures it over netlink from inside
 //! the child's network namespace ([`in_netns`]).
@@ -197,6 +198,8 @@ pub enum ChildStage {
     Stdio,
     /// Executing the program.
     Exec,
+    /// Becoming the user of [`NsCommand::run_as`].
+    SwitchUser,
 }
 
 impl ChildStage {
@@ -211,6 +214,7 @@ impl ChildStage {
             Stage::Go => Self::Go,
             Stage::Stdio => Self::Stdio,
             Stage::Exec => Self::Exec,
+            Stage::SwitchUser => Self::SwitchUser,
         })
     }
 }
@@ -277,6 +281,7 @@ pub struct NsCommand {
     stdio: [Option<OwnedFd>; 3],
     mount: bool,
     ipc: bool,
+    run_as: Option<(u32, u32)>,
 }
 
 impl NsCommand {
@@ -290,6 +295,7 @@ impl NsCommand {
             stdio: [None, None, None],
             mount: false,
             ipc: false,
+            run_as: None,
         }
     }
 
@@ -321,6 +327,15 @@ impl NsCommand {
     /// Also creates a new mount namespace (private copy of the mount table).
     pub fn mount_ns(&mut self, on: bool) -> &mut Self {
         self.mount = on;
+        self
+    }
+
+    /// Becomes user `uid` and group `gid` (supplementary groups dropped) before
+    /// creating the namespaces, which then belong to that user: root inside them is
+    /// `uid` outside. For root starting pasta, as passt switches to its `--runas` user
+    /// before it creates its user namespace. Needs the right to change IDs.
+    pub fn run_as(&mut self, uid: u32, gid: u32) -> &mut Self {
+        self.run_as = Some((uid, gid));
         self
     }
 
@@ -369,8 +384,12 @@ impl NsCommand {
         }
         let argv = CStringArray::new(argv);
         let envp = CStringArray::new(envp);
-        let uid_map = format!("0 {} 1\n", rustix::process::geteuid().as_raw());
-        let gid_map = format!("0 {} 1\n", rustix::process::getegid().as_raw());
+        let (uid, gid) = self.run_as.unwrap_or((
+            rustix::process::geteuid().as_raw(),
+            rustix::process::getegid().as_raw(),
+        ));
+        let uid_map = format!("0 {uid} 1\n");
+        let gid_map = format!("0 {gid} 1\n");
 
         let mut unshare = UnshareFlags::NEWUSER | UnshareFlags::NEWNET | UnshareFlags::NEWUTS;
         if self.mount {
@@ -389,6 +408,7 @@ impl NsCommand {
         ];
         let plan = ChildPlan {
             unshare,
+            run_as: self.run_as,
             uid_map: uid_map.as_bytes(),
             gid_map: gid_map.as_bytes(),
             hostname: self.hostname.as_deref(),
@@ -434,6 +454,21 @@ impl NsCommand {
             }
         }
     }
+}
+
+/// The forked child's switch to [`NsCommand::run_as`]'s user, before `unshare(2)`:
+/// supplementary groups dropped, then the group, then the user (real, effective and
+/// saved: leaving root clears every capability). Raw system calls only, no
+/// allocation: it runs between `fork` and `execve` of a multi-threaded process.
+pub(crate) fn become_user(uid: u32, gid: u32) -> Result<(), Errno> {
+    use rustix::process::{DumpableBehavior, Gid, Uid};
+    rustix::thread::set_thread_groups(&[])?;
+    rustix::thread::set_thread_gid(Gid::from_raw(gid))?;
+    rustix::thread::set_thread_uid(Uid::from_raw(uid))?;
+    // Leaving root made us non-dumpable, which makes /proc/self/* root's: we could
+    // not write our own maps. Every ID is the new user's now, with no capability:
+    // we are what `execve` would make of us anyway.
+    rustix::process::set_dumpable_behavior(DumpableBehavior::Dumpable)
 }
 
 /// SIGKILLs and reaps `pid`, ignoring errors (it may be gone already).

@@ -169,13 +169,18 @@ pub fn run(plan: PastaPlan) -> Result<i32, StartError> {
             if let Some(h) = hostname {
                 cmd.hostname(h.as_bytes());
             }
+            // Root gives the command's namespaces to the user it switches to (passt
+            // switches before creating them): root in there is that user out here.
+            let root = rustix::process::geteuid().is_root();
+            if let (true, Some(to)) = (root, plan.runas) {
+                cmd.run_as(to.uid, to.gid);
+            }
             let child = cmd
                 .spawn()
                 .map_err(|e| fail("Failed to create namespaces", e))?;
             // Root already has every right over the child's namespaces (its user
             // namespace is a child of ours). Staying outside it when we are to switch
             // users keeps the IDs we switch to mapped: in there only root is.
-            let root = rustix::process::geteuid().is_root();
             if !(root && plan.runas.is_some()) {
                 child
                     .userns()

@@ -11,7 +11,7 @@
 //!   (`recvmmsg(2)`, `sendmmsg(2)`; rustix has no `recvmmsg`);
 //! * [`termination_signalfd`]: SIGTERM/SIGINT blocked and read from a `signalfd`;
 //! * [`fork_into_namespaces`]: `fork(2)` followed, in the child, by early
-//!   closing of close-on-exec descriptors, `unshare(2)`, the uid/gid map
+//!   closing of close-on-exec descriptors, an optional switch of user, `unshare(2)`, the uid/gid map
 //!   writes, a wait on the parent's "go" pipe and `execve(2)`.
 //!
 //! Each `unsafe` block carries a `// SAFETY:` comment. The child side of the
@@ -134,6 +134,8 @@ pub(crate) enum Stage {
     Stdio = 7,
     /// `execve(2)` failed.
     Exec = 8,
+    /// Switching to [`ChildPlan::run_as`] failed.
+    SwitchUser = 9,
 }
 
 impl Stage {
@@ -149,6 +151,7 @@ impl Stage {
             6 => Self::Go,
             7 => Self::Stdio,
             8 => Self::Exec,
+            9 => Self::SwitchUser,
             _ => return None,
         })
     }
@@ -161,6 +164,9 @@ pub(crate) const STATUS_LEN: usize = 5;
 pub(crate) struct ChildPlan<'a> {
     /// Namespaces to create with `unshare(2)`; must include `NEWUSER`.
     pub(crate) unshare: UnshareFlags,
+    /// `(uid, gid)` to become before `unshare(2)`, so that the new user namespace
+    /// belongs to that user (root starting pasta: passt's `--runas` order).
+    pub(crate) run_as: Option<(u32, u32)>,
     /// Content for `/proc/self/uid_map`, e.g. `b"0 1000 1\n"`.
     pub(crate) uid_map: &'a [u8],
     /// Content for `/proc/self/gid_map`.
@@ -252,6 +258,9 @@ fn child_setup(plan: &ChildPlan<'_>) -> Result<Infallible, (Stage, i32)> {
         raw(plan.stdio[2]),
     ]);
 
+    if let Some((uid, gid)) = plan.run_as {
+        crate::netns::become_user(uid, gid).map_err(err(Stage::SwitchUser))?;
+    }
     // SAFETY: `unshare_unsafe` is unsafe because unsharing CLONE_FILES or
     // CLONE_FS could invalidate assumptions of other threads about shared
     // descriptor tables; this child is single-threaded and `plan.unshare`
