@@ -22,6 +22,9 @@
 //! program ([`SimSockets::occupy_udp`]); a UDP socket connected without a bind gets
 //! an ephemeral port. Re-arming the watch of a datagram socket with data queued
 //! reports it readable again, as `epoll_ctl(EPOLL_CTL_MOD)` does.
+//!
+//! The test-driven far end is in `sockets/peer.rs`; the model of `Op::Relay` (datagrams
+//! moved socket to socket) in `sockets/relay.rs`.
 
 use crate::faults::{HostFaults, Sabotage};
 use passt_core::io::{
@@ -31,6 +34,7 @@ use passt_core::{Host, Readiness, SockRef};
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 
+mod peer;
 mod relay;
 
 /// How a connect to some destination behaves.
@@ -157,30 +161,6 @@ impl SimSockets {
         }
     }
 
-    /// Choose how connects to `addr` behave (default: [`ConnectBehaviour::Accept`]).
-    pub fn set_behaviour(&mut self, addr: SocketAddr, b: ConnectBehaviour) {
-        self.behaviours.insert(addr, b);
-    }
-
-    /// Pretend another program has bound `addr`: binds to it fail with `EADDRINUSE`.
-    pub fn occupy(&mut self, addr: SocketAddr) {
-        let mut s = self.blank(Family::of(&addr.ip()), Transport::Tcp);
-        s.local = Some(addr);
-        s.state = SockState::Listening;
-        s.foreign = true;
-        // A raw key no engine SockRef can have (kind byte 0 is invalid).
-        self.socks.insert(u64::from(addr.port()) | 1 << 40, s);
-    }
-
-    /// Pretend another program has a UDP socket bound to `addr`: the engine's binds to
-    /// it fail with `EADDRINUSE`.
-    pub fn occupy_udp(&mut self, addr: SocketAddr) {
-        let mut s = self.blank(Family::of(&addr.ip()), Transport::Udp);
-        s.local = Some(addr);
-        s.foreign = true;
-        self.socks.insert(u64::from(addr.port()) | 2 << 40, s);
-    }
-
     fn blank(&self, family: Family, transport: Transport) -> SimSocket {
         SimSocket {
             family,
@@ -250,116 +230,6 @@ impl SimSockets {
         self.events.drain(..).collect()
     }
 
-    /// Complete every pending connect according to its destination's behaviour.
-    pub fn complete_connects(&mut self) {
-        let pending: Vec<u64> = self
-            .socks
-            .iter()
-            .filter(|(_, s)| s.state == SockState::Connecting)
-            .map(|(k, _)| *k)
-            .collect();
-        for raw in pending {
-            let Some(sock) = SockRef::from_raw(raw) else {
-                continue;
-            };
-            let s = self.socks.get_mut(&raw).expect("listed above");
-            let behaviour = s
-                .peer
-                .and_then(|p| self.behaviours.get(&p).copied())
-                .unwrap_or(ConnectBehaviour::Accept);
-            let r = if behaviour == ConnectBehaviour::Refuse {
-                s.state = SockState::Failed(HostError::ConnectionRefused);
-                Readiness {
-                    writable: true,
-                    error: true,
-                    hangup: true,
-                    ..Readiness::default()
-                }
-            } else {
-                s.state = SockState::Connected;
-                Readiness {
-                    writable: true,
-                    ..Readiness::default()
-                }
-            };
-            self.push_event(sock, r);
-        }
-    }
-
-    /// The remote peer of `sock` sends `data`.
-    pub fn peer_send(&mut self, sock: SockRef, data: &[u8]) {
-        if let Some(s) = self.socks.get_mut(&sock.to_raw()) {
-            s.rx.extend(data);
-            self.push_event(
-                sock,
-                Readiness {
-                    readable: true,
-                    ..Readiness::default()
-                },
-            );
-        }
-    }
-
-    /// The remote peer closes its sending side (FIN).
-    pub fn peer_close(&mut self, sock: SockRef) {
-        if let Some(s) = self.socks.get_mut(&sock.to_raw()) {
-            s.rx_eof = true;
-            self.push_event(
-                sock,
-                Readiness {
-                    readable: true,
-                    hangup: true,
-                    ..Readiness::default()
-                },
-            );
-        }
-    }
-
-    /// The remote peer resets the connection.
-    pub fn peer_reset(&mut self, sock: SockRef) {
-        if let Some(s) = self.socks.get_mut(&sock.to_raw()) {
-            s.state = SockState::Failed(HostError::ConnectionReset);
-            self.push_event(
-                sock,
-                Readiness {
-                    readable: true,
-                    error: true,
-                    hangup: true,
-                    ..Readiness::default()
-                },
-            );
-        }
-    }
-
-    /// The peer drained `n` bytes: send space grows back (and writability is reported).
-    pub fn peer_drain(&mut self, sock: SockRef, n: usize) {
-        if let Some(s) = self.socks.get_mut(&sock.to_raw()) {
-            s.send_space += n;
-            self.push_event(
-                sock,
-                Readiness {
-                    writable: true,
-                    ..Readiness::default()
-                },
-            );
-        }
-    }
-
-    /// A datagram from `from` arrives on `sock` (for a connected socket, `from` is
-    /// normally its peer; for a ping socket, `data` is an ICMP message).
-    pub fn peer_send_to(&mut self, sock: SockRef, from: SocketAddr, data: &[u8]) {
-        if let Some(s) = self.socks.get_mut(&sock.to_raw()) {
-            s.datagrams_in.push_back((from, data.to_vec()));
-            self.push_event(
-                sock,
-                Readiness {
-                    readable: true,
-                    ..Readiness::default()
-                },
-            );
-        }
-    }
-
     /// The open (not closed) datagram socket of `transport` bound to `addr`.
     pub fn find_bound(&self, transport: Transport, addr: SocketAddr) -> Option<SockRef> {
         self.sockets()
@@ -379,20 +249,6 @@ impl SimSockets {
             .filter(|(_, s)| !s.foreign)
             .map(|(r, _)| r)
             .collect()
-    }
-
-    /// A client at `peer` connects to the listener `listener`.
-    pub fn peer_connect(&mut self, listener: SockRef, peer: SocketAddr) {
-        if let Some(s) = self.socks.get_mut(&listener.to_raw()) {
-            s.backlog.push_back(peer);
-            self.push_event(
-                listener,
-                Readiness {
-                    readable: true,
-                    ..Readiness::default()
-                },
-            );
-        }
     }
 
     fn exec_inner(&mut self, op: Op<'_>) -> OpResult {
