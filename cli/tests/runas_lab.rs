@@ -69,13 +69,14 @@ fn pasta_as_root(opts: &[&str], expect: (u32, u32)) -> (Vec<ThreadIds>, String, 
     };
     lab.remote_server("echo-server", REMOTE_V4, 7, &[]);
     lab::open_tun_device();
+    lab.allow_ping_sockets();
     let up = lab.dir.join("command-up");
     let checked = lab.dir.join("ids-checked");
     let created = lab.dir.join("created-by-command");
     let script = format!(
         "cat /proc/self/uid_map > {d}/uid_map && cat /proc/self/gid_map > {d}/gid_map && \
          touch {created} && touch {up} && i=0 && while [ ! -e {checked} ] && [ $i -lt 400 ]; do sleep 0.05; \
-         i=$((i+1)); done && {echo}",
+         i=$((i+1)); done && ping -c 1 -W 2 {REMOTE_V4} >/dev/null && {echo}",
         d = lab.dir.display(),
         created = created.display(),
         up = up.display(),
@@ -168,7 +169,11 @@ fn check(opts: &[&str], expect: (u32, u32)) {
         assert_eq!(uids, &vec![expect.0; 4], "real, effective, saved, fs UID");
         assert_eq!(gids, &vec![expect.1; 4], "real, effective, saved, fs GID");
     }
-    assert_eq!(out.trim(), "still-works", "the namespace still works");
+    assert_eq!(
+        out.trim(),
+        "still-works",
+        "the namespace still works: ping, then TCP"
+    );
     // The command's user namespace belongs to that user: its root is that user here.
     assert_eq!(map_lines(&side.uid_map), vec![(0, expect.0, 1)], "uid_map");
     assert_eq!(map_lines(&side.gid_map), vec![(0, expect.1, 1)], "gid_map");
