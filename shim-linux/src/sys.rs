@@ -781,10 +781,10 @@ mod tests {
 
     #[test]
     fn stage_bytes_round_trip() {
-        for v in 0..=8u8 {
+        for v in 0..=9u8 {
             assert_eq!(Stage::from_u8(v).map(|s| s as u8), Some(v));
         }
-        assert_eq!(Stage::from_u8(9), None);
+        assert_eq!(Stage::from_u8(10), None);
     }
 
     #[test]
