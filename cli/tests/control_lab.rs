@@ -174,6 +174,22 @@ fn podmans_target_address_form_reaches_that_address_in_the_namespace() {
     for addr in [HOST_V4, HOST_V6] {
         assert!(from_remote(&lab, &["refused", addr, "18091"]).starts_with("refused"));
     }
+
+    // The same for UDP (`-p 18093:8093/udp`): datagrams reach the target, through
+    // the tap and spliced from the host's loopback.
+    ns_udp_server(&mut lab, &ns, TARGET_V4, 8093);
+    ns_udp_server(&mut lab, &ns, TARGET_V6, 8093);
+    let u4 = format!("0.0.0.0/18093:{TARGET_V4}/8093");
+    let u6 = format!("[::]/18093:[{TARGET_V6}]/8093");
+    pesto_ok(&lab, &["--add", "-u", &u4, "-u", &u6], &sock);
+    for (addr, word) in [(HOST_V4, "utap"), (HOST_V6, "utap6")] {
+        assert_eq!(from_remote(&lab, &["udp-echo", addr, "18093", word]), word);
+    }
+    for (addr, word) in [("127.0.0.1", "usplice"), ("::1", "usplice6")] {
+        assert_eq!(from_host(&lab, &["udp-echo", addr, "18093", word]), word);
+    }
+    pesto_ok(&lab, &["--delete", "-u", &u4, "-u", &u6], &sock);
+    assert_ne!(udp_probe(&lab, false, HOST_V4, 18093), "reply");
     assert_alive(pid);
 }
 
