@@ -10,6 +10,7 @@
 //! | `fuzz-sim` | [`sim_sweep`] | a whole simulation sweep from a chosen seed and faults |
 //! | `fuzz-cli` | [`cli_argv`] | pasta's and passt's command line |
 //! | `fuzz-spec` | [`port_specs`] | port specs and the forwarding table they build |
+//! | `fuzz-control` | [`control_requests`] | control-socket requests applied to a running engine |
 //!
 //! Run one for a few minutes (see the README's "Fuzzing" section):
 //! ```text
@@ -27,7 +28,9 @@ use passt_core::wire::ethernet::{self, EtherType};
 use passt_core::wire::{arp, ipv4, ipv6, tcp, udp, IpProtocol};
 use passt_core::Event;
 use passt_core::Mode;
+use passt_shim_linux::control;
 use passt_shim_sim::faults::{HostFaultRates, LinkFaultRates};
+use passt_shim_sim::sockets::SockState;
 use passt_shim_sim::sweep::{sweep, SweepOptions};
 use passt_shim_sim::testbed::{default_config, Testbed};
 use std::ffi::OsString;
@@ -314,4 +317,124 @@ fn check_forwards(fwd: &PortForwards) {
             }
         }
     }
+}
+
+/// Control-socket request lines (at most 16) applied, as pasta's control socket
+/// applies them, to a running pasta engine over modelled sockets on which a few ports
+/// are already taken: nothing panics, every request gets exactly one final `ok N` or
+/// `error …` line, a refused request changes neither the forwarding tables nor the
+/// open sockets, the engine's invariants hold after each request, and clearing every
+/// table at the end closes every listener the requests opened.
+pub fn control_requests(data: &[u8]) {
+    let mut config = default_config();
+    config.mode = Mode::Pasta;
+    config.splice = true;
+    let mut tb = Testbed::new(config, 16);
+    for ip in [IpAddr::from([0u8; 4]), IpAddr::from([0u8; 16])] {
+        for port in [9000, 9001] {
+            tb.host.occupy(std::net::SocketAddr::new(ip, port));
+        }
+        tb.host.occupy_udp(std::net::SocketAddr::new(ip, 9002));
+    }
+    tb.engine.start(&mut tb.host).expect("no forwards to bind");
+    let at_start = open_sockets(&tb);
+    let mut scratch = Box::<PortForwards>::default();
+    let text = String::from_utf8_lossy(data);
+    for line in text.split('\n').take(16) {
+        let tables_before = forward_tables(&tb);
+        let sockets_before = open_sockets(&tb);
+        let mut listing = Vec::new();
+        let mut reply = [0u8; 256];
+        let mut out = std::io::Cursor::new(&mut reply[..]);
+        control::handle(
+            line,
+            &mut scratch,
+            &mut tb.engine,
+            &mut tb.host,
+            &mut listing,
+            &mut out,
+        );
+        let n = out.position() as usize;
+        let reply = std::str::from_utf8(&reply[..n]).expect("replies are UTF-8");
+        let final_line = reply
+            .strip_suffix('\n')
+            .unwrap_or_else(|| panic!("{line:?}: reply {reply:?} is not one line"));
+        let last = final_line.rsplit('\n').next().unwrap_or_default();
+        assert!(
+            last.starts_with("ok ") || last.starts_with("error "),
+            "{line:?}: final reply line {last:?}"
+        );
+        if last.starts_with("error ") {
+            assert_eq!(
+                forward_tables(&tb),
+                tables_before,
+                "{line:?}: refused but the tables changed"
+            );
+            assert_eq!(
+                open_sockets(&tb),
+                sockets_before,
+                "{line:?}: refused but sockets changed"
+            );
+        }
+        tb.check();
+    }
+    for option in ["t", "T", "u", "U"] {
+        let mut listing = Vec::new();
+        let mut reply = [0u8; 256];
+        let mut out = std::io::Cursor::new(&mut reply[..]);
+        let clear = format!("clear {option}");
+        control::handle(
+            &clear,
+            &mut scratch,
+            &mut tb.engine,
+            &mut tb.host,
+            &mut listing,
+            &mut out,
+        );
+        tb.check();
+    }
+    let listeners = |s: &[(String, String)]| -> Vec<String> {
+        s.iter()
+            .filter(|(_, st)| st.contains("Listening") || st.contains("udp bound"))
+            .map(|(r, _)| r.clone())
+            .collect()
+    };
+    assert_eq!(
+        listeners(&open_sockets(&tb)),
+        listeners(&at_start),
+        "clearing every table left listeners open"
+    );
+}
+
+/// Every open (not closed) modelled socket: its name and its state and addresses.
+fn open_sockets(tb: &Testbed) -> Vec<(String, String)> {
+    let mut v: Vec<_> = tb
+        .host
+        .sockets()
+        .filter(|(_, s)| s.state != SockState::Closed)
+        .map(|(r, s)| {
+            let udp_bound =
+                s.transport == passt_core::Transport::Udp && s.peer.is_none() && s.local.is_some();
+            let what = if udp_bound { "udp bound" } else { "" };
+            (
+                format!("{r:?}"),
+                format!("{:?} {:?} {:?} {what}", s.state, s.local, s.peer),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// The four forwarding tables as text (vacant slots included).
+fn forward_tables(tb: &Testbed) -> String {
+    use passt_core::tcp::Direction;
+    use passt_core::Transport;
+    let mut text = String::new();
+    for t in [Transport::Tcp, Transport::Udp] {
+        for d in [Direction::Inbound, Direction::Outbound] {
+            text += &format!("{:?}\n", tb.engine.forwards(t, d));
+        }
+    }
+    text
 }

@@ -98,3 +98,11 @@ fn caller_argvs_parse() {
         );
     }
 }
+
+#[test]
+fn control_corpus() {
+    for (name, data) in corpus("control") {
+        eprintln!("{name}");
+        passt_fuzz::control_requests(&data);
+    }
+}
