@@ -156,6 +156,30 @@ pub struct Forwards {
     pub udp_out_auto: bool,
 }
 
+/// What the guest link finishes for us (pasta's tap with `IFF_VNET_HDR`: the
+/// namespace's kernel does segmentation and checksums); passt's stream socket has
+/// none. Segments the engine sends with an offload go out as
+/// [`Op::TapSendOffload`](crate::io::Op::TapSendOffload).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Offload {
+    /// TCP segmentation offload: a segment to the guest may carry up to this many
+    /// payload bytes whatever the MTU, and the link cuts it into segments of the
+    /// guest's MSS (which is still what we advertise and count with). 0: off, every
+    /// segment fits one MSS.
+    pub tcp_segment_max: u16,
+    /// Data segments to the guest leave their TCP checksum partial (the pseudo-header
+    /// sum only): the link completes it, or the guest's kernel takes the frame as
+    /// verified.
+    pub tcp_checksum: bool,
+}
+
+impl Offload {
+    /// Whether any offload is on (data segments then go out as `TapSendOffload`).
+    pub fn any(&self) -> bool {
+        self.tcp_segment_max > 0 || self.tcp_checksum
+    }
+}
+
 /// Everything the engine needs to know, fixed for its lifetime.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -185,6 +209,8 @@ pub struct Config {
     /// (and `-T` connections) are spliced socket to socket instead of crossing the tap
     /// (on by default for pasta; `--no-splice` turns it off).
     pub splice: bool,
+    /// What the guest link offloads (set by the shim that opened it; default none).
+    pub offload: Offload,
     /// Seed for everything that must look random but replay identically: ISNs, hash
     /// keys, RA intervals.
     pub seed: u64,
@@ -232,6 +258,7 @@ impl Config {
             dns_forward: crate::fwd::DnsForward::default(),
             forwards: Forwards::default(),
             splice: mode == Mode::Pasta,
+            offload: Offload::default(),
             seed: 0,
             duid_time: 0,
         }

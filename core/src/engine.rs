@@ -282,14 +282,8 @@ impl<'a> Engine<'a> {
     /// Handle one input. Never panics, whatever the frame contains.
     pub fn handle_event<H: Host>(&mut self, now: Instant, event: Event<'_>, host: &mut H) {
         match event {
-            Event::TapFrame(frame) => {
-                self.stats.frames_in += 1;
-                if !self.link_up {
-                    // A frame proves the link is there (pasta's tap has no "connect").
-                    self.set_link_up(now);
-                }
-                crate::tap::receive(self, now, frame, host);
-            }
+            Event::TapFrame(frame) => self.receive_frame(now, frame, false, host),
+            Event::TapFramePartialChecksum(frame) => self.receive_frame(now, frame, true, host),
             Event::TapUp => self.set_link_up(now),
             Event::TapDown => {
                 self.link_up = false;
@@ -439,8 +433,40 @@ impl<'a> Engine<'a> {
     }
 
     /// Send `len` bytes of the transmit buffer to the guest.
+    /// A frame from the guest; `checksum_partial`: its sender left the upper-layer
+    /// checksum to the link ([`Event::TapFramePartialChecksum`]).
+    fn receive_frame<H: Host>(
+        &mut self,
+        now: Instant,
+        frame: &[u8],
+        checksum_partial: bool,
+        host: &mut H,
+    ) {
+        self.stats.frames_in += 1;
+        if !self.link_up {
+            // A frame proves the link is there (pasta's tap has no "connect").
+            self.set_link_up(now);
+        }
+        crate::tap::receive(self, now, frame, checksum_partial, host);
+    }
+
     pub(crate) fn transmit<H: Host>(&mut self, len: usize, host: &mut H) {
         match host.exec(Op::TapSend(&self.tx[..len])) {
+            OpResult::Err(_) => self.stats.tx_errors += 1,
+            _ => self.stats.frames_out += 1,
+        }
+    }
+
+    /// Send the first `len` bytes of the transmit buffer, a TCP segment the link
+    /// finishes as `offload` says ([`Op::TapSendOffload`]).
+    pub(crate) fn transmit_offload<H: Host>(
+        &mut self,
+        len: usize,
+        offload: crate::io::TxOffload,
+        host: &mut H,
+    ) {
+        let frame = &self.tx[..len];
+        match host.exec(Op::TapSendOffload { frame, offload }) {
             OpResult::Err(_) => self.stats.tx_errors += 1,
             _ => self.stats.frames_out += 1,
         }

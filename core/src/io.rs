@@ -15,6 +15,13 @@ use core::net::SocketAddr;
 pub enum Event<'a> {
     /// One Ethernet frame from the guest: no length prefix, no FCS.
     TapFrame(&'a [u8]),
+    /// One Ethernet frame from the guest whose sender left its TCP/UDP checksum for
+    /// the link to complete (virtio-net `NEEDS_CSUM`: pasta's tap with checksum
+    /// offload hands over the namespace's frames that way). Handled like
+    /// [`Event::TapFrame`], except that the upper-layer checksum is taken as valid
+    /// instead of verified: it was never computed. Only frames whose sender said so
+    /// may come this way; every other frame is checked where the engine checks.
+    TapFramePartialChecksum(&'a [u8]),
     /// The guest link came up (passt: a client connected; pasta: the tap is ready).
     TapUp,
     /// The guest link went away (passt: the client disconnected). Per-guest state
@@ -120,11 +127,40 @@ pub struct TcpInfo {
     pub unacked: u32,
 }
 
+/// How the link finishes a frame sent with [`Op::TapSendOffload`] (the fields of a
+/// virtio-net header, `struct virtio_net_hdr`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TxOffload {
+    /// Offset of the TCP header in the frame.
+    pub l4_offset: u16,
+    /// Length of all headers, Ethernet through TCP (the payload starts here).
+    pub header_len: u16,
+    /// Payload bytes per segment on the wire (the guest's MSS): a longer payload is
+    /// cut into segments of this size, each with copies of the headers.
+    pub mss: u16,
+    /// The segment travels over IPv6 (else IPv4).
+    pub ipv6: bool,
+    /// The TCP checksum field holds only the folded pseudo-header sum (RFC 1071 sum
+    /// over the pseudo-header of RFC 9293 §3.1, not complemented): the link completes
+    /// it over the TCP header and payload.
+    pub checksum_partial: bool,
+}
+
 /// An effect the engine asks the host to perform.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Op<'a> {
     /// Send one complete Ethernet frame to the guest.
     TapSend(&'a [u8]),
+    /// Send one Ethernet frame carrying a TCP segment that uses the link's offloads
+    /// ([`crate::config::Offload`], only when the shim enabled them): its payload may
+    /// exceed the guest's MSS (the link cuts it into `offload.mss`-byte segments, as
+    /// TCP segmentation offload does), and its checksum may be left partial.
+    TapSendOffload {
+        /// The frame: Ethernet, IP and TCP headers, then the payload.
+        frame: &'a [u8],
+        /// How the link is to finish it.
+        offload: TxOffload,
+    },
     /// Create a non-blocking socket and name it `sock`. No readiness is reported until
     /// [`Op::Watch`].
     Open {

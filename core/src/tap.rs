@@ -18,8 +18,15 @@ const DHCP_SERVER_PORT: u16 = 67;
 /// DHCPv6 server port (RFC 8415 §7.2).
 const DHCPV6_SERVER_PORT: u16 = 547;
 
-/// Handle one frame from the guest.
-pub(crate) fn receive<H: Host>(engine: &mut Engine<'_>, now: Instant, frame: &[u8], host: &mut H) {
+/// Handle one frame from the guest; `checksum_partial`: its sender left the
+/// upper-layer checksum for the link to complete, so there is none to verify.
+pub(crate) fn receive<H: Host>(
+    engine: &mut Engine<'_>,
+    now: Instant,
+    frame: &[u8],
+    checksum_partial: bool,
+    host: &mut H,
+) {
     if frame.len() > crate::engine::MAX_FRAME_LEN {
         engine.stats.record_drop(DropReason::FrameTooLong);
         return;
@@ -38,7 +45,7 @@ pub(crate) fn receive<H: Host>(engine: &mut Engine<'_>, now: Instant, frame: &[u
         EtherType::Unknown(_) => engine.stats.record_drop(DropReason::EthUnknownType),
         EtherType::Arp => receive_arp(engine, eth.payload(), host),
         EtherType::Ipv4 => receive_ipv4(engine, now, eth.payload(), host),
-        EtherType::Ipv6 => receive_ipv6(engine, now, eth.payload(), host),
+        EtherType::Ipv6 => receive_ipv6(engine, now, eth.payload(), checksum_partial, host),
     }
 }
 
@@ -84,7 +91,13 @@ fn receive_ipv4<H: Host>(engine: &mut Engine<'_>, now: Instant, bytes: &[u8], ho
     }
 }
 
-fn receive_ipv6<H: Host>(engine: &mut Engine<'_>, now: Instant, bytes: &[u8], host: &mut H) {
+fn receive_ipv6<H: Host>(
+    engine: &mut Engine<'_>,
+    now: Instant,
+    bytes: &[u8],
+    checksum_partial: bool,
+    host: &mut H,
+) {
     let parsed = ipv6::Packet::new_checked(bytes)
         .map_err(|_| Ipv6Drop::Malformed)
         .and_then(|p| ipv6::Repr::parse_detailed(&p).map(|r| (p, r)));
@@ -117,7 +130,7 @@ fn receive_ipv6<H: Host>(engine: &mut Engine<'_>, now: Instant, bytes: &[u8], ho
         IpProtocol::Udp => {
             receive_udp(engine, now, IpAddr::V6(src), IpAddr::V6(dst), payload, host)
         }
-        IpProtocol::Icmpv6 => receive_icmpv6(engine, now, &ip, payload, host),
+        IpProtocol::Icmpv6 => receive_icmpv6(engine, now, &ip, payload, checksum_partial, host),
         _ => engine.stats.record_drop(DropReason::UnsupportedProtocol),
     }
 }
@@ -202,6 +215,7 @@ fn receive_icmpv6<H: Host>(
     now: Instant,
     ip: &ipv6::Repr,
     bytes: &[u8],
+    checksum_partial: bool,
     host: &mut H,
 ) {
     match bytes.first().copied().map(Message::from) {
@@ -219,6 +233,7 @@ fn receive_icmpv6<H: Host>(
                 ip.dst_addr,
                 ip.hop_limit,
                 bytes,
+                checksum_partial,
                 &mut engine.tx,
             );
             finish_service(engine, reply, host);

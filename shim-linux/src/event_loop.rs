@@ -3,6 +3,7 @@
 
 use crate::host::{GuestLink, LinuxHost};
 use crate::log::Level;
+pub use crate::tap::Received;
 use passt_core::stats::{DropReason, Stats};
 use passt_core::{Engine, Event, Instant, Readiness, SockRef};
 use rustix::event::epoll;
@@ -22,14 +23,26 @@ pub(crate) const WAKE_TOKEN: u64 = u64::MAX - 2;
 const MAX_SLEEP: Duration = Duration::from_secs(1);
 /// Most frames read from the guest per wakeup before other sources get a turn.
 const GUEST_BATCH: usize = 256;
-/// Largest frame on the guest link, plus slack.
-const FRAME_BUFFER: usize = 65_536 + 256;
+/// Largest frame on the guest link, its virtio-net header, plus slack.
+const FRAME_BUFFER: usize = 65_536 + crate::vnet::LEN + 256;
 
 /// A frame source: the guest side of the link.
 pub trait GuestSource: GuestLink {
     /// Read one frame into `buf`; `Ok(0)` means the link is gone, `WouldBlock` that
     /// nothing is pending.
     fn recv_frame(&mut self, buf: &mut [u8]) -> io::Result<usize>;
+
+    /// Read one frame into `buf`, saying where it starts and whether its sender left
+    /// the transport checksum to the link; by default [`GuestSource::recv_frame`]:
+    /// at the start of `buf`, checksums complete.
+    fn recv(&mut self, buf: &mut [u8]) -> io::Result<Received> {
+        let len = self.recv_frame(buf)?;
+        Ok(Received {
+            start: 0,
+            len,
+            checksum_partial: false,
+        })
+    }
 
     /// The descriptor to poll for incoming frames, if the link is attached.
     fn poll_fd(&self) -> Option<BorrowedFd<'_>>;
@@ -38,6 +51,10 @@ pub trait GuestSource: GuestLink {
 impl GuestSource for crate::tap::Tap {
     fn recv_frame(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.read_frame(buf)
+    }
+
+    fn recv(&mut self, buf: &mut [u8]) -> io::Result<Received> {
+        self.read(buf)
     }
 
     fn poll_fd(&self) -> Option<BorrowedFd<'_>> {
@@ -213,10 +230,16 @@ fn serve<G: GuestSource>(
                         return Ok(Exit::GuestGone);
                     }
                     for _ in 0..GUEST_BATCH {
-                        match host.guest_mut().recv_frame(&mut frame) {
-                            Ok(0) => return Ok(Exit::GuestGone),
-                            Ok(n) => {
-                                engine.handle_event(t, Event::TapFrame(&frame[..n]), host);
+                        match host.guest_mut().recv(&mut frame) {
+                            Ok(r) if r.len == 0 => return Ok(Exit::GuestGone),
+                            Ok(r) => {
+                                let f = &frame[r.start..r.start + r.len];
+                                let event = if r.checksum_partial {
+                                    Event::TapFramePartialChecksum(f)
+                                } else {
+                                    Event::TapFrame(f)
+                                };
+                                engine.handle_event(t, event, host);
                                 drops.check(engine.stats());
                             }
                             Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,

@@ -8,7 +8,7 @@
 use crate::nssocket::NsSocketFactory;
 use crate::sys;
 use passt_core::io::{
-    Family, HostError, Interest, Namespace, Op, OpResult, Spliced, TcpInfo, Transport,
+    Family, HostError, Interest, Namespace, Op, OpResult, Spliced, TcpInfo, Transport, TxOffload,
 };
 use passt_core::{Host, SockKind, SockRef};
 use rustix::event::epoll;
@@ -28,11 +28,23 @@ const SOCKET_BUFFER: usize = (i32::MAX / 2) as usize;
 pub trait GuestLink {
     /// Send one Ethernet frame to the guest.
     fn send_frame(&mut self, frame: &[u8]) -> io::Result<()>;
+
+    /// Send one frame holding a TCP segment the link finishes as `offload` says
+    /// ([`Op::TapSendOffload`]). Links without offloads (the default) refuse: the
+    /// engine only asks when the shim set [`passt_core::config::Offload`].
+    fn send_offload(&mut self, frame: &[u8], offload: &TxOffload) -> io::Result<()> {
+        let _ = (frame, offload);
+        Err(io::ErrorKind::Unsupported.into())
+    }
 }
 
 impl GuestLink for crate::tap::Tap {
     fn send_frame(&mut self, frame: &[u8]) -> io::Result<()> {
         self.write_frame(frame).map(|_| ())
+    }
+
+    fn send_offload(&mut self, frame: &[u8], offload: &TxOffload) -> io::Result<()> {
+        self.write_offload(frame, offload).map(|_| ())
     }
 }
 
@@ -612,6 +624,15 @@ impl<G: GuestLink> Host for LinuxHost<G> {
                     OpResult::Err(io_error(e))
                 }
             },
+            Op::TapSendOffload { frame, offload } => {
+                match self.guest.send_offload(frame, &offload) {
+                    Ok(()) => OpResult::Done,
+                    Err(e) => {
+                        self.tx_dropped += 1;
+                        OpResult::Err(io_error(e))
+                    }
+                }
+            }
             Op::Open {
                 sock,
                 family,

@@ -39,6 +39,7 @@ pub mod sockopts;
 #[allow(unsafe_code)]
 mod sys;
 pub mod tap;
+pub mod vnet;
 pub mod watch;
 
 pub use netlink::Netlink;

@@ -247,7 +247,11 @@ pub fn run(plan: PastaPlan) -> Result<i32, StartError> {
         flows: (&mut slots[..]).into(),
         flow_index: (&mut index[..]).into(),
     };
-    let mut engine = Engine::new(plan.engine.clone(), storage)
+    // The tap's offloads decide how large the segments the engine writes may be.
+    let mut engine_config = plan.engine.clone();
+    engine_config.offload = tap.engine_offload();
+    crate::log_debug!("Tap offloads: {:?}", engine_config.offload);
+    let mut engine = Engine::new(engine_config, storage)
         .map_err(|e| fail("Invalid configuration", format!("{e:?}")))?;
     let pcap = open_pcap(plan.pcap.as_deref())?;
     let mut host = LinuxHost::new(Tapped::new(tap, pcap), plan.flows)

@@ -8,9 +8,10 @@
 //! from the guest are captured once read, frames sent to it once written, and with
 //! `--trace` each gets a one-line summary in the log.
 
-use crate::event_loop::GuestSource;
+use crate::event_loop::{GuestSource, Received};
 use crate::host::GuestLink;
 use crate::log::Level;
+use passt_core::io::TxOffload;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -122,7 +123,22 @@ impl<G> Tapped<G> {
 impl<G: GuestLink> GuestLink for Tapped<G> {
     fn send_frame(&mut self, frame: &[u8]) -> io::Result<()> {
         let r = self.inner.send_frame(frame);
-        match &r {
+        self.sent(frame, &r);
+        r
+    }
+
+    fn send_offload(&mut self, frame: &[u8], offload: &TxOffload) -> io::Result<()> {
+        // Captured as written (a super-frame stays one frame, as tcpdump shows it on
+        // a device with segmentation offload), without the link's own header.
+        let r = self.inner.send_offload(frame, offload);
+        self.sent(frame, &r);
+        r
+    }
+}
+
+impl<G> Tapped<G> {
+    fn sent(&mut self, frame: &[u8], r: &io::Result<()>) {
+        match r {
             Ok(()) => self.observe("out", frame),
             Err(e) => crate::log_ratelimit!(
                 Level::Debug,
@@ -130,7 +146,6 @@ impl<G: GuestLink> GuestLink for Tapped<G> {
                 frame.len()
             ),
         }
-        r
     }
 }
 
@@ -141,6 +156,14 @@ impl<G: GuestSource> GuestSource for Tapped<G> {
             self.observe("in", &buf[..n]);
         }
         Ok(n)
+    }
+
+    fn recv(&mut self, buf: &mut [u8]) -> io::Result<Received> {
+        let r = self.inner.recv(buf)?;
+        if r.len > 0 {
+            self.observe("in", &buf[r.start..r.start + r.len]);
+        }
+        Ok(r)
     }
 
     fn poll_fd(&self) -> Option<BorrowedFd<'_>> {

@@ -73,6 +73,7 @@ const COMMON: &[Syscall] = syscalls![
 /// pasta only.
 #[cfg(target_arch = "x86_64")]
 const PASTA: &[Syscall] = syscalls![
+    SYS_writev,         // tap frames behind their virtio-net header
     SYS_splice,         // the loopback bypass
     SYS_sendmmsg,       // its UDP side, in batches
     SYS_pipe2,          // its pipes, created on first use

@@ -3,7 +3,8 @@
 //! Everything here is a thin wrapper over a system call that neither rustix's
 //! safe API nor `std` covers:
 //!
-//! * [`tun_set_iff`]: the `TUNSETIFF` ioctl on a `/dev/net/tun` descriptor;
+//! * [`tun_set_iff`] and [`tun_set_offload`]: the `TUNSETIFF` and `TUNSETOFFLOAD`
+//!   ioctls on a `/dev/net/tun` descriptor;
 //! * socket options and calls rustix lacks: [`set_peek_offset`] (`SO_PEEK_OFF`),
 //!   [`set_tcp_maxseg`] (`TCP_MAXSEG`), [`send_queue_len`] (`SIOCOUTQ`) and
 //!   [`discard`] (`recv` with `MSG_TRUNC` and no buffer);
@@ -42,8 +43,36 @@ pub(crate) const IFF_TAP: i16 = 0x0002;
 /// `IFF_NO_PI` from `<linux/if_tun.h>`: no 4-byte packet-information prefix.
 pub(crate) const IFF_NO_PI: i16 = 0x1000;
 
+/// `IFF_VNET_HDR` from `<linux/if_tun.h>`: every frame read or written carries a
+/// `struct virtio_net_hdr` in front (segmentation and checksum offload metadata).
+pub(crate) const IFF_VNET_HDR: i16 = 0x4000;
+
+/// `TUN_F_CSUM` from `<linux/if_tun.h>`: we take frames with partial checksums.
+pub(crate) const TUN_F_CSUM: u32 = 0x01;
+/// `TUN_F_TSO4`: we take IPv4 TCP super-frames (needs `TUN_F_CSUM`).
+pub(crate) const TUN_F_TSO4: u32 = 0x02;
+/// `TUN_F_TSO6`: we take IPv6 TCP super-frames (needs `TUN_F_CSUM`).
+pub(crate) const TUN_F_TSO6: u32 = 0x04;
+
 /// `TUNSETIFF` = `_IOW('T', 202, int)` from `<linux/if_tun.h>`.
 const TUNSETIFF: ioctl::Opcode = ioctl::opcode::write::<libc::c_int>(b'T', 202);
+/// `TUNSETOFFLOAD` = `_IOW('T', 208, unsigned int)` from `<linux/if_tun.h>`; its
+/// argument is the flag word itself, not a pointer.
+const TUNSETOFFLOAD: ioctl::Opcode = ioctl::opcode::write::<libc::c_uint>(b'T', 208);
+
+/// Tells the tap behind `fd` which offloads we handle (`TUN_F_*`): the device then
+/// offers them to its network stack, which hands us frames that use them.
+pub(crate) fn tun_set_offload(fd: BorrowedFd<'_>, flags: u32) -> io::Result<()> {
+    // SAFETY: TUNSETOFFLOAD takes its argument by value (`set_offload(tun, arg)` in
+    // drivers/net/tun.c), which is what `IntegerSetter` passes; the kernel reads no
+    // memory through it.
+    let request = unsafe { ioctl::IntegerSetter::<TUNSETOFFLOAD>::new_usize(flags as usize) };
+    // SAFETY: `request` describes TUNSETOFFLOAD correctly (see above); `fd` is a
+    // live descriptor borrowed for the duration of the call, and on anything but a
+    // tun device the kernel fails with ENOTTY/EBADFD.
+    unsafe { ioctl::ioctl(fd, request) }?;
+    Ok(())
+}
 
 /// Attaches the `/dev/net/tun` descriptor `fd` to the interface `name`
 /// (created if missing) with `flags`, and returns the NUL-padded name the

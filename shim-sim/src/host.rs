@@ -21,6 +21,9 @@ pub const SEND_SPACE: u32 = 212_992;
 pub enum OwnedOp {
     /// [`Op::TapSend`]: a frame for the guest.
     TapSend(Vec<u8>),
+    /// [`Op::TapSendOffload`]: a frame the link finishes (segments, checksum)
+    /// before the guest sees it ([`crate::offload::finish`]).
+    TapSendOffload(Vec<u8>, passt_core::io::TxOffload),
     /// Any socket op, as its log text (see [`format_op`]).
     Socket(String),
 }
@@ -30,6 +33,9 @@ impl OwnedOp {
     pub fn from_op(op: &Op<'_>) -> OwnedOp {
         match op {
             Op::TapSend(frame) => OwnedOp::TapSend(frame.to_vec()),
+            Op::TapSendOffload { frame, offload } => {
+                OwnedOp::TapSendOffload(frame.to_vec(), *offload)
+            }
             other => OwnedOp::Socket(format_op(other)),
         }
     }
@@ -71,6 +77,7 @@ fn model_result(op: &Op<'_>) -> OpResult {
             unacked: 0,
         }),
         Op::TapSend(_)
+        | Op::TapSendOffload { .. }
         | Op::Open { .. }
         | Op::Bind { .. }
         | Op::Listen { .. }

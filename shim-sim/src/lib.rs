@@ -35,6 +35,7 @@ pub mod hex;
 pub mod host;
 pub mod log;
 pub mod malformed;
+pub mod offload;
 pub mod parse;
 pub mod rng;
 pub mod run;

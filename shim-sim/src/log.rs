@@ -85,6 +85,7 @@ pub fn format_op(op: &Op<'_>) -> String {
     let s = sock_name;
     match op {
         Op::TapSend(frame) => format!("tap-send {}", hex::encode(frame)),
+        Op::TapSendOffload { frame, offload } => offload_text(frame, offload),
         Op::Open {
             sock,
             family,
@@ -166,8 +167,21 @@ pub fn format_op(op: &Op<'_>) -> String {
 pub fn owned_op_text(op: &OwnedOp) -> String {
     match op {
         OwnedOp::TapSend(frame) => format!("tap-send {}", hex::encode(frame)),
+        OwnedOp::TapSendOffload(frame, offload) => offload_text(frame, offload),
         OwnedOp::Socket(text) => text.clone(),
     }
+}
+
+fn offload_text(frame: &[u8], o: &passt_core::io::TxOffload) -> String {
+    format!(
+        "tap-send-offload l4={} hdr={} mss={} v6={} partial={} {}",
+        o.l4_offset,
+        o.header_len,
+        o.mss,
+        o.ipv6,
+        o.checksum_partial,
+        hex::encode(frame)
+    )
 }
 
 fn format_result(r: OpResult, data: Option<&[u8]>) -> String {

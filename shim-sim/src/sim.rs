@@ -176,8 +176,14 @@ impl<'a> Sim<'a> {
         for rec in self.host.take() {
             self.log.op(&rec.op, rec.result, rec.data.as_deref());
             match (rec.op, rec.result) {
-                (OwnedOp::TapSend(_), OpResult::Err(_)) | (OwnedOp::Socket(_), _) => {}
+                (OwnedOp::TapSend(_) | OwnedOp::TapSendOffload(..), OpResult::Err(_))
+                | (OwnedOp::Socket(_), _) => {}
                 (OwnedOp::TapSend(frame), _) => self.outbox.push_back(Emitted { at: now, frame }),
+                (OwnedOp::TapSendOffload(frame, offload), _) => {
+                    for frame in crate::offload::finish(&frame, &offload) {
+                        self.outbox.push_back(Emitted { at: now, frame });
+                    }
+                }
             }
         }
     }

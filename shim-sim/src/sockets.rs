@@ -123,8 +123,11 @@ pub struct SimSockets {
     socks: BTreeMap<u64, SimSocket>,
     behaviours: BTreeMap<SocketAddr, ConnectBehaviour>,
     events: VecDeque<(SockRef, Readiness)>,
-    /// Frames the engine sent to the guest, oldest first.
+    /// Frames the engine sent to the guest, oldest first (an offloaded frame as the
+    /// segments the link makes of it, [`crate::offload::finish`]).
     pub frames: VecDeque<Vec<u8>>,
+    /// [`Op::TapSendOffload`]s executed: frames the engine wrote to the link.
+    pub offloaded_frames: u64,
     /// Default send buffer size for new sockets.
     pub default_send_space: usize,
     /// Every op executed, as text (for debugging failing tests).
@@ -255,6 +258,11 @@ impl SimSockets {
         match op {
             Op::TapSend(frame) => {
                 self.frames.push_back(frame.to_vec());
+                OpResult::Done
+            }
+            Op::TapSendOffload { frame, offload } => {
+                self.offloaded_frames += 1;
+                self.frames.extend(crate::offload::finish(frame, &offload));
                 OpResult::Done
             }
             Op::Open {
@@ -606,7 +614,7 @@ impl SimSockets {
             | Op::SetMaxSeg { sock, .. } => Some(sock),
             Op::Accept { listener, .. } | Op::Refuse { listener } => Some(listener),
             Op::Splice { from, .. } | Op::Relay { from, .. } => Some(from),
-            Op::TapSend(_) | Op::Open { .. } => None,
+            Op::TapSend(_) | Op::TapSendOffload { .. } | Op::Open { .. } => None,
         }
     }
 
@@ -655,6 +663,9 @@ impl Host for SimSockets {
         }
         let desc = match &op {
             Op::TapSend(f) => format!("TapSend({} bytes)", f.len()),
+            Op::TapSendOffload { frame, offload } => {
+                format!("TapSendOffload({} bytes, mss {})", frame.len(), offload.mss)
+            }
             Op::Send { sock, data } => format!("Send({:x}, {} bytes)", sock.to_raw(), data.len()),
             Op::Peek { sock, offset, buf } => format!(
                 "Peek({:x}, off {offset}, {} bytes)",

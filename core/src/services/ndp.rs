@@ -45,7 +45,11 @@ const NDP_HOP_LIMIT: u8 = 255;
 /// configured (or, for a solicitation, when router advertisements are off);
 /// `Silent(Icmpv6Malformed)` when it fails RFC 4861's validity checks (checksum, code
 /// 0, hop limit 255, option lengths, §6.1.1/§7.1.1); `Silent(Icmpv6Ignored)` for DAD
-/// probes, advertisements and redirects from the guest.
+/// probes, advertisements and redirects from the guest. `checksum_partial`: the
+/// guest's link said the sender left the checksum for it to complete (checksum
+/// offload), so there is no checksum to verify yet; every other message must carry a
+/// valid one.
+#[allow(clippy::too_many_arguments)]
 pub fn respond(
     config: &Config,
     guest_mac: MacAddr,
@@ -53,6 +57,7 @@ pub fn respond(
     dst: Ipv6Addr,
     hop_limit: u8,
     icmp: &[u8],
+    checksum_partial: bool,
     out: &mut [u8],
 ) -> Reply {
     let Some(v6) = config.ipv6.as_ref().filter(|_| config.services.ndp) else {
@@ -62,8 +67,9 @@ pub fn respond(
         return Reply::Silent(DropReason::Icmpv6Malformed);
     };
     // RFC 4861 §6.1.1, §7.1.1: a valid ICMP checksum and hop limit 255 (checked in
-    // `check_ip`), code 0 and well-formed options (checked by `parse`).
-    if !packet.verify_checksum(&src, &dst) {
+    // `check_ip`), code 0 and well-formed options (checked by `parse`). A message
+    // whose sender left the checksum to the link (`checksum_partial`) has none yet.
+    if !checksum_partial && !packet.verify_checksum(&src, &dst) {
         return Reply::Silent(DropReason::Icmpv6Malformed);
     }
     let message = match ndisc::Repr::parse(&packet) {
@@ -322,7 +328,7 @@ mod tests {
 
     fn answer(c: &Config, src: Ipv6Addr, dst: Ipv6Addr, hop: u8, msg: &[u8]) -> (Reply, Vec<u8>) {
         let mut out = std::vec![0u8; 2048];
-        let r = respond(c, GUEST_MAC, src, dst, hop, msg, &mut out);
+        let r = respond(c, GUEST_MAC, src, dst, hop, msg, false, &mut out);
         match r {
             Reply::Frame(len) => out.truncate(len),
             Reply::Silent(_) => out.clear(),
@@ -460,6 +466,11 @@ mod tests {
         let mut bad_sum = good.clone();
         bad_sum[2] ^= 1;
         assert_eq!(answer(&c, guest, dst, 255, &bad_sum).0, malformed);
+        // The same message from a link that left the checksum to us is answered: it
+        // has no checksum to check yet (and only such a message skips the check).
+        let mut out = vec![0u8; 2048];
+        let partial = respond(&c, GUEST_MAC, guest, dst, 255, &bad_sum, true, &mut out);
+        assert!(matches!(partial, Reply::Frame(_)), "{partial:?}");
         // Code 1.
         let mut code = good.clone();
         code[1] = 1;
@@ -534,13 +545,13 @@ mod tests {
         for n in [0, 20, 54, 85] {
             let mut out = std::vec![0u8; n];
             assert_eq!(
-                respond(&config(), GUEST_MAC, guest, dst, 255, &msg, &mut out),
+                respond(&config(), GUEST_MAC, guest, dst, 255, &msg, false, &mut out),
                 Reply::Silent(DropReason::TxBufferTooSmall)
             );
         }
         let mut out = [0u8; 86];
         assert_eq!(
-            respond(&config(), GUEST_MAC, guest, dst, 255, &msg, &mut out),
+            respond(&config(), GUEST_MAC, guest, dst, 255, &msg, false, &mut out),
             Reply::Frame(86)
         );
     }
@@ -558,7 +569,7 @@ mod tests {
             msg.extend_from_slice(&body);
             let msg = checksummed(src, dst, msg);
             let mut out = [0u8; 2048];
-            if let Reply::Frame(len) = respond(&config(), GUEST_MAC, src, dst, 255, &msg, &mut out) {
+            if let Reply::Frame(len) = respond(&config(), GUEST_MAC, src, dst, 255, &msg, false, &mut out) {
                 decode(&out[..len]);
             }
         }

@@ -9,8 +9,9 @@ use super::{
 };
 use crate::engine::{Engine, Flow};
 use crate::flow::{FlowId, FlowKey, Pif, Side};
+use crate::frame;
 use crate::fwd;
-use crate::io::{Host, HostError, Interest, Op, OpResult, Readiness};
+use crate::io::{Host, HostError, Interest, Op, OpResult, Readiness, TxOffload};
 use crate::sockref::{SockKind, SockRef};
 use crate::stats::DropReason;
 use crate::time::Instant;
@@ -113,6 +114,11 @@ pub(super) fn pump<H: Host>(
     let off = segment::payload_offset(key);
     let tx_room = e.tx.len().saturating_sub(off);
     let mss = usize::from(c.guest_mss).min(usize::from(mss_for_guest(&e.config, &key.our_addr)));
+    // With segmentation offload a segment may hold many MSS of payload: the link cuts
+    // it at `mss` (what the guest asked for, RFC 9293 §3.7.1), so the guest still
+    // receives segments it can take.
+    let offload = e.config.offload;
+    let max_payload = mss.max(usize::from(offload.tcp_segment_max));
     let mut window_field = None;
     for _ in 0..MAX_SEGMENTS_PER_PUMP {
         if c.fin_sent {
@@ -125,7 +131,7 @@ pub(super) fn pump<H: Host>(
             break;
         }
         c.stalled = false;
-        let room = (window - in_flight).min(mss).min(tx_room);
+        let room = (window - in_flight).min(max_payload).min(tx_room);
         if room == 0 {
             break;
         }
@@ -155,11 +161,28 @@ pub(super) fn pump<H: Host>(
             options: None,
         };
         let l = link(e);
-        let Some(frame_len) = segment::write(&mut e.tx, l, key, &h, len) else {
+        let checksum = if offload.tcp_checksum {
+            segment::Checksum::Partial
+        } else {
+            segment::Checksum::Full
+        };
+        let Some(frame_len) = segment::write_with(&mut e.tx, l, key, &h, len, checksum) else {
             e.stats.record_drop(DropReason::TxBufferTooSmall);
             break;
         };
-        e.transmit(frame_len, host);
+        if offload.any() {
+            let l4 = frame::upper_offset(&key.our_addr);
+            let offload = TxOffload {
+                l4_offset: l4 as u16,
+                header_len: off as u16,
+                mss: mss as u16,
+                ipv6: key.our_addr.is_ipv6(),
+                checksum_partial: offload.tcp_checksum,
+            };
+            e.transmit_offload(frame_len, offload, host);
+        } else {
+            e.transmit(frame_len, host);
+        }
         c.seq_acked_to_guest = c.seq_from_guest;
         c.ack_due = false; // the segment carries the ACK
         if flags & FIN != 0 {

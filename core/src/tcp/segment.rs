@@ -6,7 +6,7 @@
 
 use crate::flow::FlowKey;
 use crate::frame::{self, Link};
-use crate::wire::{put_u16, put_u32, IpProtocol};
+use crate::wire::{checksum, ip, put_u16, put_u32, IpProtocol};
 
 /// FIN flag (RFC 9293 §3.1).
 pub const FIN: u8 = 0x01;
@@ -22,7 +22,18 @@ pub const ACK: u8 = 0x10;
 /// Length of a TCP header without options.
 pub const HEADER_LEN: usize = 20;
 /// Offset of the checksum field in the TCP header.
-const CHECKSUM_AT: usize = 16;
+pub const CHECKSUM_AT: usize = 16;
+
+/// How [`write`] fills the TCP checksum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checksum {
+    /// The complete checksum (RFC 9293 §3.1).
+    Full,
+    /// Only the folded pseudo-header sum, for a link that completes it over the
+    /// TCP header and payload (checksum offload, see
+    /// [`TxOffload`](crate::io::TxOffload)).
+    Partial,
+}
 
 /// Options carried by SYN and SYN-ACK segments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,6 +97,18 @@ pub fn write(
     h: &Header,
     payload_len: usize,
 ) -> Option<usize> {
+    write_with(out, link, key, h, payload_len, Checksum::Full)
+}
+
+/// [`write`], with the TCP checksum filled as `checksum` says.
+pub fn write_with(
+    out: &mut [u8],
+    link: Link,
+    key: &FlowKey,
+    h: &Header,
+    payload_len: usize,
+    checksum: Checksum,
+) -> Option<usize> {
     let start = frame::upper_offset(&key.our_addr);
     let hlen = h.len();
     if h.options.is_some() && payload_len != 0 {
@@ -107,15 +130,28 @@ pub fn write(
     if let Some(o) = h.options {
         o.write(&mut tcp[HEADER_LEN..]);
     }
-    frame::finish(
+    let full = checksum == Checksum::Full;
+    let len = frame::finish(
         out,
         link,
         key.our_addr,
         key.endpoint_addr,
         IpProtocol::Tcp,
         message_len,
-        Some(CHECKSUM_AT),
-    )
+        full.then_some(CHECKSUM_AT),
+    )?;
+    if !full {
+        // What a sender with checksum offload leaves in the field (Linux's
+        // `tcp_v4_send_check`): the pseudo-header sum, folded, not complemented.
+        let pseudo = ip::pseudo_header(
+            key.our_addr,
+            key.endpoint_addr,
+            IpProtocol::Tcp,
+            message_len,
+        );
+        put_u16(&mut out[start..], CHECKSUM_AT, checksum::fold(pseudo));
+    }
+    Some(len)
 }
 
 #[cfg(test)]
@@ -170,6 +206,52 @@ mod tests {
             IpProtocol::Tcp,
             tcp
         ));
+    }
+
+    /// What a link with checksum offload does to a partial checksum (virtio-net
+    /// `NEEDS_CSUM`, Linux's `skb_checksum_help`): sum from the TCP header to the end
+    /// with the field as written, and store the complement there.
+    fn complete(tcp: &mut [u8]) {
+        let sum = checksum::checksum(tcp);
+        tcp[CHECKSUM_AT..CHECKSUM_AT + 2].copy_from_slice(&sum.to_be_bytes());
+    }
+
+    #[test]
+    fn partial_checksum_is_what_the_link_completes() {
+        for k in [key(), key_v6()] {
+            let mut out = [0u8; 256];
+            let off = payload_offset(&k);
+            out[off..off + 11].copy_from_slice(b"hello world");
+            let h = Header {
+                seq: 99,
+                ack: 7,
+                flags: ACK | PSH,
+                window: 512,
+                options: None,
+            };
+            let len = write_with(&mut out, LINK, &k, &h, 11, Checksum::Partial).unwrap();
+            let start = off - HEADER_LEN;
+            let tcp = &mut out[start..len];
+            assert!(
+                !ip::upper_layer_checksum_ok(k.our_addr, k.endpoint_addr, IpProtocol::Tcp, tcp),
+                "not complete as written"
+            );
+            complete(tcp);
+            assert!(ip::upper_layer_checksum_ok(
+                k.our_addr,
+                k.endpoint_addr,
+                IpProtocol::Tcp,
+                tcp
+            ));
+        }
+    }
+
+    fn key_v6() -> FlowKey {
+        FlowKey {
+            our_addr: "2001:db8::1".parse().unwrap(),
+            endpoint_addr: "2001:db8::2".parse().unwrap(),
+            ..key()
+        }
     }
 
     #[test]

@@ -53,7 +53,7 @@ fn main() -> ExitCode {
 fn relay(netns: &str, tap_name: &str, socket: &str) -> io::Result<()> {
     let ns = NetnsHandle::open(netns)?;
     let name = tap_name.to_string();
-    let mut tap = in_netns(&ns, move || Tap::open(&name))??;
+    let mut tap = in_netns(&ns, move || Tap::open_with(&name, false))??;
     let fd = net::socket_with(
         AddressFamily::UNIX,
         SocketType::STREAM,

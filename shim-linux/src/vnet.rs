@@ -1,0 +1,161 @@
+//! The virtio-net header (`struct virtio_net_hdr`, `<linux/virtio_net.h>`) that
+//! prefixes every frame on a tap opened with `IFF_VNET_HDR`: segmentation and
+//! checksum offload metadata between us and the namespace's kernel.
+//!
+//! The fields are in the device's byte order: a tap without `TUNSETVNETLE`/`BE` uses
+//! the legacy virtio convention, the machine's own (`tun16_to_cpu` in
+//! drivers/net/tun.c).
+
+use passt_core::io::TxOffload;
+
+/// Length of `struct virtio_net_hdr` (the tap's default header size).
+pub const LEN: usize = 10;
+
+/// `VIRTIO_NET_HDR_F_NEEDS_CSUM`: the checksum from `csum_start` to the end is left
+/// for the receiver, stored at `csum_start + csum_offset`.
+pub const F_NEEDS_CSUM: u8 = 1;
+/// `VIRTIO_NET_HDR_GSO_NONE`.
+pub const GSO_NONE: u8 = 0;
+/// `VIRTIO_NET_HDR_GSO_TCPV4`: an IPv4 TCP super-frame, to cut at `gso_size`.
+pub const GSO_TCPV4: u8 = 1;
+/// `VIRTIO_NET_HDR_GSO_TCPV6`: the same over IPv6.
+pub const GSO_TCPV6: u8 = 4;
+
+/// A decoded header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct VnetHdr {
+    /// `VIRTIO_NET_HDR_F_*`.
+    pub flags: u8,
+    /// `VIRTIO_NET_HDR_GSO_*` (with `0x80` for ECN).
+    pub gso_type: u8,
+    /// Length of the headers (Ethernet through TCP).
+    pub hdr_len: u16,
+    /// Payload bytes per segment.
+    pub gso_size: u16,
+    /// Where the partial checksum's coverage starts (from the Ethernet header).
+    pub csum_start: u16,
+    /// Where, from `csum_start`, the checksum field is.
+    pub csum_offset: u16,
+}
+
+impl VnetHdr {
+    /// Decode the first [`LEN`] bytes of `b`; `None` if shorter.
+    pub fn parse(b: &[u8]) -> Option<VnetHdr> {
+        let b: &[u8; LEN] = b.get(..LEN)?.try_into().ok()?;
+        let u16_at = |i: usize| u16::from_ne_bytes([b[i], b[i + 1]]);
+        Some(VnetHdr {
+            flags: b[0],
+            gso_type: b[1],
+            hdr_len: u16_at(2),
+            gso_size: u16_at(4),
+            csum_start: u16_at(6),
+            csum_offset: u16_at(8),
+        })
+    }
+
+    /// Encode.
+    pub fn to_bytes(self) -> [u8; LEN] {
+        let mut b = [0u8; LEN];
+        b[0] = self.flags;
+        b[1] = self.gso_type;
+        b[2..4].copy_from_slice(&self.hdr_len.to_ne_bytes());
+        b[4..6].copy_from_slice(&self.gso_size.to_ne_bytes());
+        b[6..8].copy_from_slice(&self.csum_start.to_ne_bytes());
+        b[8..10].copy_from_slice(&self.csum_offset.to_ne_bytes());
+        b
+    }
+
+    /// Whether the frame's transport checksum was left for us to complete.
+    pub fn checksum_partial(&self) -> bool {
+        self.flags & F_NEEDS_CSUM != 0
+    }
+
+    /// The header for a TCP segment of `frame_len` bytes the engine sent with
+    /// `offload`: a super-frame (payload longer than the MSS) is marked for
+    /// segmentation at the MSS, and a partial checksum for completion.
+    pub fn for_tcp(frame_len: usize, offload: &TxOffload) -> VnetHdr {
+        let payload = frame_len.saturating_sub(usize::from(offload.header_len));
+        let segmented = offload.mss > 0 && payload > usize::from(offload.mss);
+        let (flags, csum_start, csum_offset) = if offload.checksum_partial {
+            // The TCP checksum field is 16 bytes into the TCP header (RFC 9293 §3.1).
+            (F_NEEDS_CSUM, offload.l4_offset, 16)
+        } else {
+            (0, 0, 0)
+        };
+        VnetHdr {
+            flags,
+            gso_type: match (segmented, offload.ipv6) {
+                (false, _) => GSO_NONE,
+                (true, false) => GSO_TCPV4,
+                (true, true) => GSO_TCPV6,
+            },
+            hdr_len: offload.header_len,
+            gso_size: if segmented { offload.mss } else { 0 },
+            csum_start,
+            csum_offset,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn offload(ipv6: bool) -> TxOffload {
+        TxOffload {
+            l4_offset: if ipv6 { 54 } else { 34 },
+            header_len: if ipv6 { 74 } else { 54 },
+            mss: 1460,
+            ipv6,
+            checksum_partial: true,
+        }
+    }
+
+    #[test]
+    fn round_trip() {
+        let h = VnetHdr {
+            flags: F_NEEDS_CSUM,
+            gso_type: GSO_TCPV6,
+            hdr_len: 86,
+            gso_size: 1428,
+            csum_start: 54,
+            csum_offset: 16,
+        };
+        assert_eq!(VnetHdr::parse(&h.to_bytes()), Some(h));
+        assert_eq!(VnetHdr::parse(&[0; LEN - 1]), None);
+        assert!(h.checksum_partial());
+        assert!(!VnetHdr::default().checksum_partial());
+    }
+
+    #[test]
+    fn a_super_frame_is_cut_at_the_mss_and_a_short_one_is_not() {
+        let big = VnetHdr::for_tcp(54 + 64_000, &offload(false));
+        assert_eq!(
+            (big.gso_type, big.gso_size, big.hdr_len),
+            (GSO_TCPV4, 1460, 54)
+        );
+        assert_eq!(
+            (big.flags, big.csum_start, big.csum_offset),
+            (F_NEEDS_CSUM, 34, 16)
+        );
+        let v6 = VnetHdr::for_tcp(74 + 1441 * 2, &offload(true));
+        assert_eq!((v6.gso_type, v6.gso_size), (GSO_TCPV6, 1460));
+        let one = VnetHdr::for_tcp(54 + 1460, &offload(false));
+        assert_eq!((one.gso_type, one.gso_size), (GSO_NONE, 0));
+        assert!(one.checksum_partial(), "still left to the link");
+        let full = VnetHdr::for_tcp(
+            54 + 100,
+            &TxOffload {
+                checksum_partial: false,
+                ..offload(false)
+            },
+        );
+        assert_eq!(
+            full,
+            VnetHdr {
+                hdr_len: 54,
+                ..VnetHdr::default()
+            }
+        );
+    }
+}

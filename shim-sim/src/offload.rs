@@ -1,0 +1,85 @@
+//! The guest link's offloads, modelled the way Linux finishes a frame written to a tap
+//! with a virtio-net header ([`Op::TapSendOffload`](passt_core::Op::TapSendOffload)):
+//! segmentation at the MSS (`tcp_gso_segment`: the sequence number advances, FIN and
+//! PSH stay on the last segment, IP lengths and the IPv4 header checksum are
+//! rewritten) and completion of a partial TCP checksum (`skb_checksum_help`).
+//!
+//! The tests see exactly the frames a namespace behind pasta's tap would receive.
+
+use passt_core::io::TxOffload;
+use passt_core::wire::{checksum, ipv4, ipv6};
+
+/// TCP flags kept on the last segment only (Linux `tcp_gso_segment`).
+const LAST_ONLY: u8 = 0x01 | 0x08; // FIN, PSH
+/// Offset of the checksum field in the TCP header.
+const TCP_CHECKSUM_AT: usize = 16;
+
+/// The frames the guest receives for one offloaded `frame`: one per `offload.mss`
+/// bytes of payload (one for a shorter payload), each with a complete checksum.
+/// A frame too short for the headers `offload` describes comes back unchanged.
+pub fn finish(frame: &[u8], offload: &TxOffload) -> Vec<Vec<u8>> {
+    let l4 = usize::from(offload.l4_offset);
+    let hdr = usize::from(offload.header_len);
+    let mss = usize::from(offload.mss).max(1);
+    if frame.len() < hdr || hdr < l4 + 20 || l4 < 14 {
+        return vec![frame.to_vec()];
+    }
+    let payload = &frame[hdr..];
+    let count = payload.len().div_ceil(mss).max(1);
+    let seq0 = u32::from_be_bytes([frame[l4 + 4], frame[l4 + 5], frame[l4 + 6], frame[l4 + 7]]);
+    (0..count)
+        .map(|i| {
+            let chunk = payload
+                .get(i * mss..((i + 1) * mss).min(payload.len()))
+                .unwrap_or(&[]);
+            let mut seg = Vec::with_capacity(hdr + chunk.len());
+            seg.extend_from_slice(&frame[..hdr]);
+            seg.extend_from_slice(chunk);
+            let seq = seq0.wrapping_add((i * mss) as u32);
+            seg[l4 + 4..l4 + 8].copy_from_slice(&seq.to_be_bytes());
+            if i + 1 < count {
+                seg[l4 + 13] &= !LAST_ONLY;
+            }
+            let ip_len = seg.len() - 14;
+            if offload.ipv6 {
+                let payload_len = (ip_len - ipv6::HEADER_LEN) as u16;
+                seg[18..20].copy_from_slice(&payload_len.to_be_bytes());
+            } else {
+                let mut ip = ipv4::Packet::new_unchecked(&mut seg[14..l4]);
+                ip.set_total_len(ip_len as u16);
+                ip.fill_checksum();
+            }
+            let tcp_len = seg.len() - l4;
+            let at = l4 + TCP_CHECKSUM_AT;
+            let field = if offload.checksum_partial {
+                // The field holds the pseudo-header sum for the whole payload: swap
+                // the length in it for this segment's (one's-complement arithmetic,
+                // as `tcp_gso_segment` does), then sum over header and payload.
+                let written = u16::from_be_bytes([seg[at], seg[at + 1]]);
+                let old_len = (frame.len() - l4) as u16;
+                checksum::fold(u64::from(written) + u64::from(!old_len) + tcp_len as u64)
+            } else {
+                // A complete checksum: recomputed from scratch for each segment.
+                let (src, dst) = addresses(&seg, offload.ipv6);
+                let tcp = passt_core::wire::IpProtocol::Tcp;
+                checksum::fold(passt_core::wire::ip::pseudo_header(src, dst, tcp, tcp_len))
+            };
+            seg[at..at + 2].copy_from_slice(&field.to_be_bytes());
+            let sum = checksum::checksum(&seg[l4..]);
+            seg[at..at + 2].copy_from_slice(&sum.to_be_bytes());
+            seg
+        })
+        .collect()
+}
+
+fn addresses(seg: &[u8], v6: bool) -> (core::net::IpAddr, core::net::IpAddr) {
+    if v6 {
+        let s: [u8; 16] = seg[22..38].try_into().unwrap_or_default();
+        let d: [u8; 16] = seg[38..54].try_into().unwrap_or_default();
+        (s.into(), d.into())
+    } else {
+        let s: [u8; 4] = seg[26..30].try_into().unwrap_or_default();
+        let d: [u8; 4] = seg[30..34].try_into().unwrap_or_default();
+        (s.into(), d.into())
+    }
+}
