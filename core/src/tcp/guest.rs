@@ -371,6 +371,9 @@ fn on_segment<H: Host>(
     if !process_data(e, now, id, &key, &mut c, seg, host) {
         return; // the flow was torn down
     }
+    // Also when the socket looked drained: a reply to what the guest just sent is
+    // often there already, and taking it now saves a wakeup and a separate ACK
+    // (measured: TCP RR 0.5x direct without this peek, 0.6-0.7x with it).
     host::pump(e, now, &key, &mut c, host);
     if c.fully_closed() {
         destroy(e, id, &c, false, host);

@@ -149,6 +149,10 @@ pub(super) fn pump<H: Host>(
             OpResult::Err(HostError::WouldBlock) => break,
             _ => break, // errors surface through the socket's error event
         };
+        // A peek shorter than asked took everything queued: the next peek would
+        // only fail (new data brings a new readiness edge), unless the host closed,
+        // when it finds the end of stream and we send our FIN now.
+        let short = len < room && !c.host_eof;
         let window = *window_field.get_or_insert_with(|| {
             let info = tcp_info(c.sock, host);
             window_for(c, info)
@@ -197,6 +201,9 @@ pub(super) fn pump<H: Host>(
             c.seq_max_to_guest = c.seq_to_guest;
         }
         e.stats.tcp_bytes_to_guest += len as u64;
+        if short {
+            break;
+        }
     }
     arm_timer(e, now, c);
 }
@@ -242,7 +249,12 @@ fn on_conn<H: Host>(e: &mut Engine<'_>, now: Instant, id: FlowId, r: Readiness, 
             return;
         }
         TcpState::SynAckSent | TcpState::SynSent => {
-            // Data or EOF from the host waits for the guest's handshake.
+            // Data or EOF from the host waits for the guest's handshake; the first
+            // pump then peeks it all, but an EOF must be remembered (its readiness
+            // edge does not come again).
+            if r.hangup {
+                c.host_eof = true;
+            }
             store(e, id, c);
             return;
         }

@@ -1,0 +1,127 @@
+//! What a TCP request/response exchange costs in host operations (each one a system
+//! call on Linux): a peek that comes back short took everything queued, so the
+//! engine does not peek again to be told so; yet it never misses data or an end of
+//! stream.
+
+use passt_core::wire::tcp::TcpFlags;
+use passt_shim_sim::testbed::{default_config, Segment, Testbed, GUEST_V4};
+use std::net::SocketAddr;
+
+const SYN: TcpFlags = TcpFlags::SYN;
+const ACK: TcpFlags = TcpFlags::ACK;
+const PSH: TcpFlags = TcpFlags::PSH;
+const FIN: TcpFlags = TcpFlags::FIN;
+
+fn peeks(tb: &Testbed) -> usize {
+    tb.host
+        .trace
+        .iter()
+        .filter(|t| t.starts_with("Peek("))
+        .count()
+}
+
+/// A connection from the guest, established: (guest addr, remote, next seq, next ack).
+fn established(tb: &mut Testbed) -> (SocketAddr, SocketAddr, u32, u32) {
+    let guest = SocketAddr::new(GUEST_V4.into(), 41000);
+    let remote: SocketAddr = "203.0.113.5:7".parse().unwrap();
+    let mut syn = Segment::new(guest, remote, 5000, 0, SYN);
+    syn.mss = Some(1460);
+    tb.guest_send(&syn);
+    tb.complete_connects();
+    let synack = tb.next_segment().expect("SYN-ACK");
+    let ack = synack.seq.wrapping_add(1);
+    tb.guest_send(&Segment::new(guest, remote, 5001, ack, ACK));
+    (guest, remote, 5001, ack)
+}
+
+#[test]
+fn a_transaction_costs_two_peeks() {
+    let mut tb = Testbed::new(default_config(), 16);
+    let (guest, remote, mut seq, mut ack) = established(&mut tb);
+    let sock = tb.host.find_connected(remote).expect("host socket");
+    tb.drain_segments();
+    let before = peeks(&tb);
+    for i in 0..10u8 {
+        // The request (carrying the ACK of the previous reply) goes to the socket,
+        // and one peek looks for a reply already there (none yet here)...
+        let mut req = Segment::new(guest, remote, seq, ack, ACK | PSH);
+        req.payload = vec![i];
+        tb.guest_send(&req);
+        seq += 1;
+        assert_eq!(tb.host.socket(sock).unwrap().tx.last(), Some(&i));
+        // ...and the reply is peeked once: a short peek took all there was, with no
+        // second peek to learn that the queue is empty.
+        tb.host.peer_send(sock, &[i ^ 0xff]);
+        tb.settle();
+        tb.engine.flush(tb.now, &mut tb.host);
+        let reply: Vec<Segment> = tb
+            .drain_segments()
+            .into_iter()
+            .filter(|s| !s.payload.is_empty())
+            .collect();
+        assert_eq!(reply.len(), 1, "transaction {i}");
+        assert_eq!(reply[0].payload, vec![i ^ 0xff]);
+        ack += 1;
+    }
+    assert_eq!(
+        peeks(&tb) - before,
+        20,
+        "one peek per request, one per reply (was three)"
+    );
+}
+
+#[test]
+fn data_and_eof_arriving_after_a_drained_peek_still_reach_the_guest() {
+    let mut tb = Testbed::new(default_config(), 16);
+    let (guest, remote, seq, mut ack) = established(&mut tb);
+    let sock = tb.host.find_connected(remote).expect("host socket");
+    tb.host.peer_send(sock, b"first");
+    tb.settle();
+    let got = tb.drain_segments();
+    assert_eq!(got.last().unwrap().payload, b"first");
+    ack += 5;
+    tb.guest_send(&Segment::new(guest, remote, seq, ack, ACK));
+    // Later data and the end of stream come with readiness of their own.
+    tb.host.peer_send(sock, b"second");
+    tb.host.peer_close(sock);
+    tb.settle();
+    let got = tb.drain_segments();
+    let data: Vec<u8> = got.iter().flat_map(|s| s.payload.clone()).collect();
+    assert_eq!(data, b"second");
+    assert!(
+        got.last().unwrap().has(FIN),
+        "FIN right behind the data: {got:?}"
+    );
+}
+
+#[test]
+fn an_eof_before_the_guests_handshake_ack_is_not_lost() {
+    let mut tb = Testbed::new(default_config(), 16);
+    let guest = SocketAddr::new(GUEST_V4.into(), 41001);
+    let remote: SocketAddr = "203.0.113.5:7".parse().unwrap();
+    let mut syn = Segment::new(guest, remote, 9000, 0, SYN);
+    syn.mss = Some(1460);
+    tb.guest_send(&syn);
+    tb.complete_connects();
+    let synack = tb.next_segment().expect("SYN-ACK");
+    // The remote says everything and closes before the guest completes the handshake.
+    let sock = tb.host.find_connected(remote).expect("host socket");
+    tb.host.peer_send(sock, b"banner");
+    tb.host.peer_close(sock);
+    tb.settle();
+    assert!(
+        tb.drain_segments().is_empty(),
+        "nothing before the handshake ends"
+    );
+    tb.guest_send(&Segment::new(
+        guest,
+        remote,
+        9001,
+        synack.seq.wrapping_add(1),
+        ACK,
+    ));
+    let got = tb.drain_segments();
+    let data: Vec<u8> = got.iter().flat_map(|s| s.payload.clone()).collect();
+    assert_eq!(data, b"banner");
+    assert!(got.last().unwrap().has(FIN), "{got:?}");
+}
