@@ -51,6 +51,8 @@ impl GuestLink for crate::tap::Tap {
 /// Listening sockets the map holds without growing (growing allocates; `-t all` on a
 /// dual-stack host needs about two per port).
 const MAX_LISTENERS_PREALLOCATED: usize = 4096;
+/// Largest `TCP_MAXSEG` Linux accepts (`MAX_TCP_WINDOW` in include/net/tcp.h).
+const MAX_TCP_MAXSEG: u16 = 32_767;
 /// Size asked for the pipes of spliced connections (the kernel may give less).
 const PIPE_SIZE: usize = 1 << 20;
 /// Most splice rounds per `Op::Splice`, so one busy connection cannot starve others.
@@ -83,6 +85,8 @@ struct Entry {
     outbound: bool,
     /// Bound explicitly (by the engine or for `-o`).
     bound: bool,
+    /// Data was ever written to it (until then its send queue is empty).
+    sent: bool,
 }
 
 /// The Linux executor of engine operations.
@@ -105,6 +109,8 @@ pub struct LinuxHost<G: GuestLink> {
     batch: crate::dgram::Batch,
     /// Datagrams a relay's destination refused (lost).
     pub relay_lost: u64,
+    /// `SO_SNDBUF` of a tuned connection socket, once one was asked.
+    tuned_sndbuf: Option<usize>,
 }
 
 /// The warning printed the first time the host refuses a ping socket.
@@ -169,6 +175,7 @@ impl<G: GuestLink> LinuxHost<G> {
             tx_dropped: 0,
             batch: crate::dgram::Batch::new(),
             relay_lost: 0,
+            tuned_sndbuf: None,
         })
     }
 
@@ -217,6 +224,7 @@ impl<G: GuestLink> LinuxHost<G> {
             sndbuf: None,
             outbound,
             bound: false,
+            sent: false,
         };
         match sock.kind() {
             SockKind::TcpListen | SockKind::UdpListen => {
@@ -480,10 +488,13 @@ impl<G: GuestLink> LinuxHost<G> {
     }
 
     fn tcp_info(&mut self, sock: SockRef) -> OpResult {
+        let tuned = self.tuned_sndbuf;
         let Some(e) = self.entry(sock) else {
             return OpResult::Err(HostError::Other(libc::EBADF));
         };
-        let sndbuf = match e.sndbuf {
+        // Every connection socket got the same SO_SNDBUF request (`tune_connection`),
+        // so the kernel's answer for one is its answer for all: asked once.
+        let sndbuf = match e.sndbuf.or(tuned) {
             Some(b) => b,
             None => {
                 let b = net::sockopt::socket_send_buffer_size(&e.fd).unwrap_or(0);
@@ -491,7 +502,15 @@ impl<G: GuestLink> LinuxHost<G> {
                 b
             }
         };
-        let queued = sys::send_queue_len(e.fd.as_fd()).unwrap_or(0);
+        // Nothing written yet (a connect just completed): nothing queued to ask about.
+        let queued = if e.sent {
+            sys::send_queue_len(e.fd.as_fd()).unwrap_or(0)
+        } else {
+            0
+        };
+        if tuned.is_none() && sndbuf > 0 {
+            self.tuned_sndbuf = Some(sndbuf);
+        }
         // SO_SNDBUF reports twice the payload budget (the kernel doubles it to cover
         // bookkeeping overhead, socket(7)).
         let space = (sndbuf / 2).saturating_sub(queued);
@@ -577,6 +596,7 @@ impl<G: GuestLink> LinuxHost<G> {
                     Ok(n) => {
                         pipe.pending -= n;
                         out.written += n;
+                        dst.sent = true;
                     }
                     Err(Errno::AGAIN) => {
                         out.pending = pipe.pending;
@@ -691,7 +711,10 @@ impl<G: GuestLink> Host for LinuxHost<G> {
             Op::Send { sock, data } => match self.entry(sock) {
                 Some(e) => {
                     match net::send(&e.fd, data, SendFlags::NOSIGNAL | SendFlags::DONTWAIT) {
-                        Ok(n) => OpResult::Len(n),
+                        Ok(n) => {
+                            e.sent |= n > 0;
+                            OpResult::Len(n)
+                        }
                         Err(err) => OpResult::Err(host_error(err)),
                     }
                 }
@@ -726,6 +749,11 @@ impl<G: GuestLink> Host for LinuxHost<G> {
                 only_from,
                 max,
             } => self.relay(from, to, dest, only_from, max),
+            // Linux refuses a TCP_MAXSEG above MAX_TCP_WINDOW (the MSS of a 65520-byte
+            // MTU is one): say so without the system call.
+            Op::SetMaxSeg { mss, .. } if mss > MAX_TCP_MAXSEG => {
+                OpResult::Err(HostError::Other(libc::EINVAL))
+            }
             Op::SetMaxSeg { sock, mss } => match self.entry(sock) {
                 Some(e) => match sys::set_tcp_maxseg(e.fd.as_fd(), mss) {
                     Ok(()) => OpResult::Done,

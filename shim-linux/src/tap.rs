@@ -88,13 +88,16 @@ impl Tap {
     }
 
     /// Adopts a tap descriptor someone else opened and attached (pasta's `--fd`),
-    /// naming it `name` (the interface to configure); it is made non-blocking.
+    /// naming it `name` (the interface to configure); it is made non-blocking. Its
+    /// frames are taken as plain (`IFF_NO_PI`, no virtio-net header), as passt's
+    /// pasta expects of such a descriptor: no offloads.
     pub fn from_fd(fd: OwnedFd, name: &str) -> io::Result<Tap> {
         let flags = rustix::fs::fcntl_getfl(&fd)?;
         rustix::fs::fcntl_setfl(&fd, flags | OFlags::NONBLOCK)?;
         Ok(Tap {
             fd,
             name: name.to_string(),
+            offload: false,
         })
     }
 
