@@ -147,20 +147,36 @@ fn transport_layer(proto: IpProtocol, src: IpAddr, dst: IpAddr, data: &[u8]) {
     }
 }
 
-/// Feed a sequence of frames (each prefixed with a 2-byte big-endian length) into a
-/// whole engine with a modelled host, checking its invariants after every step and
-/// letting virtual time pass between frames.
+/// Feed a sequence of frames (each prefixed with a 2-byte big-endian word: bits 0–13
+/// the length, bit 14 "checksum left partial by the link", bit 15 of the first word
+/// "the link has pasta's tap offloads") into a whole engine with a modelled host,
+/// checking its invariants after every step and letting virtual time pass between
+/// frames.
 pub fn engine_frames(data: &[u8]) {
-    let mut tb = Testbed::new(default_config(), 8);
+    let mut config = default_config();
+    // Bit 15 of the first length: a link with pasta's tap offloads (TSO super-frames
+    // to the guest, partial checksums both ways).
+    if data.first().is_some_and(|b| b & 0x80 != 0) {
+        config.offload.tcp_segment_max = 65_000;
+        config.offload.tcp_checksum = true;
+    }
+    let mut tb = Testbed::new(config, 8);
     let mut rest = data;
     let mut steps = 0;
     while rest.len() >= 2 && steps < 256 {
-        let len = usize::from(u16::from_be_bytes([rest[0], rest[1]]));
+        let word = u16::from_be_bytes([rest[0], rest[1]]);
+        // Bit 14: the link says this frame's checksum is unfinished. The rest: length.
+        let partial = word & 0x4000 != 0;
+        let len = usize::from(word & 0x3fff);
         rest = &rest[2..];
         let frame = &rest[..len.min(rest.len())];
         rest = &rest[frame.len()..];
-        tb.engine
-            .handle_event(tb.now, Event::TapFrame(frame), &mut tb.host);
+        let event = if partial {
+            Event::TapFramePartialChecksum(frame)
+        } else {
+            Event::TapFrame(frame)
+        };
+        tb.engine.handle_event(tb.now, event, &mut tb.host);
         tb.engine.flush(tb.now, &mut tb.host);
         tb.settle();
         tb.host.complete_connects();
