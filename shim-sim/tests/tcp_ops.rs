@@ -125,3 +125,118 @@ fn an_eof_before_the_guests_handshake_ack_is_not_lost() {
     assert_eq!(data, b"banner");
     assert!(got.last().unwrap().has(FIN), "{got:?}");
 }
+
+fn watches(tb: &Testbed) -> Vec<String> {
+    tb.host
+        .trace
+        .iter()
+        .filter(|t| t.starts_with("Watch"))
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn a_connection_registers_its_socket_once_for_everything() {
+    // Each change of interest is an `epoll_ctl` on Linux: a short connection used to
+    // make three (connecting, handshake, established), a blocked send two more.
+    let mut tb = Testbed::new(default_config(), 16);
+    tb.host.default_send_space = 10;
+    let (guest, remote, mut seq, ack) = established(&mut tb);
+    let sock = tb.host.find_connected(remote).expect("host socket");
+    tb.drain_segments();
+    // The guest sends more than the socket takes: the rest waits for send space...
+    let mut big = Segment::new(guest, remote, seq, ack, ACK | PSH);
+    big.payload = b"0123456789abcdef".to_vec();
+    tb.guest_send(&big);
+    assert_eq!(tb.next_segment().unwrap().ack, seq + 10);
+    // ...whose return is reported without asking again, and the guest is told at once.
+    tb.host.peer_drain(sock, 10_000);
+    tb.settle();
+    let updates = tb.drain_segments();
+    assert!(updates.iter().any(|s| s.ack == seq + 10 && s.window > 0));
+    seq += 10;
+    let mut rest = Segment::new(guest, remote, seq, ack, ACK | PSH);
+    rest.payload = b"abcdef".to_vec();
+    tb.guest_send(&rest);
+    seq += 6;
+    assert_eq!(tb.host.socket(sock).unwrap().tx, b"0123456789abcdef");
+    // A reply, then both sides close.
+    tb.host.peer_send(sock, b"reply");
+    tb.host.peer_close(sock);
+    tb.settle();
+    let got = tb.drain_segments();
+    let data: Vec<u8> = got.iter().flat_map(|s| s.payload.clone()).collect();
+    assert_eq!(data, b"reply");
+    assert!(got.last().unwrap().has(FIN));
+    tb.guest_send(&Segment::new(guest, remote, seq, ack + 6, ACK | FIN));
+    assert_eq!(
+        watches(&tb),
+        vec![format!(
+            "Watch {{ sock: {sock:?}, interest: Interest {{ read: true, write: true }} }} -> Done"
+        )],
+        "one registration for the connection's life"
+    );
+}
+
+fn window_queries(tb: &Testbed) -> usize {
+    tb.host
+        .trace
+        .iter()
+        .filter(|t| t.starts_with("TcpInfo"))
+        .count()
+}
+
+#[test]
+fn the_window_is_asked_of_the_host_only_when_it_runs_low_and_never_overstated() {
+    // Each query is an ioctl(SIOCOUTQ) on Linux; it used to come with every segment
+    // and ACK sent to the guest.
+    let mut tb = Testbed::new(default_config(), 16);
+    tb.host.default_send_space = 20_000;
+    let (guest, remote, mut seq, mut ack) = established(&mut tb);
+    let sock = tb.host.find_connected(remote).expect("host socket");
+    tb.drain_segments();
+    let before = window_queries(&tb);
+    for i in 0..10u8 {
+        let mut req = Segment::new(guest, remote, seq, ack, ACK | PSH);
+        req.payload = vec![i];
+        tb.guest_send(&req);
+        seq += 1;
+        tb.host.peer_send(sock, &[i]);
+        tb.settle();
+        tb.engine.flush(tb.now, &mut tb.host);
+        for s in tb.drain_segments() {
+            let space = tb.host.socket(sock).unwrap().send_space;
+            assert!(usize::from(s.window) <= space, "{s:?} with {space} free");
+        }
+        ack += 1;
+    }
+    assert_eq!(window_queries(&tb), before, "ten transactions, no query");
+    // Bulk from the guest: the known space runs down with what we send, and below
+    // half of the last answer the host is asked again.
+    for _ in 0..4 {
+        let mut seg = Segment::new(guest, remote, seq, ack, ACK);
+        seg.payload = vec![7; 3000];
+        tb.guest_send(&seg);
+        seq += 3000;
+        tb.engine.flush(tb.now, &mut tb.host);
+        let space = tb.host.socket(sock).unwrap().send_space;
+        let acks = tb.drain_segments();
+        let last = acks.last().expect("an ACK");
+        assert!(
+            usize::from(last.window) <= space,
+            "{last:?} with {space} free"
+        );
+    }
+    assert_eq!(window_queries(&tb), before + 1);
+    let last_space = tb.host.socket(sock).unwrap().send_space;
+    assert_eq!(last_space, 20_000 - 10 - 12_000);
+    // The remote drains the socket: the next ACK still advertises no more than known.
+    tb.host.peer_drain(sock, 100_000);
+    tb.settle();
+    let mut seg = Segment::new(guest, remote, seq, ack, ACK);
+    seg.payload = vec![7; 100];
+    tb.guest_send(&seg);
+    tb.engine.flush(tb.now, &mut tb.host);
+    let last = tb.drain_segments().pop().expect("an ACK");
+    assert_eq!(usize::from(last.window), last_space - 100);
+}

@@ -5,7 +5,6 @@
 //! guest acknowledges it (it is peeked, not read). The record only tracks sequence
 //! numbers on the guest side, windows, and timers.
 
-use crate::io::Interest;
 use crate::sockref::SockRef;
 use crate::time::Instant;
 use crate::wire::tcp::{self, SeqNumber};
@@ -87,8 +86,12 @@ pub struct TcpConn {
     pub our_wscale: u8,
     /// Largest segment the guest accepts.
     pub guest_mss: u16,
-    /// Last window we advertised, in bytes.
+    /// The host socket's free send space as far as we know it, in bytes: the last
+    /// answer of [`crate::io::Op::TcpInfo`] less what we sent to the socket since (a
+    /// lower bound: only the remote's ACKs free space). The window we advertise.
     pub window_to_guest: u32,
+    /// [`TcpConn::window_to_guest`] as the host last reported it (0: ask next time).
+    pub window_queried: u32,
 
     /// The guest sent FIN; we shut down the host socket's sending side.
     pub guest_fin: bool,
@@ -113,8 +116,9 @@ pub struct TcpConn {
     /// send space again and tell the guest if it opened (the kernel reports no
     /// writability for a buffer that drained without a failed send).
     pub window_recheck: Option<Instant>,
-    /// Readiness we asked the shim to report for the socket.
-    pub watching: Interest,
+    /// The socket is registered with the shim for all its readiness
+    /// ([`super::host::watch`]).
+    pub registered: bool,
     /// An ACK for in-order data is queued for the end of this batch
     /// ([`crate::Engine::flush`]).
     pub ack_due: bool,

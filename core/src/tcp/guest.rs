@@ -13,7 +13,7 @@ use super::{
 use crate::engine::{Engine, Flow};
 use crate::flow::{FlowId, FlowKey, InsertError, Pif};
 use crate::fwd;
-use crate::io::{Family, Host, HostError, Interest, Op, OpResult, Transport};
+use crate::io::{Family, Host, HostError, Op, OpResult, Transport};
 use crate::stats::DropReason;
 use crate::time::Instant;
 use crate::wire::{tcp, IpProtocol};
@@ -205,14 +205,7 @@ fn open<H: Host>(e: &mut Engine<'_>, now: Instant, key: FlowKey, seg: &Incoming<
             host::connected(e, now, id, host);
         }
         OpResult::Err(HostError::InProgress) | OpResult::Err(HostError::WouldBlock) => {
-            host::watch(
-                &mut conn,
-                Interest {
-                    read: false,
-                    write: true,
-                },
-                host,
-            );
+            host::watch(&mut conn, host);
             store(e, id, conn);
         }
         _ => refuse(e, &conn, host),
@@ -305,14 +298,7 @@ fn on_segment<H: Host>(
                     mss: c.guest_mss,
                 });
                 send_ack(e, now, &key, &mut c, host);
-                host::watch(
-                    &mut c,
-                    Interest {
-                        read: true,
-                        write: false,
-                    },
-                    host,
-                );
+                host::watch(&mut c, host);
                 host::pump(e, now, &key, &mut c, host);
                 store(e, id, c);
             } else if seg.has(ACK) {
@@ -340,14 +326,7 @@ fn on_segment<H: Host>(
             c.seq_max_to_guest = seg.ack;
             c.timer = None;
             c.retries = 0;
-            host::watch(
-                &mut c,
-                Interest {
-                    read: true,
-                    write: false,
-                },
-                host,
-            );
+            host::watch(&mut c, host);
         }
         TcpState::Established => {}
     }
@@ -496,13 +475,16 @@ fn process_data<H: Host>(
             _ => accepted = data.len(),
         }
         c.seq_from_guest = c.seq_from_guest.wrapping_add(accepted as u32);
+        c.window_to_guest = c
+            .window_to_guest
+            .saturating_sub(u32::try_from(accepted).unwrap_or(u32::MAX));
         if accepted < data.len() {
+            // The socket is full: the next window is asked of the host.
+            c.window_queried = 0;
             // The host took less than the window we offered: wait for send space,
             // then tell the guest to retransmit the rest.
             c.send_blocked = true;
             e.stats.tcp_send_blocked += 1;
-            let read = c.watching.read;
-            host::watch(c, crate::io::Interest { read, write: true }, host);
         }
     }
     if fin && accepted == data.len() {

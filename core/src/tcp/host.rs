@@ -17,13 +17,24 @@ use crate::stats::DropReason;
 use crate::time::Instant;
 use crate::wire::IpProtocol;
 
-/// Ask the shim for `interest` on the connection's socket, if it changed.
-pub(super) fn watch<H: Host>(c: &mut TcpConn, interest: Interest, host: &mut H) {
-    if c.watching != interest {
-        c.watching = interest;
+/// Register the connection's socket with the shim, once, for every readiness it has.
+///
+/// A tap-side connection needs no narrower interest: readiness is edge-triggered, a
+/// writability edge comes only after a send found the socket full (exactly when the
+/// connection waits for space, [`TcpConn::send_blocked`]), and the handlers ignore
+/// what they do not need (data or EOF before the guest completes the handshake is
+/// peeked by the first pump after it). Changing the interest as the connection moves
+/// through its states cost the Linux shim one `epoll_ctl` each time, three per
+/// short connection, where this costs one.
+pub(super) fn watch<H: Host>(c: &mut TcpConn, host: &mut H) {
+    if !c.registered {
+        c.registered = true;
         host.exec(Op::Watch {
             sock: c.sock,
-            interest,
+            interest: Interest {
+                read: true,
+                write: true,
+            },
         });
     }
 }
@@ -69,14 +80,7 @@ fn send_handshake<H: Host>(
     host: &mut H,
 ) {
     send_control(e, key, h, host);
-    watch(
-        &mut c,
-        Interest {
-            read: false,
-            write: false,
-        },
-        host,
-    );
+    watch(&mut c, host);
     store(e, id, c);
 }
 
@@ -84,6 +88,7 @@ fn send_handshake<H: Host>(
 fn initial_window<H: Host>(c: &mut TcpConn, host: &mut H) {
     if let Some(info) = tcp_info(c.sock, host) {
         c.window_to_guest = info.send_space.clamp(1, super::conn::MAX_WINDOW);
+        c.window_queried = c.window_to_guest;
     }
 }
 
@@ -153,10 +158,7 @@ pub(super) fn pump<H: Host>(
         // only fail (new data brings a new readiness edge), unless the host closed,
         // when it finds the end of stream and we send our FIN now.
         let short = len < room && !c.host_eof;
-        let window = *window_field.get_or_insert_with(|| {
-            let info = tcp_info(c.sock, host);
-            window_for(c, info)
-        });
+        let window = *window_field.get_or_insert_with(|| window_for(c, host));
         let h = Header {
             seq: c.seq_to_guest,
             ack: c.seq_from_guest,
@@ -264,8 +266,6 @@ fn on_conn<H: Host>(e: &mut Engine<'_>, now: Instant, id: FlowId, r: Readiness, 
         // Send space is back: a window update, plus duplicate ACKs so the guest
         // retransmits what the socket refused without waiting for its RTO.
         c.send_blocked = false;
-        let read = c.watching.read;
-        watch(&mut c, Interest { read, write: false }, host);
         for _ in 0..4 {
             send_ack(e, now, &key, &mut c, host);
         }
@@ -320,9 +320,12 @@ pub(crate) fn on_timer<H: Host>(e: &mut Engine<'_>, now: Instant, id: FlowId, ho
         if c.state == TcpState::Established {
             let before = c.window_to_guest;
             let mut probe = c;
-            window_for(&mut probe, tcp_info(c.sock, host));
+            probe.window_queried = 0;
+            window_for(&mut probe, host);
             if probe.window_to_guest > before {
                 // Send space came back: a window update.
+                c.window_to_guest = probe.window_to_guest;
+                c.window_queried = probe.window_queried;
                 send_ack(e, now, &key, &mut c, host);
             } else {
                 c.window_recheck = Some(now + super::WINDOW_RECHECK);
@@ -477,6 +480,7 @@ impl TcpConn {
             our_wscale: 0,
             guest_mss: DEFAULT_GUEST_MSS,
             window_to_guest: u32::from(u16::MAX),
+            window_queried: 0,
             guest_fin: false,
             host_eof: false,
             fin_sent: false,
@@ -487,7 +491,7 @@ impl TcpConn {
             retries: 0,
             timer: None,
             window_recheck: None,
-            watching: Interest::default(),
+            registered: false,
             ack_due: false,
         }
     }

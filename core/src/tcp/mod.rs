@@ -142,9 +142,20 @@ fn send_control<H: Host>(e: &mut Engine<'_>, key: &FlowKey, h: &Header, host: &m
 }
 
 /// The window to advertise: the host socket's free send space, scaled.
-fn window_for(c: &mut TcpConn, info: Option<TcpInfo>) -> u16 {
-    if let Some(info) = info {
-        c.window_to_guest = info.send_space.min(conn::MAX_WINDOW);
+///
+/// The space is asked of the host ([`Op::TcpInfo`], an `ioctl(SIOCOUTQ)` on Linux)
+/// only when the lower bound we keep ([`TcpConn::window_to_guest`]: the last answer
+/// less what we sent since) fell below half the last answer or below one segment:
+/// advertising a little less than the socket could take never invites loss, and a
+/// request/response exchange then asks once per many thousand transactions instead
+/// of with every segment it sends to the guest.
+fn window_for<H: Host>(c: &mut TcpConn, host: &mut H) -> u16 {
+    let floor = (c.window_queried / 2).max(u32::from(c.guest_mss));
+    if c.window_queried == 0 || c.window_to_guest < floor {
+        if let Some(info) = tcp_info(c.sock, host) {
+            c.window_to_guest = info.send_space.min(conn::MAX_WINDOW);
+            c.window_queried = c.window_to_guest;
+        }
     }
     (c.window_to_guest >> c.our_wscale).min(u32::from(u16::MAX)) as u16
 }
@@ -166,8 +177,7 @@ fn send_ack<H: Host>(
     host: &mut H,
 ) {
     c.ack_due = false;
-    let info = tcp_info(c.sock, host);
-    let window = window_for(c, info);
+    let window = window_for(c, host);
     c.window_recheck = if c.window_to_guest < u32::from(c.guest_mss) && !c.guest_fin {
         Some(now + WINDOW_RECHECK)
     } else {
