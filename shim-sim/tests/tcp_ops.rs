@@ -240,3 +240,48 @@ fn the_window_is_asked_of_the_host_only_when_it_runs_low_and_never_overstated() 
     let last = tb.drain_segments().pop().expect("an ACK");
     assert_eq!(usize::from(last.window), last_space - 100);
 }
+
+#[test]
+fn the_handshake_ack_peeks_only_when_the_host_spoke_first() {
+    // Client-first (HTTP, the CRR loop): the bare ACK that completes the handshake
+    // makes no peek, which could only fail.
+    let mut tb = Testbed::new(default_config(), 16);
+    let (guest, remote, seq, ack) = established(&mut tb);
+    assert_eq!(peeks(&tb), 0, "{:?}", tb.host.trace);
+    let sock = tb.host.find_connected(remote).expect("host socket");
+    let mut req = Segment::new(guest, remote, seq, ack, ACK | PSH);
+    req.payload = b"GET".to_vec();
+    tb.guest_send(&req);
+    tb.host.peer_send(sock, b"200");
+    tb.settle();
+    let data: Vec<u8> = tb
+        .drain_segments()
+        .iter()
+        .flat_map(|s| s.payload.clone())
+        .collect();
+    assert_eq!(data, b"200");
+
+    // Server-first (SMTP, SSH): a banner that came during the handshake is peeked
+    // and sent right behind it.
+    let guest = SocketAddr::new(GUEST_V4.into(), 41002);
+    let remote: SocketAddr = "203.0.113.5:25".parse().unwrap();
+    let mut syn = Segment::new(guest, remote, 7000, 0, SYN);
+    syn.mss = Some(1460);
+    tb.guest_send(&syn);
+    tb.complete_connects();
+    let synack = tb.next_segment().expect("SYN-ACK");
+    let sock = tb.host.find_connected(remote).expect("host socket");
+    tb.host.peer_send(sock, b"220 ready");
+    tb.settle();
+    assert!(tb.drain_segments().is_empty());
+    tb.guest_send(&Segment::new(
+        guest,
+        remote,
+        7001,
+        synack.seq.wrapping_add(1),
+        ACK,
+    ));
+    let got = tb.drain_segments();
+    let data: Vec<u8> = got.iter().flat_map(|s| s.payload.clone()).collect();
+    assert_eq!(data, b"220 ready");
+}

@@ -97,6 +97,10 @@ pub struct TcpConn {
     pub guest_fin: bool,
     /// The host peer closed its side (EOF seen on the socket).
     pub host_eof: bool,
+    /// The host socket became readable before the guest completed the handshake, so
+    /// the first pump after it has something to peek (without this, it would only
+    /// fail: the socket is registered from its start, so data brings an edge).
+    pub host_data_early: bool,
     /// We sent our FIN to the guest (it occupies `fin_seq`).
     pub fin_sent: bool,
     /// The guest acknowledged our FIN.

@@ -252,10 +252,13 @@ fn on_conn<H: Host>(e: &mut Engine<'_>, now: Instant, id: FlowId, r: Readiness, 
         }
         TcpState::SynAckSent | TcpState::SynSent => {
             // Data or EOF from the host waits for the guest's handshake; the first
-            // pump then peeks it all, but an EOF must be remembered (its readiness
-            // edge does not come again).
+            // pump then peeks it all. Both must be remembered: their readiness edges
+            // do not come again.
             if r.hangup {
                 c.host_eof = true;
+            }
+            if r.readable {
+                c.host_data_early = true;
             }
             store(e, id, c);
             return;
@@ -483,6 +486,7 @@ impl TcpConn {
             window_queried: 0,
             guest_fin: false,
             host_eof: false,
+            host_data_early: false,
             fin_sent: false,
             fin_acked: false,
             send_blocked: false,
