@@ -3,6 +3,7 @@
 
 use crate::host::{GuestLink, LinuxHost};
 use crate::log::Level;
+use crate::spin::Spin;
 pub use crate::tap::Received;
 use passt_core::stats::{DropReason, Stats};
 use passt_core::{Engine, Event, Instant, Readiness, SockRef};
@@ -184,6 +185,7 @@ fn serve<G: GuestSource>(
     let mut events: Vec<epoll::Event> = Vec::with_capacity(64);
     let mut frame = vec![0u8; FRAME_BUFFER];
     let mut last_tick = now();
+    let mut spin = Spin::new(last_tick);
     // Everything the loop needs exists now: from here on it must not allocate.
     crate::alloc_count::mark_initialised();
     loop {
@@ -203,7 +205,8 @@ fn serve<G: GuestSource>(
         let sleep = if host.held_datagrams().is_some() {
             Duration::ZERO
         } else {
-            sleep
+            // Shortly after light traffic: only a look, no sleep (crate::spin).
+            spin.timeout(t, sleep)
         };
         let timeout = Timespec {
             tv_sec: sleep.as_secs() as i64,
@@ -233,6 +236,7 @@ fn serve<G: GuestSource>(
                         match host.guest_mut().recv(&mut frame) {
                             Ok(r) if r.len == 0 => return Ok(Exit::GuestGone),
                             Ok(r) => {
+                                spin.guest_frame(r.len);
                                 let f = &frame[r.start..r.start + r.len];
                                 let event = if r.checksum_partial {
                                     Event::TapFramePartialChecksum(f)
@@ -302,6 +306,7 @@ fn serve<G: GuestSource>(
         if engine.poll_timeout().is_some_and(|d| d <= t) {
             engine.handle_timeout(t, host);
         }
+        spin.wakeup_done(events.len(), now());
     }
 }
 

@@ -36,6 +36,7 @@ pub mod procnet;
 pub mod qemu;
 pub mod seccomp;
 pub mod sockopts;
+pub mod spin;
 #[allow(unsafe_code)]
 mod sys;
 pub mod tap;
