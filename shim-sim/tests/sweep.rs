@@ -191,3 +191,15 @@ fn checks_catch_a_sabotaged_host() {
         );
     }
 }
+
+/// Seeds that once stalled: a socket with a few hundred bytes of send space left a
+/// window below one unit of our window scale, advertised as 0, and no re-check was
+/// scheduled because it was still above the guest's (small) MSS.
+#[test]
+fn seeds_with_a_window_below_one_scale_unit_complete() {
+    for seed in [63_360, 100_377] {
+        if let Err(f) = sweep(seed, &SweepOptions::for_seed(seed)) {
+            panic!("{f}");
+        }
+    }
+}

@@ -150,7 +150,7 @@ fn send_control<H: Host>(e: &mut Engine<'_>, key: &FlowKey, h: &Header, host: &m
 /// request/response exchange then asks once per many thousand transactions instead
 /// of with every segment it sends to the guest.
 fn window_for<H: Host>(c: &mut TcpConn, host: &mut H) -> u16 {
-    let floor = (c.window_queried / 2).max(u32::from(c.guest_mss));
+    let floor = (c.window_queried / 2).max(smallest_useful_window(c));
     if c.window_queried == 0 || c.window_to_guest < floor {
         if let Some(info) = tcp_info(c.sock, host) {
             c.window_to_guest = info.send_space.min(conn::MAX_WINDOW);
@@ -158,6 +158,13 @@ fn window_for<H: Host>(c: &mut TcpConn, host: &mut H) -> u16 {
         }
     }
     (c.window_to_guest >> c.our_wscale).min(u32::from(u16::MAX)) as u16
+}
+
+/// Below this much send space the window we advertise is no use to the guest: less
+/// than one of its segments, or less than one unit of our window scale (which
+/// advertises as 0, RFC 7323 §2.3).
+fn smallest_useful_window(c: &TcpConn) -> u32 {
+    u32::from(c.guest_mss).max(1 << c.our_wscale)
 }
 
 fn tcp_info<H: Host>(sock: SockRef, host: &mut H) -> Option<TcpInfo> {
@@ -178,7 +185,7 @@ fn send_ack<H: Host>(
 ) {
     c.ack_due = false;
     let window = window_for(c, host);
-    c.window_recheck = if c.window_to_guest < u32::from(c.guest_mss) && !c.guest_fin {
+    c.window_recheck = if c.window_to_guest < smallest_useful_window(c) && !c.guest_fin {
         Some(now + WINDOW_RECHECK)
     } else {
         None
