@@ -121,7 +121,7 @@ pub struct TcpConn {
     /// writability for a buffer that drained without a failed send).
     pub window_recheck: Option<Instant>,
     /// The socket is registered with the shim for all its readiness
-    /// ([`super::host::watch`]).
+    /// (`host::watch`).
     pub registered: bool,
     /// An ACK for in-order data is queued for the end of this batch
     /// ([`crate::Engine::flush`]).

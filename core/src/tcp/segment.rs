@@ -24,7 +24,7 @@ pub const HEADER_LEN: usize = 20;
 /// Offset of the checksum field in the TCP header.
 pub const CHECKSUM_AT: usize = 16;
 
-/// How [`write`] fills the TCP checksum.
+/// How [`write()`] fills the TCP checksum.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Checksum {
     /// The complete checksum (RFC 9293 §3.1).
@@ -100,7 +100,7 @@ pub fn write(
     write_with(out, link, key, h, payload_len, Checksum::Full)
 }
 
-/// [`write`], with the TCP checksum filled as `checksum` says.
+/// [`write()`], with the TCP checksum filled as `checksum` says.
 pub fn write_with(
     out: &mut [u8],
     link: Link,
