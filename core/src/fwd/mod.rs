@@ -16,6 +16,7 @@ pub use portset::PortSet;
 
 use crate::config::Config;
 use crate::engine::GuestState;
+use crate::io::{Family, Namespace};
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 /// Most port ranges per direction and protocol (an exclusion splits a range in two).
@@ -279,6 +280,46 @@ pub fn guest_destination(config: &Config, guest: &GuestState, source: IpAddr) ->
             .map(IpAddr::V6)
         }
     }
+}
+
+/// Where the sockets of one forwarded port are bound (the same for TCP listeners and
+/// UDP forwarding sockets), and in which namespace: inbound binds `bind_addr`, or one
+/// dual-stack wildcard socket when both families are enabled (else one per family,
+/// passt-reference §1.5); outbound binds the namespace's 127.0.0.1 and ::1. Each entry
+/// is (family, address, dual-stack).
+pub(crate) fn port_binds(
+    config: &Config,
+    direction: crate::tcp::Direction,
+    bind_addr: Option<IpAddr>,
+) -> (heapless::Vec<(Family, IpAddr, bool), 2>, Namespace) {
+    use crate::tcp::Direction;
+    let v4 = config.ipv4.is_some();
+    let v6 = config.ipv6.is_some();
+    let mut binds = heapless::Vec::new();
+    match (direction, bind_addr) {
+        (Direction::Outbound, _) => {
+            if v4 {
+                let _ = binds.push((Family::V4, IpAddr::V4(Ipv4Addr::LOCALHOST), false));
+            }
+            if v6 {
+                let _ = binds.push((Family::V6, IpAddr::V6(Ipv6Addr::LOCALHOST), false));
+            }
+        }
+        (Direction::Inbound, Some(a)) => {
+            let _ = binds.push((Family::of(&a), a, false));
+        }
+        (Direction::Inbound, None) if v6 => {
+            let _ = binds.push((Family::V6, IpAddr::V6(Ipv6Addr::UNSPECIFIED), v4));
+        }
+        (Direction::Inbound, None) => {
+            let _ = binds.push((Family::V4, IpAddr::V4(Ipv4Addr::UNSPECIFIED), false));
+        }
+    }
+    let ns = match direction {
+        Direction::Inbound => Namespace::Host,
+        Direction::Outbound => Namespace::Guest,
+    };
+    (binds, ns)
 }
 
 #[cfg(test)]

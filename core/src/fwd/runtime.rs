@@ -75,11 +75,26 @@ impl<'a> Engine<'a> {
         host: &mut H,
     ) -> Result<usize, ChangeError> {
         self.changeable(transport, direction)?;
-        let removed = match transport {
-            Transport::Udp => crate::udp::remove_ranges(self, direction, old, host),
-            _ => crate::tcp::remove_ranges(self, direction, old, host),
+        let live = || old.ranges.iter().filter(|r| !r.is_vacant());
+        let position = |e: &Engine<'_>, r: &PortRange| {
+            e.forwards(transport, direction)
+                .and_then(|(table, _)| table.position(r))
         };
-        removed.map_err(|i| ChangeError::NotFound(old.ranges[i].clone()))
+        // All or nothing: every range must be forwarded before any is removed.
+        if let Some(missing) = live().find(|r| position(self, r).is_none()) {
+            return Err(ChangeError::NotFound(missing.clone()));
+        }
+        let mut removed = 0;
+        for r in live() {
+            if let Some(i) = position(self, r) {
+                match transport {
+                    Transport::Udp => crate::udp::close_range(self, direction, i, host),
+                    _ => crate::tcp::close_range(self, direction, i, host),
+                }
+                removed += 1;
+            }
+        }
+        Ok(removed)
     }
 
     /// The forwarded ranges of `transport`/`direction` (vacant slots included), and

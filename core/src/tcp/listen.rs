@@ -87,10 +87,8 @@ fn decode(e: &Engine<'_>, sock: SockRef) -> Option<(Direction, u16, u16, Option<
 /// Range index naming listeners bound by `auto` forwarding (mapping to the same port).
 const AUTO_RANGE: usize = 0x3fff;
 
-/// Open, bind and listen on `port` for `direction`: inbound binds `bind_addr`, or one
-/// dual-stack wildcard socket when both families are enabled (else one per family,
-/// passt-reference §1.5); outbound binds the namespace's 127.0.0.1 and ::1. Returns how
-/// many sockets were opened.
+/// Open, bind and listen on `port` for `direction`, at the addresses
+/// [`crate::fwd::port_binds`] names. Returns how many sockets were opened.
 fn open_port<H: Host>(
     e: &mut Engine<'_>,
     direction: Direction,
@@ -99,32 +97,7 @@ fn open_port<H: Host>(
     bind_addr: Option<IpAddr>,
     host: &mut H,
 ) -> Result<usize, ListenError> {
-    let v4 = e.config.ipv4.is_some();
-    let v6 = e.config.ipv6.is_some();
-    let mut binds: heapless::Vec<(Family, IpAddr, bool), 2> = heapless::Vec::new();
-    match (direction, bind_addr) {
-        (Direction::Outbound, _) => {
-            if v4 {
-                let _ = binds.push((Family::V4, IpAddr::V4(Ipv4Addr::LOCALHOST), false));
-            }
-            if v6 {
-                let _ = binds.push((Family::V6, IpAddr::V6(Ipv6Addr::LOCALHOST), false));
-            }
-        }
-        (Direction::Inbound, Some(a)) => {
-            let _ = binds.push((Family::of(&a), a, false));
-        }
-        (Direction::Inbound, None) if v6 => {
-            let _ = binds.push((Family::V6, IpAddr::V6(Ipv6Addr::UNSPECIFIED), v4));
-        }
-        (Direction::Inbound, None) => {
-            let _ = binds.push((Family::V4, IpAddr::V4(Ipv4Addr::UNSPECIFIED), false));
-        }
-    }
-    let ns = match direction {
-        Direction::Inbound => Namespace::Host,
-        Direction::Outbound => Namespace::Guest,
-    };
+    let (binds, ns) = crate::fwd::port_binds(&e.config, direction, bind_addr);
     let mut opened = 0;
     for (family, addr, dual_stack) in binds {
         let sock = listener_sock(direction, range, family, port);
@@ -247,38 +220,13 @@ pub(crate) enum AddError {
     TableFull,
 }
 
-/// Run-time forwarding: remove the ranges of `old` (each must equal a live range of
-/// the `direction` table) and close their listeners; connections they accepted keep
-/// running. Nothing changes if one is missing: `Err` carries its index in `old`.
-/// Returns how many ranges were removed.
-pub(crate) fn remove_ranges<H: Host>(
+/// Close the listeners of range `index` and vacate its slot.
+pub(crate) fn close_range<H: Host>(
     e: &mut Engine<'_>,
     direction: Direction,
-    old: &PortForwards,
+    index: usize,
     host: &mut H,
-) -> Result<usize, usize> {
-    let live = old
-        .ranges
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| !r.is_vacant());
-    for (n, r) in live.clone() {
-        if rules(e, direction).position(r).is_none() {
-            return Err(n);
-        }
-    }
-    let mut removed = 0;
-    for (_, r) in live {
-        if let Some(i) = rules(e, direction).position(r) {
-            close_range(e, direction, i, host);
-            removed += 1;
-        }
-    }
-    Ok(removed)
-}
-
-/// Close the listeners of range `index` and vacate its slot.
-fn close_range<H: Host>(e: &mut Engine<'_>, direction: Direction, index: usize, host: &mut H) {
+) {
     let Some(r) = rules(e, direction).ranges.get(index).cloned() else {
         return;
     };

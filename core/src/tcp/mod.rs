@@ -24,7 +24,7 @@ pub(crate) use guest::from_guest;
 pub(crate) use host::{on_socket, on_timer};
 
 pub(crate) use listen::{
-    add_ranges, remove_ranges, retry_accepts, spliced_target, start_listeners, update_auto,
+    add_ranges, close_range, retry_accepts, spliced_target, start_listeners, update_auto,
     AcceptRetry, AddError,
 };
 pub use listen::{

@@ -12,10 +12,10 @@
 use crate::config::Mode;
 use crate::engine::Engine;
 use crate::fwd::{PortForwards, PortSet};
-use crate::io::{Family, Host, Interest, Namespace, Op, OpResult, Transport};
+use crate::io::{Family, Host, Interest, Op, OpResult, Transport};
 use crate::sockref::{SockKind, SockRef};
 use crate::tcp::{Direction, ListenError};
-use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use core::net::{IpAddr, SocketAddr};
 
 /// Range index naming sockets bound by `auto` forwarding (mapping to the same port).
 pub(super) const AUTO_RANGE: usize = 0x3fff;
@@ -96,10 +96,8 @@ pub(crate) fn decode(e: &Engine<'_>, sock: SockRef) -> Option<Listener> {
     })
 }
 
-/// Open and bind the sockets of one forwarded port: inbound binds `bind_addr`, or one
-/// dual-stack wildcard socket when both families are enabled (else one per family,
-/// passt-reference §1.5); outbound binds the namespace's 127.0.0.1 and ::1. Returns how
-/// many sockets were opened.
+/// Open and bind the sockets of one forwarded port, at the addresses
+/// [`crate::fwd::port_binds`] names. Returns how many sockets were opened.
 pub(super) fn open_port<H: Host>(
     e: &mut Engine<'_>,
     direction: Direction,
@@ -108,32 +106,7 @@ pub(super) fn open_port<H: Host>(
     bind_addr: Option<IpAddr>,
     host: &mut H,
 ) -> Result<usize, ListenError> {
-    let v4 = e.config.ipv4.is_some();
-    let v6 = e.config.ipv6.is_some();
-    let mut binds: heapless::Vec<(Family, IpAddr, bool), 2> = heapless::Vec::new();
-    match (direction, bind_addr) {
-        (Direction::Outbound, _) => {
-            if v4 {
-                let _ = binds.push((Family::V4, IpAddr::V4(Ipv4Addr::LOCALHOST), false));
-            }
-            if v6 {
-                let _ = binds.push((Family::V6, IpAddr::V6(Ipv6Addr::LOCALHOST), false));
-            }
-        }
-        (Direction::Inbound, Some(a)) => {
-            let _ = binds.push((Family::of(&a), a, false));
-        }
-        (Direction::Inbound, None) if v6 => {
-            let _ = binds.push((Family::V6, IpAddr::V6(Ipv6Addr::UNSPECIFIED), v4));
-        }
-        (Direction::Inbound, None) => {
-            let _ = binds.push((Family::V4, IpAddr::V4(Ipv4Addr::UNSPECIFIED), false));
-        }
-    }
-    let ns = match direction {
-        Direction::Inbound => Namespace::Host,
-        Direction::Outbound => Namespace::Guest,
-    };
+    let (binds, ns) = crate::fwd::port_binds(&e.config, direction, bind_addr);
     let mut opened: heapless::Vec<SockRef, 2> = heapless::Vec::new();
     for (family, addr, dual_stack) in binds {
         let sock = listener_sock(direction, range, family, port);

@@ -29,7 +29,7 @@ pub use flow::{UdpFlow, UdpPath, IDLE_TIMEOUT};
 pub(crate) use guest::{from_guest, Datagram};
 pub(crate) use host::{on_socket, on_timer};
 pub(crate) use listen::{start_listeners, update_auto};
-pub(crate) use runtime::{add_ranges, remove_ranges};
+pub(crate) use runtime::{add_ranges, close_range};
 
 use crate::engine::{Engine, Flow};
 use crate::flow::{FlowId, FlowKey, Pif, Side};

@@ -58,38 +58,13 @@ pub(crate) fn add_ranges<H: Host>(
     Ok(opened)
 }
 
-/// Remove the ranges of `old` (each must equal a live range of the `direction`
-/// table): close their sockets and the flows that reply through them. Nothing changes
-/// if one is missing: `Err` carries its index in `old`. Returns how many ranges were
-/// removed.
-pub(crate) fn remove_ranges<H: Host>(
+/// Close the flows and sockets of range `index` and vacate its slot.
+pub(crate) fn close_range<H: Host>(
     e: &mut Engine<'_>,
     direction: Direction,
-    old: &PortForwards,
+    index: usize,
     host: &mut H,
-) -> Result<usize, usize> {
-    let live = old
-        .ranges
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| !r.is_vacant());
-    for (n, r) in live.clone() {
-        if rules(e, direction).position(r).is_none() {
-            return Err(n);
-        }
-    }
-    let mut removed = 0;
-    for (_, r) in live {
-        if let Some(i) = rules(e, direction).position(r) {
-            close_range(e, direction, i, host);
-            removed += 1;
-        }
-    }
-    Ok(removed)
-}
-
-/// Close the flows and sockets of range `index` and vacate its slot.
-fn close_range<H: Host>(e: &mut Engine<'_>, direction: Direction, index: usize, host: &mut H) {
+) {
     let Some(r) = rules(e, direction).ranges.get(index).cloned() else {
         return;
     };
