@@ -1,8 +1,8 @@
 //! Datagrams from the guest (passt-reference §4.2).
 
-use super::{destroy, is_unicast, load, sock_of, store, UdpFlow, UdpPath};
+use super::{destroy, is_unicast, load, reserve, sock_of, store, UdpFlow, UdpPath};
 use crate::engine::{Engine, Flow};
-use crate::flow::{FlowId, FlowKey, InsertError, Pif};
+use crate::flow::{FlowId, FlowKey, Pif};
 use crate::fwd;
 use crate::io::{Family, Host, HostError, Interest, Namespace, Op, OpResult, Transport};
 use crate::stats::DropReason;
@@ -62,25 +62,7 @@ fn open<H: Host>(e: &mut Engine<'_>, now: Instant, key: FlowKey, host: &mut H) -
         e.stats.record_drop(DropReason::BadAddress);
         return None;
     }
-    let placeholder = UdpFlow {
-        path: UdpPath::Socket(sock_of(FlowId {
-            slot: 0,
-            generation: 0,
-        })),
-        last_activity: now,
-    };
-    let id = match e.flows.insert(Flow::Udp(placeholder), [Some(key), None]) {
-        Ok(id) => id,
-        Err(InsertError::Full) => {
-            // A full table refuses politely: the datagram is lost, and counted.
-            e.stats.record_drop(DropReason::FlowTableFull);
-            return None;
-        }
-        Err(_) => {
-            e.stats.record_drop(DropReason::BadAddress);
-            return None;
-        }
-    };
+    let id = reserve(e, now, key)?;
     let sock = sock_of(id);
     let f = UdpFlow {
         path: UdpPath::Socket(sock),

@@ -32,11 +32,12 @@ pub(crate) use listen::{start_listeners, update_auto};
 pub(crate) use runtime::{add_ranges, close_range};
 
 use crate::engine::{Engine, Flow};
-use crate::flow::{FlowId, FlowKey, Pif, Side};
+use crate::flow::{FlowId, FlowKey, InsertError, Pif, Side};
 use crate::frame::{self, Link};
 use crate::io::{Host, Op};
 use crate::sockref::{SockKind, SockRef};
 use crate::stats::DropReason;
+use crate::time::Instant;
 use crate::wire::{put_u16, udp, IpProtocol};
 use core::net::IpAddr;
 
@@ -109,6 +110,29 @@ fn load(e: &Engine<'_>, id: FlowId) -> Option<(FlowKey, UdpFlow)> {
         .iter()
         .find_map(|s| e.flows.key(id, *s).filter(|k| k.pif == Pif::Tap))?;
     Some((*key, *f))
+}
+
+/// Take a flow slot for `key` (its record is filled in once its socket is open): a
+/// full table refuses politely — the datagram is lost, and counted.
+fn reserve(e: &mut Engine<'_>, now: Instant, key: FlowKey) -> Option<FlowId> {
+    let placeholder = UdpFlow {
+        path: UdpPath::Socket(sock_of(FlowId {
+            slot: 0,
+            generation: 0,
+        })),
+        last_activity: now,
+    };
+    match e.flows.insert(Flow::Udp(placeholder), [Some(key), None]) {
+        Ok(id) => Some(id),
+        Err(InsertError::Full) => {
+            e.stats.record_drop(DropReason::FlowTableFull);
+            None
+        }
+        Err(_) => {
+            e.stats.record_drop(DropReason::BadAddress);
+            None
+        }
+    }
 }
 
 /// Write a flow record back and fold its deadline into the engine's.

@@ -12,9 +12,9 @@
 //! Replies to the target socket go back out the forwarded port's socket to the sender.
 
 use super::listen::Listener;
-use super::{destroy, sock_of, store, UdpFlow, UdpPath, MAX_DATAGRAMS_PER_EVENT};
+use super::{destroy, reserve, sock_of, store, UdpFlow, UdpPath, MAX_DATAGRAMS_PER_EVENT};
 use crate::engine::{Engine, Flow};
-use crate::flow::{FlowId, FlowKey, InsertError};
+use crate::flow::{FlowId, FlowKey};
 use crate::io::{Family, Host, HostError, Interest, Namespace, Op, OpResult};
 use crate::sockref::SockRef;
 use crate::stats::DropReason;
@@ -62,24 +62,7 @@ pub(crate) fn open<H: Host>(
     (ns, to): (Namespace, SocketAddr),
     host: &mut H,
 ) -> Option<FlowId> {
-    let placeholder = UdpFlow {
-        path: UdpPath::Socket(sock_of(FlowId {
-            slot: 0,
-            generation: 0,
-        })),
-        last_activity: now,
-    };
-    let id = match e.flows.insert(Flow::Udp(placeholder), [Some(key), None]) {
-        Ok(id) => id,
-        Err(InsertError::Full) => {
-            e.stats.record_drop(DropReason::FlowTableFull);
-            return None;
-        }
-        Err(_) => {
-            e.stats.record_drop(DropReason::BadAddress);
-            return None;
-        }
-    };
+    let id = reserve(e, now, key)?;
     let target = sock_of(id);
     let f = UdpFlow {
         path: UdpPath::Spliced {
