@@ -10,7 +10,7 @@ use lab::{
     expect_success, netcheck_sh, output_within, pasta, pasta_sh, stdout, Lab, GATEWAY_V4, HOST_V4,
     HOST_V6, REMOTE_V4, REMOTE_V6,
 };
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 use std::time::Duration;
 
 fn stderr(o: &Output) -> String {
@@ -76,37 +76,22 @@ fn udp_forwarded_port_reaches_a_server_in_the_namespace() {
         ready.display(),
         netcheck_sh("udp-echo-server :: 9084")
     );
-    lab::open_tun_device();
-    let mut cmd = lab.in_host_unprivileged(pasta());
-    cmd.args(["-u", "8084:9084", "--config-net", "--", "sh", "-c", &script]);
-    let mut pasta_child = cmd.stdout(Stdio::null()).spawn().unwrap();
-    let start = std::time::Instant::now();
-    while !ready.exists() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "server in the namespace did not start"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let check = |mut c: Command, expect: &str| {
-        let out = output_within(&mut c, Duration::from_secs(20));
-        assert_eq!(stdout(&out), expect, "stderr: {}", stderr(&out));
-    };
+    let mut pasta_child = lab::pasta_with_ns_server(&lab, &["-u", "8084:9084"], &script, &ready);
     for (addr, name) in [("127.0.0.1", "lo4"), ("::1", "lo6"), (HOST_V4, "host4")] {
         let mut c = lab.in_host("/usr/bin/python3");
         c.arg(lab::netcheck())
             .args(["udp-echo", addr, "8084", name]);
-        check(c, name);
+        lab::expect_output(c, name);
     }
     for (addr, name) in [(HOST_V4, "remote4"), (HOST_V6, "remote6")] {
         let mut c = lab.in_remote("/usr/bin/python3");
         c.arg(lab::netcheck())
             .args(["udp-echo", addr, "8084", name]);
-        check(c, name);
+        lab::expect_output(c, name);
     }
     let mut c = lab.in_remote("/usr/bin/python3");
     c.arg(lab::netcheck()).args(["udp-zero", HOST_V4, "8084"]);
-    check(c, "zero ok\n");
+    lab::expect_output(c, "zero ok\n");
     let _ = pasta_child.kill();
     let _ = pasta_child.wait();
 }

@@ -414,3 +414,34 @@ pub fn expect_success(o: &Output) -> String {
 pub fn netcheck_sh(args: &str) -> String {
     format!("/usr/bin/python3 {} {args}", netcheck().display())
 }
+
+/// Start pasta (unprivileged, `--config-net`, with `opts`) around `sh -c script`, whose
+/// server in the namespace creates `ready` once it listens; wait (10 s at most) until it
+/// does. The caller ends the returned pasta.
+pub fn pasta_with_ns_server(lab: &Lab, opts: &[&str], script: &str, ready: &Path) -> Child {
+    open_tun_device();
+    let mut cmd = lab.in_host_unprivileged(pasta());
+    cmd.args(opts)
+        .args(["--config-net", "--", "sh", "-c", script]);
+    let child = cmd.stdout(Stdio::null()).spawn().expect("spawn pasta");
+    let start = Instant::now();
+    while !ready.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "server in the namespace did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
+}
+
+/// Run `cmd` (20 s at most) and check that it printed exactly `expect`.
+pub fn expect_output(mut cmd: Command, expect: &str) {
+    let out = output_within(&mut cmd, Duration::from_secs(20));
+    assert_eq!(
+        stdout(&out),
+        expect,
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
