@@ -329,6 +329,9 @@ pub fn engine_config(
     } else {
         c.ipv6.map(|v| v.gateway)
     });
+    // The router our advertisements announce is the host too, unless told otherwise.
+    c.nat.map_our_link_local = !opts.no_map_gw && opts.map_host_loopback.v6.is_none();
+    c.nat.host_link_scope = template.v6.as_ref().map_or(0, |t| t.ifindex);
     c.nat.map_guest_addr_v4 = opts.map_guest_addr.v4;
     c.nat.map_guest_addr_v6 = opts.map_guest_addr.v6;
 
@@ -708,6 +711,38 @@ mod tests {
             c.dns_forward,
             DnsForward::default(),
             "-D none: no forwarding"
+        );
+    }
+
+    #[test]
+    fn our_link_local_means_the_host_unless_the_gateway_mapping_is_off() {
+        let mut t = template();
+        let mut v6 = synthetic_template(
+            "2001:db8:1::2".parse().unwrap(),
+            64,
+            "2001:db8:1::1".parse().unwrap(),
+        );
+        v6.ifindex = 3;
+        v6.link_local = Some("fe80::10".parse().unwrap());
+        t.v6 = Some(v6);
+        let c = engine_config(&options(Mode::Pasta, &[]), &t, &Resolv::default()).unwrap();
+        assert!(c.nat.map_our_link_local);
+        assert_eq!(
+            c.nat.host_link_scope, 3,
+            "the template's index scopes fe80::/10"
+        );
+        assert_eq!(
+            passt_core::fwd::target_from_guest(&c, "[fe80::10]:22".parse().unwrap()),
+            "[::1]:22".parse().unwrap()
+        );
+        let o = options(Mode::Pasta, &["--no-map-gw"]);
+        let c = engine_config(&o, &t, &Resolv::default()).unwrap();
+        assert!(!c.nat.map_our_link_local);
+        let o = options(Mode::Pasta, &["--map-host-loopback", "fd00::1"]);
+        let c = engine_config(&o, &t, &Resolv::default()).unwrap();
+        assert!(
+            !c.nat.map_our_link_local,
+            "the given stand-in replaces ours"
         );
     }
 

@@ -6,7 +6,8 @@
 //! - [`Nat`]: the address mapping of passt-reference §5. The guest shares the host's
 //!   addresses, so the host itself is reached through stand-ins: the gateway address
 //!   (`--map-host-loopback`) means the host's loopback, and `--map-guest-addr` means the
-//!   host's own address.
+//!   host's own address. Our link-local address, the router our advertisements
+//!   announce, means the host's loopback as the gateway does.
 
 pub mod portset;
 pub mod runtime;
@@ -17,7 +18,7 @@ pub use portset::PortSet;
 use crate::config::Config;
 use crate::engine::GuestState;
 use crate::io::{Family, Namespace};
-use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 
 /// Most port ranges per direction and protocol (an exclusion splits a range in two).
 pub const MAX_PORT_RANGES: usize = 128;
@@ -147,6 +148,14 @@ pub struct Nat {
     pub map_guest_addr_v4: Option<Ipv4Addr>,
     /// Guest-side IPv6 address meaning "the host's own address".
     pub map_guest_addr_v6: Option<Ipv6Addr>,
+    /// Our link-local address (the default router of a guest configured by our router
+    /// advertisements) also means the host's ::1. Set with the default gateway mapping:
+    /// a guest routing by SLAAC then reaches the host as one routing by the configured
+    /// gateway does, whether or not the host's gateway is itself link-local.
+    pub map_our_link_local: bool,
+    /// Interface index used as the scope of IPv6 link-local destinations on the host
+    /// side (the template interface, passt-reference §5.2); 0 when there is none.
+    pub host_link_scope: u32,
 }
 
 /// DNS ports redirected by `--dns-forward` (passt-reference §5.2 rule 1): DNS (RFC 1035
@@ -183,15 +192,29 @@ pub fn target_from_guest(config: &Config, dst: SocketAddr) -> SocketAddr {
             return SocketAddr::new(host, dst.port());
         }
     }
-    SocketAddr::new(target_addr_from_guest(config, dst.ip()), dst.port())
+    host_sockaddr(config, target_addr_from_guest(config, dst.ip()), dst.port())
+}
+
+/// The host-side socket address of `ip`, `port`: an IPv6 link-local address needs a
+/// scope before the host's kernel can route it, and gets the template interface
+/// ([`Nat::host_link_scope`]).
+pub fn host_sockaddr(config: &Config, ip: IpAddr, port: u16) -> SocketAddr {
+    match ip {
+        IpAddr::V6(a) if a.is_unicast_link_local() => {
+            SocketAddr::V6(SocketAddrV6::new(a, port, 0, config.nat.host_link_scope))
+        }
+        ip => SocketAddr::new(ip, port),
+    }
 }
 
 /// Where traffic the guest sends to `dst` goes on the host, by address alone
 /// (passt-reference §5.2 rules 2–4; ICMP uses this): the host-loopback stand-in
 /// becomes loopback, the guest-address stand-in becomes the guest's (= the host's)
-/// address, anything else is unchanged.
+/// address, our link-local address becomes loopback when [`Nat::map_our_link_local`]
+/// says so, anything else is unchanged.
 pub fn target_addr_from_guest(config: &Config, dst: IpAddr) -> IpAddr {
     let nat = &config.nat;
+    let our_ll = config.ipv6.as_ref().map(|v6| v6.our_link_local);
     match dst {
         IpAddr::V4(a) if Some(a) == nat.map_host_loopback_v4 => IpAddr::V4(Ipv4Addr::LOCALHOST),
         IpAddr::V6(a) if Some(a) == nat.map_host_loopback_v6 => IpAddr::V6(Ipv6Addr::LOCALHOST),
@@ -203,6 +226,9 @@ pub fn target_addr_from_guest(config: &Config, dst: IpAddr) -> IpAddr {
             Some(v6) => IpAddr::V6(v6.addr),
             None => IpAddr::V6(a),
         },
+        IpAddr::V6(a) if nat.map_our_link_local && Some(a) == our_ll => {
+            IpAddr::V6(Ipv6Addr::LOCALHOST)
+        }
         other => other,
     }
 }

@@ -21,7 +21,7 @@ use crate::sockref::{SockKind, SockRef};
 use crate::stats::DropReason;
 use crate::time::Instant;
 use crate::wire::{checksum, icmpv4, icmpv6, put_u16, IpProtocol};
-use core::net::{IpAddr, SocketAddr};
+use core::net::IpAddr;
 use core::time::Duration;
 
 /// An echo flow with no request or reply for this long is closed (passt: 60 s).
@@ -171,7 +171,7 @@ pub(crate) fn from_guest<H: Host>(
     match host.exec(Op::SendTo {
         sock: f.sock,
         data: message,
-        to: Some(SocketAddr::new(f.target, 0)),
+        to: Some(fwd::host_sockaddr(&e.config, f.target, 0)),
     }) {
         OpResult::Err(_) => e.stats.record_drop(DropReason::PingSendFailed),
         _ => e.stats.echo_requests += 1,
