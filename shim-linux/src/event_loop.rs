@@ -184,6 +184,7 @@ fn serve<G: GuestSource>(
     let mut drops = DropWatch::new(engine.stats());
     let mut events: Vec<epoll::Event> = Vec::with_capacity(64);
     let mut frame = vec![0u8; FRAME_BUFFER];
+    let mut splice_again = host.splice_again_list();
     let mut last_tick = now();
     let mut spin = Spin::new(last_tick);
     // Everything the loop needs exists now: from here on it must not allocate.
@@ -201,8 +202,9 @@ fn serve<G: GuestSource>(
             .poll_timeout()
             .map_or(MAX_SLEEP, |d| (d - t).min(MAX_SLEEP))
             .min(next_tick);
-        // Datagrams read ahead and not yet taken: only a look at what else is ready.
-        let sleep = if host.held_datagrams().is_some() {
+        // Datagrams read ahead and not yet taken, or a spliced connection waiting for
+        // another turn: only a look at what else is ready.
+        let sleep = if host.held_datagrams().is_some() || host.splice_pending() {
             Duration::ZERO
         } else {
             // Shortly after light traffic: only a look, no sleep (crate::spin).
@@ -301,6 +303,17 @@ fn serve<G: GuestSource>(
                 // rather than spin.
                 host.discard_held();
             }
+        }
+        // Spliced connections that stopped at their round limit with data left: their
+        // sockets will not be reported again, so report them readable (one turn each
+        // per loop, so no connection starves the others).
+        host.take_splice_again(&mut splice_again);
+        for &sock in &splice_again {
+            let readiness = Readiness {
+                readable: true,
+                ..Readiness::default()
+            };
+            engine.handle_event(t, Event::Socket { sock, readiness }, host);
         }
         engine.flush(t, host);
         if engine.poll_timeout().is_some_and(|d| d <= t) {

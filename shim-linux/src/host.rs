@@ -111,6 +111,10 @@ pub struct LinuxHost<G: GuestLink> {
     pub relay_lost: u64,
     /// `SO_SNDBUF` of a tuned connection socket, once one was asked.
     tuned_sndbuf: Option<usize>,
+    /// Spliced sources left with data to move when their `Op::Splice` ran out of
+    /// rounds: epoll (edge-triggered) will not report them again, so the event loop
+    /// does ([`LinuxHost::take_splice_again`]). Room for every socket is reserved.
+    splice_again: Vec<SockRef>,
 }
 
 /// The warning printed the first time the host refuses a ping socket.
@@ -176,7 +180,28 @@ impl<G: GuestLink> LinuxHost<G> {
             batch: crate::dgram::Batch::new(),
             relay_lost: 0,
             tuned_sndbuf: None,
+            splice_again: Vec::with_capacity(2 * flows),
         })
+    }
+
+    /// Whether a spliced connection waits for another turn ([`Op::Splice`] stopped at
+    /// its round limit with data still to move).
+    pub fn splice_pending(&self) -> bool {
+        !self.splice_again.is_empty()
+    }
+
+    /// An empty list with the room [`LinuxHost::take_splice_again`] needs: made
+    /// before the event loop starts, it never grows.
+    pub fn splice_again_list(&self) -> Vec<SockRef> {
+        Vec::with_capacity(self.splice_again.capacity())
+    }
+
+    /// Move the spliced sources waiting for another turn into `into` (emptied first;
+    /// made by [`LinuxHost::splice_again_list`], so that neither list ever grows).
+    /// The caller reports each readable to the engine.
+    pub fn take_splice_again(&mut self, into: &mut Vec<SockRef>) {
+        into.clear();
+        std::mem::swap(into, &mut self.splice_again);
     }
 
     /// The epoll descriptor every socket is registered with.
@@ -589,6 +614,9 @@ impl<G: GuestLink> LinuxHost<G> {
         };
         let flags = rustix::pipe::SpliceFlags::MOVE | rustix::pipe::SpliceFlags::NONBLOCK;
         let mut out = Spliced::default();
+        // Whether the source said "nothing more for now" (would block, or end of
+        // stream); if the rounds run out first, it must get another turn.
+        let mut source_done = false;
         for _ in 0..SPLICE_ROUNDS {
             while pipe.pending > 0 {
                 match rustix::pipe::splice(&pipe.read, None, &dst.fd, None, pipe.pending, flags) {
@@ -606,6 +634,7 @@ impl<G: GuestLink> LinuxHost<G> {
                 }
             }
             if pipe.eof {
+                source_done = true;
                 break;
             }
             match rustix::pipe::splice(&src.fd, None, &pipe.write, None, PIPE_SIZE, flags) {
@@ -614,12 +643,20 @@ impl<G: GuestLink> LinuxHost<G> {
                     pipe.pending += n;
                     out.read += n;
                 }
-                Err(Errno::AGAIN) => break,
+                Err(Errno::AGAIN) => {
+                    source_done = true;
+                    break;
+                }
                 Err(e) => return OpResult::Err(host_error(e)),
             }
         }
         out.pending = pipe.pending;
         out.eof = pipe.eof && pipe.pending == 0;
+        if !source_done && !self.splice_again.contains(&from) {
+            // Edge-triggered epoll reported this source once; what it still holds
+            // (and what waits in the pipe) moves on the loop's next turn.
+            self.splice_again.push(from);
+        }
         if out.read == 0 && out.written == 0 && !out.eof && out.pending == 0 {
             return OpResult::Err(HostError::WouldBlock);
         }
