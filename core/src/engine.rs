@@ -188,6 +188,13 @@ impl<'a> Engine<'a> {
         &self.config
     }
 
+    /// What the guest link finishes for us, learned only once it is up (a vhost-user
+    /// front end negotiates offloads when it connects): segments sent from now on use
+    /// `offload` ([`Config::offload`]).
+    pub fn set_offload(&mut self, offload: crate::config::Offload) {
+        self.config.offload = offload;
+    }
+
     /// Counters, including every drop by reason.
     pub fn stats(&self) -> &Stats {
         &self.stats

@@ -25,7 +25,7 @@ const MAX_SLEEP: Duration = Duration::from_secs(1);
 /// Most frames read from the guest per wakeup before other sources get a turn.
 const GUEST_BATCH: usize = 256;
 /// Largest frame on the guest link, its virtio-net header, plus slack.
-const FRAME_BUFFER: usize = 65_536 + crate::vnet::LEN + 256;
+const FRAME_BUFFER: usize = 65_536 + passt_virtio_net::hdr::LEN_MRG + 256;
 
 /// A frame source: the guest side of the link.
 pub trait GuestSource: GuestLink {

@@ -40,7 +40,6 @@ pub mod spin;
 #[allow(unsafe_code)]
 mod sys;
 pub mod tap;
-pub mod vnet;
 pub mod watch;
 
 pub use netlink::Netlink;

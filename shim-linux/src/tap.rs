@@ -17,11 +17,9 @@ use passt_core::io::TxOffload;
 use rustix::fs::{Mode, OFlags};
 
 use crate::sys;
-use crate::vnet::{self, VnetHdr};
+use passt_virtio_net::hdr::{self as vnet, ByteOrder, VnetHdr};
 
-/// Largest TCP payload we send in one super-frame: the IPv4 total length is 16 bits
-/// (RFC 791 §3.1), so 65535 − 20 (IPv4) − 20 (TCP), which IPv6 fits as well.
-pub const TSO_MAX_PAYLOAD: u16 = 65_495;
+pub use passt_virtio_net::features::TSO_MAX_PAYLOAD;
 
 /// An open tap device (layer 2, no packet-information prefix, non-blocking).
 #[derive(Debug)]
@@ -134,7 +132,7 @@ impl Tap {
                 checksum_partial: false,
             });
         }
-        let hdr = VnetHdr::parse(&buf[..n]).ok_or_else(|| {
+        let hdr = VnetHdr::parse(&buf[..n], ByteOrder::Native).ok_or_else(|| {
             io::Error::new(io::ErrorKind::InvalidData, "frame shorter than its header")
         })?;
         Ok(Received {
@@ -173,7 +171,7 @@ impl Tap {
     }
 
     fn write_with(&self, hdr: VnetHdr, frame: &[u8]) -> io::Result<usize> {
-        let hdr = hdr.to_bytes();
+        let hdr = hdr.to_bytes(ByteOrder::Native);
         let n = rustix::io::writev(&self.fd, &[IoSlice::new(&hdr), IoSlice::new(frame)])?;
         Ok(n.saturating_sub(vnet::LEN))
     }

@@ -1,15 +1,43 @@
-//! The virtio-net header (`struct virtio_net_hdr`, `<linux/virtio_net.h>`) that
-//! prefixes every frame on a tap opened with `IFF_VNET_HDR`: segmentation and
-//! checksum offload metadata between us and the namespace's kernel.
+//! The virtio-net header (`struct virtio_net_hdr`, virtio 1.2 §5.1.6) that prefixes
+//! every frame on a virtio-net queue and on a tap opened with `IFF_VNET_HDR`:
+//! segmentation and checksum offload metadata between the two ends.
 //!
-//! The fields are in the device's byte order: a tap without `TUNSETVNETLE`/`BE` uses
-//! the legacy virtio convention, the machine's own (`tun16_to_cpu` in
-//! drivers/net/tun.c).
+//! Its fields are in the device's byte order: little-endian for a virtio 1.0 device
+//! (`VIRTIO_F_VERSION_1`), the machine's own for a tap without `TUNSETVNETLE`/`BE`
+//! (the legacy convention, `tun16_to_cpu` in drivers/net/tun.c).
 
 use passt_core::io::TxOffload;
 
+/// The byte order of a header's 16-bit fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ByteOrder {
+    /// The machine's own (a legacy tap).
+    Native,
+    /// Little-endian (a virtio 1.0 device).
+    Little,
+}
+
+impl ByteOrder {
+    fn get(self, b: [u8; 2]) -> u16 {
+        match self {
+            ByteOrder::Native => u16::from_ne_bytes(b),
+            ByteOrder::Little => u16::from_le_bytes(b),
+        }
+    }
+
+    fn put(self, v: u16) -> [u8; 2] {
+        match self {
+            ByteOrder::Native => v.to_ne_bytes(),
+            ByteOrder::Little => v.to_le_bytes(),
+        }
+    }
+}
+
 /// Length of `struct virtio_net_hdr` (the tap's default header size).
 pub const LEN: usize = 10;
+/// Length of `struct virtio_net_hdr_mrg_rxbuf`: the header plus `num_buffers`, what a
+/// virtio 1.0 device always uses (virtio 1.2 §5.1.6).
+pub const LEN_MRG: usize = 12;
 
 /// `VIRTIO_NET_HDR_F_NEEDS_CSUM`: the checksum from `csum_start` to the end is left
 /// for the receiver, stored at `csum_start + csum_offset`.
@@ -39,10 +67,11 @@ pub struct VnetHdr {
 }
 
 impl VnetHdr {
-    /// Decode the first [`LEN`] bytes of `b`; `None` if shorter.
-    pub fn parse(b: &[u8]) -> Option<VnetHdr> {
+    /// Decode the first [`LEN`] bytes of `b` in byte order `order`; `None` if
+    /// shorter.
+    pub fn parse(b: &[u8], order: ByteOrder) -> Option<VnetHdr> {
         let b: &[u8; LEN] = b.get(..LEN)?.try_into().ok()?;
-        let u16_at = |i: usize| u16::from_ne_bytes([b[i], b[i + 1]]);
+        let u16_at = |i: usize| order.get([b[i], b[i + 1]]);
         Some(VnetHdr {
             flags: b[0],
             gso_type: b[1],
@@ -53,15 +82,23 @@ impl VnetHdr {
         })
     }
 
-    /// Encode.
-    pub fn to_bytes(self) -> [u8; LEN] {
+    /// Encode in byte order `order`.
+    pub fn to_bytes(self, order: ByteOrder) -> [u8; LEN] {
         let mut b = [0u8; LEN];
         b[0] = self.flags;
         b[1] = self.gso_type;
-        b[2..4].copy_from_slice(&self.hdr_len.to_ne_bytes());
-        b[4..6].copy_from_slice(&self.gso_size.to_ne_bytes());
-        b[6..8].copy_from_slice(&self.csum_start.to_ne_bytes());
-        b[8..10].copy_from_slice(&self.csum_offset.to_ne_bytes());
+        b[2..4].copy_from_slice(&order.put(self.hdr_len));
+        b[4..6].copy_from_slice(&order.put(self.gso_size));
+        b[6..8].copy_from_slice(&order.put(self.csum_start));
+        b[8..10].copy_from_slice(&order.put(self.csum_offset));
+        b
+    }
+
+    /// Encode as a virtio 1.0 device does, with `num_buffers` (little-endian).
+    pub fn to_mrg_bytes(self, num_buffers: u16) -> [u8; LEN_MRG] {
+        let mut b = [0u8; LEN_MRG];
+        b[..LEN].copy_from_slice(&self.to_bytes(ByteOrder::Little));
+        b[LEN..].copy_from_slice(&num_buffers.to_le_bytes());
         b
     }
 
@@ -121,8 +158,17 @@ mod tests {
             csum_start: 54,
             csum_offset: 16,
         };
-        assert_eq!(VnetHdr::parse(&h.to_bytes()), Some(h));
-        assert_eq!(VnetHdr::parse(&[0; LEN - 1]), None);
+        for order in [ByteOrder::Native, ByteOrder::Little] {
+            assert_eq!(VnetHdr::parse(&h.to_bytes(order), order), Some(h));
+        }
+        assert_eq!(VnetHdr::parse(&[0; LEN - 1], ByteOrder::Native), None);
+        let mrg = h.to_mrg_bytes(3);
+        assert_eq!(
+            &mrg[2..4],
+            &86u16.to_le_bytes(),
+            "virtio 1.0 is little-endian"
+        );
+        assert_eq!(&mrg[LEN..], &[3, 0]);
         assert!(h.checksum_partial());
         assert!(!VnetHdr::default().checksum_partial());
     }
