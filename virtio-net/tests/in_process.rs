@@ -333,9 +333,7 @@ fn next(vmm: &mut Vmm) -> Result<Option<usize>, TxError> {
 
 #[test]
 fn hostile_transmit_chains_are_errors_never_crashes() {
-    use virtio_bindings::virtio_ring::{
-        VRING_DESC_F_INDIRECT, VRING_DESC_F_NEXT, VRING_DESC_F_WRITE,
-    };
+    use virtio_bindings::virtio_ring::{VRING_DESC_F_INDIRECT, VRING_DESC_F_NEXT};
     const NEXT: u16 = VRING_DESC_F_NEXT as u16;
     let buf = TX_BUFS;
 
