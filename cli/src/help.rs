@@ -41,9 +41,9 @@ pub fn describe(key: Key, mode: Mode) -> (&'static str, &'static str) {
         Key::Help => ("", "Show this help and exit"),
         Key::Version => ("", "Show the version and exit"),
         Key::Socket => ("PATH", "UNIX socket path (default: /tmp/passt_N.socket)"),
-        Key::VhostUser => ("", "Refused: vhost-user is not implemented"),
+        Key::VhostUser => ("", "Serve qemu as a vhost-user back end (shared memory)"),
         Key::PrintCapabilities => ("", "Print vhost-user back-end capabilities and exit"),
-        Key::RepairPath => ("PATH", "'none' only: migration needs vhost-user"),
+        Key::RepairPath => ("PATH", "'none' only: migration is not supported"),
         Key::Fd if pasta => (
             "FD",
             "Use this pre-opened tap file descriptor; implies --one-off: exit (1) when the tap goes away",

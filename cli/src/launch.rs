@@ -157,14 +157,8 @@ fn run(opts: Options, specs: ForwardSpecs) -> Result<i32, String> {
         let file = std::fs::File::create(&path).map_err(|e| format!("PASST_ALLOC_REPORT: {e}"))?;
         passt_shim_linux::alloc_count::report_to(file);
     }
-    if opts.vhost_user {
-        return Err("--vhost-user is not supported by this build".into());
-    }
     if let Some(RepairPath::Path(_)) = opts.repair_path {
-        return Err(
-            "--repair-path: TCP migration needs --vhost-user, which this build doesn't support"
-                .into(),
-        );
+        return Err("--repair-path: TCP migration is not supported by this build".into());
     }
     if opts.mode == Mode::Passt && opts.control_socket.is_some() {
         return Err("The control socket (-c) is served by pasta only in this build".into());
@@ -581,11 +575,20 @@ fn run_passt(
     };
     if let Listen::Socket { path, .. } = &listen {
         log_info!("UNIX domain socket bound at {}", path.display());
-        log_info!(
-            "You can now start qemu (>= 7.2, with commit 13c6be96618c): kvm ... -device \
-             virtio-net-pci,netdev=s -netdev stream,id=s,server=off,addr.type=unix,addr.path={}",
-            path.display()
-        );
+        if opts.vhost_user {
+            log_info!(
+                "You can start qemu with: kvm ... -chardev socket,id=chr0,path={} -netdev \
+                 vhost-user,id=netdev0,chardev=chr0 -device virtio-net,netdev=netdev0 -object \
+                 memory-backend-memfd,id=memfd0,share=on,size=$RAMSIZE -numa node,memdev=memfd0",
+                path.display()
+            );
+        } else {
+            log_info!(
+                "You can now start qemu (>= 7.2, with commit 13c6be96618c): kvm ... -device \
+                 virtio-net-pci,netdev=s -netdev stream,id=s,server=off,addr.type=unix,addr.path={}",
+                path.display()
+            );
+        }
     }
     let plan = PasstPlan {
         engine: config,
@@ -597,6 +600,7 @@ fn run_passt(
         pcap: opts.pcap.clone(),
         specs,
         sockets: socket_policy(&opts)?,
+        vhost_user: opts.vhost_user,
     };
     passt::run(plan, listen).map_err(|e| e.to_string())
 }

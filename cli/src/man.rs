@@ -145,10 +145,9 @@ pub fn man_page(mode: Mode) -> String {
     if mode == Mode::Passt {
         m.push_str(".SH NOT SUPPORTED\n");
         m.push_str(
-        "\\fB\\-\\-vhost\\-user\\fR is refused at start: the vhost-user back-end (shared guest \
-         memory, virtqueues) is not implemented; qemu's stream socket (\\fB\\-s\\fR) is. \
-         \\fB\\-\\-repair\\-path\\fR \\fBnone\\fR is accepted; a path is refused, since \
-         TCP migration through passt-repair works with vhost-user only.\n",
+            "\\fB\\-\\-repair\\-path\\fR \\fBnone\\fR is accepted; a path is refused: TCP \
+         migration through passt-repair (and vhost-user's device state transfer) is not \
+         implemented.\n",
         );
     }
     m.push_str(".SH LOGGING\n");

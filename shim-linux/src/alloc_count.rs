@@ -3,16 +3,42 @@
 //! as their global allocator; [`mark_initialised`] snapshots the count when set-up ends;
 //! [`after_initialisation`] tells how many allocations happened since.
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
 static AT_INIT: AtomicU64 = AtomicU64::new(u64::MAX);
+static CONTROL_PLANE_ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// Inside [`control_plane`] (no destructor: safe to read from the allocator).
+    static IN_CONTROL_PLANE: Cell<bool> = const { Cell::new(false) };
+}
 
 pub use crate::sys::CountingAllocator;
 
 /// Count one allocation (called by [`CountingAllocator`]).
 pub(crate) fn count() {
-    ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+    if IN_CONTROL_PLANE.with(Cell::get) {
+        CONTROL_PLANE_ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+    } else {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Run `f`, counting what it allocates as the control plane's, not the event loop's:
+/// a vhost-user front end's set-up requests (memory table, rings) are parsed by the
+/// `vhost` crate, which allocates for each; frames never go through here.
+pub fn control_plane<R>(f: impl FnOnce() -> R) -> R {
+    IN_CONTROL_PLANE.with(|c| c.set(true));
+    let r = f();
+    IN_CONTROL_PLANE.with(|c| c.set(false));
+    r
+}
+
+/// Allocations made inside [`control_plane`].
+pub fn control_plane_total() -> u64 {
+    CONTROL_PLANE_ALLOCATIONS.load(Ordering::Relaxed)
 }
 
 /// Allocations so far.
@@ -39,13 +65,20 @@ pub fn report_to(file: std::fs::File) {
     let _ = REPORT.set(file);
 }
 
-/// Write `allocations_after_init N` to the report file, if one was set.
+/// Write `allocations_after_init N` (and the control plane's count) to the report
+/// file, if one was set.
 pub fn write_report() {
     use std::io::Write;
     if let (Some(mut f), Some(n)) = (REPORT.get(), after_initialisation()) {
-        let mut line = [0u8; 64];
+        let mut line = [0u8; 96];
         let mut cursor = std::io::Cursor::new(&mut line[..]);
-        if writeln!(cursor, "allocations_after_init {n}").is_ok() {
+        let control = control_plane_total();
+        if writeln!(
+            cursor,
+            "allocations_after_init {n}\ncontrol_plane_allocations {control}"
+        )
+        .is_ok()
+        {
             let len = cursor.position() as usize;
             let _ = f.write_all(&line[..len]);
         }

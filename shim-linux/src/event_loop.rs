@@ -47,6 +47,16 @@ pub trait GuestSource: GuestLink {
 
     /// The descriptor to poll for incoming frames, if the link is attached.
     fn poll_fd(&self) -> Option<BorrowedFd<'_>>;
+
+    /// The loop finished a turn: deliver what the link deferred (a vhost-user
+    /// front end is interrupted once per turn, not per frame).
+    fn after_batch(&mut self) {}
+
+    /// What the link finishes for frames to the guest, when the link negotiates it
+    /// after start (vhost-user); `None` leaves the engine's configuration alone.
+    fn negotiated_offload(&self) -> Option<passt_core::config::Offload> {
+        None
+    }
 }
 
 impl GuestSource for crate::tap::Tap {
@@ -316,6 +326,12 @@ fn serve<G: GuestSource>(
             engine.handle_event(t, Event::Socket { sock, readiness }, host);
         }
         engine.flush(t, host);
+        host.guest_mut().after_batch();
+        if let Some(o) = host.guest_mut().negotiated_offload() {
+            if o != engine.config().offload {
+                engine.set_offload(o);
+            }
+        }
         if engine.poll_timeout().is_some_and(|d| d <= t) {
             engine.handle_timeout(t, host);
         }

@@ -40,6 +40,7 @@ pub mod spin;
 #[allow(unsafe_code)]
 mod sys;
 pub mod tap;
+pub mod vhost_user;
 pub mod watch;
 
 pub use netlink::Netlink;

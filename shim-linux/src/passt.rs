@@ -3,16 +3,20 @@
 //! reset the guest's state when it leaves, and accept the next one — or exit after the
 //! first with `--one-off` / `--fd`.
 
+use crate::event_loop::Received;
 use crate::event_loop::{self, Exit, GuestSource, Periodic};
 use crate::host::{GuestLink, LinuxHost};
 use crate::pasta::ForwardSpecs;
 use crate::pasta::StartError;
 use crate::pcap::Tapped;
 use crate::qemu::QemuStream;
+use crate::vhost_user::VhostUserLink;
 use crate::watch::Signals;
 use passt_core::config::Config;
+use passt_core::config::Offload;
 use passt_core::engine::{Flow, Storage};
 use passt_core::flow::{index_len_for, Slot};
+use passt_core::io::TxOffload;
 use passt_core::{Engine, Event};
 use rustix::io::Errno;
 use rustix::net::{self, AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
@@ -128,16 +132,33 @@ fn turn_away_extra_clients(listener: &OwnedFd) {
     }
 }
 
+/// How qemu talks to us.
+pub enum Client {
+    /// `-netdev stream`: length-prefixed frames on the socket.
+    Stream(QemuStream),
+    /// `-netdev vhost-user`: virtqueues in shared guest memory.
+    VhostUser(Box<VhostUserLink>),
+}
+
 /// The guest link of passt: the current client, if any.
 #[derive(Default)]
 pub struct PasstLink {
-    client: Option<QemuStream>,
+    client: Option<Client>,
 }
 
 impl GuestLink for PasstLink {
     fn send_frame(&mut self, frame: &[u8]) -> io::Result<()> {
         match &mut self.client {
-            Some(c) => c.send_frame(frame),
+            Some(Client::Stream(c)) => c.send_frame(frame),
+            Some(Client::VhostUser(c)) => c.send_frame(frame),
+            None => Err(io::Error::from(io::ErrorKind::NotConnected)),
+        }
+    }
+
+    fn send_offload(&mut self, frame: &[u8], offload: &TxOffload) -> io::Result<()> {
+        match &mut self.client {
+            Some(Client::VhostUser(c)) => c.send_offload(frame, offload),
+            Some(Client::Stream(_)) => Err(io::ErrorKind::Unsupported.into()),
             None => Err(io::Error::from(io::ErrorKind::NotConnected)),
         }
     }
@@ -146,13 +167,45 @@ impl GuestLink for PasstLink {
 impl GuestSource for PasstLink {
     fn recv_frame(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match &mut self.client {
-            Some(c) => c.recv_frame(buf),
+            Some(Client::Stream(c)) => c.recv_frame(buf),
+            Some(Client::VhostUser(c)) => c.recv_frame(buf),
             None => Ok(0),
         }
     }
 
+    fn recv(&mut self, buf: &mut [u8]) -> io::Result<Received> {
+        match &mut self.client {
+            Some(Client::VhostUser(c)) => c.recv(buf),
+            _ => {
+                let len = self.recv_frame(buf)?;
+                Ok(Received {
+                    start: 0,
+                    len,
+                    checksum_partial: false,
+                })
+            }
+        }
+    }
+
     fn poll_fd(&self) -> Option<BorrowedFd<'_>> {
-        self.client.as_ref().map(|c| c.as_fd())
+        match &self.client {
+            Some(Client::Stream(c)) => Some(c.as_fd()),
+            Some(Client::VhostUser(c)) => c.poll_fd(),
+            None => None,
+        }
+    }
+
+    fn after_batch(&mut self) {
+        if let Some(Client::VhostUser(c)) = &mut self.client {
+            c.after_batch();
+        }
+    }
+
+    fn negotiated_offload(&self) -> Option<Offload> {
+        match &self.client {
+            Some(Client::VhostUser(c)) => c.negotiated_offload(),
+            _ => None,
+        }
     }
 }
 
@@ -176,6 +229,9 @@ pub struct PasstPlan {
     pub specs: ForwardSpecs,
     /// `-o`, `--outbound-if4/6`, `--freebind`.
     pub sockets: crate::sockopts::SocketPolicy,
+    /// Serve clients as a vhost-user back end (`--vhost-user`) instead of over the
+    /// stream socket.
+    pub vhost_user: bool,
 }
 
 /// The event loop's extra work while a guest is connected: turn other clients away
@@ -257,10 +313,13 @@ pub fn run(plan: PasstPlan, listen: Listen) -> Result<i32, StartError> {
     let code = serve(
         &mut engine,
         &mut host,
-        listener.as_ref(),
-        accept_wait.as_ref(),
-        pending,
-        one_off,
+        Clients {
+            listener: listener.as_ref(),
+            accept_wait: accept_wait.as_ref(),
+            pending,
+            one_off,
+            vhost_user: plan.vhost_user,
+        },
         &signals,
     );
     crate::alloc_count::write_report();
@@ -323,19 +382,47 @@ impl AcceptWait {
     }
 }
 
+/// Where clients come from and how they are served.
+struct Clients<'a> {
+    listener: Option<&'a OwnedFd>,
+    accept_wait: Option<&'a AcceptWait>,
+    /// A client already connected (`--fd`).
+    pending: Option<OwnedFd>,
+    one_off: bool,
+    vhost_user: bool,
+}
+
+/// The link for a client just accepted on `fd`.
+fn client(fd: OwnedFd, vhost_user: bool) -> Result<Client, StartError> {
+    if vhost_user {
+        crate::log_info!("Accepted vhost-user front end");
+        let link = VhostUserLink::new(fd).map_err(|e| StartError(format!("vhost-user: {e}")))?;
+        return Ok(Client::VhostUser(Box::new(link)));
+    }
+    rustix::io::ioctl_fionbio(&fd, true).map_err(|e| StartError(format!("fionbio: {e}")))?;
+    let _ = net::sockopt::set_socket_send_buffer_size(&fd, (i32::MAX / 2) as usize);
+    let _ = net::sockopt::set_socket_recv_buffer_size(&fd, (i32::MAX / 2) as usize);
+    crate::log_info!("Accepted connection from the guest");
+    Ok(Client::Stream(QemuStream::new(fd)))
+}
+
 /// Accept clients and run the event loop for each, until `one_off` ends it after the
 /// first, or a termination signal.
 fn serve(
     engine: &mut Engine<'_>,
     host: &mut LinuxHost<Tapped<PasstLink>>,
-    listener: Option<&OwnedFd>,
-    accept_wait: Option<&AcceptWait>,
-    mut pending: Option<OwnedFd>,
-    one_off: bool,
+    clients: Clients<'_>,
     signals: &Signals,
 ) -> Result<i32, StartError> {
+    let Clients {
+        listener,
+        accept_wait,
+        mut pending,
+        one_off,
+        vhost_user,
+    } = clients;
     loop {
-        let client = match pending.take() {
+        let fd = match pending.take() {
             Some(fd) => fd,
             None => {
                 let (Some(fd), Some(wait)) = (listener, accept_wait) else {
@@ -351,12 +438,7 @@ fn serve(
                 }
             }
         };
-        rustix::io::ioctl_fionbio(&client, true)
-            .map_err(|e| StartError(format!("fionbio: {e}")))?;
-        let _ = net::sockopt::set_socket_send_buffer_size(&client, (i32::MAX / 2) as usize);
-        let _ = net::sockopt::set_socket_recv_buffer_size(&client, (i32::MAX / 2) as usize);
-        crate::log_info!("Accepted connection from the guest");
-        host.guest_mut().inner_mut().client = Some(QemuStream::new(client));
+        host.guest_mut().inner_mut().client = Some(client(fd, vhost_user)?);
         let mut periodic = PasstPeriodic {
             listener,
             signals,
@@ -365,6 +447,10 @@ fn serve(
         let exit = event_loop::run(engine, host, None, &[signals.fd()], &mut periodic);
         engine.handle_event(event_loop::now(), Event::TapDown, host);
         host.guest_mut().inner_mut().client = None;
+        if vhost_user {
+            // The next front end negotiates its own offloads.
+            engine.set_offload(Offload::default());
+        }
         match exit {
             Ok(Exit::GuestGone) => crate::log_info!("Client connection closed"),
             Ok(Exit::ChildExited) | Ok(Exit::Stopped) => {}

@@ -169,6 +169,14 @@ impl<G: GuestSource> GuestSource for Tapped<G> {
     fn poll_fd(&self) -> Option<BorrowedFd<'_>> {
         self.inner.poll_fd()
     }
+
+    fn after_batch(&mut self) {
+        self.inner.after_batch();
+    }
+
+    fn negotiated_offload(&self) -> Option<passt_core::config::Offload> {
+        self.inner.negotiated_offload()
+    }
 }
 
 /// A one-line description of an Ethernet frame for trace logs, e.g.

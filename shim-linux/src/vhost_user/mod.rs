@@ -1,0 +1,350 @@
+//! passt as a vhost-user net back end (`--vhost-user`, passt-reference §7.3): qemu
+//! shares the guest's memory and the virtio-net rings live in it, so frames cross
+//! between the guest and our sockets with no socket copy in between.
+//!
+//! One front end at a time, in the single-threaded event loop: its control socket
+//! and the two rings' kick descriptors sit in an epoll set of their own, whose
+//! descriptor the loop polls like any guest link's. Control requests are handled by
+//! the `vhost` crate's [`BackendReqHandler`] over our [`backend::Backend`]; frames
+//! move through `passt-virtio-net`'s device.
+//!
+//! - Frames from the guest: a transmit kick makes the set readable; frames are read
+//!   out until the ring is empty, and only then is the kick cleared (so a batch cut
+//!   short comes back on the next turn).
+//! - Frames to the guest: straight into receive buffers; the guest is interrupted
+//!   once per loop turn ([`GuestSource::after_batch`]), as its `used_event` asks.
+//!   With no receive buffers the send waits (up to [`RX_WAIT`]) for the guest to add
+//!   some, as a full stream socket blocks; after one such timeout frames are dropped
+//!   until the guest adds buffers again.
+
+pub mod backend;
+
+use crate::event_loop::{GuestSource, Received};
+use crate::host::GuestLink;
+use backend::Backend;
+use passt_core::config::Offload;
+use passt_core::io::TxOffload;
+use passt_virtio_net::rx::RxError;
+use passt_virtio_net::{RX_QUEUE, TX_QUEUE};
+use rustix::event::epoll;
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use vhost::vhost_user::BackendReqHandler;
+
+/// How long a frame for the guest waits for receive buffers.
+pub const RX_WAIT: Duration = Duration::from_millis(100);
+
+/// epoll data in the link's own set.
+const CONTROL: u64 = 0;
+/// Kick of ring `index` is `KICK + index`.
+const KICK: u64 = 1;
+
+/// A front end connected over vhost-user.
+pub struct VhostUserLink {
+    handler: BackendReqHandler<Mutex<Backend>>,
+    backend: Arc<Mutex<Backend>>,
+    /// The control socket and the kicks.
+    epoll: OwnedFd,
+    /// The receive ring's kick alone, for waiting on receive buffers.
+    rx_wait: OwnedFd,
+    /// Which kick descriptors are registered ([`Backend::fds_generation`]).
+    registered: u64,
+    /// This turn's readiness was read ([`VhostUserLink::poll`]).
+    polled: bool,
+    control_ready: bool,
+    /// A transmit kick came; cleared once the ring is found empty.
+    tx_kicked: bool,
+    /// The kick descriptor was read this round: the next empty ring ends it.
+    tx_kick_cleared: bool,
+    /// A send timed out waiting for receive buffers; frames are dropped until the
+    /// guest adds some.
+    rx_stalled: bool,
+    /// Why the front end was dropped, once it was.
+    failed: Option<String>,
+}
+
+fn read_eventfd(f: &File) {
+    let mut b = [0u8; 8];
+    let _ = rustix::io::read(f, &mut b);
+}
+
+fn write_eventfd(f: &File) {
+    let _ = rustix::io::write(f, &1u64.to_ne_bytes());
+}
+
+impl VhostUserLink {
+    /// Serve the front end connected on `stream`.
+    pub fn new(stream: OwnedFd) -> io::Result<VhostUserLink> {
+        let stream = UnixStream::from(stream);
+        stream.set_nonblocking(false)?;
+        let backend = Arc::new(Mutex::new(Backend::new()));
+        let epoll = epoll::create(epoll::CreateFlags::CLOEXEC)?;
+        epoll::add(
+            &epoll,
+            &stream,
+            epoll::EventData::new_u64(CONTROL),
+            epoll::EventFlags::IN,
+        )?;
+        let rx_wait = epoll::create(epoll::CreateFlags::CLOEXEC)?;
+        Ok(VhostUserLink {
+            handler: BackendReqHandler::from_stream(stream, backend.clone()),
+            backend,
+            epoll,
+            rx_wait,
+            registered: 0,
+            polled: false,
+            control_ready: false,
+            tx_kicked: false,
+            tx_kick_cleared: false,
+            rx_stalled: false,
+            failed: None,
+        })
+    }
+
+    fn backend(&self) -> MutexGuard<'_, Backend> {
+        // Single-threaded: never contended, never poisoned (nothing panics under it).
+        self.backend.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Drop the front end: say why once; the link then reads as gone.
+    fn fail(&mut self, why: String) {
+        if self.failed.is_none() {
+            crate::log_err!("vhost-user front end dropped: {why}");
+            self.failed = Some(why);
+        }
+    }
+
+    /// Serve one control request (allocations inside the `vhost` crate are the
+    /// control plane's, not the data path's).
+    fn control(&mut self) {
+        let r = crate::alloc_count::control_plane(|| self.handler.handle_request());
+        match r {
+            Ok(()) => self.refresh_kicks(),
+            Err(vhost::vhost_user::Error::Disconnected)
+            | Err(vhost::vhost_user::Error::PartialMessage) => {
+                self.failed = Some("disconnected".into());
+            }
+            Err(e) => self.fail(format!("request refused: {e}")),
+        }
+    }
+
+    /// Register the kick descriptors the front end gave since last time.
+    fn refresh_kicks(&mut self) {
+        let b = self.backend.lock().unwrap_or_else(|p| p.into_inner());
+        if b.fds_generation == self.registered {
+            return;
+        }
+        self.registered = b.fds_generation;
+        // A descriptor number may have been reused by a new kick: delete, then add.
+        for i in [TX_QUEUE, RX_QUEUE] {
+            let Some(kick) = b.kick(i) else { continue };
+            let _ = epoll::delete(&self.epoll, kick);
+            let data = epoll::EventData::new_u64(KICK + i as u64);
+            let _ = epoll::add(&self.epoll, kick, data, epoll::EventFlags::IN);
+        }
+        if let Some(kick) = b.kick(RX_QUEUE) {
+            let _ = epoll::delete(&self.rx_wait, kick);
+            let data = epoll::EventData::new_u64(KICK);
+            let _ = epoll::add(&self.rx_wait, kick, data, epoll::EventFlags::IN);
+        }
+    }
+
+    /// Read this turn's readiness of the control socket and the kicks.
+    fn poll(&mut self) -> io::Result<()> {
+        let mut events = [epoll::Event {
+            flags: epoll::EventFlags::empty(),
+            data: epoll::EventData::new_u64(0),
+        }; 4];
+        let zero = rustix::time::Timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        let n = match epoll::wait(&self.epoll, &mut events[..], Some(&zero)) {
+            Ok(n) => n,
+            Err(rustix::io::Errno::INTR) => 0,
+            Err(e) => return Err(e.into()),
+        };
+        for ev in &events[..n] {
+            match ev.data.u64() {
+                CONTROL => self.control_ready = true,
+                k if k == KICK + TX_QUEUE as u64 => self.tx_kicked = true,
+                k if k == KICK + RX_QUEUE as u64 => {
+                    // Receive buffers were added: sends may go on.
+                    if let Some(kick) = self.backend().kick(RX_QUEUE) {
+                        read_eventfd(kick);
+                    }
+                    self.rx_stalled = false;
+                }
+                _ => {}
+            }
+        }
+        self.polled = true;
+        Ok(())
+    }
+
+    /// The next frame from the transmit ring, if the ring has one.
+    fn transmit(&mut self, buf: &mut [u8]) -> Option<Received> {
+        let mut b = self.backend.lock().unwrap_or_else(|p| p.into_inner());
+        let (device, mem) = b.device()?;
+        match device.next_from_guest(mem, buf) {
+            Ok(Some(f)) => Some(Received {
+                start: f.start,
+                len: f.len,
+                checksum_partial: f.checksum_partial,
+            }),
+            Ok(None) => None,
+            Err(e) => {
+                drop(b);
+                self.fail(format!("transmit ring: {e}"));
+                None
+            }
+        }
+    }
+
+    /// Give one frame to the guest, waiting for receive buffers if there are none.
+    fn send(&mut self, frame: &[u8], offload: Option<&TxOffload>) -> io::Result<()> {
+        if self.failed.is_some() {
+            return Err(io::ErrorKind::NotConnected.into());
+        }
+        let mut waited = false;
+        loop {
+            let mut b = self.backend.lock().unwrap_or_else(|p| p.into_inner());
+            let Some((device, mem)) = b.device() else {
+                return Err(io::ErrorKind::NotConnected.into());
+            };
+            match device.send(mem, frame, offload) {
+                Ok(()) => return Ok(()),
+                Err(RxError::Full) if !self.rx_stalled && !waited => {
+                    // Let the guest see what it has, and tell us when it adds more.
+                    let more = device.rx.ask_for_kick(mem).unwrap_or(false);
+                    drop(b);
+                    self.interrupt();
+                    if !more {
+                        self.wait_for_rx_buffers();
+                    }
+                    waited = true;
+                }
+                Err(RxError::Full) => {
+                    self.rx_stalled = true;
+                    return Err(io::ErrorKind::WouldBlock.into());
+                }
+                Err(RxError::TooLong) => return Err(io::ErrorKind::InvalidInput.into()),
+                Err(e) => {
+                    drop(b);
+                    self.fail(format!("receive ring: {e:?}"));
+                    return Err(io::ErrorKind::NotConnected.into());
+                }
+            }
+        }
+    }
+
+    /// Wait (up to [`RX_WAIT`]) for the receive ring's kick.
+    fn wait_for_rx_buffers(&mut self) {
+        let mut events = [epoll::Event {
+            flags: epoll::EventFlags::empty(),
+            data: epoll::EventData::new_u64(0),
+        }; 1];
+        let limit = rustix::time::Timespec {
+            tv_sec: 0,
+            tv_nsec: RX_WAIT.as_nanos() as i64,
+        };
+        if matches!(
+            epoll::wait(&self.rx_wait, &mut events[..], Some(&limit)),
+            Ok(1)
+        ) {
+            if let Some(kick) = self.backend().kick(RX_QUEUE) {
+                read_eventfd(kick);
+            }
+        }
+    }
+
+    /// Interrupt the guest for each ring whose driver asked to hear of used buffers.
+    fn interrupt(&mut self) {
+        let mut b = self.backend.lock().unwrap_or_else(|p| p.into_inner());
+        let Some((device, mem)) = b.device() else {
+            return;
+        };
+        let rx = device.rx.take_interrupt(mem).unwrap_or(true);
+        let tx = device.tx.take_interrupt(mem).unwrap_or(true);
+        for (wanted, ring) in [(rx, RX_QUEUE), (tx, TX_QUEUE)] {
+            if wanted {
+                if let Some(call) = b.call(ring) {
+                    write_eventfd(call);
+                }
+            }
+        }
+    }
+}
+
+impl GuestLink for VhostUserLink {
+    fn send_frame(&mut self, frame: &[u8]) -> io::Result<()> {
+        self.send(frame, None)
+    }
+
+    fn send_offload(&mut self, frame: &[u8], offload: &TxOffload) -> io::Result<()> {
+        self.send(frame, Some(offload))
+    }
+}
+
+impl GuestSource for VhostUserLink {
+    fn recv_frame(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let r = self.recv(buf)?;
+        buf.copy_within(r.start..r.start + r.len, 0);
+        Ok(r.len)
+    }
+
+    fn recv(&mut self, buf: &mut [u8]) -> io::Result<Received> {
+        loop {
+            if self.failed.is_some() {
+                return Ok(Received::default()); // gone
+            }
+            if self.control_ready {
+                self.control_ready = false;
+                self.control();
+                continue;
+            }
+            if self.tx_kicked {
+                if let Some(r) = self.transmit(buf) {
+                    return Ok(r);
+                }
+                if self.failed.is_some() {
+                    continue;
+                }
+                if !self.tx_kick_cleared {
+                    // Empty: clear the kick, then look once more (a frame queued
+                    // between the two would otherwise wait for the next kick).
+                    if let Some(kick) = self.backend().kick(TX_QUEUE) {
+                        read_eventfd(kick);
+                    }
+                    self.tx_kick_cleared = true;
+                    continue;
+                }
+                self.tx_kicked = false;
+                self.tx_kick_cleared = false;
+            }
+            if self.polled {
+                // Everything this turn brought is done.
+                self.polled = false;
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            self.poll()?;
+        }
+    }
+
+    fn poll_fd(&self) -> Option<BorrowedFd<'_>> {
+        Some(self.epoll.as_fd())
+    }
+
+    fn after_batch(&mut self) {
+        self.interrupt();
+    }
+
+    fn negotiated_offload(&self) -> Option<Offload> {
+        let mut b = self.backend();
+        b.device().map(|(d, _)| d.features().engine_offload())
+    }
+}
