@@ -65,20 +65,23 @@ pub fn report_to(file: std::fs::File) {
     let _ = REPORT.set(file);
 }
 
-/// Write `allocations_after_init N` (and the control plane's count) to the report
-/// file, if one was set.
+/// Write `allocations_after_init N` to the report file, if one was set, and
+/// `control_plane_allocations M` when there were any.
 pub fn write_report() {
     use std::io::Write;
     if let (Some(mut f), Some(n)) = (REPORT.get(), after_initialisation()) {
         let mut line = [0u8; 96];
         let mut cursor = std::io::Cursor::new(&mut line[..]);
         let control = control_plane_total();
-        if writeln!(
-            cursor,
-            "allocations_after_init {n}\ncontrol_plane_allocations {control}"
-        )
-        .is_ok()
-        {
+        let written = if control > 0 {
+            writeln!(
+                cursor,
+                "allocations_after_init {n}\ncontrol_plane_allocations {control}"
+            )
+        } else {
+            writeln!(cursor, "allocations_after_init {n}")
+        };
+        if written.is_ok() {
             let len = cursor.position() as usize;
             let _ = f.write_all(&line[..len]);
         }
