@@ -305,7 +305,12 @@ pub fn run(plan: PasstPlan, listen: Listen) -> Result<i32, StartError> {
     crate::pasta::ready(detached, plan.pid_file.as_deref())?;
     // No more files, privileges or new system calls from here on. passt runs as an
     // ordinary user: a user namespace of its own gives it the rights to drop the rest.
-    let isolated = crate::isolation::isolate(crate::seccomp::Profile::Passt, true, plan.runas)
+    let profile = if plan.vhost_user {
+        crate::seccomp::Profile::PasstVhostUser
+    } else {
+        crate::seccomp::Profile::Passt
+    };
+    let isolated = crate::isolation::isolate(profile, true, plan.runas)
         .map_err(|e| StartError(format!("Failed to isolate: {e}")))?;
     if let Some(why) = isolated.filesystem_skipped {
         crate::log_warn!("Couldn't detach from the file system ({why}); continuing with it");

@@ -28,6 +28,9 @@ pub enum Profile {
     Pasta,
     /// passt: the qemu stream socket and host sockets.
     Passt,
+    /// passt as a vhost-user back end: control requests carry descriptors
+    /// (`recvmsg`), guest memory is mapped (`mmap`, `munmap`: in the common list).
+    PasstVhostUser,
 }
 
 /// Calls both programs make in their loops.
@@ -87,6 +90,11 @@ const PASTA: &[Syscall] = syscalls![
 #[cfg(target_arch = "x86_64")]
 const PASST: &[Syscall] = &[];
 
+/// passt with `--vhost-user`: the front end's requests come with descriptors
+/// (memory regions, kick and call eventfds); replies go by `sendmsg` (common).
+#[cfg(target_arch = "x86_64")]
+const PASST_VHOST_USER: &[Syscall] = syscalls![SYS_recvmsg];
+
 /// Only with a log file (`-l`): its rotation repositions and shrinks the file
 /// ([`crate::log::FILE_SYSCALLS`]).
 #[cfg(target_arch = "x86_64")]
@@ -105,6 +113,7 @@ pub fn allowlist_for(profile: Profile, log_file: bool) -> Vec<Syscall> {
         let extra = match profile {
             Profile::Pasta => PASTA,
             Profile::Passt => PASST,
+            Profile::PasstVhostUser => PASST_VHOST_USER,
         };
         let log: &[Syscall] = if log_file { LOG_FILE } else { &[] };
         let mut list: Vec<Syscall> = COMMON.iter().chain(extra).copied().collect();
@@ -201,13 +210,23 @@ mod tests {
             |p, log| -> Vec<&str> { allowlist_for(p, log).iter().map(|s| s.name).collect() };
         let pasta = names(Profile::Pasta, true);
         let passt = names(Profile::Passt, true);
+        let vhost = names(Profile::PasstVhostUser, true);
         println!("pasta ({}): {}", pasta.len(), pasta.join(" "));
         println!("passt ({}): {}", passt.len(), passt.join(" "));
+        println!("passt --vhost-user ({}): {}", vhost.len(), vhost.join(" "));
         assert!(pasta.len() <= 41, "pasta allows {} syscalls", pasta.len());
         assert!(passt.len() <= 31, "passt allows {} syscalls", passt.len());
+        // Upstream's vhost-user profile is its passt list plus what vhost_user.c and
+        // tcp_vu.c mark `#syscalls:vu`: mmap and munmap (sendmsg, getsockname and
+        // recvmsg are in its passt list already), so 31 + 2.
+        assert!(
+            vhost.len() <= 33,
+            "vhost-user allows {} syscalls",
+            vhost.len()
+        );
         let (pasta_quiet, passt_quiet) =
             (names(Profile::Pasta, false), names(Profile::Passt, false));
-        for list in [&pasta, &passt, &pasta_quiet, &passt_quiet] {
+        for list in [&pasta, &passt, &vhost, &pasta_quiet, &passt_quiet] {
             let mut sorted = list.clone();
             sorted.sort_unstable();
             sorted.dedup();
