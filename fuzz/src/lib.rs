@@ -11,6 +11,7 @@
 //! | `fuzz-cli` | [`cli_argv`] | pasta's and passt's command line |
 //! | `fuzz-spec` | [`port_specs`] | port specs and the forwarding table they build |
 //! | `fuzz-control` | [`control_requests`] | control-socket requests applied to a running engine |
+//! | `fuzz-virtqueue` | [`virtqueue_rings`] | the virtio-net device against hostile rings in guest memory |
 //!
 //! Run one for a few minutes (see the README's "Fuzzing" section):
 //! ```text
@@ -19,6 +20,9 @@
 //! AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_SKIP_CPUFREQ=1 \
 //!   cargo afl fuzz -i corpus/wire -o out/wire -V 600 ../target/release/fuzz-wire
 //! ```
+
+mod virtqueue;
+pub use virtqueue::{virtqueue_rings, RingsOutcome};
 
 use passt_cli::options::Forward;
 use passt_cli::{parse_with, Action, ParseEnv};

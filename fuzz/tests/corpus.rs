@@ -106,3 +106,39 @@ fn control_corpus() {
         passt_fuzz::control_requests(&data);
     }
 }
+
+#[test]
+fn virtqueue_seeds_reach_what_they_aim_at() {
+    let run = |name: &str| {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("corpus/virtqueue")
+            .join(name);
+        passt_fuzz::virtqueue_rings(&std::fs::read(path).unwrap())
+    };
+    let outcome = |from, to, refused| passt_fuzz::RingsOutcome {
+        frames_from_guest: from,
+        frames_to_guest: to,
+        refused,
+    };
+    assert_eq!(run("tx-one-frame"), outcome(1, 0, false));
+    assert_eq!(run("tx-indirect"), outcome(1, 0, false));
+    assert_eq!(run("rx-mergeable"), outcome(0, 2, false));
+    assert_eq!(
+        run("rx-plain"),
+        outcome(0, 1, false),
+        "3000 bytes fit no 2 KiB buffer"
+    );
+    assert_eq!(run("tx-loop"), outcome(0, 0, true));
+    assert_eq!(run("tx-hole"), outcome(0, 0, true));
+}
+
+#[test]
+fn virtqueue_corpus() {
+    for (name, data) in corpus("virtqueue") {
+        eprintln!("{name}");
+        passt_fuzz::virtqueue_rings(&data);
+        for cut in 0..data.len() {
+            passt_fuzz::virtqueue_rings(&data[..cut]);
+        }
+    }
+}
