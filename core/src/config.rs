@@ -171,6 +171,12 @@ pub struct Offload {
     /// sum only): the link completes it, or the guest's kernel takes the frame as
     /// verified.
     pub tcp_checksum: bool,
+    /// The link lends its own buffers: TCP payload is peeked from the host socket
+    /// straight into them ([`Op::PeekToGuest`](crate::io::Op::PeekToGuest), then
+    /// [`Op::CommitToGuest`](crate::io::Op::CommitToGuest)) instead of into the
+    /// engine's transmit buffer. Needs `tcp_checksum`: the engine never sees the
+    /// payload it would sum.
+    pub direct_peek: bool,
 }
 
 impl Offload {

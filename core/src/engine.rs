@@ -480,6 +480,24 @@ impl<'a> Engine<'a> {
     }
 }
 
+impl Engine<'_> {
+    /// Send the frame the last [`Op::PeekToGuest`](crate::io::Op::PeekToGuest)
+    /// prepared, with the first `header_len` bytes of the transmit buffer as its
+    /// headers.
+    pub(crate) fn commit_to_guest<H: Host>(
+        &mut self,
+        header_len: usize,
+        offload: crate::io::TxOffload,
+        host: &mut H,
+    ) {
+        let headers = &self.tx[..header_len];
+        match host.exec(Op::CommitToGuest { headers, offload }) {
+            OpResult::Err(_) => self.stats.tx_errors += 1,
+            _ => self.stats.frames_out += 1,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -242,6 +242,32 @@ pub enum Op<'a> {
         /// Where to copy.
         buf: &'a mut [u8],
     },
+    /// [`Op::Peek`] straight into the guest link's own receive buffers, behind
+    /// `headroom` bytes kept for the frame's headers: the payload never passes through
+    /// the engine (a link that lends buffers, such as vhost-user's receive ring, with
+    /// [`crate::config::Offload::direct_peek`]). Result: as for `Peek`, plus
+    /// `Err(NoBuffers)` when the link has no room. Nothing reaches the guest until
+    /// [`Op::CommitToGuest`]; another `PeekToGuest` first drops what was peeked.
+    PeekToGuest {
+        /// Socket.
+        sock: SockRef,
+        /// Bytes to skip (already sent to the guest, not yet acknowledged).
+        offset: usize,
+        /// Most bytes to peek.
+        len: usize,
+        /// Room left in front for the headers.
+        headroom: usize,
+    },
+    /// Send the frame the last [`Op::PeekToGuest`] prepared: `headers` (exactly its
+    /// `headroom`) then the peeked payload, a TCP segment the link finishes as
+    /// `offload` says (its checksum is always left partial: the engine never saw the
+    /// payload). Result: `Done`, or an error (the frame is lost).
+    CommitToGuest {
+        /// Ethernet, IP and TCP headers.
+        headers: &'a [u8],
+        /// How the link is to finish the segment.
+        offload: TxOffload,
+    },
     /// Consume `len` bytes from the front of the receive queue (the guest acknowledged
     /// them). Result: `Len(n)`.
     Discard {

@@ -36,6 +36,27 @@ pub trait GuestLink {
         let _ = (frame, offload);
         Err(io::ErrorKind::Unsupported.into())
     }
+
+    /// Peek up to `len` bytes from TCP socket `fd` (its peek offset set) into the
+    /// link's own buffers, behind `headroom` bytes for the headers
+    /// ([`Op::PeekToGuest`]); the bytes peeked. Links that do not lend buffers refuse
+    /// (the engine only asks when [`passt_core::config::Offload::direct_peek`] is on).
+    fn peek_to_guest(
+        &mut self,
+        fd: BorrowedFd<'_>,
+        len: usize,
+        headroom: usize,
+    ) -> io::Result<usize> {
+        let _ = (fd, len, headroom);
+        Err(io::ErrorKind::Unsupported.into())
+    }
+
+    /// Send the frame the last [`GuestLink::peek_to_guest`] prepared, behind
+    /// `headers`, finished as `offload` says ([`Op::CommitToGuest`]).
+    fn commit_to_guest(&mut self, headers: &[u8], offload: &TxOffload) -> io::Result<()> {
+        let _ = (headers, offload);
+        Err(io::ErrorKind::Unsupported.into())
+    }
 }
 
 impl GuestLink for crate::tap::Tap {
@@ -87,6 +108,19 @@ struct Entry {
     bound: bool,
     /// Data was ever written to it (until then its send queue is empty).
     sent: bool,
+}
+
+impl Entry {
+    /// Point `SO_PEEK_OFF` at `offset` (unless it is there already).
+    fn peek_from(&mut self, offset: usize) -> Result<(), OpResult> {
+        if self.peek_offset != Some(offset) {
+            let off =
+                i32::try_from(offset).map_err(|_| OpResult::Err(HostError::Other(libc::EINVAL)))?;
+            sys::set_peek_offset(self.fd.as_fd(), off).map_err(|e| OpResult::Err(io_error(e)))?;
+            self.peek_offset = Some(offset);
+        }
+        Ok(())
+    }
 }
 
 /// The Linux executor of engine operations.
@@ -480,14 +514,8 @@ impl<G: GuestLink> LinuxHost<G> {
         let Some(e) = self.entry(sock) else {
             return OpResult::Err(HostError::Other(libc::EBADF));
         };
-        if e.peek_offset != Some(offset) {
-            let Ok(off) = i32::try_from(offset) else {
-                return OpResult::Err(HostError::Other(libc::EINVAL));
-            };
-            if let Err(err) = sys::set_peek_offset(e.fd.as_fd(), off) {
-                return OpResult::Err(io_error(err));
-            }
-            e.peek_offset = Some(offset);
+        if let Err(r) = e.peek_from(offset) {
+            return r;
         }
         match net::recv(&e.fd, buf, RecvFlags::PEEK | RecvFlags::DONTWAIT) {
             Ok((n, _)) => {
@@ -495,6 +523,29 @@ impl<G: GuestLink> LinuxHost<G> {
                 OpResult::Len(n)
             }
             Err(err) => OpResult::Err(host_error(err)),
+        }
+    }
+
+    /// `Op::PeekToGuest`: the peek goes straight into the link's buffers.
+    fn peek_to_guest(
+        &mut self,
+        sock: SockRef,
+        offset: usize,
+        len: usize,
+        headroom: usize,
+    ) -> OpResult {
+        let Some(e) = entry_in(&mut self.conns, &mut self.listeners, sock) else {
+            return OpResult::Err(HostError::Other(libc::EBADF));
+        };
+        if let Err(r) = e.peek_from(offset) {
+            return r;
+        }
+        match self.guest.peek_to_guest(e.fd.as_fd(), len, headroom) {
+            Ok(n) => {
+                e.peek_offset = Some(offset + n);
+                OpResult::Len(n)
+            }
+            Err(err) => OpResult::Err(io_error(err)),
         }
     }
 
@@ -758,6 +809,21 @@ impl<G: GuestLink> Host for LinuxHost<G> {
                 None => OpResult::Err(HostError::Other(libc::EBADF)),
             },
             Op::Peek { sock, offset, buf } => self.peek(sock, offset, buf),
+            Op::PeekToGuest {
+                sock,
+                offset,
+                len,
+                headroom,
+            } => self.peek_to_guest(sock, offset, len, headroom),
+            Op::CommitToGuest { headers, offload } => {
+                match self.guest.commit_to_guest(headers, &offload) {
+                    Ok(()) => OpResult::Done,
+                    Err(e) => {
+                        self.tx_dropped += 1;
+                        OpResult::Err(io_error(e))
+                    }
+                }
+            }
             Op::Discard { sock, len } => self.discard(sock, len),
             Op::ShutdownWrite { sock } => match self.entry(sock) {
                 Some(e) => result(net::shutdown(&e.fd, Shutdown::Write)),

@@ -162,6 +162,27 @@ impl GuestLink for PasstLink {
             None => Err(io::Error::from(io::ErrorKind::NotConnected)),
         }
     }
+
+    fn peek_to_guest(
+        &mut self,
+        fd: BorrowedFd<'_>,
+        len: usize,
+        headroom: usize,
+    ) -> io::Result<usize> {
+        match &mut self.client {
+            Some(Client::VhostUser(c)) => c.peek_to_guest(fd, len, headroom),
+            Some(Client::Stream(_)) => Err(io::ErrorKind::Unsupported.into()),
+            None => Err(io::Error::from(io::ErrorKind::NotConnected)),
+        }
+    }
+
+    fn commit_to_guest(&mut self, headers: &[u8], offload: &TxOffload) -> io::Result<()> {
+        match &mut self.client {
+            Some(Client::VhostUser(c)) => c.commit_to_guest(headers, offload),
+            Some(Client::Stream(_)) => Err(io::ErrorKind::Unsupported.into()),
+            None => Err(io::Error::from(io::ErrorKind::NotConnected)),
+        }
+    }
 }
 
 impl GuestSource for PasstLink {

@@ -134,6 +134,21 @@ impl<G: GuestLink> GuestLink for Tapped<G> {
         self.sent(frame, &r);
         r
     }
+
+    fn peek_to_guest(
+        &mut self,
+        fd: BorrowedFd<'_>,
+        len: usize,
+        headroom: usize,
+    ) -> io::Result<usize> {
+        self.inner.peek_to_guest(fd, len, headroom)
+    }
+
+    fn commit_to_guest(&mut self, headers: &[u8], offload: &TxOffload) -> io::Result<()> {
+        // Never captured: with a capture or trace lines, the engine is told not to
+        // peek past us ([`GuestSource::negotiated_offload`]).
+        self.inner.commit_to_guest(headers, offload)
+    }
 }
 
 impl<G> Tapped<G> {
@@ -175,7 +190,15 @@ impl<G: GuestSource> GuestSource for Tapped<G> {
     }
 
     fn negotiated_offload(&self) -> Option<passt_core::config::Offload> {
-        self.inner.negotiated_offload()
+        // Frames peeked straight into the link never pass here whole: capture and
+        // trace need them to.
+        let observed = self.pcap.is_some() || crate::log::enabled(Level::Trace);
+        self.inner
+            .negotiated_offload()
+            .map(|o| passt_core::config::Offload {
+                direct_peek: o.direct_peek && !observed,
+                ..o
+            })
     }
 }
 

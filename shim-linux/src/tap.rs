@@ -117,6 +117,7 @@ impl Tap {
         passt_core::config::Offload {
             tcp_segment_max: if self.offload { TSO_MAX_PAYLOAD } else { 0 },
             tcp_checksum: self.offload,
+            direct_peek: false,
         }
     }
 

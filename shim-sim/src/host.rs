@@ -66,6 +66,7 @@ fn model_result(op: &Op<'_>) -> OpResult {
         Op::Send { data, .. } | Op::SendTo { data, .. } => OpResult::Len(data.len()),
         Op::Discard { len, .. } => OpResult::Len(*len),
         Op::Peek { .. }
+        | Op::PeekToGuest { .. }
         | Op::Accept { .. }
         | Op::Refuse { .. }
         | Op::Splice { .. }
@@ -78,6 +79,7 @@ fn model_result(op: &Op<'_>) -> OpResult {
         }),
         Op::TapSend(_)
         | Op::TapSendOffload { .. }
+        | Op::CommitToGuest { .. }
         | Op::Open { .. }
         | Op::Bind { .. }
         | Op::Listen { .. }

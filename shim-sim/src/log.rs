@@ -128,6 +128,18 @@ pub fn format_op(op: &Op<'_>) -> String {
         Op::Peek { sock, offset, buf } => {
             format!("peek sock={} offset={offset} max={}", s(*sock), buf.len())
         }
+        Op::PeekToGuest {
+            sock,
+            offset,
+            len,
+            headroom,
+        } => format!(
+            "peek-to-guest sock={} offset={offset} max={len} headroom={headroom}",
+            s(*sock)
+        ),
+        Op::CommitToGuest { headers, offload } => {
+            format!("commit-to-guest {}", offload_text(headers, offload))
+        }
         Op::Discard { sock, len } => format!("discard sock={} len={len}", s(*sock)),
         Op::ShutdownWrite { sock } => format!("shutdown-write sock={}", s(*sock)),
         Op::Close { sock, abort } => format!("close sock={} abort={abort}", s(*sock)),

@@ -152,6 +152,9 @@ pub struct SimSockets {
     /// Clients whose queued connection the engine refused ([`Op::Refuse`]: accepted
     /// and reset at once), oldest first.
     pub refused: Vec<SocketAddr>,
+    /// What the last [`Op::PeekToGuest`] put in the (modelled) link's buffer: its
+    /// headroom and payload, until [`Op::CommitToGuest`].
+    staged: Option<(usize, Vec<u8>)>,
 }
 
 impl SimSockets {
@@ -474,6 +477,43 @@ impl SimSockets {
                 }
                 OpResult::Len(n)
             }
+            Op::PeekToGuest {
+                sock,
+                offset,
+                len,
+                headroom,
+            } => {
+                // The link's buffer, modelled: what a lending link would hold until
+                // the commit.
+                let mut buf = vec![0u8; len];
+                let r = self.exec_inner(Op::Peek {
+                    sock,
+                    offset,
+                    buf: &mut buf,
+                });
+                self.staged = match r {
+                    OpResult::Len(n) => Some((headroom, buf[..n].to_vec())),
+                    _ => None,
+                };
+                r
+            }
+            Op::CommitToGuest { headers, offload } => match self.staged.take() {
+                Some((headroom, payload)) if headroom == headers.len() => {
+                    let mut frame = headers.to_vec();
+                    frame.extend_from_slice(&payload);
+                    self.offloaded_frames += 1;
+                    self.frames.extend(crate::offload::finish(&frame, &offload));
+                    OpResult::Done
+                }
+                staged => {
+                    self.misuse.push(format!(
+                        "commit of {} header bytes with {:?} staged",
+                        headers.len(),
+                        staged.map(|(h, p)| (h, p.len()))
+                    ));
+                    OpResult::Err(HostError::Other(22))
+                }
+            },
             Op::Discard { sock, len } => {
                 let Some(s) = self.socks.get_mut(&sock.to_raw()) else {
                     return OpResult::Err(HostError::Other(9));
@@ -604,6 +644,7 @@ impl SimSockets {
             | Op::TakeError { sock }
             | Op::Send { sock, .. }
             | Op::Peek { sock, .. }
+            | Op::PeekToGuest { sock, .. }
             | Op::Discard { sock, .. }
             | Op::ShutdownWrite { sock }
             | Op::Close { sock, .. }
@@ -614,7 +655,10 @@ impl SimSockets {
             | Op::SetMaxSeg { sock, .. } => Some(sock),
             Op::Accept { listener, .. } | Op::Refuse { listener } => Some(listener),
             Op::Splice { from, .. } | Op::Relay { from, .. } => Some(from),
-            Op::TapSend(_) | Op::TapSendOffload { .. } | Op::Open { .. } => None,
+            Op::TapSend(_)
+            | Op::TapSendOffload { .. }
+            | Op::CommitToGuest { .. }
+            | Op::Open { .. } => None,
         }
     }
 

@@ -22,6 +22,7 @@ fn offload_config() -> Config {
     c.offload = Offload {
         tcp_segment_max: 65_495,
         tcp_checksum: true,
+        direct_peek: false,
     };
     c
 }
@@ -89,6 +90,43 @@ fn host_data_leaves_in_super_frames_the_link_cuts_at_the_guests_mss() {
             psh, written as usize,
             "{addr}: PSH only on each super-frame's last segment"
         );
+    }
+}
+
+#[test]
+fn a_link_lending_its_buffers_gets_the_payload_peeked_straight_in() {
+    let mut config = offload_config();
+    config.offload.direct_peek = true;
+    for addr in [IpAddr::V4(GUEST_V4), IpAddr::V6(GUEST_V6)] {
+        let mut tb = Testbed::new(config.clone(), 16);
+        let remote: SocketAddr = match addr {
+            IpAddr::V4(_) => "203.0.113.5:80".parse().unwrap(),
+            IpAddr::V6(_) => "[2001:db8:1::5]:80".parse().unwrap(),
+        };
+        connect(&mut tb, SocketAddr::new(addr, 40000), remote);
+        let sock = tb.host.find_connected(remote).expect("host socket");
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i * 13 + i / 7) as u8).collect();
+        tb.host.peer_send(sock, &data);
+        tb.host.trace.clear();
+        tb.settle();
+        let segs = tb.drain_segments();
+        let got: Vec<u8> = segs.iter().flat_map(|s| s.payload.clone()).collect();
+        assert!(got == data, "{addr}: every byte, in order");
+        let ops = |prefix: &str| {
+            tb.host
+                .trace
+                .iter()
+                .filter(|t| t.starts_with(prefix))
+                .count()
+        };
+        assert_eq!(ops("Peek("), 0, "{addr}: nothing peeked into the engine");
+        assert!(ops("PeekToGuest") >= 4, "{addr}: {:?}", tb.host.trace);
+        assert_eq!(
+            ops("CommitToGuest"),
+            tb.host.offloaded_frames as usize,
+            "{addr}: each peek committed"
+        );
+        assert!(tb.host.misuse.is_empty(), "{:?}", tb.host.misuse);
     }
 }
 

@@ -1,5 +1,5 @@
 //! Descriptor chains checked as a net device uses them: a transmit chain read whole
-//! into a buffer, a receive chain written progressively. `virtio-queue`'s walker
+//! into a buffer, a receive chain's buffers listed for writing. `virtio-queue`'s walker
 //! follows `next` links and indirect tables (bounded by the queue or table size) and
 //! stops silently on anything it cannot follow; these checks turn that into errors:
 //! a chain that stops on a descriptor still flagged `NEXT` looped, pointed past its
@@ -108,117 +108,29 @@ fn outside(head: u16, desc: &Descriptor) -> ChainError {
     }
 }
 
-/// Writes into a receive chain's buffers (all device-writable), in order.
-pub struct ChainWriter<'m, M: GuestMemory> {
-    mem: &'m M,
-    chain: DescriptorChain<&'m M>,
-    head: u16,
-    /// The current buffer: where the next byte goes, and room left in it.
-    current: Option<(GuestAddress, u32)>,
-    /// The chain's first buffer (where the header goes), once reached.
-    first: Option<(GuestAddress, u32)>,
-    written: u32,
-    /// No descriptor taken yet, or the last one said NEXT.
-    open: bool,
-}
-
-impl<'m, M: GuestMemory> ChainWriter<'m, M> {
-    /// Start writing at the beginning of `chain`.
-    pub fn new(mem: &'m M, chain: DescriptorChain<&'m M>) -> ChainWriter<'m, M> {
-        ChainWriter {
-            mem,
-            head: chain.head_index(),
-            chain,
-            current: None,
-            first: None,
-            written: 0,
-            open: true,
+/// Append a receive chain's buffers (all device-writable, all in guest memory) to
+/// `out` as (guest address, length); their total length.
+pub fn writable_buffers<M: GuestMemory>(
+    mem: &M,
+    chain: DescriptorChain<&M>,
+    out: &mut Vec<(GuestAddress, u32)>,
+) -> Result<usize, ChainError> {
+    let head = chain.head_index();
+    let mut total = 0usize;
+    let mut open = true;
+    for desc in chain {
+        if !desc.is_write_only() {
+            return Err(ChainError::WrongDirection { head });
         }
-    }
-
-    /// The chain's head index (what goes into the used ring).
-    pub fn head(&self) -> u16 {
-        self.head
-    }
-
-    /// Bytes written so far.
-    pub fn written(&self) -> u32 {
-        self.written
-    }
-
-    /// The next buffer with room, or `None` at the end of the chain.
-    fn buffer(&mut self) -> Result<Option<(GuestAddress, u32)>, ChainError> {
-        loop {
-            match self.current {
-                Some((_, 0)) | None => {}
-                Some(b) => return Ok(Some(b)),
-            }
-            if !self.open {
-                return Ok(None);
-            }
-            let Some(desc) = self.chain.next() else {
-                // Ended while the last descriptor still said NEXT (or on none at all).
-                return Err(ChainError::Malformed { head: self.head });
-            };
-            if !desc.is_write_only() {
-                return Err(ChainError::WrongDirection { head: self.head });
-            }
-            self.open = desc.has_next();
-            // The whole buffer must be guest memory (checked once, before any write).
-            if !self
-                .mem
-                .check_range(desc.addr(), desc.len() as usize, Permissions::Write)
-            {
-                return Err(outside(self.head, &desc));
-            }
-            let b = (desc.addr(), desc.len());
-            self.first.get_or_insert(b);
-            self.current = Some(b);
+        if !mem.check_range(desc.addr(), desc.len() as usize, Permissions::Write) {
+            return Err(outside(head, &desc));
         }
+        total += desc.len() as usize;
+        out.push((desc.addr(), desc.len()));
+        open = desc.has_next();
     }
-
-    /// Write as much of `data` as the chain holds; how much.
-    pub fn write(&mut self, mut data: &[u8]) -> Result<usize, ChainError> {
-        let mut done = 0;
-        while !data.is_empty() {
-            let Some((addr, room)) = self.buffer()? else {
-                break;
-            };
-            let n = data.len().min(room as usize);
-            self.mem
-                .write_slice(&data[..n], addr)
-                .map_err(|_| ChainError::OutsideMemory {
-                    head: self.head,
-                    addr: addr.raw_value(),
-                    len: room,
-                })?;
-            let next = addr
-                .checked_add(n as u64)
-                .ok_or(ChainError::Malformed { head: self.head })?;
-            self.current = Some((next, room - n as u32));
-            self.written += n as u32;
-            done += n;
-            data = &data[n..];
-        }
-        Ok(done)
+    if open {
+        return Err(ChainError::Malformed { head });
     }
-
-    /// Overwrite `data` at the start of the chain's first buffer (the header, once the
-    /// number of buffers a frame took is known). The first buffer must hold it.
-    pub fn patch_start(&mut self, data: &[u8]) -> Result<(), ChainError> {
-        match self.first {
-            Some((addr, len)) if data.len() <= len as usize => self
-                .mem
-                .write_slice(data, addr)
-                .map_err(|_| ChainError::OutsideMemory {
-                    head: self.head,
-                    addr: addr.raw_value(),
-                    len,
-                }),
-            _ => Err(ChainError::TooShort {
-                head: self.head,
-                len: self.first.map_or(0, |(_, l)| l as usize),
-            }),
-        }
-    }
+    Ok(total)
 }

@@ -82,6 +82,51 @@ impl VirtioNet {
         }
     }
 
+    /// Take receive buffers for a TCP segment whose payload (up to `len` bytes) is to
+    /// be written into them by someone else, behind `headroom` bytes for its headers;
+    /// how much payload fits (maybe less than `len`, never 0: no room is
+    /// [`RxError::Full`]). Write it through [`crate::rx::RxQueue::reserved_slices`]
+    /// from [`VirtioNet::payload_offset`] on, then [`VirtioNet::commit_segment`].
+    pub fn reserve_segment<M: GuestMemory>(
+        &mut self,
+        mem: &M,
+        headroom: usize,
+        len: usize,
+    ) -> Result<usize, RxError> {
+        let front = self.payload_offset(headroom);
+        let room = self.rx.reserve(mem, front + len)?;
+        if room <= front {
+            self.rx.cancel();
+            self.stats.rx_full += 1;
+            return Err(RxError::Full);
+        }
+        Ok((room - front).min(len))
+    }
+
+    /// Where, in a reserved frame, the payload behind `headroom` bytes of headers
+    /// starts (the virtio-net header comes first).
+    pub fn payload_offset(&self, headroom: usize) -> usize {
+        self.features.header_len() + headroom
+    }
+
+    /// Finish the segment reserved by [`VirtioNet::reserve_segment`]: `headers` in
+    /// front of the `payload_len` bytes written behind them, finished as `offload`
+    /// says; published.
+    pub fn commit_segment<M: GuestMemory>(
+        &mut self,
+        mem: &M,
+        headers: &[u8],
+        payload_len: usize,
+        offload: &TxOffload,
+    ) -> Result<(), RxError> {
+        let frame_len = headers.len() + payload_len;
+        self.rx.write_at(mem, self.features.header_len(), headers)?;
+        self.rx
+            .commit(mem, VnetHdr::for_tcp(frame_len, offload), frame_len)?;
+        self.stats.to_guest += 1;
+        Ok(())
+    }
+
     /// The next frame the guest queued for transmission, read into `buf` (which holds
     /// the largest frame and its header), its chain given back; `None` once the queue
     /// is empty, when kicks are asked for again. Kicks are off in between: a caller

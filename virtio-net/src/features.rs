@@ -107,6 +107,7 @@ impl Negotiated {
         Offload {
             tcp_segment_max: if tso { TSO_MAX_PAYLOAD } else { 0 },
             tcp_checksum: csum,
+            direct_peek: false,
         }
     }
 }
@@ -124,7 +125,8 @@ mod tests {
             n.engine_offload(),
             Offload {
                 tcp_segment_max: TSO_MAX_PAYLOAD,
-                tcp_checksum: true
+                tcp_checksum: true,
+                direct_peek: false,
             }
         );
     }
@@ -139,7 +141,8 @@ mod tests {
             csum.engine_offload(),
             Offload {
                 tcp_segment_max: 0,
-                tcp_checksum: true
+                tcp_checksum: true,
+                direct_peek: false,
             }
         );
         let tso4_only = v1 | bit(VIRTIO_NET_F_GUEST_CSUM) | bit(VIRTIO_NET_F_GUEST_TSO4);

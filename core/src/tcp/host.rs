@@ -140,11 +140,23 @@ pub(super) fn pump<H: Host>(
         if room == 0 {
             break;
         }
-        let peeked = host.exec(Op::Peek {
-            sock: c.sock,
-            offset: in_flight,
-            buf: &mut e.tx[off..off + room],
-        });
+        // A link lending its buffers takes the payload straight from the socket; the
+        // engine only writes the headers (with the checksum left partial).
+        let direct = offload.direct_peek && offload.tcp_checksum;
+        let peeked = if direct {
+            host.exec(Op::PeekToGuest {
+                sock: c.sock,
+                offset: in_flight,
+                len: room,
+                headroom: off,
+            })
+        } else {
+            host.exec(Op::Peek {
+                sock: c.sock,
+                offset: in_flight,
+                buf: &mut e.tx[off..off + room],
+            })
+        };
         let (len, flags) = match peeked {
             OpResult::Len(0) => {
                 c.host_eof = true;
@@ -185,7 +197,11 @@ pub(super) fn pump<H: Host>(
                 ipv6: key.our_addr.is_ipv6(),
                 checksum_partial: offload.tcp_checksum,
             };
-            e.transmit_offload(frame_len, offload, host);
+            if direct {
+                e.commit_to_guest(off, offload, host);
+            } else {
+                e.transmit_offload(frame_len, offload, host);
+            }
         } else {
             e.transmit(frame_len, host);
         }

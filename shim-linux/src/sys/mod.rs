@@ -11,6 +11,8 @@
 //!   [`discard`] (`recv` with `MSG_TRUNC` and no buffer);
 //! * [`recv_mmsg`] and [`send_mmsg`]: batches of datagrams in one system call
 //!   (`recvmmsg(2)`, `sendmmsg(2)`; rustix has no `recvmmsg`);
+//! * [`GuestIov`]: a TCP peek straight into guest-memory slices (`recvmsg(2)` with
+//!   `MSG_PEEK` over an iovec built from `vm-memory` slices);
 //! * [`termination_signalfd`]: SIGTERM/SIGINT blocked and read from a `signalfd`;
 //! * [`fork_into_namespaces`]: `fork(2)` followed, in the child, by early
 //!   closing of close-on-exec descriptors, an optional switch of user, `unshare(2)`, the uid/gid map
@@ -195,6 +197,69 @@ pub(crate) fn discard(fd: BorrowedFd<'_>, len: usize) -> io::Result<usize> {
         )
     };
     usize::try_from(rc).map_err(|_| io::Error::last_os_error())
+}
+
+/// Most guest buffers one [`GuestIov::peek`] fills (a 64 KiB segment over 1 KiB
+/// buffers, with room to spare).
+pub(crate) const PEEK_IOV_MAX: usize = 128;
+
+/// Guest-memory buffers for one [`GuestIov::peek`]: pointers taken from `vm-memory`
+/// slices that stay borrowed (`'a`) as long as this exists.
+pub(crate) struct GuestIov<'a> {
+    iov: [libc::iovec; PEEK_IOV_MAX],
+    len: usize,
+    _slices: std::marker::PhantomData<&'a mut [u8]>,
+}
+
+impl<'a> GuestIov<'a> {
+    /// No buffers yet.
+    pub(crate) fn new() -> GuestIov<'a> {
+        GuestIov {
+            iov: [libc::iovec {
+                iov_base: ptr::null_mut(),
+                iov_len: 0,
+            }; PEEK_IOV_MAX],
+            len: 0,
+            _slices: std::marker::PhantomData,
+        }
+    }
+
+    /// Add `slice` as the next buffer; `false` (nothing added) once
+    /// [`PEEK_IOV_MAX`] are there.
+    pub(crate) fn push<B: vm_memory::bitmap::BitmapSlice>(
+        &mut self,
+        slice: vm_memory::VolatileSlice<'a, B>,
+    ) -> bool {
+        let Some(v) = self.iov.get_mut(self.len) else {
+            return false;
+        };
+        // The kernel writes through this pointer; no Rust reference to the memory
+        // is made, and `'a` keeps the mapping in place.
+        v.iov_base = slice.ptr_guard_mut().as_ptr().cast();
+        v.iov_len = slice.len();
+        self.len += 1;
+        true
+    }
+
+    /// Peek (`MSG_PEEK | MSG_DONTWAIT`, from the socket's `SO_PEEK_OFF`) into the
+    /// buffers, in order; the bytes peeked.
+    pub(crate) fn peek(&mut self, fd: BorrowedFd<'_>) -> io::Result<usize> {
+        // SAFETY: msghdr is plain data; all zeroes (no name, no control) is valid.
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_iov = self.iov.as_mut_ptr();
+        msg.msg_iovlen = self.len as _;
+        // SAFETY: the first `len` iovecs each cover a `VolatileSlice` of guest memory
+        // borrowed for `'a` (mapped, writable, `iov_len` bytes); the kernel writes at
+        // most that much into each, and `msg` points at nothing else.
+        let rc = unsafe {
+            libc::recvmsg(
+                fd.as_raw_fd(),
+                &mut msg,
+                libc::MSG_PEEK | libc::MSG_DONTWAIT,
+            )
+        };
+        usize::try_from(rc).map_err(|_| io::Error::last_os_error())
+    }
 }
 
 /// Most datagrams [`recv_mmsg`] and [`send_mmsg`] handle per call.

@@ -25,7 +25,7 @@ use backend::Backend;
 use passt_core::config::Offload;
 use passt_core::io::TxOffload;
 use passt_virtio_net::rx::RxError;
-use passt_virtio_net::{RX_QUEUE, TX_QUEUE};
+use passt_virtio_net::{VirtioNet, RX_QUEUE, TX_QUEUE};
 use rustix::event::epoll;
 use std::fs::File;
 use std::io;
@@ -34,6 +34,7 @@ use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use vhost::vhost_user::BackendReqHandler;
+use vm_memory::GuestMemoryMmap;
 
 /// How long a frame for the guest waits for receive buffers.
 pub const RX_WAIT: Duration = Duration::from_millis(100);
@@ -65,6 +66,8 @@ pub struct VhostUserLink {
     rx_stalled: bool,
     /// Why the front end was dropped, once it was.
     failed: Option<String>,
+    /// The segment [`GuestLink::peek_to_guest`] prepared: its headroom and payload.
+    peeked: Option<(usize, usize)>,
 }
 
 fn read_eventfd(f: &File) {
@@ -102,6 +105,7 @@ impl VhostUserLink {
             tx_kick_cleared: false,
             rx_stalled: false,
             failed: None,
+            peeked: None,
         })
     }
 
@@ -205,8 +209,14 @@ impl VhostUserLink {
         }
     }
 
-    /// Give one frame to the guest, waiting for receive buffers if there are none.
-    fn send(&mut self, frame: &[u8], offload: Option<&TxOffload>) -> io::Result<()> {
+    /// Run `f` on the running device; when the receive ring has no room, let the
+    /// guest see what it has, wait (once, up to [`RX_WAIT`]) for its kick and try
+    /// again. After a wait in vain, frames are refused at once (`ENOBUFS`) until the
+    /// guest adds buffers.
+    fn with_rx_room<R>(
+        &mut self,
+        mut f: impl FnMut(&mut VirtioNet, &GuestMemoryMmap) -> Result<R, RxError>,
+    ) -> io::Result<R> {
         if self.failed.is_some() {
             return Err(io::ErrorKind::NotConnected.into());
         }
@@ -216,10 +226,9 @@ impl VhostUserLink {
             let Some((device, mem)) = b.device() else {
                 return Err(io::ErrorKind::NotConnected.into());
             };
-            match device.send(mem, frame, offload) {
-                Ok(()) => return Ok(()),
+            match f(device, mem) {
+                Ok(r) => return Ok(r),
                 Err(RxError::Full) if !self.rx_stalled && !waited => {
-                    // Let the guest see what it has, and tell us when it adds more.
                     let more = device.rx.ask_for_kick(mem).unwrap_or(false);
                     drop(b);
                     self.interrupt();
@@ -230,7 +239,7 @@ impl VhostUserLink {
                 }
                 Err(RxError::Full) => {
                     self.rx_stalled = true;
-                    return Err(io::ErrorKind::WouldBlock.into());
+                    return Err(io::Error::from_raw_os_error(libc::ENOBUFS));
                 }
                 Err(RxError::TooLong) => return Err(io::ErrorKind::InvalidInput.into()),
                 Err(e) => {
@@ -282,11 +291,47 @@ impl VhostUserLink {
 
 impl GuestLink for VhostUserLink {
     fn send_frame(&mut self, frame: &[u8]) -> io::Result<()> {
-        self.send(frame, None)
+        self.with_rx_room(|device, mem| device.send(mem, frame, None))
     }
 
     fn send_offload(&mut self, frame: &[u8], offload: &TxOffload) -> io::Result<()> {
-        self.send(frame, Some(offload))
+        self.with_rx_room(|device, mem| device.send(mem, frame, Some(offload)))
+    }
+
+    fn peek_to_guest(
+        &mut self,
+        fd: BorrowedFd<'_>,
+        len: usize,
+        headroom: usize,
+    ) -> io::Result<usize> {
+        self.peeked = None;
+        let mut peeked = Err(io::Error::from(io::ErrorKind::WouldBlock));
+        self.with_rx_room(|device, mem| {
+            let fits = device.reserve_segment(mem, headroom, len)?;
+            let mut iov = crate::sys::GuestIov::new();
+            let from = device.payload_offset(headroom);
+            device.rx.reserved_slices(mem, from, fits, |s| {
+                iov.push(s);
+            })?;
+            peeked = iov.peek(fd);
+            if peeked.is_err() {
+                device.rx.cancel();
+            }
+            Ok(())
+        })?;
+        let n = peeked?;
+        self.peeked = Some((headroom, n));
+        Ok(n)
+    }
+
+    fn commit_to_guest(&mut self, headers: &[u8], offload: &TxOffload) -> io::Result<()> {
+        let Some((headroom, n)) = self.peeked.take() else {
+            return Err(io::ErrorKind::InvalidInput.into());
+        };
+        if headers.len() != headroom {
+            return Err(io::ErrorKind::InvalidInput.into());
+        }
+        self.with_rx_room(|device, mem| device.commit_segment(mem, headers, n, offload))
     }
 }
 
@@ -345,6 +390,14 @@ impl GuestSource for VhostUserLink {
 
     fn negotiated_offload(&self) -> Option<Offload> {
         let mut b = self.backend();
-        b.device().map(|(d, _)| d.features().engine_offload())
+        b.device().map(|(d, _)| {
+            let offload = d.features().engine_offload();
+            Offload {
+                // TCP payload goes straight from the socket into receive buffers
+                // whenever the guest takes partial checksums.
+                direct_peek: offload.tcp_checksum,
+                ..offload
+            }
+        })
     }
 }
