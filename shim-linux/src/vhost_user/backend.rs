@@ -166,6 +166,16 @@ impl Backend {
         Ok(())
     }
 
+    /// Whether the front end accepted our virtio features yet (`SET_FEATURES`).
+    pub fn features_accepted(&self) -> bool {
+        self.acked.is_some()
+    }
+
+    /// Whether requests flagged `NEED_REPLY` get an ack (`REPLY_ACK` accepted).
+    pub fn reply_ack(&self) -> bool {
+        self.protocol.contains(VhostUserProtocolFeatures::REPLY_ACK)
+    }
+
     fn protocol_acked(&self) -> bool {
         self.acked
             .is_some_and(|f| f & VhostUserVirtioFeatures::PROTOCOL_FEATURES.bits() != 0)
@@ -328,9 +338,9 @@ impl VhostUserBackendReqHandlerMut for Backend {
     }
 
     fn set_vring_enable(&mut self, index: u32, enable: bool) -> Result<()> {
-        if !self.protocol_acked() {
-            return Err(invalid("SET_VRING_ENABLE without PROTOCOL_FEATURES"));
-        }
+        // Taken even before SET_FEATURES: qemu 7.2 enables the rings at device reset,
+        // ahead of the features (the link reads that request itself, see
+        // `VhostUserLink::early_vring_enable`).
         self.ring(index)?.enabled = enable;
         if enable {
             self.try_start()

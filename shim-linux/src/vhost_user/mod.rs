@@ -36,6 +36,9 @@ use std::time::Duration;
 use vhost::vhost_user::BackendReqHandler;
 use vm_memory::GuestMemoryMmap;
 
+/// How long a control request may take to arrive whole.
+pub const CONTROL_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// How long a frame for the guest waits for receive buffers.
 pub const RX_WAIT: Duration = Duration::from_millis(100);
 
@@ -64,6 +67,8 @@ pub struct VhostUserLink {
     /// A send timed out waiting for receive buffers; frames are dropped until the
     /// guest adds some.
     rx_stalled: bool,
+    /// The control socket (a second descriptor of it: the handler owns the first).
+    control: UnixStream,
     /// Why the front end was dropped, once it was.
     failed: Option<String>,
     /// The segment [`GuestLink::peek_to_guest`] prepared: its headroom and payload.
@@ -84,6 +89,9 @@ impl VhostUserLink {
     pub fn new(stream: OwnedFd) -> io::Result<VhostUserLink> {
         let stream = UnixStream::from(stream);
         stream.set_nonblocking(false)?;
+        // Requests are read whole, blocking: a front end that stops mid-message is
+        // dropped after this long instead of stalling the loop for good.
+        stream.set_read_timeout(Some(CONTROL_TIMEOUT))?;
         let backend = Arc::new(Mutex::new(Backend::new()));
         let epoll = epoll::create(epoll::CreateFlags::CLOEXEC)?;
         epoll::add(
@@ -93,7 +101,9 @@ impl VhostUserLink {
             epoll::EventFlags::IN,
         )?;
         let rx_wait = epoll::create(epoll::CreateFlags::CLOEXEC)?;
+        let control = stream.try_clone()?;
         Ok(VhostUserLink {
+            control,
             handler: BackendReqHandler::from_stream(stream, backend.clone()),
             backend,
             epoll,
@@ -125,6 +135,11 @@ impl VhostUserLink {
     /// Serve one control request (allocations inside the `vhost` crate are the
     /// control plane's, not the data path's).
     fn control(&mut self) {
+        match self.early_vring_enable() {
+            Ok(true) => return,
+            Ok(false) => {}
+            Err(e) => return self.fail(format!("control socket: {e}")),
+        }
         let r = crate::alloc_count::control_plane(|| self.handler.handle_request());
         match r {
             Ok(()) => self.refresh_kicks(),
@@ -134,6 +149,53 @@ impl VhostUserLink {
             }
             Err(e) => self.fail(format!("request refused: {e}")),
         }
+    }
+
+    /// qemu 7.2 enables the rings (`SET_VRING_ENABLE`) when it resets the device,
+    /// before it sends `SET_FEATURES`; the `vhost` crate's handler refuses that (it
+    /// wants `PROTOCOL_FEATURES` accepted first) and the front end would be dropped.
+    /// Until features are accepted, such a request is read here: the header (request,
+    /// flags, size: native-endian `u32`s, vhost-user.rst "Header"), the ring state,
+    /// and the ack when asked for. `true` when it was one.
+    fn early_vring_enable(&mut self) -> io::Result<bool> {
+        use std::io::{Read, Write};
+        use vhost::vhost_user::message::{
+            FrontendReq, VhostUserHeaderFlag, VhostUserU64, VhostUserVringState,
+        };
+        use vm_memory::ByteValued;
+        const HEADER: usize = 12;
+        const BODY: usize = std::mem::size_of::<VhostUserVringState>();
+        if self.backend().features_accepted() {
+            return Ok(false);
+        }
+        let mut hdr = [0u8; HEADER];
+        let peeked = rustix::net::recv(&self.control, &mut hdr, rustix::net::RecvFlags::PEEK)?;
+        let word = |i: usize| u32::from_ne_bytes([hdr[i], hdr[i + 1], hdr[i + 2], hdr[i + 3]]);
+        let request = u32::from(FrontendReq::SET_VRING_ENABLE);
+        if peeked.0 < HEADER || word(0) != request || word(8) != BODY as u32 {
+            return Ok(false);
+        }
+        let mut msg = [0u8; HEADER + BODY];
+        (&self.control).read_exact(&mut msg)?;
+        let mut state = VhostUserVringState::default();
+        state.as_mut_slice().copy_from_slice(&msg[HEADER..]);
+        let (index, num) = (state.index, state.num);
+        let (result, reply_ack) = {
+            use vhost::vhost_user::VhostUserBackendReqHandlerMut;
+            let mut b = self.backend();
+            (b.set_vring_enable(index, num != 0), b.reply_ack())
+        };
+        if reply_ack && word(4) & VhostUserHeaderFlag::NEED_REPLY.bits() != 0 {
+            let flags = VhostUserHeaderFlag::REPLY.bits() | 1; // version 1
+            let mut reply = [0u8; HEADER + 8];
+            for (i, w) in [request, flags, 8].into_iter().enumerate() {
+                reply[4 * i..4 * i + 4].copy_from_slice(&w.to_ne_bytes());
+            }
+            let status = VhostUserU64::new(u64::from(result.is_err()));
+            reply[HEADER..].copy_from_slice(status.as_slice());
+            (&self.control).write_all(&reply)?;
+        }
+        Ok(true)
     }
 
     /// Register the kick descriptors the front end gave since last time.
