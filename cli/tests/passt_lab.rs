@@ -483,19 +483,8 @@ fn a_qemu_vm_boots_gets_a_lease_and_reaches_the_remote() {
     w.lab.remote_server("echo-server", REMOTE_V4, 7, &[]);
     let initramfs = w.lab.dir.join("initramfs.cpio");
     lab::vm::write_initramfs(&kernel, &initramfs, REMOTE_V4);
-    let mut qemu = w.lab.in_host(lab::vm::QEMU);
-    qemu.args(["-nodefaults", "-no-user-config", "-display", "none"])
-        .args(["-serial", "stdio", "-monitor", "none", "-no-reboot"])
-        .args(["-m", "256", "-smp", "1"])
-        // Emulated, not KVM: nested KVM is missing or broken on CI-like machines, and
-        // this small guest boots in seconds anyway.
-        .args(["-accel", "tcg"])
-        .arg("-kernel")
-        .arg(&kernel.image)
-        .arg("-initrd")
-        .arg(&initramfs)
-        .args(["-append", "console=ttyS0 quiet panic=-1"])
-        .arg("-netdev")
+    let mut qemu = lab::vm::qemu(&w.lab, &kernel, &initramfs);
+    qemu.arg("-netdev")
         .arg(format!(
             "stream,id=n0,server=off,addr.type=unix,addr.path={}",
             w.passt.socket.display()

@@ -29,7 +29,8 @@ pub enum Profile {
     /// passt: the qemu stream socket and host sockets.
     Passt,
     /// passt as a vhost-user back end: control requests carry descriptors
-    /// (`recvmsg`), guest memory is mapped (`mmap`, `munmap`: in the common list).
+    /// (`recvmsg`), each front end has its own epoll sets (`epoll_create1`), guest
+    /// memory is mapped (`mmap`, `munmap`: in the common list).
     PasstVhostUser,
 }
 
@@ -91,9 +92,10 @@ const PASTA: &[Syscall] = syscalls![
 const PASST: &[Syscall] = &[];
 
 /// passt with `--vhost-user`: the front end's requests come with descriptors
-/// (memory regions, kick and call eventfds); replies go by `sendmsg` (common).
+/// (memory regions, kick and call eventfds; replies go by `sendmsg`, common), and
+/// each front end gets epoll sets of its own (`crate::vhost_user::VhostUserLink`).
 #[cfg(target_arch = "x86_64")]
-const PASST_VHOST_USER: &[Syscall] = syscalls![SYS_recvmsg];
+const PASST_VHOST_USER: &[Syscall] = syscalls![SYS_recvmsg, SYS_epoll_create1];
 
 /// Only with a log file (`-l`): its rotation repositions and shrinks the file
 /// ([`crate::log::FILE_SYSCALLS`]).

@@ -9,6 +9,25 @@ use std::path::{Path, PathBuf};
 /// The qemu binary the boot test needs.
 pub const QEMU: &str = "/usr/bin/qemu-system-x86_64";
 
+/// qemu booting `kernel` with `initramfs` (emulated, one vCPU, 256 MiB, serial
+/// console on stdout, powering off ends it) in the lab's host namespace; the caller
+/// adds the network device.
+pub fn qemu(lab: &super::Lab, kernel: &Kernel, initramfs: &Path) -> std::process::Command {
+    let mut qemu = lab.in_host(QEMU);
+    qemu.args(["-nodefaults", "-no-user-config", "-display", "none"])
+        .args(["-serial", "stdio", "-monitor", "none", "-no-reboot"])
+        .args(["-m", "256", "-smp", "1"])
+        // Emulated, not KVM: nested KVM is missing or broken on CI-like machines, and
+        // this small guest boots in seconds anyway.
+        .args(["-accel", "tcg"])
+        .arg("-kernel")
+        .arg(&kernel.image)
+        .arg("-initrd")
+        .arg(initramfs)
+        .args(["-append", "console=ttyS0 quiet panic=-1"]);
+    qemu
+}
+
 /// Kernel modules the guest needs for its network card (with their dependencies).
 const MODULES: [&str; 2] = ["virtio_pci", "virtio_net"];
 
