@@ -12,6 +12,7 @@
 //! | `fuzz-spec` | [`port_specs`] | port specs and the forwarding table they build |
 //! | `fuzz-control` | [`control_requests`] | control-socket requests applied to a running engine |
 //! | `fuzz-virtqueue` | [`virtqueue_rings`] | the virtio-net device against hostile rings in guest memory |
+//! | `fuzz-vhost` | [`vhost_session`] | passt's vhost-user back end against a hostile front end |
 //!
 //! Run one for a few minutes (see the README's "Fuzzing" section):
 //! ```text
@@ -21,7 +22,9 @@
 //!   cargo afl fuzz -i corpus/wire -o out/wire -V 600 ../target/release/fuzz-wire
 //! ```
 
+mod vhost;
 mod virtqueue;
+pub use vhost::{vhost_session, SessionOutcome};
 pub use virtqueue::{virtqueue_rings, RingsOutcome};
 
 use passt_cli::options::Forward;

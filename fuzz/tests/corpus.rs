@@ -142,3 +142,39 @@ fn virtqueue_corpus() {
         }
     }
 }
+
+#[test]
+fn vhost_seeds_reach_what_they_aim_at() {
+    let run = |name: &str| {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("corpus/vhost")
+            .join(name);
+        passt_fuzz::vhost_session(&std::fs::read(path).unwrap())
+    };
+    let outcome = |from, to, dropped| passt_fuzz::SessionOutcome {
+        frames_from_guest: from,
+        frames_to_guest: to,
+        dropped,
+    };
+    assert_eq!(run("session"), outcome(1, 2, false), "a frame each way");
+    assert_eq!(
+        run("early-enable"),
+        outcome(1, 0, false),
+        "qemu 7.2's order"
+    );
+    assert_eq!(run("handshake-only"), outcome(0, 0, false));
+    assert_eq!(run("mem-table-no-fd"), outcome(0, 0, true));
+    assert_eq!(run("legacy-features"), outcome(0, 0, true));
+    assert_eq!(run("unknown-request"), outcome(0, 0, true));
+}
+
+#[test]
+fn vhost_corpus() {
+    for (name, data) in corpus("vhost") {
+        eprintln!("{name}");
+        passt_fuzz::vhost_session(&data);
+        for cut in (0..data.len()).step_by(7) {
+            passt_fuzz::vhost_session(&data[..cut]);
+        }
+    }
+}

@@ -73,6 +73,10 @@ pub struct VhostUserLink {
     failed: Option<String>,
     /// The segment [`GuestLink::peek_to_guest`] prepared: its headroom and payload.
     peeked: Option<(usize, usize)>,
+    /// How long a frame waits for receive buffers ([`RX_WAIT`]).
+    rx_wait_for: Duration,
+    /// The device ran after the last request.
+    running: bool,
 }
 
 fn read_eventfd(f: &File) {
@@ -116,7 +120,19 @@ impl VhostUserLink {
             rx_stalled: false,
             failed: None,
             peeked: None,
+            rx_wait_for: RX_WAIT,
+            running: false,
         })
+    }
+
+    /// Shorten the waits (a control request arriving whole, receive buffers
+    /// appearing): for tests and fuzzing, where nobody is on the other side to wait
+    /// for.
+    pub fn set_waits(&mut self, control: Duration, rx_buffers: Duration) -> io::Result<()> {
+        self.control
+            .set_read_timeout(Some(control.max(Duration::from_micros(1))))?;
+        self.rx_wait_for = rx_buffers;
+        Ok(())
     }
 
     fn backend(&self) -> MutexGuard<'_, Backend> {
@@ -142,7 +158,15 @@ impl VhostUserLink {
         }
         let r = crate::alloc_count::control_plane(|| self.handler.handle_request());
         match r {
-            Ok(()) => self.refresh_kicks(),
+            Ok(()) => {
+                self.refresh_kicks();
+                let running = self.backend().device().is_some();
+                if running && !self.running {
+                    // Frames queued before the device started got no kick of their own.
+                    self.tx_kicked = true;
+                }
+                self.running = running;
+            }
             Err(vhost::vhost_user::Error::Disconnected)
             | Err(vhost::vhost_user::Error::PartialMessage) => {
                 self.failed = Some("disconnected".into());
@@ -313,15 +337,16 @@ impl VhostUserLink {
         }
     }
 
-    /// Wait (up to [`RX_WAIT`]) for the receive ring's kick.
+    /// Wait (up to [`RX_WAIT`], or what [`VhostUserLink::set_waits`] said) for the
+    /// receive ring's kick.
     fn wait_for_rx_buffers(&mut self) {
         let mut events = [epoll::Event {
             flags: epoll::EventFlags::empty(),
             data: epoll::EventData::new_u64(0),
         }; 1];
         let limit = rustix::time::Timespec {
-            tv_sec: 0,
-            tv_nsec: RX_WAIT.as_nanos() as i64,
+            tv_sec: self.rx_wait_for.as_secs() as i64,
+            tv_nsec: i64::from(self.rx_wait_for.subsec_nanos()),
         };
         if matches!(
             epoll::wait(&self.rx_wait, &mut events[..], Some(&limit)),
@@ -410,7 +435,10 @@ impl GuestSource for VhostUserLink {
                 return Ok(Received::default()); // gone
             }
             if self.control_ready {
+                // One request, then look again: more may be queued, and it may have
+                // brought new kick descriptors.
                 self.control_ready = false;
+                self.polled = false;
                 self.control();
                 continue;
             }
