@@ -92,10 +92,15 @@ const PASTA: &[Syscall] = syscalls![
 const PASST: &[Syscall] = &[];
 
 /// passt with `--vhost-user`: the front end's requests come with descriptors
-/// (memory regions, kick and call eventfds; replies go by `sendmsg`, common), and
-/// each front end gets epoll sets of its own (`crate::vhost_user::VhostUserLink`).
+/// (memory regions, kick and call eventfds; replies go by `sendmsg`, common), each
+/// front end gets epoll sets of its own (`crate::vhost_user::VhostUserLink`), and a
+/// memory region is checked against its file's size (`lseek`, also the log file's).
 #[cfg(target_arch = "x86_64")]
-const PASST_VHOST_USER: &[Syscall] = syscalls![SYS_recvmsg, SYS_epoll_create1];
+const PASST_VHOST_USER: &[Syscall] = syscalls![
+    SYS_recvmsg,       // requests, with the front end's descriptors
+    SYS_epoll_create1, // each front end's epoll sets
+    SYS_lseek,         // a memory region must lie within its file
+];
 
 /// Only with a log file (`-l`): its rotation repositions and shrinks the file
 /// ([`crate::log::FILE_SYSCALLS`]).

@@ -188,6 +188,18 @@ impl Default for Backend {
     }
 }
 
+/// The size of a region's file (its end, found with `lseek`, the offset put back:
+/// the file description is shared with the front end).
+fn file_size(file: &File) -> u64 {
+    use rustix::fs::{seek, SeekFrom};
+    let Ok(was) = seek(file, SeekFrom::Current(0)) else {
+        return 0;
+    };
+    let size = seek(file, SeekFrom::End(0)).unwrap_or(0);
+    let _ = seek(file, SeekFrom::Start(was));
+    size
+}
+
 /// Requests a net device has no use for.
 const UNSUPPORTED: Error = Error::InvalidOperation("not supported by this back end");
 
@@ -242,6 +254,12 @@ impl VhostUserBackendReqHandlerMut for Backend {
         let mut ranges = Vec::with_capacity(ctx.len());
         let mut regions = Vec::with_capacity(ctx.len());
         for (r, file) in ctx.iter().zip(files) {
+            // A region past the end of its file maps, but touching it raises SIGBUS:
+            // refuse it instead.
+            let end = r.mmap_offset.checked_add(r.memory_size);
+            if r.memory_size == 0 || end.is_none_or(|e| e > file_size(&file)) {
+                return Err(invalid("memory region outside its file"));
+            }
             let size = usize::try_from(r.memory_size).map_err(|_| Error::InvalidParam)?;
             ranges.push((
                 GuestAddress(r.guest_phys_addr),
