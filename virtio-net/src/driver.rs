@@ -6,7 +6,6 @@
 use crate::ring::need_event;
 use core::num::Wrapping;
 use core::sync::atomic::{fence, Ordering};
-use std::collections::HashMap;
 use virtio_bindings::virtio_ring::{VRING_DESC_F_NEXT, VRING_DESC_F_WRITE, VRING_USED_F_NO_NOTIFY};
 use virtio_queue::{Queue, QueueT};
 use vm_memory::{Bytes, GuestAddress, GuestMemory};
@@ -84,7 +83,9 @@ pub struct DriverQueue {
     /// Whether `used_event`/`avail_event` are in use.
     pub event_idx: bool,
     free: Vec<u16>,
-    chains: HashMap<u16, Vec<u16>>,
+    /// The descriptors of the chain headed by each index (empty when it heads none);
+    /// their capacity is kept, so a running queue allocates nothing.
+    chains: Vec<Vec<u16>>,
     avail_idx: Wrapping<u16>,
     last_used: Wrapping<u16>,
     kicked_at: Wrapping<u16>,
@@ -105,7 +106,7 @@ impl DriverQueue {
             layout,
             event_idx,
             free: (0..size).rev().collect(),
-            chains: HashMap::new(),
+            chains: vec![Vec::new(); usize::from(size)],
             avail_idx: Wrapping(0),
             last_used: Wrapping(0),
             kicked_at: Wrapping(0),
@@ -141,9 +142,27 @@ impl DriverQueue {
         if segments.is_empty() || segments.len() > self.free.len() {
             return Err(DriverError("no free descriptors".into()));
         }
-        let ids: Vec<u16> = (0..segments.len())
-            .filter_map(|_| self.free.pop())
-            .collect();
+        let head = self
+            .free
+            .pop()
+            .ok_or(DriverError("no free descriptors".into()))?;
+        let mut ids = core::mem::take(&mut self.chains[usize::from(head)]);
+        ids.clear();
+        ids.push(head);
+        ids.extend((1..segments.len()).filter_map(|_| self.free.pop()));
+        let written = self.write_chain(mem, &ids, segments);
+        self.chains[usize::from(head)] = ids;
+        written?;
+        self.push_head(mem, head)?;
+        Ok(head)
+    }
+
+    fn write_chain<M: GuestMemory>(
+        &self,
+        mem: &M,
+        ids: &[u16],
+        segments: &[(u64, u32, bool)],
+    ) -> Result<(), DriverError> {
         for (i, &(addr, len, writable)) in segments.iter().enumerate() {
             let mut flags = if writable {
                 VRING_DESC_F_WRITE as u16
@@ -159,10 +178,7 @@ impl DriverQueue {
             };
             self.write_desc(mem, ids[i], addr, len, flags, next)?;
         }
-        let head = ids[0];
-        self.chains.insert(head, ids);
-        self.push_head(mem, head)?;
-        Ok(head)
+        Ok(())
     }
 
     /// Put `head` in the available ring as is (for hand-made, possibly malformed
@@ -223,8 +239,8 @@ impl DriverQueue {
         self.last_used += Wrapping(1);
         let head = u32::from_le_bytes([elem[0], elem[1], elem[2], elem[3]]) as u16;
         let len = u32::from_le_bytes([elem[4], elem[5], elem[6], elem[7]]);
-        if let Some(ids) = self.chains.remove(&head) {
-            self.free.extend(ids);
+        if let Some(ids) = self.chains.get_mut(usize::from(head)) {
+            self.free.append(ids);
         }
         if self.event_idx {
             let at = self.layout.avail + 4 + 2 * u64::from(self.layout.size);
@@ -238,6 +254,38 @@ impl DriverQueue {
         Ok(Some((head, len)))
     }
 
+    /// Ask for an interrupt when the device next uses a buffer (`used_event` with
+    /// `EVENT_IDX`, else clearing `VRING_AVAIL_F_NO_INTERRUPT`), then look again:
+    /// `true` when used buffers are already waiting (the caller pops them instead of
+    /// waiting for an interrupt that may never come). Linux's
+    /// `virtqueue_enable_cb()`.
+    pub fn enable_interrupts<M: GuestMemory>(&mut self, mem: &M) -> Result<bool, DriverError> {
+        if self.event_idx {
+            let at = self.layout.avail + 4 + 2 * u64::from(self.layout.size);
+            mem.store(
+                self.last_used.0.to_le(),
+                GuestAddress(at),
+                Ordering::Relaxed,
+            )
+            .map_err(err)?;
+        } else {
+            mem.store(0u16, GuestAddress(self.layout.avail), Ordering::Relaxed)
+                .map_err(err)?;
+        }
+        // The wish must be visible before we look at the used index, or a buffer
+        // used in between would go unannounced.
+        fence(Ordering::SeqCst);
+        self.has_used(mem)
+    }
+
+    /// Whether the device used buffers we have not popped yet.
+    pub fn has_used<M: GuestMemory>(&self, mem: &M) -> Result<bool, DriverError> {
+        let idx: u16 = mem
+            .load(GuestAddress(self.layout.used + 2), Ordering::Acquire)
+            .map_err(err)?;
+        Ok(Wrapping(u16::from_le(idx)) != self.last_used)
+    }
+
     /// Descriptors not in any chain.
     pub fn free_descriptors(&self) -> usize {
         self.free.len()
@@ -248,8 +296,43 @@ impl DriverQueue {
     pub fn reserve(&mut self, n: usize) -> Vec<u16> {
         let ids: Vec<u16> = (0..n).filter_map(|_| self.free.pop()).collect();
         if let Some(&head) = ids.first() {
-            self.chains.insert(head, ids.clone());
+            self.chains[usize::from(head)] = ids.clone();
         }
         ids
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ring;
+    use vm_memory::GuestMemoryMmap;
+
+    fn used_event(mem: &GuestMemoryMmap, q: &DriverQueue) -> u16 {
+        let at = q.layout.avail + 4 + 2 * u64::from(q.layout.size);
+        mem.read_obj(GuestAddress(at)).unwrap()
+    }
+
+    #[test]
+    fn interrupts_are_asked_for_at_the_next_used_buffer_and_waiting_ones_reported() {
+        let mem = GuestMemoryMmap::<()>::from_ranges(&[(GuestAddress(0), 0x10_0000)]).unwrap();
+        let mut q = DriverQueue::new(&mem, 0x1000, 8, true).unwrap();
+        let mut device = q.layout.device_queue(8, true).unwrap();
+        let a = q.add(&mem, &[(0x8000, 64, true)]).unwrap();
+        let b = q
+            .add(&mem, &[(0x9000, 64, true), (0xa000, 64, true)])
+            .unwrap();
+        q.publish(&mem).unwrap();
+        assert_eq!(q.free_descriptors(), 5);
+        assert!(!q.enable_interrupts(&mem).unwrap(), "nothing used yet");
+
+        ring::publish_used(&mem, &mut device, &[(a, 10), (b, 20)]).unwrap();
+        assert!(q.enable_interrupts(&mem).unwrap(), "two used buffers wait");
+        assert_eq!(q.pop_used(&mem).unwrap(), Some((a, 10)));
+        assert_eq!(q.pop_used(&mem).unwrap(), Some((b, 20)));
+        assert_eq!(q.pop_used(&mem).unwrap(), None);
+        assert_eq!(q.free_descriptors(), 8, "both chains' descriptors are back");
+        assert!(!q.enable_interrupts(&mem).unwrap());
+        assert_eq!(used_event(&mem, &q), 2, "interrupt at the next one");
     }
 }
