@@ -326,7 +326,6 @@ fn serve<G: GuestSource>(
             engine.handle_event(t, Event::Socket { sock, readiness }, host);
         }
         engine.flush(t, host);
-        host.guest_mut().after_batch();
         if let Some(o) = host.guest_mut().negotiated_offload() {
             if o != engine.config().offload {
                 engine.set_offload(o);
@@ -335,6 +334,8 @@ fn serve<G: GuestSource>(
         if engine.poll_timeout().is_some_and(|d| d <= t) {
             engine.handle_timeout(t, host);
         }
+        // Last: the batch includes what the timers sent.
+        host.guest_mut().after_batch();
         spin.wakeup_done(events.len(), now());
     }
 }
