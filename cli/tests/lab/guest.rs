@@ -1,10 +1,13 @@
 //! The passt side of the sealed lab: passt in the "host" namespace, and a third
 //! namespace, "guest", whose own Linux network stack plays the virtual machine. Its
 //! tap device is relayed to passt's UNIX socket by `passt-tap-relay` (qemu's stream
-//! framing), so the guest configures itself the way a VM would: DHCP, NDP.
+//! framing) or, for `passt --vhost-user`, by `passt-vhost-relay` (qemu and the
+//! guest's virtio-net driver: virtqueues in shared memory), so the guest configures
+//! itself the way a VM would: DHCP, NDP.
 //!
 //! ```text
 //!  [guest ns] tap0 ══ passt-tap-relay ══ passt.sock ══ passt (nobody) [host ns] ──veth── [remote ns]
+//!                  (or passt-vhost-relay)
 //! ```
 
 use super::{output_within, run_ok, Lab};
@@ -25,16 +28,42 @@ pub fn passt_binary() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_passt"))
 }
 
-/// The `passt-tap-relay` binary: built beside `passt` (same profile) by any build of
-/// the workspace's binaries (`cargo test --workspace`, `cargo build`), or `None`
-/// after [`super::skip`] when it has not been built.
+/// Which relay plays the VM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelayKind {
+    /// `passt-tap-relay`: qemu's `-netdev stream` framing on the socket.
+    Stream,
+    /// `passt-vhost-relay`: a vhost-user front end and virtio-net driver, for
+    /// `passt --vhost-user`.
+    VhostUser,
+}
+
+impl RelayKind {
+    /// The binary's name.
+    pub fn binary_name(self) -> &'static str {
+        match self {
+            RelayKind::Stream => "passt-tap-relay",
+            RelayKind::VhostUser => "passt-vhost-relay",
+        }
+    }
+}
+
+/// The `passt-tap-relay` binary (see [`relay_binary_of`]).
 pub fn relay_binary() -> Option<PathBuf> {
-    let path = passt_binary().with_file_name("passt-tap-relay");
+    relay_binary_of(RelayKind::Stream)
+}
+
+/// A relay binary: built beside `passt` (same profile) by any build of the
+/// workspace's binaries (`cargo test --workspace`, `cargo build`), or `None` after
+/// [`super::skip`] when it has not been built. Both take the same command line.
+pub fn relay_binary_of(kind: RelayKind) -> Option<PathBuf> {
+    let name = kind.binary_name();
+    let path = passt_binary().with_file_name(name);
     if path.exists() {
         Some(path)
     } else {
         super::skip(&format!(
-            "{} is not built: run `cargo build -p passt-shim-linux --bin passt-tap-relay` \
+            "{} is not built: run `cargo build -p passt-shim-linux --bin {name}` \
              (with the same profile) or the whole workspace's tests",
             path.display()
         ));
@@ -262,7 +291,8 @@ impl Drop for Guest {
     }
 }
 
-/// A running `passt-tap-relay` (as root: it opens `/dev/net/tun` inside the guest).
+/// A running relay, `passt-tap-relay` or `passt-vhost-relay` (as root: it opens
+/// `/dev/net/tun` inside the guest).
 pub struct Relay {
     child: Child,
 }
@@ -270,14 +300,21 @@ pub struct Relay {
 impl Relay {
     /// Connect the guest to passt's socket; returns once the guest has its tap.
     pub fn start(relay: &Path, guest: &Guest, socket: &Path) -> Relay {
+        Relay::start_with(relay, guest, socket, &[])
+    }
+
+    /// [`Relay::start`] with extra arguments for the relay (`passt-vhost-relay`'s
+    /// `--no-offload`, `--queue-size N`…).
+    pub fn start_with(relay: &Path, guest: &Guest, socket: &Path, extra: &[&str]) -> Relay {
         let child = Command::new(relay)
             .args(["--netns", &guest.name, "--tap", GUEST_IFNAME, "--socket"])
             .arg(socket)
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
-            .expect("spawn passt-tap-relay");
+            .unwrap_or_else(|e| panic!("spawn {}: {e}", relay.display()));
         let mut relay = Relay { child };
         let up = wait_until(SETTLE, || {
             guest.has_tap() || relay.child.try_wait().ok().flatten().is_some()
