@@ -32,7 +32,7 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use vhost::vhost_user::BackendReqHandler;
 use vm_memory::GuestMemoryMmap;
 
@@ -296,9 +296,11 @@ impl VhostUserLink {
     }
 
     /// Run `f` on the running device; when the receive ring has no room, let the
-    /// guest see what it has, wait (once, up to [`RX_WAIT`]) for its kick and try
-    /// again. After a wait in vain, frames are refused at once (`ENOBUFS`) until the
-    /// guest adds buffers.
+    /// guest see what it has and wait for its kicks, trying again at each, until
+    /// [`RX_WAIT`] in all has passed: a guest that adds buffers a few at a time (as
+    /// it takes frames) kicks long before a 64 KiB frame fits, and a frame dropped
+    /// then would reach it after frames sent later. After a wait in vain, frames are
+    /// refused at once (`ENOBUFS`) until the guest adds buffers.
     fn with_rx_room<R>(
         &mut self,
         mut f: impl FnMut(&mut VirtioNet, &GuestMemoryMmap) -> Result<R, RxError>,
@@ -306,7 +308,7 @@ impl VhostUserLink {
         if self.failed.is_some() {
             return Err(io::ErrorKind::NotConnected.into());
         }
-        let mut waited = false;
+        let mut deadline = None;
         loop {
             let mut b = self.backend.lock().unwrap_or_else(|p| p.into_inner());
             let Some((device, mem)) = b.device() else {
@@ -314,19 +316,21 @@ impl VhostUserLink {
             };
             match f(device, mem) {
                 Ok(r) => return Ok(r),
-                Err(RxError::Full) if !self.rx_stalled && !waited => {
+                Err(RxError::Full) if !self.rx_stalled => {
+                    let now = Instant::now();
+                    let deadline = *deadline.get_or_insert(now + self.rx_wait_for);
+                    let Some(left) = deadline.checked_duration_since(now) else {
+                        self.rx_stalled = true;
+                        return Err(io::Error::from_raw_os_error(libc::ENOBUFS));
+                    };
                     let more = device.rx.ask_for_kick(mem).unwrap_or(false);
                     drop(b);
                     self.interrupt();
                     if !more {
-                        self.wait_for_rx_buffers();
+                        self.wait_for_rx_buffers(left);
                     }
-                    waited = true;
                 }
-                Err(RxError::Full) => {
-                    self.rx_stalled = true;
-                    return Err(io::Error::from_raw_os_error(libc::ENOBUFS));
-                }
+                Err(RxError::Full) => return Err(io::Error::from_raw_os_error(libc::ENOBUFS)),
                 Err(RxError::TooLong) => return Err(io::ErrorKind::InvalidInput.into()),
                 Err(e) => {
                     drop(b);
@@ -337,16 +341,15 @@ impl VhostUserLink {
         }
     }
 
-    /// Wait (up to [`RX_WAIT`], or what [`VhostUserLink::set_waits`] said) for the
-    /// receive ring's kick.
-    fn wait_for_rx_buffers(&mut self) {
+    /// Wait (up to `limit`) for the receive ring's kick.
+    fn wait_for_rx_buffers(&mut self, limit: Duration) {
         let mut events = [epoll::Event {
             flags: epoll::EventFlags::empty(),
             data: epoll::EventData::new_u64(0),
         }; 1];
         let limit = rustix::time::Timespec {
-            tv_sec: self.rx_wait_for.as_secs() as i64,
-            tv_nsec: i64::from(self.rx_wait_for.subsec_nanos()),
+            tv_sec: limit.as_secs() as i64,
+            tv_nsec: i64::from(limit.subsec_nanos()),
         };
         if matches!(
             epoll::wait(&self.rx_wait, &mut events[..], Some(&limit)),
