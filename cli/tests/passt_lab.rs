@@ -8,13 +8,47 @@
 mod lab;
 
 use lab::guest::{
-    expect_success, passt_binary, relay_binary, wait_until, Guest, Lease, Passt, Relay,
+    expect_success, passt_binary, relay_binary, relay_binary_of, wait_until, Guest, Lease, Passt,
+    Relay, RelayKind,
 };
 use lab::{output_within, Lab, GATEWAY_V4, GATEWAY_V6, HOST_V4, HOST_V6, REMOTE_V4, REMOTE_V6};
 use std::net::Ipv6Addr;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
+
+/// Each test body named here runs once per way qemu talks to passt: as
+/// `NAME::stream` (`-netdev stream`, through `passt-tap-relay`) and
+/// `NAME::vhost_user` (`-netdev vhost-user`, through `passt-vhost-relay`).
+macro_rules! over_both_transports {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn stream() {
+                super::$name(super::RelayKind::Stream)
+            }
+
+            #[test]
+            fn vhost_user() {
+                super::$name(super::RelayKind::VhostUser)
+            }
+        }
+    )*};
+}
+
+over_both_transports!(
+    dhcp_gives_the_guest_the_hosts_address_gateway_and_mtu,
+    router_advertisement_carries_the_hosts_prefix_and_the_guest_autoconfigures,
+    dhcpv6_offers_the_hosts_address,
+    tcp_echo_to_remote_v4_and_v6,
+    bulk_64_mib_each_way_is_byte_exact,
+    forwarded_port_reaches_a_server_in_the_guest_from_host_loopback_and_remote,
+    client_disconnect_and_reconnect_leave_a_working_network,
+    one_off_exits_zero_when_the_client_leaves,
+    a_second_client_is_turned_away_while_the_first_is_served,
+    udp_echo_to_remote_v4_and_v6_through_passt,
+    ping_and_ping6_to_remote_through_passt,
+);
 
 /// One lab with passt serving a guest. Fields drop in order: the relay first, the
 /// lab (and its servers) last.
@@ -27,13 +61,18 @@ struct World {
 }
 
 impl World {
-    /// A lab, the guest namespace and `passt -f -s SOCKET ARGS…`; `None` when the lab
-    /// cannot run here (skipped).
-    fn new(passt_args: &[&str]) -> Option<World> {
+    /// A lab, the guest namespace and `passt -f -s SOCKET ARGS…` (with
+    /// `--vhost-user` for that transport); `None` when the lab cannot run here
+    /// (skipped).
+    fn new(kind: RelayKind, passt_args: &[&str]) -> Option<World> {
         let lab = Lab::new()?;
-        let relay_bin = relay_binary()?;
+        let relay_bin = relay_binary_of(kind)?;
         let guest = Guest::new(&lab);
-        let passt = Passt::start(&lab, passt_args);
+        let mut args = passt_args.to_vec();
+        if kind == RelayKind::VhostUser {
+            args.push("--vhost-user");
+        }
+        let passt = Passt::start(&lab, &args);
         Some(World {
             relay: None,
             passt,
@@ -88,9 +127,10 @@ fn expected_sha(seed: &str, mib: u32) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-#[test]
-fn dhcp_gives_the_guest_the_hosts_address_gateway_and_mtu() {
-    let Some(mut w) = World::new(&[]) else { return };
+fn dhcp_gives_the_guest_the_hosts_address_gateway_and_mtu(kind: RelayKind) {
+    let Some(mut w) = World::new(kind, &[]) else {
+        return;
+    };
     let lease = w.plug_and_dhcp();
     assert_eq!(
         lease,
@@ -106,9 +146,10 @@ fn dhcp_gives_the_guest_the_hosts_address_gateway_and_mtu() {
     );
 }
 
-#[test]
-fn router_advertisement_carries_the_hosts_prefix_and_the_guest_autoconfigures() {
-    let Some(mut w) = World::new(&[]) else { return };
+fn router_advertisement_carries_the_hosts_prefix_and_the_guest_autoconfigures(kind: RelayKind) {
+    let Some(mut w) = World::new(kind, &[]) else {
+        return;
+    };
     w.plug();
     let ra = w.guest.rdisc6();
     let host_prefix = first_64_bits(HOST_V6.parse().unwrap());
@@ -148,9 +189,23 @@ fn router_advertisement_carries_the_hosts_prefix_and_the_guest_autoconfigures() 
     assert!(routed, "no default route via {}", ra.router);
 }
 
-#[test]
-fn tcp_echo_to_remote_v4_and_v6() {
-    let Some(mut w) = World::new(&[]) else { return };
+fn dhcpv6_offers_the_hosts_address(kind: RelayKind) {
+    let Some(mut w) = World::new(kind, &[]) else {
+        return;
+    };
+    w.plug();
+    let ra = w.guest.rdisc6();
+    assert!(ra.router.is_unicast_link_local(), "{ra:?}");
+    let offered = w
+        .guest
+        .netcheck(&["dhcpv6-solicit", lab::guest::GUEST_IFNAME]);
+    assert_eq!(offered.trim(), HOST_V6, "passt log: {}", w.passt.log());
+}
+
+fn tcp_echo_to_remote_v4_and_v6(kind: RelayKind) {
+    let Some(mut w) = World::new(kind, &[]) else {
+        return;
+    };
     w.lab.remote_server("echo-server", REMOTE_V4, 7, &[]);
     w.lab.remote_server("echo-server", REMOTE_V6, 7, &[]);
     w.plug_dual_stack();
@@ -178,10 +233,11 @@ fn timed(mut cmd: Command, args: &[&str]) -> (String, f64) {
     (reply, secs)
 }
 
-#[test]
-fn bulk_64_mib_each_way_is_byte_exact() {
+fn bulk_64_mib_each_way_is_byte_exact(kind: RelayKind) {
     const MIB: u32 = 64;
-    let Some(mut w) = World::new(&[]) else { return };
+    let Some(mut w) = World::new(kind, &[]) else {
+        return;
+    };
     w.lab.remote_server("sink-server", REMOTE_V4, 9000, &[]);
     w.lab.remote_server(
         "source-server",
@@ -227,9 +283,8 @@ fn bulk_64_mib_each_way_is_byte_exact() {
     );
 }
 
-#[test]
-fn forwarded_port_reaches_a_server_in_the_guest_from_host_loopback_and_remote() {
-    let Some(mut w) = World::new(&["-t", "8085"]) else {
+fn forwarded_port_reaches_a_server_in_the_guest_from_host_loopback_and_remote(kind: RelayKind) {
+    let Some(mut w) = World::new(kind, &["-t", "8085"]) else {
         return;
     };
     w.plug_dual_stack();
@@ -284,9 +339,10 @@ fn forwarded_port_reaches_a_server_in_the_guest_from_host_loopback_and_remote() 
     }
 }
 
-#[test]
-fn client_disconnect_and_reconnect_leave_a_working_network() {
-    let Some(mut w) = World::new(&[]) else { return };
+fn client_disconnect_and_reconnect_leave_a_working_network(kind: RelayKind) {
+    let Some(mut w) = World::new(kind, &[]) else {
+        return;
+    };
     w.lab.remote_server("echo-server", REMOTE_V4, 7, &[]);
     w.plug_and_dhcp();
     assert_eq!(
@@ -306,9 +362,8 @@ fn client_disconnect_and_reconnect_leave_a_working_network() {
     );
 }
 
-#[test]
-fn one_off_exits_zero_when_the_client_leaves() {
-    let Some(mut w) = World::new(&["--one-off"]) else {
+fn one_off_exits_zero_when_the_client_leaves(kind: RelayKind) {
+    let Some(mut w) = World::new(kind, &["--one-off"]) else {
         return;
     };
     let lease = w.plug_and_dhcp();
@@ -325,7 +380,9 @@ fn one_off_exits_zero_when_the_client_leaves() {
 
 #[test]
 fn bad_frame_length_drops_only_that_client() {
-    let Some(mut w) = World::new(&[]) else { return };
+    let Some(mut w) = World::new(RelayKind::Stream, &[]) else {
+        return;
+    };
     w.lab.remote_server("echo-server", REMOTE_V4, 7, &[]);
 
     // A raw client announces a 5-byte frame (shorter than an Ethernet header).
@@ -431,9 +488,10 @@ fn daemon_parent_exits_once_listening_with_the_childs_pid_in_the_pid_file() {
     assert!(daemon.terminate(), "the daemon survived SIGTERM");
 }
 
-#[test]
-fn a_second_client_is_turned_away_while_the_first_is_served() {
-    let Some(mut w) = World::new(&[]) else { return };
+fn a_second_client_is_turned_away_while_the_first_is_served(kind: RelayKind) {
+    let Some(mut w) = World::new(kind, &[]) else {
+        return;
+    };
     w.lab.remote_server("echo-server", REMOTE_V4, 7, &[]);
     w.plug_and_dhcp();
 
@@ -476,7 +534,7 @@ fn a_qemu_vm_boots_gets_a_lease_and_reaches_the_remote() {
         Err(why) => return lab::skip(&why),
     };
     // As libvirt runs it: one client, then exit.
-    let Some(w) = World::new(&["--one-off"]) else {
+    let Some(w) = World::new(RelayKind::Stream, &["--one-off"]) else {
         return;
     };
     let mut w = w;
@@ -516,9 +574,10 @@ fn a_qemu_vm_boots_gets_a_lease_and_reaches_the_remote() {
     );
 }
 
-#[test]
-fn udp_echo_to_remote_v4_and_v6_through_passt() {
-    let Some(mut w) = World::new(&[]) else { return };
+fn udp_echo_to_remote_v4_and_v6_through_passt(kind: RelayKind) {
+    let Some(mut w) = World::new(kind, &[]) else {
+        return;
+    };
     w.lab.remote_server("udp-echo-server", REMOTE_V4, 7, &[]);
     w.lab.remote_server("udp-echo-server", REMOTE_V6, 7, &[]);
     w.plug_dual_stack();
@@ -532,9 +591,10 @@ fn udp_echo_to_remote_v4_and_v6_through_passt() {
     );
 }
 
-#[test]
-fn ping_and_ping6_to_remote_through_passt() {
-    let Some(mut w) = World::new(&[]) else { return };
+fn ping_and_ping6_to_remote_through_passt(kind: RelayKind) {
+    let Some(mut w) = World::new(kind, &[]) else {
+        return;
+    };
     // passt (as nobody) answers echoes through ping sockets in its own namespace.
     w.lab.allow_ping_sockets();
     w.plug_dual_stack();
@@ -550,4 +610,71 @@ fn ping_and_ping6_to_remote_through_passt() {
         );
         assert!(text.contains(" 0% packet loss"), "{text}");
     }
+}
+
+#[test]
+fn vhost_user_without_offloads_and_with_a_small_ring() {
+    let Some(mut w) = World::new(RelayKind::VhostUser, &[]) else {
+        return;
+    };
+    w.lab.remote_server("echo-server", REMOTE_V4, 7, &[]);
+    w.relay = Some(Relay::start_with(
+        &w.relay_bin,
+        &w.guest,
+        &w.passt.socket,
+        &["--no-offload", "--queue-size", "64"],
+    ));
+    assert_eq!(w.guest.dhcp().ip, HOST_V4, "passt log: {}", w.passt.log());
+    assert_eq!(
+        w.guest.netcheck(&["echo", REMOTE_V4, "7", "plain-frames"]),
+        "plain-frames"
+    );
+}
+
+#[test]
+fn vhost_user_data_path_allocates_nothing() {
+    let Some(lab) = Lab::new() else { return };
+    let Some(relay_bin) = relay_binary_of(RelayKind::VhostUser) else {
+        return;
+    };
+    let guest = Guest::new(&lab);
+    let report = lab.dir.join("alloc-report");
+    let passt = Passt::start_with_env(
+        &lab,
+        &["--vhost-user", "--one-off"],
+        &[("PASST_ALLOC_REPORT", &report)],
+    );
+    let mut w = World {
+        relay: None,
+        passt,
+        guest,
+        relay_bin,
+        lab,
+    };
+    w.lab.remote_server("echo-server", REMOTE_V4, 7, &[]);
+    w.lab.remote_server("sink-server", REMOTE_V4, 9000, &[]);
+    w.lab
+        .remote_server("source-server", REMOTE_V4, 9001, &["down", "16"]);
+    w.lab.remote_server("udp-echo-server", REMOTE_V4, 7, &[]);
+    w.plug_and_dhcp();
+    for _ in 0..20 {
+        assert_eq!(w.guest.netcheck(&["echo", REMOTE_V4, "7", "x"]), "x");
+    }
+    w.guest.netcheck(&["upload", REMOTE_V4, "9000", "up", "16"]);
+    w.guest.netcheck(&["download", REMOTE_V4, "9001"]);
+    assert_eq!(w.guest.netcheck(&["udp-echo", REMOTE_V4, "7", "u"]), "u");
+    w.unplug();
+    let status = w.passt.wait_exit(Duration::from_secs(10));
+    assert!(status.is_some_and(|s| s.success()), "{status:?}");
+    let text = std::fs::read_to_string(&report).expect("passt wrote its report");
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("allocations_after_init 0"), "{text}");
+    let control = lines
+        .next()
+        .and_then(|l| l.strip_prefix("control_plane_allocations "))
+        .and_then(|n| n.parse::<u64>().ok());
+    assert!(
+        control.is_some_and(|n| n > 0),
+        "the front end's set-up requests counted apart: {text}"
+    );
 }

@@ -372,9 +372,17 @@ pub struct Passt {
 impl Passt {
     /// Start `passt -f -s <lab dir>/passt.sock ARGS…`; returns once the socket exists.
     pub fn start(lab: &Lab, args: &[&str]) -> Passt {
+        Passt::start_with_env(lab, args, &[])
+    }
+
+    /// [`Passt::start`] with extra environment variables (`PASST_ALLOC_REPORT`).
+    pub fn start_with_env(lab: &Lab, args: &[&str], env: &[(&str, &Path)]) -> Passt {
         let socket = lab.dir.join("passt.sock");
         let log = lab.dir.join("passt.log");
         let mut cmd = lab.in_host_unprivileged(passt_binary());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
         cmd.arg("-f")
             .arg("-s")
             .arg(&socket)

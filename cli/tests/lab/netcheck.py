@@ -42,6 +42,9 @@ Modes (addresses are whatever the caller passes; the tests only use lab addresse
                                    DST:PORT; print "sent <n>"
   reset-check HOST PORT            connect, send a byte, print how the connection ended:
                                    "reset", "refused", "eof", "data" or "timeout"
+  dhcpv6-solicit IFACE             send a DHCPv6 SOLICIT (RFC 8415 §18.2.1) out of IFACE from
+                                   its link-local address; print the address the ADVERTISE
+                                   offers in its IA_NA, or fail after 5 s
   until-connects HOST PORT SECONDS try an echo connection every 0.25 s until one works;
                                    print "recovered <refusals> <seconds>" (fail after SECONDS)
   (servers touch $READY_FILE once listening)
@@ -319,6 +322,41 @@ def syn_flood(iface, src, dst, port, count):
     print(f"sent {sent}")
 
 
+def dhcpv6_solicit(iface):
+    """One SOLICIT with a client identifier (DUID-LL), an IA_NA and elapsed time;
+    the IA address of the ADVERTISE that answers it."""
+    import struct
+    mac = open(f"/sys/class/net/{iface}/address").read().strip()
+    duid = struct.pack("!HH", 3, 1) + bytes.fromhex(mac.replace(":", ""))
+    xid = os.urandom(3)
+    options = struct.pack("!HH", 1, len(duid)) + duid
+    options += struct.pack("!HHIII", 3, 12, 0x1234, 0, 0)  # IA_NA, no addresses
+    options += struct.pack("!HHH", 8, 2, 0)  # elapsed time
+    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, iface.encode())
+    s.bind(("::", 546))
+    s.settimeout(5)
+    index = socket.if_nametoindex(iface)
+    s.sendto(bytes([1]) + xid + options, ("ff02::1:2", 547, 0, index))
+    while True:
+        data, _ = s.recvfrom(2048)
+        if data[0] != 2 or data[1:4] != xid:
+            continue
+        at = 4
+        while at + 4 <= len(data):
+            code, length = struct.unpack("!HH", data[at:at + 4])
+            body = data[at + 4:at + 4 + length]
+            if code == 3 and len(body) >= 12:  # IA_NA: its own options follow
+                inner = 12
+                while inner + 4 <= len(body):
+                    c, l = struct.unpack("!HH", body[inner:inner + 4])
+                    if c == 5 and l >= 16:  # IAADDR
+                        return socket.inet_ntop(socket.AF_INET6, body[inner + 4:inner + 20])
+                    inner += 4 + l
+            at += 4 + length
+        sys.exit("ADVERTISE without an IA address")
+
+
 def main(argv):
     mode, args = argv[1], argv[2:]
     if mode == "echo-server":
@@ -569,6 +607,8 @@ def main(argv):
                 sys.exit(f"no connection within {limit} s ({refusals} refused)")
             time.sleep(0.25)
         print(f"recovered {refusals} {time.monotonic() - start:.1f}")
+    elif mode == "dhcpv6-solicit":
+        print(dhcpv6_solicit(args[0]))
     elif mode == "sha":
         h = hashlib.sha256()
         for chunk in seeded_chunks(args[0], int(args[1])):

@@ -69,8 +69,8 @@ pub struct VhostUserLink {
     rx_stalled: bool,
     /// The control socket (a second descriptor of it: the handler owns the first).
     control: UnixStream,
-    /// Why the front end was dropped, once it was.
-    failed: Option<String>,
+    /// The front end was dropped (its reason logged then).
+    failed: bool,
     /// The segment [`GuestLink::peek_to_guest`] prepared: its headroom and payload.
     peeked: Option<(usize, usize)>,
     /// How long a frame waits for receive buffers ([`RX_WAIT`]).
@@ -118,7 +118,7 @@ impl VhostUserLink {
             tx_kicked: false,
             tx_kick_cleared: false,
             rx_stalled: false,
-            failed: None,
+            failed: false,
             peeked: None,
             rx_wait_for: RX_WAIT,
             running: false,
@@ -141,10 +141,10 @@ impl VhostUserLink {
     }
 
     /// Drop the front end: say why once; the link then reads as gone.
-    fn fail(&mut self, why: String) {
-        if self.failed.is_none() {
+    fn fail(&mut self, why: std::fmt::Arguments<'_>) {
+        if !self.failed {
             crate::log_err!("vhost-user front end dropped: {why}");
-            self.failed = Some(why);
+            self.failed = true;
         }
     }
 
@@ -154,7 +154,7 @@ impl VhostUserLink {
         match self.early_vring_enable() {
             Ok(true) => return,
             Ok(false) => {}
-            Err(e) => return self.fail(format!("control socket: {e}")),
+            Err(e) => return self.fail(format_args!("control socket: {e}")),
         }
         let r = crate::alloc_count::control_plane(|| self.handler.handle_request());
         match r {
@@ -169,9 +169,9 @@ impl VhostUserLink {
             }
             Err(vhost::vhost_user::Error::Disconnected)
             | Err(vhost::vhost_user::Error::PartialMessage) => {
-                self.failed = Some("disconnected".into());
+                self.failed = true; // the front end left: nothing to report
             }
-            Err(e) => self.fail(format!("request refused: {e}")),
+            Err(e) => self.fail(format_args!("request refused: {e}")),
         }
     }
 
@@ -289,7 +289,7 @@ impl VhostUserLink {
             Ok(None) => None,
             Err(e) => {
                 drop(b);
-                self.fail(format!("transmit ring: {e}"));
+                self.fail(format_args!("transmit ring: {e}"));
                 None
             }
         }
@@ -305,7 +305,7 @@ impl VhostUserLink {
         &mut self,
         mut f: impl FnMut(&mut VirtioNet, &GuestMemoryMmap) -> Result<R, RxError>,
     ) -> io::Result<R> {
-        if self.failed.is_some() {
+        if self.failed {
             return Err(io::ErrorKind::NotConnected.into());
         }
         let mut deadline = None;
@@ -334,7 +334,7 @@ impl VhostUserLink {
                 Err(RxError::TooLong) => return Err(io::ErrorKind::InvalidInput.into()),
                 Err(e) => {
                     drop(b);
-                    self.fail(format!("receive ring: {e:?}"));
+                    self.fail(format_args!("receive ring: {e:?}"));
                     return Err(io::ErrorKind::NotConnected.into());
                 }
             }
@@ -434,7 +434,7 @@ impl GuestSource for VhostUserLink {
 
     fn recv(&mut self, buf: &mut [u8]) -> io::Result<Received> {
         loop {
-            if self.failed.is_some() {
+            if self.failed {
                 return Ok(Received::default()); // gone
             }
             if self.control_ready {
@@ -449,7 +449,7 @@ impl GuestSource for VhostUserLink {
                 if let Some(r) = self.transmit(buf) {
                     return Ok(r);
                 }
-                if self.failed.is_some() {
+                if self.failed {
                     continue;
                 }
                 if !self.tx_kick_cleared {
