@@ -14,6 +14,9 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH="$ROOT/bench"
 NETCHECK="$ROOT/cli/tests/lab/netcheck.py"
 OURS="$ROOT/target/release/pasta"
+PASST="$ROOT/target/release/passt"
+TAP_RELAY="$ROOT/target/release/passt-tap-relay"
+VHOST_RELAY="$ROOT/target/release/passt-vhost-relay"
 SYSTEM_PASTA=/usr/bin/pasta
 PY=/usr/bin/python3
 
@@ -65,10 +68,12 @@ need_pkgs() {
 
 build_ours() {
     log "building the release binaries"
-    (cd "$ROOT" && cargo build --release -q -p passt-cli) || die "cargo build --release failed"
+    (cd "$ROOT" && cargo build --release -q -p passt-cli -p passt-shim-linux) ||
+        die "cargo build --release failed"
 }
 
-# lab_up : create the namespaces ($H, $R; $S is reserved for slirp4netns's guest) and
+# lab_up : create the namespaces ($H, $R; $S is reserved for slirp4netns's guest, $G
+# for passt's) and
 # $WORK, a scratch directory every user may write; cleanup runs on exit.
 lab_up() {
     # pasta runs as nobody: /dev/net/tun must be usable by every user, as distributions
@@ -79,6 +84,7 @@ lab_up() {
     H=pbench-h-$id
     R=pbench-r-$id
     S=pbench-s-$id
+    G=pbench-g-$id
     WORK=$(mktemp -d /tmp/pbench-XXXXXX)
     chmod 1777 "$WORK"
     BG_PIDS=()
@@ -115,7 +121,7 @@ lab_cleanup() {
     for p in "${BG_PIDS[@]}"; do
         wait "$p" 2>/dev/null || true
     done
-    for ns in "$S" "$H" "$R"; do
+    for ns in "$S" "$G" "$H" "$R"; do
         ip netns del "$ns" 2>/dev/null || true
     done
     if [[ -n ${OUT:-} ]]; then

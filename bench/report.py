@@ -17,6 +17,8 @@ NAMES = {
     "ours": "our pasta",
     "system": "system pasta",
     "slirp": "slirp4netns",
+    "stream": "our passt, stream socket",
+    "vhost": "our passt, vhost-user",
 }
 
 
@@ -209,6 +211,38 @@ def checks(rows, workloads):
     print("Issue 7 targets (ratios from this run):")
     print()
     print("\n".join(lines))
+    vm_checks(rows, workloads)
+
+
+def vm_checks(rows, workloads):
+    """The issue-12 targets: vhost-user against the stream socket and pasta."""
+    lines = []
+
+    def versus(w, a, b):
+        x = rows.get((w, a), {}).get("value")
+        y = rows.get((w, b), {}).get("value")
+        return x / y if x and y else None
+
+    def check(name, got, want):
+        if got is None:
+            lines.append(f"- {name}: not measured")
+        else:
+            lines.append(f"- {name}: {'met' if got >= want else 'MISSED'} ({got:.2f}, target ≥ {want:.2f})")
+
+    for w in workloads:
+        if w.startswith("tcp-") and ("vhost" in {t for (ww, t) in rows if ww == w}):
+            check(f"{w}: vhost-user ≥ 3× stream socket", versus(w, "vhost", "stream"), 3.0)
+            check(f"{w}: vhost-user ≥ our pasta", versus(w, "vhost", "ours"), 1.0)
+    for w in ("rr-v4", "crr-v4", "udp-rr-v4"):
+        if (w, "vhost") in rows:
+            if w == "rr-v4":
+                check(f"{w}: vhost-user ≥ 1.5× stream socket", versus(w, "vhost", "stream"), 1.5)
+            check(f"{w}: vhost-user ≥ our pasta", versus(w, "vhost", "ours"), 1.0)
+    if lines:
+        print()
+        print("Issue 12 targets (ratios from this run):")
+        print()
+        print("\n".join(lines))
 
 
 def moved(path, target):
