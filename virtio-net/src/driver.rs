@@ -223,8 +223,8 @@ impl DriverQueue {
         }
     }
 
-    /// The next used element (head, bytes written), freeing its descriptors; with
-    /// `EVENT_IDX`, asks for an interrupt at the next one.
+    /// The next used element (head, bytes written), freeing its descriptors.
+    /// Interrupts stay as they were: see [`DriverQueue::enable_interrupts`].
     pub fn pop_used<M: GuestMemory>(&mut self, mem: &M) -> Result<Option<(u16, u32)>, DriverError> {
         let idx: u16 = mem
             .load(GuestAddress(self.layout.used + 2), Ordering::Acquire)
@@ -242,16 +242,22 @@ impl DriverQueue {
         if let Some(ids) = self.chains.get_mut(usize::from(head)) {
             self.free.append(ids);
         }
-        if self.event_idx {
-            let at = self.layout.avail + 4 + 2 * u64::from(self.layout.size);
-            mem.store(
-                self.last_used.0.to_le(),
-                GuestAddress(at),
-                Ordering::Release,
-            )
-            .map_err(err)?;
-        }
         Ok(Some((head, len)))
+    }
+
+    /// Ask for no interrupts (`VRING_AVAIL_F_NO_INTERRUPT`; with `EVENT_IDX` a
+    /// `used_event` already passed does the same). Linux's `virtqueue_disable_cb()`.
+    pub fn disable_interrupts<M: GuestMemory>(&mut self, mem: &M) -> Result<(), DriverError> {
+        if self.event_idx {
+            return Ok(());
+        }
+        let no_interrupt = virtio_bindings::virtio_ring::VRING_AVAIL_F_NO_INTERRUPT as u16;
+        mem.store(
+            no_interrupt.to_le(),
+            GuestAddress(self.layout.avail),
+            Ordering::Relaxed,
+        )
+        .map_err(err)
     }
 
     /// Ask for an interrupt when the device next uses a buffer (`used_event` with

@@ -554,7 +554,10 @@ impl Relay {
         }
     }
 
-    /// Take back the transmit slots the back end is done with.
+    /// Take back the transmit slots the back end is done with. Interrupts for them
+    /// are wanted only while the ring is full (a frame waits for a slot); otherwise
+    /// slots are taken back when the tap brings the next frame, as a driver that
+    /// frees transmit buffers lazily does.
     fn reclaim_tx(&mut self) -> Result<()> {
         loop {
             while let Some((head, _)) = self.tx.pop_used(&self.mem).map_err(ctx("TX ring"))? {
@@ -566,6 +569,12 @@ impl Relay {
                         format!("the back end used TX chain {head}, never made available")
                     })?;
                 self.tx_free.push(slot);
+            }
+            if !self.tx_free.is_empty() && self.tx.free_descriptors() > 0 {
+                return self
+                    .tx
+                    .disable_interrupts(&self.mem)
+                    .map_err(ctx("TX ring"));
             }
             if !self
                 .tx
