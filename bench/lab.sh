@@ -221,3 +221,51 @@ wait_for_file() {
     done
     return 1
 }
+
+# start_passt KIND MTU : our passt in "host" (as nobody, -m MTU, with --vhost-user for
+# KIND vhost) serving a "VM": the namespace $G, whose tap the relay connects; the VM is
+# configured as pasta --config-net would (the host's addresses, its gateway, MTU).
+PASST_PID=""
+RELAY_PID=""
+start_passt() {
+    local kind=$1 mtu=$2 relay=$TAP_RELAY flags=() sock=$WORK/passt-$1-$2.sock
+    if [[ $kind == vhost ]]; then
+        relay=$VHOST_RELAY
+        flags=(--vhost-user)
+    fi
+    ip netns add "$G"
+    ip -n "$G" link set lo up
+    start_bg timeout "$SERVER_LIMIT" ip netns exec "$H" "${NOBODY[@]}" "$PASST" -f -q \
+        -m "$mtu" -s "$sock" "${flags[@]}" >"$WORK/passt-$kind-$mtu.log" 2>&1
+    local timeout_pid=$! _
+    PASST_PID=""
+    for _ in $(seq 100); do
+        PASST_PID=$(pgrep -f -n -- "-s $sock" || true)
+        [[ -S $sock && -n $PASST_PID ]] && break
+        sleep 0.05
+    done
+    [[ -S $sock ]] || {
+        log "passt ($kind) did not listen: $(cat "$WORK/passt-$kind-$mtu.log")"
+        return 1
+    }
+    start_bg timeout "$SERVER_LIMIT" "$relay" --netns "$G" --tap tap0 --socket "$sock"
+    RELAY_TIMEOUT_PID=$!
+    for _ in $(seq 100); do
+        ip -n "$G" link show tap0 >/dev/null 2>&1 && break
+        sleep 0.05
+    done
+    RELAY_PID=$(pgrep -P "$RELAY_TIMEOUT_PID" || echo "$RELAY_TIMEOUT_PID")
+    ip -n "$G" link set tap0 mtu "$mtu" up || return 1
+    ip -n "$G" addr add "$HOST_V4/24" dev tap0
+    ip -n "$G" addr add "$HOST_V6/64" dev tap0 nodad
+    ip -n "$G" route add default via "$GATEWAY_V4"
+    ip -n "$G" -6 route add default via "$GATEWAY_V6"
+    PASST_TIMEOUT_PID=$timeout_pid
+}
+
+stop_passt() {
+    kill "$RELAY_TIMEOUT_PID" "$PASST_TIMEOUT_PID" 2>/dev/null || true
+    wait "$RELAY_TIMEOUT_PID" "$PASST_TIMEOUT_PID" 2>/dev/null || true
+    ip netns del "$G" 2>/dev/null || true
+    PASST_PID=""
+}

@@ -134,6 +134,10 @@ impl QemuStream {
     }
 
     fn write_all_blocking(&self, mut data: &[u8]) -> io::Result<()> {
+        if data.is_empty() {
+            // The usual case: the non-blocking send took the whole frame.
+            return Ok(());
+        }
         // Once part of a frame is out, the rest must follow or the framing breaks:
         // finish it in blocking mode (bounded by the peer draining its socket). The
         // mode switch, rather than a poll(), keeps to the system calls passt's seccomp
