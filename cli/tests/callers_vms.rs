@@ -257,3 +257,17 @@ fn cuttlefish_and_cloud_hypervisor_argv() {
         Some(RepairPath::Path(PathBuf::from("/tmp/ch.sock.repair")))
     );
 }
+
+/// libvirt and qemu's vhost-user back-end convention (qemu docs/interop/vhost-user.rst,
+/// "Backend program conventions"): `--print-capabilities` prints a JSON object whose
+/// `type` is the device type, and exits 0.
+#[test]
+fn print_capabilities_names_a_net_back_end() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_passt"))
+        .arg("--print-capabilities")
+        .output()
+        .expect("run passt");
+    assert!(out.status.success(), "{out:?}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(json["type"], "net", "{json}");
+}

@@ -8,8 +8,8 @@
 mod lab;
 
 use lab::guest::{
-    expect_success, passt_binary, relay_binary, relay_binary_of, wait_until, Guest, Lease, Passt,
-    Relay, RelayKind,
+    expect_success, passt_binary, relay_binary_of, wait_until, Guest, Lease, Passt, Relay,
+    RelayKind,
 };
 use lab::{output_within, Lab, GATEWAY_V4, GATEWAY_V6, HOST_V4, HOST_V6, REMOTE_V4, REMOTE_V6};
 use std::net::Ipv6Addr;
@@ -46,6 +46,7 @@ over_both_transports!(
     client_disconnect_and_reconnect_leave_a_working_network,
     one_off_exits_zero_when_the_client_leaves,
     a_second_client_is_turned_away_while_the_first_is_served,
+    daemon_parent_exits_once_listening_with_the_childs_pid_in_the_pid_file,
     udp_echo_to_remote_v4_and_v6_through_passt,
     ping_and_ping6_to_remote_through_passt,
 );
@@ -443,10 +444,9 @@ impl Drop for Daemon {
     }
 }
 
-#[test]
-fn daemon_parent_exits_once_listening_with_the_childs_pid_in_the_pid_file() {
+fn daemon_parent_exits_once_listening_with_the_childs_pid_in_the_pid_file(kind: RelayKind) {
     let Some(lab) = Lab::new() else { return };
-    let Some(relay_bin) = relay_binary() else {
+    let Some(relay_bin) = relay_binary_of(kind) else {
         return;
     };
     let guest = Guest::new(&lab);
@@ -454,6 +454,9 @@ fn daemon_parent_exits_once_listening_with_the_childs_pid_in_the_pid_file() {
     let pid_file = lab.dir.join("passt.pid");
     let mut cmd = lab.in_host_unprivileged(passt_binary());
     cmd.arg("-s").arg(&socket).arg("-P").arg(&pid_file);
+    if kind == RelayKind::VhostUser {
+        cmd.arg("--vhost-user");
+    }
     let out = output_within(&mut cmd, Duration::from_secs(10));
     expect_success(&out);
     // Both hold at the moment the parent has exited, not merely eventually.
