@@ -681,3 +681,51 @@ fn vhost_user_data_path_allocates_nothing() {
         "the front end's set-up requests counted apart: {text}"
     );
 }
+
+/// As qemu's `-netdev vhost-user` launchers (and libkrun) start passt: one end of a
+/// connection handed over as a descriptor (`--fd`), no socket path of passt's own.
+#[test]
+fn vhost_user_over_an_inherited_descriptor() {
+    let Some(mut lab) = Lab::new() else { return };
+    let Some(relay_bin) = relay_binary_of(RelayKind::VhostUser) else {
+        return;
+    };
+    let guest = Guest::new(&lab);
+    lab.remote_server("echo-server", REMOTE_V4, 7, &[]);
+    // The launcher accepts the front end's connection on a path and runs passt (as
+    // nobody) with the accepted socket as its --fd.
+    let launcher = "import os, socket, subprocess, sys\n\
+                    path, passt = sys.argv[1], sys.argv[2:]\n\
+                    l = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)\n\
+                    l.bind(path)\n\
+                    l.listen(1)\n\
+                    open(os.environ['READY_FILE'], 'w').close()\n\
+                    c, _ = l.accept()\n\
+                    p = subprocess.Popen(passt + ['--fd', str(c.fileno())], pass_fds=[c.fileno()])\n\
+                    c.close()\n\
+                    sys.exit(p.wait())\n";
+    let socket = lab.dir.join("launcher.sock");
+    let ready = lab.dir.join("launcher-ready");
+    let mut cmd = lab.in_host("/usr/bin/python3");
+    cmd.args(["-c", launcher])
+        .arg(&socket)
+        .args([
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--",
+        ])
+        .arg(passt_binary())
+        .args(["--vhost-user", "-f", "-q"]);
+    let launcher = lab.spawn(cmd, Some(&ready)).id();
+    let relay = Relay::start(&relay_bin, &guest, &socket);
+    assert_eq!(guest.dhcp().ip, HOST_V4);
+    assert_eq!(guest.netcheck(&["echo", REMOTE_V4, "7", "by-fd"]), "by-fd");
+    // --fd means one front end: passt ends with it, and so does its launcher (which
+    // exits with passt's status: 0, checked through /proc being gone for both).
+    relay.kill(&guest);
+    let launcher = i32::try_from(launcher).unwrap();
+    let gone = lab::wait_exit(launcher, Duration::from_secs(10));
+    assert!(gone.is_some(), "passt outlived its only front end");
+}
