@@ -558,18 +558,7 @@ fn a_qemu_vm_boots_gets_a_lease_and_reaches_the_remote() {
         String::from_utf8_lossy(&out.stderr),
         w.passt.log()
     );
-    assert!(
-        console.contains("vm-done"),
-        "the VM did not finish: {context}"
-    );
-    assert!(
-        console.contains(&format!(
-            "lease ip={HOST_V4} mask=24 router={GATEWAY_V4} mtu=65520"
-        )),
-        "{context}"
-    );
-    assert!(console.contains("vm-mtu: 65520"), "{context}");
-    assert!(console.contains("vm-echo: hello-from-vm"), "{context}");
+    lab::vm::assert_booted_and_reached_the_remote(&console, &context);
     let status = w.passt.wait_exit(Duration::from_secs(10));
     assert!(
         status.is_some_and(|s| s.success()),

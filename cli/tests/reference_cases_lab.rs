@@ -8,24 +8,13 @@
 
 mod lab;
 
-use lab::{expect_success, open_tun_device, output_within, pasta, Lab};
+use lab::{expect_success, open_tun_device, output_within, pasta, Lab, Reaped};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// How long set-up steps may take.
 const SETTLE: Duration = Duration::from_secs(15);
-
-/// udhcpc's event script: address, MTU and default route from the lease.
-const UDHCPC_SCRIPT: &str = r#"#!/bin/sh
-case "$1" in
-bound|renew)
-    ip addr add "$ip/$mask" dev "$interface"
-    [ -n "$mtu" ] && ip link set dev "$interface" mtu "$mtu"
-    for r in $router; do ip route add default via "$r" dev "$interface"; break; done
-    ;;
-esac
-"#;
 
 /// A namespace held by an unprivileged process, with pasta attached to it by PID.
 struct Attached {
@@ -79,7 +68,7 @@ impl Attached {
         ns.run_ok(&["ip", "link", "set", "dev", &ns.ifname, "up"]);
 
         let script = lab.dir.join("udhcpc-event.sh");
-        std::fs::write(&script, UDHCPC_SCRIPT).expect("udhcpc script");
+        std::fs::write(&script, lab::guest::UDHCPC_SCRIPT).expect("udhcpc script");
         std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
             .expect("chmod");
         let script = script.to_str().expect("utf-8 path").to_string();
@@ -161,16 +150,6 @@ fn test_file(lab: &Lab, name: &str, len: usize) -> PathBuf {
     let path = lab.dir.join(name);
     std::fs::write(&path, data).expect("test file");
     path
-}
-
-/// A child process killed (by PID) when dropped, so a failed check leaves none behind.
-struct Reaped(Child);
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// A socat receiver in the lab's host namespace writing to `out`; started, and given

@@ -9,9 +9,9 @@
 
 mod lab;
 
-use lab::{pasta_with_ns_server, Lab};
+use lab::{pasta_with_ns_server, Lab, Reaped};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// How long the whole exchange may take.
@@ -19,33 +19,6 @@ const LIMIT: Duration = Duration::from_secs(600);
 
 fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lab/splice_stress.py")
-}
-
-/// A child process killed (by PID) when dropped, so a failed check leaves none behind.
-struct Reaped(Child);
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Reaped {
-    /// Wait for the process to exit by itself within what is left of `LIMIT`.
-    fn wait(&mut self, start: Instant, what: &str) {
-        loop {
-            if let Some(status) = self.0.try_wait().expect("try_wait") {
-                assert!(status.success(), "{what} failed: {status:?}");
-                return;
-            }
-            assert!(
-                start.elapsed() < LIMIT,
-                "{what} still running after {LIMIT:?}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
 }
 
 /// The result file's lines, sorted (transfers finish in any order).
@@ -125,10 +98,10 @@ fn spliced_transfers_arrive_byte_exact_both_ways() {
             .args(["send", host, "10002", &first.to_string(), &reps.to_string()])
             .arg(file("t-sent"))
             .stdin(Stdio::null());
-        Reaped(send.spawn().expect("spawn sender")).wait(start, "-t sender");
+        Reaped(send.spawn().expect("spawn sender")).wait_success(start + LIMIT, "-t sender");
     }
-    pasta.wait(start, "pasta and the namespace's side");
-    host_recv.wait(start, "-T receiver");
+    pasta.wait_success(start + LIMIT, "pasta and the namespace's side");
+    host_recv.wait_success(start + LIMIT, "-T receiver");
 
     let t = compare(
         &lab.dir.join("t-sent"),

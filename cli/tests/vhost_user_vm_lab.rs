@@ -12,7 +12,7 @@
 mod lab;
 
 use lab::guest::{passt_binary, wait_until};
-use lab::{output_within, Lab, GATEWAY_V4, HOST_V4, REMOTE_V4};
+use lab::{output_within, Lab, REMOTE_V4};
 use std::fs::File;
 use std::process::Stdio;
 use std::time::Duration;
@@ -60,18 +60,7 @@ fn a_qemu_vm_on_vhost_user_boots_gets_a_lease_and_reaches_the_remote() {
         String::from_utf8_lossy(&out.stderr),
         passt_log()
     );
-    assert!(
-        console.contains("vm-done"),
-        "the VM did not finish: {context}"
-    );
-    assert!(
-        console.contains(&format!(
-            "lease ip={HOST_V4} mask=24 router={GATEWAY_V4} mtu=65520"
-        )),
-        "{context}"
-    );
-    assert!(console.contains("vm-mtu: 65520"), "{context}");
-    assert!(console.contains("vm-echo: hello-from-vm"), "{context}");
+    lab::vm::assert_booted_and_reached_the_remote(&console, &context);
     let exited = wait_until(Duration::from_secs(10), || {
         passt.try_wait().ok().flatten().is_some()
     });

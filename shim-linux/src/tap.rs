@@ -1,7 +1,7 @@
 //! The pasta tap device: one Ethernet frame per `read`/`write` on a
 //! `/dev/net/tun` descriptor attached with `IFF_TAP | IFF_NO_PI` (passt reference
 //! §7.2), and where the kernel allows it `IFF_VNET_HDR` with `TUNSETOFFLOAD`: every
-//! frame then carries a virtio-net header ([`crate::vnet`]), the namespace hands us
+//! frame then carries a virtio-net header ([`passt_virtio_net::hdr`]), the namespace hands us
 //! TCP super-frames of up to 64 KiB with checksums left partial whatever its MTU, and
 //! takes the same from us.
 //!

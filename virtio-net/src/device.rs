@@ -157,7 +157,7 @@ impl VirtioNet {
 /// A [`Host`] whose guest link is a [`VirtioNet`] in guest memory `mem`: frames for
 /// the guest go into the receive queue, every other operation to `inner`. This is how
 /// a Rust VMM runs the engine in-process, without vhost-user: it feeds the engine the
-/// frames [`VirtioNet::transmit_pending`] yields and passes this as the host.
+/// frames [`VirtioNet::next_from_guest`] yields and passes this as the host.
 pub struct DeviceHost<'a, M: GuestMemory, H: Host> {
     /// The device.
     pub device: &'a mut VirtioNet,

@@ -119,7 +119,7 @@ pub struct RouterAdvert {
 
 /// udhcpc's event script: apply the lease with ip(8) as a distribution's script would
 /// (address, MTU, default route), and print what was received.
-const UDHCPC_SCRIPT: &str = r#"#!/bin/sh
+pub const UDHCPC_SCRIPT: &str = r#"#!/bin/sh
 case "$1" in
 bound|renew)
     ip addr add "$ip/$mask" dev "$interface"

@@ -249,6 +249,34 @@ impl Drop for Lab {
     }
 }
 
+/// A child process killed (by PID) when dropped, so a failed check leaves none behind.
+pub struct Reaped(pub Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Reaped {
+    /// Wait for the process to exit by itself, up to `deadline`; fail the test if it
+    /// fails or runs over (`what` names it).
+    pub fn wait_success(&mut self, deadline: Instant, what: &str) {
+        loop {
+            if let Some(status) = self.0.try_wait().expect("try_wait") {
+                assert!(status.success(), "{what} failed: {status:?}");
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what} still running at its deadline"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
 /// Path of the netcheck helper script.
 pub fn netcheck() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lab/netcheck.py")

@@ -28,6 +28,24 @@ pub fn qemu(lab: &super::Lab, kernel: &Kernel, initramfs: &Path) -> std::process
     qemu
 }
 
+/// Check what the VM of [`write_initramfs`] printed: it finished, took the lab's
+/// lease with passt's MTU, and its echo came back. `context` goes with a failure.
+pub fn assert_booted_and_reached_the_remote(console: &str, context: &str) {
+    use super::{GATEWAY_V4, HOST_V4};
+    assert!(
+        console.contains("vm-done"),
+        "the VM did not finish: {context}"
+    );
+    assert!(
+        console.contains(&format!(
+            "lease ip={HOST_V4} mask=24 router={GATEWAY_V4} mtu=65520"
+        )),
+        "{context}"
+    );
+    assert!(console.contains("vm-mtu: 65520"), "{context}");
+    assert!(console.contains("vm-echo: hello-from-vm"), "{context}");
+}
+
 /// Kernel modules the guest needs for its network card (with their dependencies).
 const MODULES: [&str; 2] = ["virtio_pci", "virtio_net"];
 
