@@ -24,6 +24,7 @@ pub mod discover;
 pub mod event_loop;
 pub mod host;
 pub mod isolation;
+pub mod link_faults;
 pub mod log;
 pub mod netlink;
 pub mod netns;

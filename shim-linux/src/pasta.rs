@@ -139,6 +139,17 @@ fn fail(what: &str, e: impl fmt::Display) -> StartError {
     StartError(format!("{what}: {e}"))
 }
 
+/// The tap behind the bad link [`crate::link_faults::ENV`] describes, if it does.
+#[cfg(feature = "test-link-faults")]
+fn faulty(tap: Tap) -> Result<crate::link_faults::Faulty<Tap>, StartError> {
+    let link = crate::link_faults::Faulty::from_env(tap)
+        .map_err(|e| fail("Invalid test link faults", e))?;
+    if let Ok(plan) = std::env::var(crate::link_faults::ENV) {
+        crate::log_warn!("Test build: damaging frames on the tap link ({plan})");
+    }
+    Ok(link)
+}
+
 /// Run pasta; returns the exit status to use (the command's, or 0 when attached).
 pub fn run(plan: PastaPlan) -> Result<i32, StartError> {
     // An attached pasta goes to the background: fork now, while we have one thread,
@@ -254,6 +265,9 @@ pub fn run(plan: PastaPlan) -> Result<i32, StartError> {
     let mut engine = Engine::new(engine_config, storage)
         .map_err(|e| fail("Invalid configuration", format!("{e:?}")))?;
     let pcap = open_pcap(plan.pcap.as_deref())?;
+    // Test builds only: a bad link between the tap and the engine.
+    #[cfg(feature = "test-link-faults")]
+    let tap = faulty(tap)?;
     let mut host = LinuxHost::new(Tapped::new(tap, pcap), plan.flows)
         .map_err(|e| fail("Failed to set up the event loop", e))?;
     host.set_socket_policy(plan.sockets);
@@ -382,6 +396,10 @@ pub fn run(plan: PastaPlan) -> Result<i32, StartError> {
     .map_err(|e| fail("Event loop failed", e))?;
     crate::alloc_count::write_report();
     event_loop::log_stats(engine.stats());
+    #[cfg(feature = "test-link-faults")]
+    if let Some((to_guest, from_guest)) = host.guest_mut().inner().counts() {
+        crate::log_info!("Link faults: to the guest {to_guest}; from the guest {from_guest}");
+    }
     match (exit, child.as_mut()) {
         // The tap is pasta's one client (`--fd` implies `--one-off`, and pasta's own
         // tap has no other): when it goes, pasta fails as passt's does (die(): "…

@@ -185,6 +185,10 @@ impl<G: GuestSource> GuestSource for Tapped<G> {
         self.inner.poll_fd()
     }
 
+    fn frames_pending(&self) -> bool {
+        self.inner.frames_pending()
+    }
+
     fn after_batch(&mut self) {
         self.inner.after_batch();
     }
