@@ -258,8 +258,8 @@ pub struct PasstPlan {
     pub one_off: bool,
     /// Go to the background once listening (without `-f`).
     pub daemon: bool,
-    /// Where to write our PID once ready (`-P`).
-    pub pid_file: Option<PathBuf>,
+    /// Where to write our PID once ready (`-P`), opened at start.
+    pub pid_file: Option<crate::daemon::PidFile>,
     /// Capture the guest's frames to this file (`-p`).
     pub pcap: Option<PathBuf>,
     /// The `-t` arguments as given, to name the one behind a port that can't be bound.
@@ -295,12 +295,12 @@ impl Periodic<Tapped<PasstLink>> for PasstPeriodic<'_> {
 
 /// Serve clients until `--one-off` (or `--fd`) ends it after the first, or SIGTERM or
 /// SIGINT; returns the exit status.
-pub fn run(plan: PasstPlan, listen: Listen) -> Result<i32, StartError> {
+pub fn run(mut plan: PasstPlan, listen: Listen) -> Result<i32, StartError> {
     // Into the background (without -f or --fd): fork now, while we have one thread,
     // and tell the waiting parent once listening.
     let detached = if plan.daemon {
         Some(
-            crate::daemon::detach(plan.pid_file.as_deref())
+            crate::daemon::detach(plan.pid_file.take())
                 .map_err(|e| StartError(format!("Failed to daemonise: {e}")))?,
         )
     } else {
@@ -339,7 +339,7 @@ pub fn run(plan: PasstPlan, listen: Listen) -> Result<i32, StartError> {
         }
         None => None,
     };
-    crate::pasta::ready(detached, plan.pid_file.as_deref())?;
+    crate::pasta::ready(detached, plan.pid_file.take())?;
     // No more files, privileges or new system calls from here on. passt runs as an
     // ordinary user: a user namespace of its own gives it the rights to drop the rest.
     let profile = if plan.vhost_user {
