@@ -153,9 +153,10 @@ fn run(opts: Options, specs: ForwardSpecs) -> Result<i32, String> {
     }
     raise_file_limit();
     // Tests ask for the allocation count after set-up; the file is opened now, while
-    // there still is a file system.
+    // there still is a file system (owner-only, as every file we create).
     if let Some(path) = std::env::var_os("PASST_ALLOC_REPORT") {
-        let file = std::fs::File::create(&path).map_err(|e| format!("PASST_ALLOC_REPORT: {e}"))?;
+        let file = passt_shim_linux::owner_only::create_file(path.as_ref(), false)
+            .map_err(|e| format!("PASST_ALLOC_REPORT: {e}"))?;
         passt_shim_linux::alloc_count::report_to(file);
     }
     if let Some(RepairPath::Path(_)) = opts.repair_path {
