@@ -55,7 +55,7 @@ pub enum Target {
 }
 
 /// Everything pasta needs to run, decided before any namespace work.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct PastaPlan {
     /// The namespace.
     pub target: Target,
@@ -77,8 +77,8 @@ pub struct PastaPlan {
     pub no_netns_quit: bool,
     /// Go to the background once ready (attach mode without `-f`).
     pub daemon: bool,
-    /// Where to write our PID once ready (`-P`).
-    pub pid_file: Option<PathBuf>,
+    /// Where to write our PID once ready (`-P`), opened at start.
+    pub pid_file: Option<crate::daemon::PidFile>,
     /// Capture the tap's frames to this file (`-p`).
     pub pcap: Option<PathBuf>,
     /// The `-t`/`-T`/`-u`/`-U` arguments as given, to name the one behind a port that
@@ -111,12 +111,12 @@ pub struct ForwardSpecs {
 /// otherwise we just record our PID.
 pub(crate) fn ready(
     detached: Option<crate::daemon::Detached>,
-    pid_file: Option<&std::path::Path>,
+    pid_file: Option<crate::daemon::PidFile>,
 ) -> Result<(), StartError> {
     if let Some(d) = detached {
         d.ready().map_err(|e| fail("Failed to daemonise", e))
-    } else if let Some(p) = pid_file {
-        crate::daemon::write_pid_file(p, std::process::id() as i32)
+    } else if let Some(f) = pid_file {
+        f.write(std::process::id() as i32)
             .map_err(|e| fail("Failed to write PID file", e))
     } else {
         Ok(())
@@ -151,12 +151,12 @@ fn faulty(tap: Tap) -> Result<crate::link_faults::Faulty<Tap>, StartError> {
 }
 
 /// Run pasta; returns the exit status to use (the command's, or 0 when attached).
-pub fn run(plan: PastaPlan) -> Result<i32, StartError> {
+pub fn run(mut plan: PastaPlan) -> Result<i32, StartError> {
     // An attached pasta goes to the background: fork now, while we have one thread,
     // and tell the waiting parent once ready.
     let detached = match (&plan.target, plan.daemon) {
         (Target::Attach { .. }, true) => Some(
-            crate::daemon::detach(plan.pid_file.as_deref())
+            crate::daemon::detach(plan.pid_file.take())
                 .map_err(|e| fail("Failed to daemonise", e))?,
         ),
         _ => None,
@@ -362,7 +362,7 @@ pub fn run(plan: PastaPlan) -> Result<i32, StartError> {
     };
 
     // A spawned command keeps its terminal: only an attached pasta goes to the background.
-    ready(detached, plan.pid_file.as_deref())?;
+    ready(detached, plan.pid_file.take())?;
 
     // No more files, privileges or new system calls from here on.
     if let (Some(to), Some(helper)) = (plan.runas, host.guest_namespace()) {
