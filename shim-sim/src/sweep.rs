@@ -333,6 +333,7 @@ fn pick_params(rng: &mut Rng) -> GuestParams {
         ack_delay: Duration::from_micros(rng.range(0, 40_000) as u64),
         read_delay: Duration::from_micros(rng.range(0, 50_000) as u64),
         close_first: rng.chance(1, 2),
+        stall: None,
     }
 }
 
