@@ -582,7 +582,7 @@ impl Relay {
                 n
             };
             let len = (HDR + frame_len) as u32;
-            let fate = self.from_guest_fate();
+            let fate = self.fate_of_next_guest_frame();
             if fate == Fate::Lose {
                 continue; // the slot stays free: the next frame overwrites this one
             }
@@ -617,7 +617,7 @@ impl Relay {
     }
 
     /// The fate `--faults` gives the next frame from the tap.
-    fn from_guest_fate(&mut self) -> Fate {
+    fn fate_of_next_guest_frame(&mut self) -> Fate {
         self.damage
             .as_mut()
             .map_or(Fate::Deliver, |d| d.from_guest.next_fate())
