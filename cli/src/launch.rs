@@ -12,6 +12,7 @@ use passt_core::config::{Config, DnsConfig, Domain, Ipv4Config, Ipv6Config, Mode
 use passt_core::fwd::spec::PortSpan;
 use passt_core::fwd::{DnsForward, PortForwards};
 use passt_core::wire::ethernet::MacAddr;
+use passt_shim_linux::daemon::PidFile;
 use passt_shim_linux::discover::{self, HostTemplate};
 use passt_shim_linux::netlink::Netlink;
 use passt_shim_linux::nsconfig::NsNetConfig;
@@ -152,9 +153,10 @@ fn run(opts: Options, specs: ForwardSpecs) -> Result<i32, String> {
     }
     raise_file_limit();
     // Tests ask for the allocation count after set-up; the file is opened now, while
-    // there still is a file system.
+    // there still is a file system (owner-only, as every file we create).
     if let Some(path) = std::env::var_os("PASST_ALLOC_REPORT") {
-        let file = std::fs::File::create(&path).map_err(|e| format!("PASST_ALLOC_REPORT: {e}"))?;
+        let file = passt_shim_linux::owner_only::create_file(path.as_ref(), false)
+            .map_err(|e| format!("PASST_ALLOC_REPORT: {e}"))?;
         passt_shim_linux::alloc_count::report_to(file);
     }
     if let Some(RepairPath::Path(_)) = opts.repair_path {
@@ -172,6 +174,15 @@ fn run(opts: Options, specs: ForwardSpecs) -> Result<i32, String> {
         crate::users::Current::get(),
         |w| log_warn!("{w}"),
     )?;
+    // Opened (created or emptied, mode 0600, a symbolic link refused) before anything
+    // is set up, as passt does; written once ready.
+    let pid_file = match &opts.pid_file {
+        Some(p) => Some(
+            PidFile::create(p)
+                .map_err(|e| format!("Couldn't open PID file {}: {e}", p.display()))?,
+        ),
+        None => None,
+    };
     let want_v4 = opts.ip_versions != IpVersions::V6Only;
     let want_v6 = opts.ip_versions != IpVersions::V4Only;
     let iface = opts
@@ -185,8 +196,8 @@ fn run(opts: Options, specs: ForwardSpecs) -> Result<i32, String> {
     let config = engine_config(&opts, &template, &resolv::read_host())?;
     log_configuration(&template, &config);
     match opts.mode {
-        Mode::Pasta => run_pasta(opts, template, config, specs, runas),
-        Mode::Passt => run_passt(opts, config, specs, runas),
+        Mode::Pasta => run_pasta(opts, template, config, specs, runas, pid_file),
+        Mode::Passt => run_passt(opts, config, specs, runas, pid_file),
     }
 }
 
@@ -451,6 +462,7 @@ fn run_pasta(
     config: Config,
     specs: ForwardSpecs,
     runas: Option<passt_shim_linux::isolation::RunAs>,
+    pid_file: Option<PidFile>,
 ) -> Result<i32, String> {
     let target = match opts.target.clone() {
         None | Some(NsTarget::Spawn(_)) => {
@@ -521,7 +533,7 @@ fn run_pasta(
         runas,
         no_netns_quit: opts.no_netns_quit,
         daemon: attached && !opts.foreground,
-        pid_file: opts.pid_file.clone(),
+        pid_file,
         pcap: opts.pcap.clone(),
         specs,
         control: opts.control_socket.clone(),
@@ -568,6 +580,7 @@ fn run_passt(
     config: Config,
     specs: ForwardSpecs,
     runas: Option<passt_shim_linux::isolation::RunAs>,
+    pid_file: Option<PidFile>,
 ) -> Result<i32, String> {
     let listen = match opts.fd {
         Some(fd) => passt::inherited(fd).map_err(|e| e.to_string())?,
@@ -596,7 +609,7 @@ fn run_passt(
         runas,
         one_off: opts.one_off,
         daemon: !opts.foreground && opts.fd.is_none(),
-        pid_file: opts.pid_file.clone(),
+        pid_file,
         pcap: opts.pcap.clone(),
         specs,
         sockets: socket_policy(&opts)?,

@@ -118,109 +118,6 @@ fn first_64_bits(a: Ipv6Addr) -> Ipv6Addr {
     Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0)
 }
 
-/// `netcheck sha SEED MB`: what a byte-exact transfer of that stream must hash to.
-fn expected_sha(seed: &str, mib: u32) -> String {
-    let out = Command::new("/usr/bin/python3")
-        .arg(lab::netcheck())
-        .args(["sha", seed, &mib.to_string()])
-        .output()
-        .expect("netcheck sha");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-fn dhcp_gives_the_guest_the_hosts_address_gateway_and_mtu(kind: RelayKind) {
-    let Some(mut w) = World::new(kind, &[]) else {
-        return;
-    };
-    let lease = w.plug_and_dhcp();
-    assert_eq!(
-        lease,
-        Lease {
-            ip: HOST_V4.into(),
-            mask: "24".into(),
-            router: GATEWAY_V4.into(),
-            mtu: "65520".into(),
-            server_id: GATEWAY_V4.into(),
-        },
-        "passt log: {}",
-        w.passt.log()
-    );
-}
-
-fn router_advertisement_carries_the_hosts_prefix_and_the_guest_autoconfigures(kind: RelayKind) {
-    let Some(mut w) = World::new(kind, &[]) else {
-        return;
-    };
-    w.plug();
-    let ra = w.guest.rdisc6();
-    let host_prefix = first_64_bits(HOST_V6.parse().unwrap());
-    assert_eq!(ra.prefix.1, 64, "{ra:?}");
-    assert_eq!(first_64_bits(ra.prefix.0), host_prefix, "{ra:?}");
-    assert_eq!(ra.mtu, Some(65520), "{ra:?}");
-    assert!(ra.router.is_unicast_link_local(), "{ra:?}");
-
-    // The guest's kernel acts on it: a SLAAC address in the host's /64 and a default
-    // route through the advertising router.
-    let slaac = wait_until(Duration::from_secs(10), || {
-        let out = w.guest.run(
-            "ip",
-            &["-j", "-6", "addr", "show", "dev", "tap0", "scope", "global"],
-            Duration::from_secs(5),
-        );
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-        v.as_array().into_iter().flatten().any(|link| {
-            link["addr_info"].as_array().into_iter().flatten().any(|a| {
-                a["local"]
-                    .as_str()
-                    .and_then(|s| s.parse::<Ipv6Addr>().ok())
-                    .is_some_and(|addr| first_64_bits(addr) == host_prefix)
-                    && a["prefixlen"] == 64
-            })
-        })
-    });
-    assert!(slaac, "no SLAAC address in {host_prefix}/64");
-    let routed = wait_until(Duration::from_secs(10), || {
-        let out = w.guest.run(
-            "ip",
-            &["-6", "route", "show", "default"],
-            Duration::from_secs(5),
-        );
-        String::from_utf8_lossy(&out.stdout).contains(&format!("via {}", ra.router))
-    });
-    assert!(routed, "no default route via {}", ra.router);
-}
-
-fn dhcpv6_offers_the_hosts_address(kind: RelayKind) {
-    let Some(mut w) = World::new(kind, &[]) else {
-        return;
-    };
-    w.plug();
-    let ra = w.guest.rdisc6();
-    assert!(ra.router.is_unicast_link_local(), "{ra:?}");
-    let offered = w
-        .guest
-        .netcheck(&["dhcpv6-solicit", lab::guest::GUEST_IFNAME]);
-    assert_eq!(offered.trim(), HOST_V6, "passt log: {}", w.passt.log());
-}
-
-fn tcp_echo_to_remote_v4_and_v6(kind: RelayKind) {
-    let Some(mut w) = World::new(kind, &[]) else {
-        return;
-    };
-    w.lab.remote_server("echo-server", REMOTE_V4, 7, &[]);
-    w.lab.remote_server("echo-server", REMOTE_V6, 7, &[]);
-    w.plug_dual_stack();
-    assert_eq!(
-        w.guest.netcheck(&["echo", REMOTE_V4, "7", "hello-v4"]),
-        "hello-v4"
-    );
-    assert_eq!(
-        w.guest.netcheck(&["echo", REMOTE_V6, "7", "hello-v6"]),
-        "hello-v6"
-    );
-}
-
-/// `netcheck timed MODE…` in `cmd`: the reply and the seconds it took.
 fn timed(mut cmd: Command, args: &[&str]) -> (String, f64) {
     cmd.arg(lab::netcheck()).arg("timed").args(args);
     let out = output_within(&mut cmd, Duration::from_secs(120));
@@ -256,10 +153,14 @@ fn bulk_64_mib_each_way_is_byte_exact(kind: RelayKind) {
         w.guest.cmd("/usr/bin/python3"),
         &["download", REMOTE_V4, "9001"],
     );
-    assert_eq!(up, expected_sha("up", MIB), "upload hash at the remote");
+    assert_eq!(
+        up,
+        lab::expected_sha("up", MIB),
+        "upload hash at the remote"
+    );
     assert_eq!(
         down,
-        expected_sha("down", MIB),
+        lab::expected_sha("down", MIB),
         "download hash in the guest"
     );
 

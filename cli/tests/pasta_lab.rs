@@ -119,28 +119,20 @@ fn bulk_each_way_is_byte_exact(opts: &[&str], transfers: &[(&str, u32)]) {
     let mut expected = Vec::new();
     for (i, (server, mib)) in transfers.iter().enumerate() {
         let (up_port, down_port) = (9000 + 2 * i as u16, 9001 + 2 * i as u16);
+        for dir in ["up", "down"] {
+            let sha = lab::expected_sha(dir, *mib);
+            expected.push((format!("{dir} {mib} MiB via {server}"), sha));
+        }
         let mib = mib.to_string();
         lab.remote_server("sink-server", server, up_port, &[]);
         lab.remote_server("source-server", server, down_port, &["down", &mib]);
-        for dir in ["up", "down"] {
-            let sha = Command::new("/usr/bin/python3")
-                .arg(lab::netcheck())
-                .args(["sha", dir, &mib])
-                .output()
-                .unwrap();
-            expected.push((format!("{dir} {mib} MiB via {server}"), stdout(&sha)));
-        }
         script.push(netcheck_sh(&format!("upload {server} {up_port} up {mib}")));
         script.push(netcheck_sh(&format!("download {server} {down_port}")));
     }
     let out = expect_success(&pasta_sh(&lab, opts, &script.join(" && ")));
     let mut lines = out.lines();
     for (what, sha) in expected {
-        assert_eq!(
-            lines.next().unwrap_or_default(),
-            sha.trim(),
-            "hash of {what}"
-        );
+        assert_eq!(lines.next().unwrap_or_default(), sha, "hash of {what}");
     }
 }
 
@@ -243,16 +235,6 @@ fn spliced_paths_carry_bulk_data_byte_exact() {
     // -T: namespace loopback → host loopback, 16 MiB each way.
     lab.host_server("sink-server", "127.0.0.1", 9100);
     lab.host_server_args("source-server", "127.0.0.1", 9101, &["down", "16"]);
-    let expected_up = Command::new("/usr/bin/python3")
-        .arg(lab::netcheck())
-        .args(["sha", "up", "16"])
-        .output()
-        .unwrap();
-    let expected_down = Command::new("/usr/bin/python3")
-        .arg(lab::netcheck())
-        .args(["sha", "down", "16"])
-        .output()
-        .unwrap();
     let script = format!(
         "{} && {}",
         netcheck_sh("upload 127.0.0.1 9100 up 16"),
@@ -260,8 +242,8 @@ fn spliced_paths_carry_bulk_data_byte_exact() {
     );
     let out = expect_success(&pasta_sh(&lab, &["-T", "9100,9101"], &script));
     let mut lines = out.lines();
-    assert_eq!(lines.next().unwrap(), stdout(&expected_up).trim());
-    assert_eq!(lines.next().unwrap(), stdout(&expected_down).trim());
+    assert_eq!(lines.next().unwrap(), lab::expected_sha("up", 16));
+    assert_eq!(lines.next().unwrap(), lab::expected_sha("down", 16));
 }
 
 /// Try `echo` to `port` on the host namespace's loopback until it answers or `limit`.

@@ -26,7 +26,6 @@ use passt_core::{Engine, Instant};
 use rustix::event::epoll;
 use std::io::{self, Read, Write};
 use std::os::fd::AsFd;
-use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
 use std::time::Duration;
@@ -57,20 +56,16 @@ struct Client {
 }
 
 impl ControlServer {
-    /// Listen at `path` (a stale socket there is replaced; any other file is an
-    /// error), readable and writable by our user only.
+    /// Listen at `path` (a stale socket there is replaced; a symbolic link or any
+    /// other file is an error, left in place), mode 0600 from the moment the socket
+    /// file exists: only our user can connect
+    /// ([`crate::owner_only::bind_unix_stream`]).
     pub fn bind(path: &Path) -> io::Result<ControlServer> {
-        if let Ok(meta) = std::fs::symlink_metadata(path) {
-            if !meta.file_type().is_socket() {
-                return Err(io::Error::new(
-                    io::ErrorKind::AlreadyExists,
-                    "file exists and is not a socket",
-                ));
-            }
-            std::fs::remove_file(path)?;
-        }
-        let listener = UnixListener::bind(path)?;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+        crate::owner_only::remove_stale_socket(path)?;
+        let addr = rustix::net::SocketAddrUnix::new(path)?;
+        let fd = crate::owner_only::bind_unix_stream(&addr)?;
+        rustix::net::listen(&fd, 128)?;
+        let listener = UnixListener::from(fd);
         listener.set_nonblocking(true)?;
         Ok(ControlServer {
             listener,

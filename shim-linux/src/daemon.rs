@@ -9,19 +9,28 @@
 //! helper) in the daemon.
 
 use crate::sys;
-use std::fs::OpenOptions;
+use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
-/// Write `pid` and a newline to `path` (created or truncated, mode 0644).
-pub fn write_pid_file(path: &Path, pid: i32) -> io::Result<()> {
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(path)?;
-    writeln!(f, "{pid}")
+/// The `-P` file: opened at start, before anything else is set up (as passt opens it
+/// before dropping privileges), and written once ready.
+#[derive(Debug)]
+pub struct PidFile(File);
+
+impl PidFile {
+    /// Create `path`, or empty an existing file of ours there (QEMU creates it before
+    /// starting passt), mode 0600; a symbolic link there is refused
+    /// ([`crate::owner_only::create_file`]).
+    pub fn create(path: &Path) -> io::Result<PidFile> {
+        crate::owner_only::create_file(path, false).map(PidFile)
+    }
+
+    /// Write `pid` and a newline, and close the file.
+    pub fn write(mut self, pid: i32) -> io::Result<()> {
+        writeln!(self.0, "{pid}")
+    }
 }
 
 /// A daemon child that has not reported readiness yet (see [`detach`]).
@@ -35,11 +44,11 @@ pub struct Detached {
 /// survive a fork), and report readiness later with [`Detached::ready`].
 ///
 /// The parent never returns: it waits on a pipe. When the child reports readiness it
-/// writes the child's PID to `pid_file` and exits 0; if the child exits first (a
+/// writes the child's PID to `pid_file` (the child closes its copy) and exits 0; if the child exits first (a
 /// start-up error, already printed on the standard error they share) it exits with
 /// the child's status. The child, a new session leader, returns here and keeps the
 /// standard streams until it is ready.
-pub fn detach(pid_file: Option<&Path>) -> io::Result<Detached> {
+pub fn detach(pid_file: Option<PidFile>) -> io::Result<Detached> {
     let (read_end, write_end) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
     match sys::fork_daemon()? {
         Some(child) => {
@@ -61,9 +70,9 @@ pub fn detach(pid_file: Option<&Path>) -> io::Result<Detached> {
                         .map_or(1, |c| c);
                 std::process::exit(if code == 0 { 1 } else { code });
             }
-            if let Some(p) = pid_file {
-                if let Err(e) = write_pid_file(p, child.as_raw_nonzero().get()) {
-                    crate::log_err!("Failed to write PID file {}: {e}", p.display());
+            if let Some(f) = pid_file {
+                if let Err(e) = f.write(child.as_raw_nonzero().get()) {
+                    crate::log_err!("Failed to write PID file: {e}");
                     let _ = rustix::process::kill_process(child, rustix::process::Signal::KILL);
                     std::process::exit(1);
                 }
@@ -72,6 +81,7 @@ pub fn detach(pid_file: Option<&Path>) -> io::Result<Detached> {
         }
         None => {
             drop(read_end);
+            drop(pid_file);
             rustix::process::setsid()?;
             Ok(Detached { report: write_end })
         }

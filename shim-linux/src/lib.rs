@@ -9,6 +9,8 @@
 //!   [`pcap`]: `--pcap` capture around the guest link; [`watch`]: what ends an
 //!   attached pasta or a passt (namespace deletion, SIGTERM/SIGINT); [`control`]:
 //!   the control socket (`-c`), forwards changed at run time.
+//! * [`owner_only`]: the sockets and files we create, mode 0600 from the start, a
+//!   symbolic link at their path never followed.
 //!
 //! All `unsafe` code lives in the private `sys` module (the TUNSETIFF ioctl
 //! and the fork/unshare/exec sequence); everything else goes through rustix's
@@ -24,11 +26,13 @@ pub mod discover;
 pub mod event_loop;
 pub mod host;
 pub mod isolation;
+pub mod link_faults;
 pub mod log;
 pub mod netlink;
 pub mod netns;
 pub mod nsconfig;
 pub mod nssocket;
+pub mod owner_only;
 pub mod passt;
 pub mod pasta;
 pub mod pcap;

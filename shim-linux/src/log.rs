@@ -19,10 +19,9 @@
 //! suppressed.
 
 use std::fmt;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Write};
 use std::io::{Read, Seek, SeekFrom};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::os::unix::net::UnixDatagram;
 use std::path::Path;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -139,16 +138,8 @@ impl fmt::Write for Bounded<'_> {
 
 impl LogFile {
     fn create(path: &Path, size: u64, header: String) -> io::Result<LogFile> {
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .custom_flags(libc::O_CLOEXEC)
-            .open(path)?;
-        // An existing file keeps its mode through O_TRUNC: tighten it too.
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        // Mode 0600, a symbolic link refused, an existing file of ours emptied.
+        let mut file = crate::owner_only::create_file(path, true)?;
         file.write_all(header.as_bytes())?;
         file.write_all(b"\n")?;
         let cut = (size * CUT_PERCENT / 100).div_ceil(CUT_BLOCK) * CUT_BLOCK;
@@ -275,7 +266,8 @@ impl fmt::Debug for Logger {
 
 impl Logger {
     /// A logger for `config`, writing to `stderr` until [`Logger::daemonised`]. Opens
-    /// (creates, truncates, mode 0600) the log file and writes its header.
+    /// the log file (created, or an existing one of ours emptied; mode 0600; a symbolic
+    /// link refused) and writes its header.
     pub fn new(config: &Config, stderr: Box<dyn Write + Send>) -> io::Result<Logger> {
         let file = match &config.file {
             Some(path) => {

@@ -51,51 +51,67 @@ pub fn inherited(fd: i32) -> Result<Listen, StartError> {
 }
 
 /// Bind and listen on `path`, or probe `/tmp/passt_1.socket` … `/tmp/passt_99.socket`
-/// for a free one. A path is free when nothing answers a connect there.
+/// for a free one. A path is free when nothing is there, or a socket nothing answers a
+/// connect on (stale, from an earlier run: removed first). The socket file is created
+/// with mode 0600 ([`crate::owner_only::bind_unix_stream`]): only our user can
+/// connect. A symbolic link or any other file at the path is never followed nor
+/// removed: an explicit path is then an error, a probed one is skipped.
 pub fn listen(path: Option<&Path>) -> Result<Listen, StartError> {
+    use crate::owner_only::{self, AtPath};
     let candidates: Vec<PathBuf> = match path {
         Some(p) => vec![p.to_path_buf()],
         None => (1..=PROBE_MAX)
             .map(|n| PathBuf::from(format!("/tmp/passt_{n}.socket")))
             .collect(),
     };
+    let explicit = path.is_some();
     for p in &candidates {
         let addr = SocketAddrUnix::new(p.as_path())
             .map_err(|e| StartError(format!("Invalid socket path {}: {e}", p.display())))?;
-        let probe = net::socket_with(
-            AddressFamily::UNIX,
-            SocketType::STREAM,
-            SocketFlags::CLOEXEC,
-            None,
-        )
-        .map_err(|e| StartError(format!("socket: {e}")))?;
-        match net::connect(&probe, &addr) {
-            Err(Errno::NOENT) | Err(Errno::CONNREFUSED) | Err(Errno::ACCESS) => {}
-            Ok(()) | Err(_) if path.is_some() => {
-                return Err(StartError(format!(
-                    "UNIX socket path {} is in use",
-                    p.display()
-                )));
+        let refuse = |why: &dyn std::fmt::Display| {
+            StartError(format!("UNIX socket path {}: {why}", p.display()))
+        };
+        match owner_only::at_path(p) {
+            Ok(AtPath::Nothing) => {}
+            Ok(AtPath::Socket) => {
+                let probe = net::socket_with(
+                    AddressFamily::UNIX,
+                    SocketType::STREAM,
+                    SocketFlags::CLOEXEC,
+                    None,
+                )
+                .map_err(|e| StartError(format!("socket: {e}")))?;
+                match net::connect(&probe, &addr) {
+                    Err(Errno::NOENT) | Err(Errno::CONNREFUSED) | Err(Errno::ACCESS) => {}
+                    Ok(()) | Err(_) if explicit => {
+                        return Err(StartError(format!(
+                            "UNIX socket path {} is in use",
+                            p.display()
+                        )));
+                    }
+                    _ => continue,
+                }
+                // Stale. (Another user's socket in the sticky /tmp can't be removed:
+                // the bind below then fails.)
+                let _ = owner_only::remove_stale_socket(p);
             }
-            _ => continue,
+            Ok(AtPath::Symlink) if explicit => return Err(refuse(&owner_only::symlink_refused())),
+            Ok(AtPath::Other) if explicit => {
+                return Err(refuse(&"file exists and is not a socket"))
+            }
+            Err(e) if explicit => return Err(refuse(&e)),
+            Ok(AtPath::Symlink) | Ok(AtPath::Other) | Err(_) => continue,
         }
-        let _ = std::fs::remove_file(p);
-        let fd = net::socket_with(
-            AddressFamily::UNIX,
-            SocketType::STREAM,
-            SocketFlags::CLOEXEC,
-            None,
-        )
-        .map_err(|e| StartError(format!("socket: {e}")))?;
-        if let Err(e) = net::bind(&fd, &addr) {
-            if path.is_some() {
+        let fd = match owner_only::bind_unix_stream(&addr) {
+            Ok(fd) => fd,
+            Err(e) if explicit => {
                 return Err(StartError(format!(
                     "Failed to bind UNIX socket {}: {e}",
                     p.display()
                 )));
             }
-            continue;
-        }
+            Err(_) => continue,
+        };
         net::listen(&fd, 0).map_err(|e| StartError(format!("listen: {e}")))?;
         return Ok(Listen::Socket {
             fd,
@@ -242,8 +258,8 @@ pub struct PasstPlan {
     pub one_off: bool,
     /// Go to the background once listening (without `-f`).
     pub daemon: bool,
-    /// Where to write our PID once ready (`-P`).
-    pub pid_file: Option<PathBuf>,
+    /// Where to write our PID once ready (`-P`), opened at start.
+    pub pid_file: Option<crate::daemon::PidFile>,
     /// Capture the guest's frames to this file (`-p`).
     pub pcap: Option<PathBuf>,
     /// The `-t` arguments as given, to name the one behind a port that can't be bound.
@@ -279,12 +295,12 @@ impl Periodic<Tapped<PasstLink>> for PasstPeriodic<'_> {
 
 /// Serve clients until `--one-off` (or `--fd`) ends it after the first, or SIGTERM or
 /// SIGINT; returns the exit status.
-pub fn run(plan: PasstPlan, listen: Listen) -> Result<i32, StartError> {
+pub fn run(mut plan: PasstPlan, listen: Listen) -> Result<i32, StartError> {
     // Into the background (without -f or --fd): fork now, while we have one thread,
     // and tell the waiting parent once listening.
     let detached = if plan.daemon {
         Some(
-            crate::daemon::detach(plan.pid_file.as_deref())
+            crate::daemon::detach(plan.pid_file.take())
                 .map_err(|e| StartError(format!("Failed to daemonise: {e}")))?,
         )
     } else {
@@ -323,7 +339,7 @@ pub fn run(plan: PasstPlan, listen: Listen) -> Result<i32, StartError> {
         }
         None => None,
     };
-    crate::pasta::ready(detached, plan.pid_file.as_deref())?;
+    crate::pasta::ready(detached, plan.pid_file.take())?;
     // No more files, privileges or new system calls from here on. passt runs as an
     // ordinary user: a user namespace of its own gives it the rights to drop the rest.
     let profile = if plan.vhost_user {

@@ -55,7 +55,7 @@ pub enum Target {
 }
 
 /// Everything pasta needs to run, decided before any namespace work.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct PastaPlan {
     /// The namespace.
     pub target: Target,
@@ -77,8 +77,8 @@ pub struct PastaPlan {
     pub no_netns_quit: bool,
     /// Go to the background once ready (attach mode without `-f`).
     pub daemon: bool,
-    /// Where to write our PID once ready (`-P`).
-    pub pid_file: Option<PathBuf>,
+    /// Where to write our PID once ready (`-P`), opened at start.
+    pub pid_file: Option<crate::daemon::PidFile>,
     /// Capture the tap's frames to this file (`-p`).
     pub pcap: Option<PathBuf>,
     /// The `-t`/`-T`/`-u`/`-U` arguments as given, to name the one behind a port that
@@ -111,12 +111,12 @@ pub struct ForwardSpecs {
 /// otherwise we just record our PID.
 pub(crate) fn ready(
     detached: Option<crate::daemon::Detached>,
-    pid_file: Option<&std::path::Path>,
+    pid_file: Option<crate::daemon::PidFile>,
 ) -> Result<(), StartError> {
     if let Some(d) = detached {
         d.ready().map_err(|e| fail("Failed to daemonise", e))
-    } else if let Some(p) = pid_file {
-        crate::daemon::write_pid_file(p, std::process::id() as i32)
+    } else if let Some(f) = pid_file {
+        f.write(std::process::id() as i32)
             .map_err(|e| fail("Failed to write PID file", e))
     } else {
         Ok(())
@@ -139,13 +139,24 @@ fn fail(what: &str, e: impl fmt::Display) -> StartError {
     StartError(format!("{what}: {e}"))
 }
 
+/// The tap behind the bad link [`crate::link_faults::ENV`] describes, if it does.
+#[cfg(feature = "test-link-faults")]
+fn faulty(tap: Tap) -> Result<crate::link_faults::Faulty<Tap>, StartError> {
+    let link = crate::link_faults::Faulty::from_env(tap)
+        .map_err(|e| fail("Invalid test link faults", e))?;
+    if let Ok(plan) = std::env::var(crate::link_faults::ENV) {
+        crate::log_warn!("Test build: damaging frames on the tap link ({plan})");
+    }
+    Ok(link)
+}
+
 /// Run pasta; returns the exit status to use (the command's, or 0 when attached).
-pub fn run(plan: PastaPlan) -> Result<i32, StartError> {
+pub fn run(mut plan: PastaPlan) -> Result<i32, StartError> {
     // An attached pasta goes to the background: fork now, while we have one thread,
     // and tell the waiting parent once ready.
     let detached = match (&plan.target, plan.daemon) {
         (Target::Attach { .. }, true) => Some(
-            crate::daemon::detach(plan.pid_file.as_deref())
+            crate::daemon::detach(plan.pid_file.take())
                 .map_err(|e| fail("Failed to daemonise", e))?,
         ),
         _ => None,
@@ -254,6 +265,9 @@ pub fn run(plan: PastaPlan) -> Result<i32, StartError> {
     let mut engine = Engine::new(engine_config, storage)
         .map_err(|e| fail("Invalid configuration", format!("{e:?}")))?;
     let pcap = open_pcap(plan.pcap.as_deref())?;
+    // Test builds only: a bad link between the tap and the engine.
+    #[cfg(feature = "test-link-faults")]
+    let tap = faulty(tap)?;
     let mut host = LinuxHost::new(Tapped::new(tap, pcap), plan.flows)
         .map_err(|e| fail("Failed to set up the event loop", e))?;
     host.set_socket_policy(plan.sockets);
@@ -348,7 +362,7 @@ pub fn run(plan: PastaPlan) -> Result<i32, StartError> {
     };
 
     // A spawned command keeps its terminal: only an attached pasta goes to the background.
-    ready(detached, plan.pid_file.as_deref())?;
+    ready(detached, plan.pid_file.take())?;
 
     // No more files, privileges or new system calls from here on.
     if let (Some(to), Some(helper)) = (plan.runas, host.guest_namespace()) {
@@ -382,6 +396,10 @@ pub fn run(plan: PastaPlan) -> Result<i32, StartError> {
     .map_err(|e| fail("Event loop failed", e))?;
     crate::alloc_count::write_report();
     event_loop::log_stats(engine.stats());
+    #[cfg(feature = "test-link-faults")]
+    if let Some((to_guest, from_guest)) = host.guest_mut().inner().counts() {
+        crate::log_info!("Link faults: to the guest {to_guest}; from the guest {from_guest}");
+    }
     match (exit, child.as_mut()) {
         // The tap is pasta's one client (`--fd` implies `--one-off`, and pasta's own
         // tap has no other): when it goes, pasta fails as passt's does (die(): "…

@@ -12,11 +12,10 @@ use crate::event_loop::{GuestSource, Received};
 use crate::host::GuestLink;
 use crate::log::Level;
 use passt_core::io::TxOffload;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Write};
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::fd::BorrowedFd;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 /// The savefile magic for microsecond timestamps, written in our byte order.
@@ -37,17 +36,10 @@ pub struct PcapWriter {
 }
 
 impl PcapWriter {
-    /// Create (or truncate) `path` with mode 0600 and write the file header.
+    /// Create (or empty a file of ours at) `path`, mode 0600, a symbolic link there
+    /// refused ([`crate::owner_only::create_file`]), and write the file header.
     pub fn create(path: &Path) -> io::Result<PcapWriter> {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .custom_flags(libc::O_CLOEXEC)
-            .open(path)?;
-        // An existing file keeps its mode through O_TRUNC: tighten it too.
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        let mut file = crate::owner_only::create_file(path, false)?;
         let mut h = Vec::with_capacity(24);
         h.extend_from_slice(&MAGIC.to_ne_bytes());
         h.extend_from_slice(&2u16.to_ne_bytes()); // version major
@@ -183,6 +175,10 @@ impl<G: GuestSource> GuestSource for Tapped<G> {
 
     fn poll_fd(&self) -> Option<BorrowedFd<'_>> {
         self.inner.poll_fd()
+    }
+
+    fn frames_pending(&self) -> bool {
+        self.inner.frames_pending()
     }
 
     fn after_batch(&mut self) {

@@ -306,13 +306,30 @@ impl Relay {
     /// [`Relay::start`] with extra arguments for the relay (`passt-vhost-relay`'s
     /// `--no-offload`, `--queue-size N`…).
     pub fn start_with(relay: &Path, guest: &Guest, socket: &Path, extra: &[&str]) -> Relay {
+        Relay::spawn(relay, guest, socket, extra, Stdio::inherit())
+    }
+
+    /// [`Relay::start_with`], the relay's stderr going to `log` (what `--faults`
+    /// did is printed there at exit).
+    pub fn start_logged(
+        relay: &Path,
+        guest: &Guest,
+        socket: &Path,
+        extra: &[&str],
+        log: &Path,
+    ) -> Relay {
+        let log = File::create(log).expect("relay log");
+        Relay::spawn(relay, guest, socket, extra, log.into())
+    }
+
+    fn spawn(relay: &Path, guest: &Guest, socket: &Path, extra: &[&str], stderr: Stdio) -> Relay {
         let child = Command::new(relay)
             .args(["--netns", &guest.name, "--tap", GUEST_IFNAME, "--socket"])
             .arg(socket)
             .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .unwrap_or_else(|e| panic!("spawn {}: {e}", relay.display()));
         let mut relay = Relay { child };
@@ -411,6 +428,14 @@ impl Passt {
     /// Whether passt is still running.
     pub fn running(&mut self) -> bool {
         self.child.try_wait().expect("try_wait").is_none()
+    }
+
+    /// End passt as a service manager does (SIGTERM, by PID) and wait for it to go;
+    /// its exit status.
+    pub fn terminate(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let pid = rustix::process::Pid::from_child(&self.child);
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        self.wait_exit(limit)
     }
 
     /// Wait for passt to exit by itself.

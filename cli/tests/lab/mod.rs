@@ -282,6 +282,17 @@ pub fn netcheck() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lab/netcheck.py")
 }
 
+/// `netcheck sha SEED MIB`: what a byte-exact transfer of that seeded stream prints,
+/// "<bytes> <sha256>".
+pub fn expected_sha(seed: &str, mib: u32) -> String {
+    let out = Command::new("/usr/bin/python3")
+        .arg(netcheck())
+        .args(["sha", seed, &mib.to_string()])
+        .output()
+        .expect("netcheck sha");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
 /// Make `/dev/net/tun` usable by unprivileged users, as distributions ship it.
 pub fn open_tun_device() {
     let _ = Command::new("chmod")

@@ -23,6 +23,10 @@ Modes (addresses are whatever the caller passes; the tests only use lab addresse
                                    zero-length reply comes back
   udp-rr HOST PORT N               N request/response round trips (64-byte payloads),
                                    print "<N> rr <seconds> s <rate>/s <lost> lost"
+  udp-rr-count HOST PORT N WAIT    N numbered request/response round trips, each request
+                                   given WAIT s for its reply (late replies and extra
+                                   copies are told apart by number); print "<answered>
+                                   answered <unanswered> unanswered <extra> extra"
   udp-probe HOST PORT [WAIT]       one datagram on a connected socket; print "reply",
                                    "refused" (port unreachable) or "silent" (WAIT s, 0.5)
   rr-server HOST PORT              serve TCP_RR/TCP_CRR: one connection at a time, echo each
@@ -188,6 +192,30 @@ def udp_rr(host, port, n):
                 lost += 1
         elapsed = time.monotonic() - start
     print(f"{n} rr {elapsed:.3f} s {n / elapsed:.0f}/s {lost} lost")
+
+
+def udp_rr_count(host, port, n, wait):
+    answered, extra = set(), 0
+    with udp_socket(host) as s:
+        s.connect((host, port))
+        for i in range(n):
+            want = b"%08d" % i + b"u" * 56
+            s.send(want)
+            deadline = time.monotonic() + wait
+            while i not in answered:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                s.settimeout(left)
+                try:
+                    got = s.recv(65536)
+                except socket.timeout:
+                    break
+                number = int(got[:8])
+                if number in answered:
+                    extra += 1
+                answered.add(number)
+    print(f"{len(answered)} answered {n - len(answered)} unanswered {extra} extra")
 
 
 def rr_server(host, port):
@@ -514,6 +542,8 @@ def main(argv):
         print("zero ok" if reply == b"" else f"zero got {len(reply)} bytes")
     elif mode == "udp-rr":
         udp_rr(args[0], int(args[1]), int(args[2]))
+    elif mode == "udp-rr-count":
+        udp_rr_count(args[0], int(args[1]), int(args[2]), float(args[3]))
     elif mode == "udp-probe":
         # One datagram on a connected socket, one short wait: "reply", "refused" (an
         # ICMP port unreachable came back: nothing is bound there) or "silent".

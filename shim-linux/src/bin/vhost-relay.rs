@@ -7,6 +7,7 @@
 //! ```text
 //! passt-vhost-relay --netns NAME|PATH [--tap tap0] --socket /tmp/passt_1.socket
 //!                   [--queue-size 256] [--rx-buffer-size 4096] [--no-offload]
+//!                   [--faults seed=7,loss=10,dup=10,reorder=10,burst=50@4000]
 //! ```
 //!
 //! As qemu does, guest memory is a memfd, here in two regions (one at guest physical
@@ -25,10 +26,16 @@
 //! fits one receive buffer is written to the tap straight from it; only a frame
 //! spanning several receive buffers is gathered into a local buffer first.
 //!
-//! The tap is left down and unconfigured. The relay prints nothing while it runs and
-//! exits 0 when passt closes the connection; a setup failure is one line on stderr
-//! and a non-zero status.
+//! `--faults` makes the link a bad one ([`passt_shim_linux::link_faults`]): frames
+//! from the tap are lost (their slot reused), duplicated (copied to a second slot) or
+//! held back (put on the ring after the next one) before the back end sees them;
+//! frames from the back end are lost, written twice or written after the next one.
+//!
+//! The tap is left down and unconfigured. The relay prints nothing while it runs
+//! (with `--faults`, what the link did at exit) and exits 0 when passt closes the
+//! connection; a setup failure is one line on stderr and a non-zero status.
 
+use passt_shim_linux::link_faults::{Fate, FaultPlan, FaultSchedule};
 use passt_shim_linux::{in_netns, NetnsHandle, Tap};
 use passt_virtio_net::driver::DriverQueue;
 use passt_virtio_net::hdr::{ByteOrder, VnetHdr, F_NEEDS_CSUM, LEN as TAP_HDR, LEN_MRG as HDR};
@@ -59,7 +66,8 @@ use vmm_sys_util::epoll::{ControlOperation, Epoll, EpollEvent, EventSet};
 use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
 
 const USAGE: &str = "usage: passt-vhost-relay --netns NAME|PATH [--tap NAME] --socket PATH \
-                     [--queue-size N] [--rx-buffer-size BYTES] [--no-offload]";
+                     [--queue-size N] [--rx-buffer-size BYTES] [--no-offload] \
+                     [--faults PLAN]";
 
 /// Guest physical address of the second memory region (above a hole, as a VM with
 /// more than 3 GiB has its RAM).
@@ -97,6 +105,7 @@ struct Args {
     queue_size: u16,
     rx_buffer: u32,
     offload: bool,
+    faults: Option<FaultPlan>,
 }
 
 fn parse_args() -> Option<Args> {
@@ -106,6 +115,7 @@ fn parse_args() -> Option<Args> {
     let mut queue_size = 256u16;
     let mut rx_buffer = 4096u32;
     let mut offload = true;
+    let mut faults = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -115,6 +125,7 @@ fn parse_args() -> Option<Args> {
             "--queue-size" => queue_size = args.next()?.parse().ok()?,
             "--rx-buffer-size" => rx_buffer = args.next()?.parse().ok()?,
             "--no-offload" => offload = false,
+            "--faults" => faults = Some(args.next()?.parse().ok()?),
             _ => return None,
         }
     }
@@ -131,6 +142,7 @@ fn parse_args() -> Option<Args> {
         queue_size,
         rx_buffer,
         offload,
+        faults,
     })
 }
 
@@ -139,7 +151,18 @@ fn main() -> ExitCode {
         eprintln!("{USAGE}");
         return ExitCode::from(2);
     };
-    match Relay::setup(&args).and_then(|mut r| r.run()) {
+    let result = Relay::setup(&args).and_then(|mut r| {
+        let result = r.run();
+        if let Some(d) = &r.damage {
+            eprintln!(
+                "passt-vhost-relay: link faults: to the guest {}; from the guest {}",
+                d.to_guest.counts(),
+                d.from_guest.counts()
+            );
+        }
+        result
+    });
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("passt-vhost-relay: {e}");
@@ -221,6 +244,16 @@ enum ToTap {
     Gathered([u8; TAP_HDR], usize),
 }
 
+/// What `--faults` does to the link, and the frames it holds back.
+struct Damage {
+    to_guest: FaultSchedule,
+    from_guest: FaultSchedule,
+    /// A frame from the tap waiting to be overtaken: (transmit slot, length).
+    held_tx: Option<(u16, u32)>,
+    /// A frame for the tap waiting to be overtaken, with the tap's header.
+    held_rx: Option<Vec<u8>>,
+}
+
 /// The relay: guest memory, the driver's two queues, the tap.
 struct Relay {
     mem: GuestMemoryMmap,
@@ -253,6 +286,8 @@ struct Relay {
     pending: Option<ToTap>,
     /// What the tap is watched for now.
     tap_interest: EventSet,
+    /// The bad link `--faults` asked for.
+    damage: Option<Damage>,
 }
 
 impl Relay {
@@ -399,6 +434,12 @@ impl Relay {
             gather: Vec::with_capacity(MAX_FRAME + HDR),
             pending: None,
             tap_interest: EventSet::IN,
+            damage: args.faults.map(|plan| Damage {
+                to_guest: FaultSchedule::new(plan, 1),
+                from_guest: FaultSchedule::new(plan, 2),
+                held_tx: None,
+                held_rx: None,
+            }),
         };
         for i in 0..size {
             relay.post_rx(i)?;
@@ -491,7 +532,7 @@ impl Relay {
                 // Full: take back what the back end is done with, else wait for it.
                 self.reclaim_tx()?;
                 if self.tx_free.is_empty() || self.tx.free_descriptors() == 0 {
-                    return Ok(());
+                    return self.release_held_tx();
                 }
             }
             let Some(&slot) = self.tx_free.last() else {
@@ -513,7 +554,7 @@ impl Relay {
             let n = match self.tap.as_fd().read_volatile(&mut slice) {
                 Ok(n) => n,
                 Err(e) => match io_kind(&e) {
-                    Some(io::ErrorKind::WouldBlock) => return Ok(()),
+                    Some(io::ErrorKind::WouldBlock) => return self.release_held_tx(),
                     Some(io::ErrorKind::Interrupted) => continue,
                     _ => return Err(format!("tap read: {e}")),
                 },
@@ -541,16 +582,75 @@ impl Relay {
                 n
             };
             let len = (HDR + frame_len) as u32;
-            let head = self
-                .tx
-                .add(&self.mem, &[(base, len, false)])
-                .map_err(ctx("TX ring"))?;
-            self.tx_free.pop();
-            self.tx_slot_of[usize::from(head)] = Some(slot);
-            self.tx.publish(&self.mem).map_err(ctx("TX ring"))?;
-            if self.tx.needs_kick(&self.mem).map_err(ctx("TX ring"))? {
-                self.kick[TX].write(1).map_err(ctx("kick"))?;
+            let fate = self.from_guest_fate();
+            if fate == Fate::Lose {
+                continue; // the slot stays free: the next frame overwrites this one
             }
+            self.tx_free.pop();
+            if let Some(d) = self.damage.as_mut().filter(|d| d.held_tx.is_none()) {
+                if fate == Fate::HoldBack {
+                    d.held_tx = Some((slot, len));
+                    continue;
+                }
+            }
+            self.put_tx(slot, len)?;
+            if fate == Fate::Duplicate {
+                self.duplicate_tx(base, len)?;
+            }
+            self.release_held_tx()?;
+        }
+    }
+
+    /// Put the frame in transmit slot `slot` (taken off the free list) on the ring.
+    fn put_tx(&mut self, slot: u16, len: u32) -> Result<()> {
+        let base = Layout::tx_slot(slot);
+        let head = self
+            .tx
+            .add(&self.mem, &[(base, len, false)])
+            .map_err(ctx("TX ring"))?;
+        self.tx_slot_of[usize::from(head)] = Some(slot);
+        self.tx.publish(&self.mem).map_err(ctx("TX ring"))?;
+        if self.tx.needs_kick(&self.mem).map_err(ctx("TX ring"))? {
+            self.kick[TX].write(1).map_err(ctx("kick"))?;
+        }
+        Ok(())
+    }
+
+    /// The fate `--faults` gives the next frame from the tap.
+    fn from_guest_fate(&mut self) -> Fate {
+        self.damage
+            .as_mut()
+            .map_or(Fate::Deliver, |d| d.from_guest.next_fate())
+    }
+
+    /// Put a copy of the frame at `base` on the ring too, if a slot is free (else
+    /// the copy is lost).
+    fn duplicate_tx(&mut self, base: u64, len: u32) -> Result<()> {
+        let Some(&slot) = self.tx_free.last() else {
+            return Ok(());
+        };
+        if self.tx.free_descriptors() == 0 {
+            return Ok(());
+        }
+        let mut copy = vec![0u8; len as usize];
+        self.mem
+            .read_slice(&mut copy, GuestAddress(base))
+            .map_err(ctx("transmit slot"))?;
+        self.mem
+            .write_slice(&copy, GuestAddress(Layout::tx_slot(slot)))
+            .map_err(ctx("transmit slot"))?;
+        self.tx_free.pop();
+        self.put_tx(slot, len)
+    }
+
+    /// Put the frame held back on the ring, once a descriptor is free.
+    fn release_held_tx(&mut self) -> Result<()> {
+        if self.tx.free_descriptors() == 0 {
+            return Ok(());
+        }
+        match self.damage.as_mut().and_then(|d| d.held_tx.take()) {
+            Some((slot, len)) => self.put_tx(slot, len),
+            None => Ok(()),
         }
     }
 
@@ -571,6 +671,7 @@ impl Relay {
                 self.tx_free.push(slot);
             }
             if !self.tx_free.is_empty() && self.tx.free_descriptors() > 0 {
+                self.release_held_tx()?;
                 return self
                     .tx
                     .disable_interrupts(&self.mem)
@@ -643,6 +744,7 @@ impl Relay {
                 {
                     continue;
                 }
+                self.release_held_rx();
                 return Ok(());
             };
             let (buffer, len) = first;
@@ -696,9 +798,54 @@ impl Relay {
                 let hdr_len = if self.offload { TAP_HDR } else { 0 };
                 ToTap::Gathered(hdr.to_bytes(ByteOrder::Native), hdr_len)
             };
+            let fate = self
+                .damage
+                .as_mut()
+                .map_or(Fate::Deliver, |d| d.to_guest.next_fate());
+            let hold =
+                fate == Fate::HoldBack && self.damage.as_ref().is_some_and(|d| d.held_rx.is_none());
+            if fate == Fate::Lose || hold {
+                if hold {
+                    let copy = self.copy_out(&p)?;
+                    if let Some(d) = self.damage.as_mut() {
+                        d.held_rx = Some(copy);
+                    }
+                }
+                self.recycle_rx()?;
+                continue;
+            }
+            let again = match fate {
+                Fate::Duplicate => Some(self.copy_out(&p)?),
+                _ => None,
+            };
             if !self.write_frame(p)? {
                 return Ok(());
             }
+            if let Some(copy) = again {
+                let _ = rustix::io::write(&self.tap, &copy);
+            }
+            self.release_held_rx();
+        }
+    }
+
+    /// The bytes of a frame for the tap (its header included), for a copy.
+    fn copy_out(&self, p: &ToTap) -> Result<Vec<u8>> {
+        Ok(match p {
+            ToTap::Direct(at, len) => {
+                let mut v = vec![0u8; *len];
+                self.mem
+                    .read_slice(&mut v, GuestAddress(*at))
+                    .map_err(ctx("RX buffer"))?;
+                v
+            }
+            ToTap::Gathered(hdr, hdr_len) => [&hdr[..*hdr_len], &self.gather[..]].concat(),
+        })
+    }
+
+    /// Write the frame held back to the tap (lost if the tap has no room).
+    fn release_held_rx(&mut self) {
+        if let Some(copy) = self.damage.as_mut().and_then(|d| d.held_rx.take()) {
+            let _ = rustix::io::write(&self.tap, &copy);
         }
     }
 
@@ -734,12 +881,17 @@ impl Relay {
             // as on a wire.
             Ok(_) | Err(_) => {}
         }
+        self.recycle_rx()?;
+        Ok(true)
+    }
+
+    /// Give the receive buffers of the frame just handled back to the ring.
+    fn recycle_rx(&mut self) -> Result<()> {
         for k in 0..self.frame.len() {
             let (buffer, _) = self.frame[k];
             self.post_rx(buffer)?;
         }
         self.frame.clear();
-        self.publish_rx()?;
-        Ok(true)
+        self.publish_rx()
     }
 }
