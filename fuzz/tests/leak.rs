@@ -17,15 +17,17 @@ fn testbed_harnesses_do_not_leak_per_input() {
     // storage leaves it flat (4 KB).
     passt_fuzz::engine_frames(&[]);
     passt_fuzz::control_requests(b"");
+    passt_fuzz::tcp_conversation(&[]);
     let before = rss();
     for _ in 0..1000 {
         passt_fuzz::engine_frames(&[]);
         passt_fuzz::control_requests(b"");
+        passt_fuzz::tcp_conversation(&[]);
     }
     let grown = rss().saturating_sub(before);
     assert!(
         grown < 8 << 20,
-        "grew by {} KB over 2000 inputs",
+        "grew by {} KB over 3000 inputs",
         grown >> 10
     );
 }
