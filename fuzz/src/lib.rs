@@ -26,7 +26,9 @@
 mod tcp_conversation;
 mod vhost;
 mod virtqueue;
-pub use tcp_conversation::{stream_byte, tcp_conversation, ConversationOutcome};
+pub use tcp_conversation::{
+    stream_byte, tcp_conversation, tcp_conversation_traced, ConversationOutcome,
+};
 pub use vhost::{vhost_session, SessionOutcome};
 pub use virtqueue::{virtqueue_rings, RingsOutcome};
 

@@ -127,7 +127,8 @@ struct Conversation {
     ack_hi: i64,
     /// Highest acknowledgement offset the engine sent (of the guest's stream).
     engine_ack_hi: i64,
-    /// The guest's SYN-ACK options are settled (inbound: its first SYN-ACK's).
+    /// Inbound: the guest sent a SYN-ACK acknowledging the engine's SYN, whose
+    /// options are the connection's from then on.
     options_settled: bool,
     /// Highest right window edge the guest advertised (offset space).
     right_edge: Option<i64>,
@@ -194,6 +195,7 @@ struct Harness {
     convs: Vec<Conversation>,
     listener: SockRef,
     out: ConversationOutcome,
+    trace: bool,
 }
 
 /// Play one TCP conversation script against a fresh engine and check, after every
@@ -209,6 +211,15 @@ struct Harness {
 /// capacity (bits 1–3, 1–8 flows); then steps, an opcode byte each and the bytes its
 /// step reads.
 pub fn tcp_conversation(data: &[u8]) -> ConversationOutcome {
+    run(data, false)
+}
+
+/// [`tcp_conversation`], printing every step and segment to stderr (for triage).
+pub fn tcp_conversation_traced(data: &[u8]) -> ConversationOutcome {
+    run(data, true)
+}
+
+fn run(data: &[u8], trace: bool) -> ConversationOutcome {
     let mut input = Input(data);
     let head = input.byte();
     let mut config = default_config();
@@ -245,6 +256,7 @@ pub fn tcp_conversation(data: &[u8]) -> ConversationOutcome {
         convs: Vec::new(),
         listener,
         out: ConversationOutcome::default(),
+        trace,
     };
     let mut steps = 0;
     while !input.is_empty() && steps < MAX_STEPS {
@@ -259,6 +271,9 @@ pub fn tcp_conversation(data: &[u8]) -> ConversationOutcome {
 impl Harness {
     fn step(&mut self, input: &mut Input<'_>) {
         let op = input.byte();
+        if self.trace {
+            eprintln!("step {} at {:?}", op % 16, self.tb.now);
+        }
         match op % 16 {
             0 => self.guest_connect(input),
             1 => self.host_connect(input),
@@ -407,8 +422,12 @@ impl Harness {
                 s
             }
             Origin::Host => {
-                let (window_scale, mss) = syn_options(how >> 1, input);
-                if !c.options_settled {
+                let (mut window_scale, mut mss) = syn_options(how >> 1, input);
+                if c.options_settled {
+                    // A retransmission repeats the accepted SYN-ACK's options.
+                    (window_scale, mss) = (c.window_scale, c.mss);
+                } else if c.engine_isn.is_some_and(|isn| ack == isn.wrapping_add(1)) {
+                    // The engine takes this one: its options are the connection's.
                     c.options_settled = true;
                     c.window_scale = window_scale;
                     c.mss = mss;
@@ -421,8 +440,8 @@ impl Harness {
                     TcpFlags::SYN | TcpFlags::ACK,
                 );
                 s.window = window;
-                s.window_scale = c.window_scale;
-                s.mss = c.mss;
+                s.window_scale = window_scale;
+                s.mss = mss;
                 s
             }
         };
@@ -457,7 +476,9 @@ impl Harness {
         if let Some(f) = c.fin_at {
             len = len.min(f.saturating_sub(start));
         }
-        c.sent_hi = c.sent_hi.max(start + len);
+        if len > 0 {
+            c.sent_hi = c.sent_hi.max(start + len);
+        }
         let mut seg = Segment::new(
             guest,
             remote,
@@ -580,7 +601,9 @@ impl Harness {
             if let Some(f) = c.fin_at {
                 len = len.min(f.saturating_sub(start));
             }
-            c.sent_hi = c.sent_hi.max(start + len);
+            if len > 0 {
+                c.sent_hi = c.sent_hi.max(start + len);
+            }
             seg = Segment::new(guest, remote, c.seq_at(start), ack, flags);
             seg.payload = stream(c.salt_guest(i), start, len as usize);
         }
@@ -639,8 +662,10 @@ impl Harness {
     fn host_close(&mut self, input: &mut Input<'_>) {
         let Some(i) = self.pick(input) else { return };
         if let Some(sock) = self.live_host_sock(i) {
-            self.convs[i].host_closed = true;
-            self.tb.host.peer_close(sock);
+            if !self.convs[i].host_closed {
+                self.convs[i].host_closed = true;
+                self.tb.host.peer_close(sock);
+            }
         }
     }
 
@@ -658,12 +683,17 @@ impl Harness {
         self.tb.advance(Duration::from_millis(ms));
     }
 
-    /// The conversation's first host socket, while the host may still use it.
+    /// The conversation's first host socket, while it is connected.
     fn live_host_sock(&mut self, i: usize) -> Option<SockRef> {
         self.find_host_sock(i);
         let sock = self.convs[i].host_sock?;
         let s = self.tb.host.socket(sock)?;
-        matches!(s.state, SockState::Connected | SockState::Connecting)
+        if self.trace {
+            eprintln!("  conversation {i}: host socket {:?} {:?}", s.state, s.peer);
+        }
+        // Connected only: a peer cannot send, close or drain before the connection
+        // exists (and the model would report readiness a kernel never would).
+        (s.state == SockState::Connected)
             .then_some(sock)
             .filter(|_| s.peer == Some(self.convs[i].host_peer))
     }
@@ -704,6 +734,9 @@ impl Harness {
         if seg.has(TcpFlags::SYN) && c.origin == Origin::Guest && c.right_edge.is_none() {
             // Before the engine's ISN is known the window counts from the SYN-ACK.
             c.right_edge = Some(i64::from(seg.window));
+        }
+        if self.trace {
+            eprintln!("  guest → engine {seg:?}");
         }
         self.tb.guest_send(seg);
     }
@@ -751,6 +784,11 @@ impl Harness {
     fn check_host_side(&mut self) {
         for i in 0..self.convs.len() {
             self.find_host_sock(i);
+            if self.host_conns(self.convs[i].host_peer).count() > 1 {
+                // A guest SYN reached a closed flow and opened another connection
+                // (with the same engine ISN, if at the same instant).
+                self.convs[i].restarted = true;
+            }
             let c = &self.convs[i];
             let salt = c.salt_guest(i);
             for s in self.host_conns(c.host_peer) {
@@ -794,6 +832,9 @@ impl Harness {
             let seg = Segment::from_frame(&frame).unwrap_or_else(|| {
                 panic!("frame to the guest is not TCP with valid checksums: {frame:02x?}")
             });
+            if self.trace {
+                eprintln!("  engine → guest {seg:?}");
+            }
             self.out.segments_to_guest += 1;
             if seg.has(TcpFlags::RST) {
                 self.out.resets_to_guest += 1;
@@ -842,7 +883,10 @@ impl Harness {
             }
             return;
         }
-        if seg.has(TcpFlags::ACK) && !seg.has(TcpFlags::RST) {
+        // The engine knows the guest's ISN from its SYN (outbound) or SYN-ACK
+        // (inbound); before that its acknowledgement numbers mean nothing here.
+        let knows_guest_isn = c.origin == Origin::Guest || c.options_settled;
+        if seg.has(TcpFlags::ACK) && !seg.has(TcpFlags::RST) && knows_guest_isn {
             let off = c.guest_offset(seg.ack);
             assert!(
                 off <= taken as i64 + i64::from(shut),
@@ -880,7 +924,11 @@ impl Harness {
                 );
             }
         }
-        let end = (off + len) as u64;
+        let Ok(end) = u64::try_from(off + len) else {
+            // A bare segment from before the SYN's sequence number (the handshake's
+            // challenge ACK): nothing to record.
+            return;
+        };
         if seg.has(TcpFlags::FIN) {
             assert!(
                 c.host_closed && end == c.host_sent,
@@ -905,11 +953,21 @@ impl Harness {
         self.tb.host.complete_connects();
         self.after_step();
         for i in 0..self.convs.len() {
-            if let Some(sock) = self.live_host_sock(i) {
-                if !self.convs[i].host_closed {
-                    self.convs[i].host_closed = true;
-                    self.tb.host.peer_close(sock);
-                }
+            if self.live_host_sock(i).is_some() {
+                self.convs[i].host_closed = true;
+            }
+            // Every connected socket (a restarted conversation has more than one).
+            let peer = self.convs[i].host_peer;
+            let open: Vec<SockRef> = self
+                .tb
+                .host
+                .sockets()
+                .filter(|(_, s)| is_conn_of(s, peer) && s.state == SockState::Connected)
+                .filter(|(_, s)| !s.rx_eof)
+                .map(|(r, _)| r)
+                .collect();
+            for sock in open {
+                self.tb.host.peer_close(sock);
             }
         }
         self.after_step();
