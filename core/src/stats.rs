@@ -121,7 +121,8 @@ pub struct Stats {
     pub tcp_opened: u64,
     /// TCP connections torn down.
     pub tcp_closed: u64,
-    /// RST segments sent to the guest.
+    /// Connections (or attempts) of the guest's that we reset: refused, aborted. The
+    /// RSTs answering segments of no connection are counted as drops instead.
     pub tcp_resets_sent: u64,
     /// Retransmission timeouts toward the guest.
     pub tcp_retransmits: u64,

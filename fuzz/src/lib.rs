@@ -43,7 +43,7 @@ use passt_core::Mode;
 use passt_shim_linux::control;
 use passt_shim_sim::faults::{HostFaultRates, LinkFaultRates};
 use passt_shim_sim::sockets::SockState;
-use passt_shim_sim::sweep::{sweep, SweepOptions};
+use passt_shim_sim::sweep::{sweep, SweepKind, SweepOptions};
 use passt_shim_sim::testbed::{default_config, Testbed};
 use std::ffi::OsString;
 use std::net::IpAddr;
@@ -213,6 +213,7 @@ pub fn sweep_input(data: &[u8]) -> (u64, SweepOptions) {
     let mut next = || knobs.next().unwrap_or(0);
     let per_mille = |b: u8| u16::from(b);
     let mut options = SweepOptions {
+        kind: SweepKind::Mixed,
         flows: 1 + usize::from(next() % 12),
         outbound: usize::from(next() % 5),
         inbound: usize::from(next() % 4),
@@ -237,6 +238,9 @@ pub fn sweep_input(data: &[u8]) -> (u64, SweepOptions) {
         refuse_connect: per_mille(next()),
         trace: false,
         sabotage: None,
+        bursts: Vec::new(),
+        plans: Vec::new(),
+        strict: false,
     };
     options.host.accept_emfile = per_mille(next());
     (u64::from_le_bytes(seed), options)

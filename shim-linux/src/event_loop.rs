@@ -421,10 +421,10 @@ pub fn log_stats(stats: &Stats) {
     }
     crate::log_debug!(
         "Frames from the guest {}, to the guest {}, answered by services {}, send errors {}; \
-         TCP connections opened {}, closed {}, resets sent {}, timed out {}, \
+         TCP connections opened {}, closed {}, reset {}, timed out {}, \
          refused (table full) {}, accept failures {}; retransmits {} (fast {}), \
          out-of-order segments from the guest {}; UDP flows opened {}, closed {}, \
-         datagrams to the host {}, to the guest {}",
+         datagrams to the host {}, datagrams to the guest {}",
         stats.frames_in,
         stats.frames_out,
         stats.service_replies,

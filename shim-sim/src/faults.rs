@@ -11,7 +11,11 @@
 //! - `EAGAIN` and short writes from `send()` on a socket whose buffer was momentarily
 //!   full, followed by writability once it drained (the edge epoll reports).
 //!
-//! Link faults ([`LinkFaults`]) lose, duplicate, delay (reorder) and damage frames.
+//! Link faults ([`LinkFaults`]) lose, duplicate, delay (reorder) and damage frames,
+//! each with its own rate, and lose *bursts*: a run of consecutive frames in one
+//! direction or both ([`LinkFaults::start_burst`]), the link going down for a while
+//! as a flapping interface or a saturated queue makes it. [`LinkFaults::heal`] ends
+//! every fault at once.
 //! Damage differs by direction, because the two receivers differ:
 //! - frames *to the guest* get any byte flipped; the guest's TCP verifies checksums
 //!   and drops them, as a real stack does;
@@ -173,7 +177,7 @@ pub struct LinkFaultRates {
 }
 
 /// Which way a frame travels on the guest link.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Direction {
     /// From the guest to the engine.
     ToEngine,
@@ -200,6 +204,10 @@ pub struct LinkFaultCounts {
     pub reordered: u64,
     /// Frames damaged.
     pub corrupted: u64,
+    /// Frames lost in bursts (not counted in `lost`).
+    pub burst_lost: u64,
+    /// Bursts started.
+    pub bursts: u64,
 }
 
 /// The guest link's fault generator.
@@ -209,6 +217,9 @@ pub struct LinkFaults {
     pub rates: LinkFaultRates,
     /// What was done so far.
     pub injected: LinkFaultCounts,
+    /// Frames still to lose in the current burst, toward the engine and toward the
+    /// guest.
+    burst_left: [u32; 2],
     rng: Rng,
 }
 
@@ -221,6 +232,7 @@ impl LinkFaults {
         LinkFaults {
             rates,
             injected: LinkFaultCounts::default(),
+            burst_left: [0; 2],
             rng: Rng::new(seed),
         }
     }
@@ -229,8 +241,50 @@ impl LinkFaults {
         per_mille > 0 && self.rng.chance(u64::from(per_mille), 1000)
     }
 
+    fn index(direction: Direction) -> usize {
+        match direction {
+            Direction::ToEngine => 0,
+            Direction::ToGuest => 1,
+        }
+    }
+
+    /// Lose the next `drops` frames travelling in `direction` (`None`: the next
+    /// `drops` frames each way), on top of any burst already under way.
+    pub fn start_burst(&mut self, direction: Option<Direction>, drops: u32) {
+        self.injected.bursts += 1;
+        for d in [Direction::ToEngine, Direction::ToGuest] {
+            if direction.is_none_or(|x| x == d) {
+                let left = &mut self.burst_left[Self::index(d)];
+                *left = left.saturating_add(drops);
+            }
+        }
+    }
+
+    /// Whether a burst is still losing frames in some direction.
+    pub fn in_burst(&self) -> bool {
+        self.burst_left.iter().any(|n| *n > 0)
+    }
+
+    /// Cut every burst under way short (the rates stay).
+    pub fn cut_bursts(&mut self) {
+        self.burst_left = [0; 2];
+    }
+
+    /// End every fault: rates to zero, bursts cut short. The link is clean from now
+    /// on.
+    pub fn heal(&mut self) {
+        self.rates = LinkFaultRates::default();
+        self.cut_bursts();
+    }
+
     /// Decide what happens to `frame` travelling in `direction`.
     pub fn apply(&mut self, frame: Vec<u8>, direction: Direction) -> Fate {
+        let left = &mut self.burst_left[Self::index(direction)];
+        if *left > 0 {
+            *left -= 1;
+            self.injected.burst_lost += 1;
+            return Fate { copies: Vec::new() };
+        }
         if self.fire(self.rates.loss) {
             self.injected.lost += 1;
             return Fate { copies: Vec::new() };
@@ -359,6 +413,36 @@ mod tests {
         };
         assert_eq!(run(5), run(5));
         assert_ne!(run(5), run(6));
+    }
+
+    #[test]
+    fn a_burst_loses_exactly_its_frames_in_its_direction_until_healed() {
+        let mut l = LinkFaults::new(1, LinkFaultRates::default());
+        l.start_burst(Some(Direction::ToGuest), 50);
+        assert!(l.in_burst());
+        for _ in 0..10 {
+            let f = l.apply(vec![1; 60], Direction::ToEngine);
+            assert_eq!(f.copies.len(), 1, "the other direction is untouched");
+        }
+        for i in 0..50 {
+            let f = l.apply(vec![1; 60], Direction::ToGuest);
+            assert!(f.copies.is_empty(), "frame {i} of the burst arrived");
+        }
+        assert!(!l.in_burst());
+        assert_eq!(l.apply(vec![1; 60], Direction::ToGuest).copies.len(), 1);
+        assert_eq!((l.injected.burst_lost, l.injected.lost), (50, 0));
+
+        l.start_burst(Some(Direction::ToEngine), 5);
+        l.cut_bursts();
+        assert_eq!(l.apply(vec![1; 60], Direction::ToEngine).copies.len(), 1);
+
+        l.start_burst(None, 200);
+        assert!(l.apply(vec![1; 60], Direction::ToEngine).copies.is_empty());
+        assert!(l.apply(vec![1; 60], Direction::ToGuest).copies.is_empty());
+        l.heal();
+        assert!(!l.in_burst());
+        assert_eq!(l.apply(vec![1; 60], Direction::ToGuest).copies.len(), 1);
+        assert_eq!(l.injected.bursts, 3);
     }
 
     #[test]

@@ -6,12 +6,15 @@
 //! - Sends its whole byte string, then a FIN (at once, or after the peer's FIN);
 //!   retransmits go-back-N from the oldest unacknowledged byte on its retransmission
 //!   timer (RFC 6298 backoff) and on the third duplicate ACK (RFC 5681 §3.2), and
-//!   probes a zero window (RFC 9293 §3.8.6.1).
+//!   probes a zero window (RFC 9293 §3.8.6.1) for as long as the probes are answered,
+//!   as Linux does: an ACK that keeps the window closed proves the peer alive and
+//!   does not count toward [`MAX_RETRIES`].
 //! - Receives in order only: a segment beyond `RCV.NXT` is dropped and answered with
 //!   a duplicate ACK; data beyond its window is dropped. It ACKs in-order data after
 //!   a random delay (delayed ACK), everything else at once.
 //! - Its application reads received data after a random delay, so the advertised
-//!   window shrinks and reopens (with a window update).
+//!   window shrinks and reopens (with a window update). It may also stop reading for
+//!   a long while, or for good ([`ReadStall`]): its window closes and stays closed.
 //! - Honours RSTs by RFC 5961 §3.2 (exactly at `RCV.NXT`; in the window: challenge
 //!   ACK) and answers segments for a closed connection with a RST.
 //!
@@ -59,6 +62,18 @@ pub struct GuestParams {
     pub read_delay: Duration,
     /// Send FIN as soon as the data is out (else only after the peer's FIN).
     pub close_first: bool,
+    /// The application stops reading at some point.
+    pub stall: Option<ReadStall>,
+}
+
+/// The guest application stops reading: what arrives stays unread, the receive
+/// window closes, and the guest kernel only answers probes with a zero window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadStall {
+    /// It stops once this many bytes have arrived (at the first data if 0).
+    pub after: usize,
+    /// How long it stops for; `None`: it never reads again.
+    pub lasting: Option<Duration>,
 }
 
 /// Where a guest connection is in its life.
@@ -128,6 +143,12 @@ pub struct GuestConn {
     read_at: Option<Instant>,
     ka_at: Option<Instant>,
     ka_probes: u32,
+    /// When the application stopped reading ([`GuestParams::stall`]).
+    pub stopped_reading: Option<Instant>,
+    /// When it resumes (`None` while it has not stopped, or if it never does).
+    resume_at: Option<Instant>,
+    /// When it resumed.
+    pub resumed_reading: Option<Instant>,
 }
 
 /// Sequence comparison (RFC 1982): `a` before `b`.
@@ -177,7 +198,15 @@ impl GuestConn {
             read_at: None,
             ka_at: None,
             ka_probes: 0,
+            stopped_reading: None,
+            resume_at: None,
+            resumed_reading: None,
         }
+    }
+
+    /// Whether the application is not reading now.
+    pub fn reading_stopped(&self) -> bool {
+        self.stopped_reading.is_some() && self.resumed_reading.is_none()
     }
 
     /// Open a connection to `remote`: the returned conn has queued its SYN in `out`.
@@ -229,10 +258,16 @@ impl GuestConn {
 
     /// The earliest timer.
     pub fn deadline(&self) -> Option<Instant> {
-        [self.rtx_at, self.ack_at, self.read_at, self.ka_at]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.rtx_at,
+            self.ack_at,
+            self.read_at,
+            self.ka_at,
+            self.resume_at,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     fn window_field(&self, in_syn: bool) -> u16 {
@@ -282,6 +317,7 @@ impl GuestConn {
         self.ack_at = None;
         self.read_at = None;
         self.ka_at = None;
+        self.resume_at = None;
     }
 
     /// The reply of a closed port or connection to `seg` (RFC 9293 §3.10.7.1).
@@ -458,7 +494,14 @@ impl GuestConn {
                         .extend_from_slice(&seg.payload[skip..skip + take]);
                     self.rcv_nxt = self.rcv_nxt.wrapping_add(take as u32);
                     self.unread += take;
-                    if take > 0 && self.read_at.is_none() {
+                    if let Some(stall) = self.params.stall {
+                        if self.stopped_reading.is_none() && self.received.len() >= stall.after {
+                            self.stopped_reading = Some(now);
+                            self.resume_at = stall.lasting.map(|d| now + d);
+                            self.read_at = None;
+                        }
+                    }
+                    if take > 0 && self.read_at.is_none() && !self.reading_stopped() {
                         let d = rng.below(self.params.read_delay.as_micros() as u64 + 1);
                         self.read_at = Some(now + Duration::from_micros(d));
                     }
@@ -527,6 +570,12 @@ impl GuestConn {
             self.snd_wl1 = seg.seq;
             self.snd_wl2 = seg.ack;
         }
+        if self.snd_wnd == 0 {
+            // RFC 9293 §3.8.6.1: a receiver that keeps answering probes keeps the
+            // connection open however long its window stays closed (Linux resets
+            // its probe count on every ACK). The backed-off interval stays.
+            self.retries = 0;
+        }
     }
 
     /// Send what the window allows, then the FIN when due. With `force`, send one
@@ -588,6 +637,14 @@ impl GuestConn {
     pub fn on_timer(&mut self, now: Instant, out: &mut Vec<Segment>) {
         if self.ack_at.is_some_and(|t| t <= now) {
             self.ack_now(out);
+        }
+        if self.resume_at.is_some_and(|t| t <= now) {
+            self.resume_at = None;
+            self.resumed_reading = Some(now);
+            self.read_at = Some(now);
+        }
+        if self.read_at.is_some_and(|t| t <= now) && self.reading_stopped() {
+            self.read_at = None;
         }
         if self.read_at.is_some_and(|t| t <= now) {
             self.read_at = None;

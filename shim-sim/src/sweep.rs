@@ -15,10 +15,29 @@
 //!    and every host socket be closed. Then a fresh connection each way must complete
 //!    cleanly, exchanging its whole byte strings.
 //!
+//! Three families of worlds ([`SweepKind`]) share this machinery:
+//! - [`SweepOptions::for_seed`] ([`SweepKind::Mixed`]): every fault at random rates,
+//!   host failures and peer resets included; a connection may end in a reset.
+//! - [`SweepOptions::hostile_link`] ([`SweepKind::HostileLink`]): a healthy host
+//!   behind a link that loses, duplicates and reorders frames at low rates and loses
+//!   [`Burst`]s of consecutive frames (50 and more).
+//! - [`SweepOptions::stalled_peers`] ([`SweepKind::StalledPeers`]): connections whose
+//!   ends misbehave on purpose ([`Misbehaviour`]): a guest that stops reading for up
+//!   to minutes, a host peer that stops reading, a guest that half-closes and never
+//!   reads the reply, a host peer that resets mid-transfer.
+//!
+//! The last two are *strict* ([`SweepOptions::strict`]): every connection must
+//! complete with both byte strings delivered exactly, except the ones whose plan ends
+//! them with a reset (which must then reach the guest as one). Their bursts keep the
+//! link down for less than half of [`give_up_time`] (the shortest time either end
+//! waits before giving up), so no end has cause to give up. While an end is stalled
+//! the engine must not spin: at most [`max_stalled_wakeups`] timer wakeups in any
+//! whole simulated second.
+//!
 //! Everything derives from the seed, so a failure replays exactly:
 //! [`replay_command`] prints how.
 
-use crate::faults::{self, HostFaultRates, HostFaults, LinkFaultRates, LinkFaults};
+use crate::faults::{self, Direction, HostFaultRates, HostFaults, LinkFaultRates, LinkFaults};
 use crate::guest::{GuestConn, GuestParams, Outcome};
 use crate::rng::Rng;
 use crate::sockets::{ConnectBehaviour, SimSockets, SockState};
@@ -36,9 +55,161 @@ mod world;
 
 use world::World;
 
+/// Which family of worlds a sweep's options come from (its replay command names it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SweepKind {
+    /// [`SweepOptions::for_seed`]: every fault at random rates.
+    Mixed,
+    /// [`SweepOptions::hostile_link`]: link faults and bursts, a healthy host.
+    HostileLink,
+    /// [`SweepOptions::stalled_peers`]: ends that stop reading, half-close or reset.
+    StalledPeers,
+}
+
+impl SweepKind {
+    /// Every kind.
+    pub const ALL: [SweepKind; 3] = [
+        SweepKind::Mixed,
+        SweepKind::HostileLink,
+        SweepKind::StalledPeers,
+    ];
+
+    /// The name `PASST_SWEEP_KIND` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            SweepKind::Mixed => "mixed",
+            SweepKind::HostileLink => "link",
+            SweepKind::StalledPeers => "stall",
+        }
+    }
+
+    /// The kind named `name` ([`SweepKind::name`]).
+    pub fn from_name(name: &str) -> Option<SweepKind> {
+        SweepKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// The options of `seed` in this family.
+    pub fn options(self, seed: u64) -> SweepOptions {
+        match self {
+            SweepKind::Mixed => SweepOptions::for_seed(seed),
+            SweepKind::HostileLink => SweepOptions::hostile_link(seed),
+            SweepKind::StalledPeers => SweepOptions::stalled_peers(seed),
+        }
+    }
+}
+
+/// A run of consecutive losses on the link in the safety phase. It is triggered by
+/// traffic rather than by time, so that it hits transfers under way: a burst timed
+/// for an idle moment would lose nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Burst {
+    /// It starts once the link has carried this many frames in its direction (both
+    /// directions counted if `direction` is `None`).
+    pub after_frames: u64,
+    /// Which way it loses frames (`None`: both ways, `frames` each).
+    pub direction: Option<Direction>,
+    /// How many consecutive frames it loses (cut short if the link heals first).
+    pub frames: u32,
+    /// It ends after this long even if it has frames left to lose: a link down for
+    /// a while, not one that loses the next `frames` however long they take to come.
+    pub lasting: Duration,
+}
+
+/// Something one end of a connection does on purpose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Misbehaviour {
+    /// The guest application stops reading once `after` bytes arrived, for
+    /// `lasting`: its window closes, the engine must probe it and wait.
+    GuestStopsReading {
+        /// Bytes received before it stops.
+        after: usize,
+        /// How long it stops.
+        lasting: Duration,
+    },
+    /// The guest sends its data and its FIN at once, and never reads the reply
+    /// (larger than its receive buffer): the engine must give up on it eventually,
+    /// with a reset, rather than hold the flow forever.
+    GuestHalfClosesNeverReads,
+    /// The host peer stops reading once its socket received `after` bytes, for
+    /// `lasting`: the socket's send buffer fills and the engine must close its
+    /// window toward the guest, then reopen it.
+    HostStopsReading {
+        /// Bytes received before it stops.
+        after: usize,
+        /// How long it stops.
+        lasting: Duration,
+    },
+    /// The host peer resets the connection once it sent `after` of its bytes (before
+    /// its last): the guest must get a reset.
+    HostResets {
+        /// Bytes sent before the reset.
+        after: usize,
+    },
+}
+
+impl Misbehaviour {
+    /// Whether the connection ends in a reset by design.
+    pub fn ends_in_reset(self) -> bool {
+        matches!(
+            self,
+            Misbehaviour::GuestHalfClosesNeverReads | Misbehaviour::HostResets { .. }
+        )
+    }
+}
+
+/// A misbehaviour for one of the connections a sweep plans.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Plan {
+    /// Which connection: the guest's first, in the order they are planned, then the
+    /// host peers'.
+    pub conn: usize,
+    /// What it does.
+    pub what: Misbehaviour,
+}
+
+/// The longest a guest in [`SweepOptions::stalled_peers`] stops reading.
+pub const GUEST_STALL_MAX: Duration = Duration::from_secs(120);
+
+/// Most engine timer wakeups allowed in one whole simulated second while an end of
+/// some connection is stalled, with `conns` connections in the world: each may
+/// re-check a window it closed toward the guest every
+/// [`WINDOW_RECHECK`](passt_core::tcp::WINDOW_RECHECK) (as passt does), and a few
+/// more wakeups go to persist probes (RFC 9293 §3.8.6.1) and retransmissions, which
+/// back off. A timer that fires more often than that, or stops backing off, shows
+/// up here.
+pub fn max_stalled_wakeups(conns: usize) -> u32 {
+    let rechecks = Duration::from_secs(1).as_nanos() / passt_core::tcp::WINDOW_RECHECK.as_nanos();
+    (conns as u32)
+        .saturating_mul(rechecks as u32)
+        .saturating_add(10)
+}
+
+/// The shortest time either end of a connection waits for a silent link before it
+/// gives up with a reset: the engine's handshake timeout and retransmission limit
+/// (`passt_core::tcp`), the simulated guest's retransmission limit and keep-alive.
+/// The strict sweeps keep their bursts shorter than half of this.
+pub fn give_up_time() -> Duration {
+    use crate::guest;
+    use passt_core::tcp;
+    let engine_rtx: Duration = (0..=tcp::MAX_RETRIES).map(tcp::rto).sum();
+    let mut rto = guest::RTO_INITIAL;
+    let mut guest_rtx = Duration::ZERO;
+    for _ in 0..=guest::MAX_RETRIES {
+        guest_rtx += rto;
+        rto = (rto * 2).min(guest::RTO_MAX);
+    }
+    let keepalive = guest::KEEPALIVE_IDLE + Duration::from_secs(u64::from(guest::KEEPALIVE_PROBES));
+    [tcp::HANDSHAKE_TIMEOUT, engine_rtx, guest_rtx, keepalive]
+        .into_iter()
+        .min()
+        .unwrap_or(Duration::ZERO)
+}
+
 /// What one sweep does; [`SweepOptions::for_seed`] derives varied options from a seed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SweepOptions {
+    /// The family these options belong to (named in the replay command).
+    pub kind: SweepKind,
     /// Flow table capacity (fewer than the connections exercises a full table).
     pub flows: usize,
     /// Connections the guest opens.
@@ -67,12 +238,21 @@ pub struct SweepOptions {
     /// Make the host misbehave once, after this many eligible operations (for
     /// proving that the checks catch it).
     pub sabotage: Option<(faults::Sabotage, u32)>,
+    /// Bursts of consecutive losses in the safety phase.
+    pub bursts: Vec<Burst>,
+    /// Connections whose guest or host peer misbehaves on purpose.
+    pub plans: Vec<Plan>,
+    /// Every connection must complete byte-exact unless its plan ends it with a reset
+    /// (which then must reach the guest), or a burst kept the link down for half of
+    /// [`give_up_time`]; a stalled end must not make the engine busy.
+    pub strict: bool,
 }
 
 impl SweepOptions {
     /// A world without faults: two connections each way.
     pub fn calm() -> SweepOptions {
         SweepOptions {
+            kind: SweepKind::Mixed,
             flows: 8,
             outbound: 2,
             inbound: 2,
@@ -86,6 +266,9 @@ impl SweepOptions {
             refuse_connect: 0,
             trace: false,
             sabotage: None,
+            bursts: Vec::new(),
+            plans: Vec::new(),
+            strict: false,
         }
     }
 
@@ -102,6 +285,7 @@ impl SweepOptions {
             }
         };
         SweepOptions {
+            kind: SweepKind::Mixed,
             flows: r.range(2, 10),
             outbound: r.range(1, 4),
             inbound: r.range(0, 3),
@@ -127,7 +311,138 @@ impl SweepOptions {
             refuse_connect: r.range(0, 150) as u16,
             trace: false,
             sabotage: None,
+            bursts: Vec::new(),
+            plans: Vec::new(),
+            strict: false,
         }
+    }
+
+    /// Options for a hostile link in front of a healthy host, as the lab tests it: low
+    /// rates of loss, duplication and reordering (around 1 %), plus a burst of 10 to
+    /// 500 consecutive losses (50 most often) one way or both, starting within the
+    /// first 30 frames and over within 4 s, while connections each way move up to
+    /// 150 kB. Strict: everything must complete.
+    pub fn hostile_link(seed: u64) -> SweepOptions {
+        let mut r = Rng::new(seed ^ 0x4c49_4e4b_5f42_5552);
+        let outbound = r.range(1, 3);
+        let inbound = r.range(0, 2);
+        let safety_time = Duration::from_millis(r.range(5000, 30_000) as u64);
+        let bursts = vec![Burst {
+            after_frames: r.range(0, 30) as u64,
+            direction: *r
+                .pick(&[Some(Direction::ToGuest), Some(Direction::ToEngine), None])
+                .unwrap_or(&None),
+            frames: *r.pick(&[10, 50, 50, 50, 100, 200, 500]).unwrap_or(&50),
+            lasting: Duration::from_millis(r.range(500, 4000) as u64),
+        }];
+        SweepOptions {
+            kind: SweepKind::HostileLink,
+            flows: outbound + inbound + 1,
+            outbound,
+            inbound,
+            max_bytes: *r.pick(&[12_000, 50_000, 150_000]).unwrap_or(&50_000),
+            send_space: r.range(4000, 64_000),
+            safety_time,
+            liveness_bound: Duration::from_secs(400),
+            link: LinkFaultRates {
+                loss: *r.pick(&[0, 5, 10, 10, 20]).unwrap_or(&10),
+                duplicate: *r.pick(&[0, 5, 10, 10, 20]).unwrap_or(&10),
+                reorder: *r.pick(&[0, 10, 50, 150]).unwrap_or(&10),
+                corrupt: 0,
+            },
+            host: HostFaultRates::default(),
+            peer_reset: 0,
+            refuse_connect: 0,
+            trace: false,
+            sabotage: None,
+            bursts,
+            plans: Vec::new(),
+            strict: true,
+        }
+    }
+
+    /// Options whose connections misbehave on purpose ([`Misbehaviour`]): most get a
+    /// plan — a guest that stops reading for 2 s to 2 minutes, a host peer that stops
+    /// reading for 2 s to 5 minutes, a guest that half-closes and never reads, a host
+    /// peer that resets mid-transfer — over a mildly lossy link, sometimes with a
+    /// burst. Strict.
+    ///
+    /// A guest stops for at most [`GUEST_STALL_MAX`]: the engine gives up on a
+    /// zero window that lasts longer (see the `guest_zero_window_for_five_minutes`
+    /// test).
+    pub fn stalled_peers(seed: u64) -> SweepOptions {
+        let mut r = Rng::new(seed ^ 0x5354_414c_4c5f_5045);
+        let outbound = r.range(1, 3);
+        let inbound = r.range(0, 2);
+        let safety_time = Duration::from_millis(r.range(500, 3000) as u64);
+        let mut plans = Vec::new();
+        let guest_lasting = |r: &mut Rng| {
+            let max = GUEST_STALL_MAX.as_secs();
+            Duration::from_secs(*r.pick(&[2, 20, 60, 60, max]).unwrap_or(&60))
+        };
+        let host_lasting =
+            |r: &mut Rng| Duration::from_secs(*r.pick(&[2, 20, 60, 60, 150, 300]).unwrap_or(&60));
+        for conn in 0..outbound + inbound {
+            let what = match r.below(6) {
+                0 => continue,
+                1 => Misbehaviour::GuestStopsReading {
+                    after: r.range(0, 5000),
+                    lasting: guest_lasting(&mut r),
+                },
+                2 => Misbehaviour::GuestHalfClosesNeverReads,
+                3 => Misbehaviour::HostStopsReading {
+                    after: r.range(0, 5000),
+                    lasting: host_lasting(&mut r),
+                },
+                4 => Misbehaviour::HostResets {
+                    after: r.range(0, 5000),
+                },
+                _ => Misbehaviour::GuestStopsReading {
+                    after: r.range(0, 5000),
+                    lasting: guest_lasting(&mut r),
+                },
+            };
+            plans.push(Plan { conn, what });
+        }
+        let bursts = if r.chance(1, 3) {
+            vec![Burst {
+                after_frames: r.range(0, 40) as u64,
+                direction: None,
+                frames: *r.pick(&[10, 50, 100]).unwrap_or(&50),
+                lasting: Duration::from_millis(r.range(500, 4000) as u64),
+            }]
+        } else {
+            Vec::new()
+        };
+        SweepOptions {
+            kind: SweepKind::StalledPeers,
+            flows: outbound + inbound + 1,
+            outbound,
+            inbound,
+            max_bytes: *r.pick(&[3000, 12_000, 40_000]).unwrap_or(&12_000),
+            send_space: r.range(2000, 40_000),
+            safety_time,
+            liveness_bound: Duration::from_secs(400),
+            link: LinkFaultRates {
+                loss: r.range(0, 10) as u16,
+                duplicate: r.range(0, 10) as u16,
+                reorder: r.range(0, 50) as u16,
+                corrupt: 0,
+            },
+            host: HostFaultRates::default(),
+            peer_reset: 0,
+            refuse_connect: 0,
+            trace: false,
+            sabotage: None,
+            bursts,
+            plans,
+            strict: true,
+        }
+    }
+
+    /// The misbehaviour planned for connection `conn`, if any.
+    pub fn plan_for(&self, conn: usize) -> Option<Misbehaviour> {
+        self.plans.iter().find(|p| p.conn == conn).map(|p| p.what)
     }
 }
 
@@ -169,6 +484,22 @@ pub struct SweepStats {
     pub peer_resets: u64,
     /// Engine retransmissions (timeouts and fast retransmits).
     pub engine_retransmits: u64,
+    /// The longest time a burst kept losing frames (from its first loss to its last).
+    pub longest_outage: Duration,
+    /// Connections that ended in a reset by design ([`Misbehaviour::ends_in_reset`]).
+    pub planned_resets: u64,
+    /// Connections of a strict sweep that the engine reset after both byte strings
+    /// were delivered, each end's FIN included: the engine's last ACK was lost and
+    /// the flow was gone when the guest retransmitted its FIN (the engine keeps no
+    /// TIME-WAIT, RFC 9293 §3.6). No data is lost.
+    pub late_resets: u64,
+    /// Ends that stopped reading (guests and host peers).
+    pub stalls: u64,
+    /// The longest time an end stopped reading.
+    pub longest_stall: Duration,
+    /// The most engine timer wakeups in one whole simulated second while some end was
+    /// stalled.
+    pub max_stalled_wakeups: u32,
 }
 
 /// A failed sweep: which seed, where, and what broke.
@@ -176,6 +507,8 @@ pub struct SweepStats {
 pub struct Failure {
     /// The seed.
     pub seed: u64,
+    /// The family of its options.
+    pub kind: SweepKind,
     /// The phase.
     pub phase: Phase,
     /// Virtual time of the failure.
@@ -186,18 +519,32 @@ pub struct Failure {
     pub trace: Vec<String>,
 }
 
-/// The command that replays `seed` with a trace.
+/// The command that replays `seed` of the mixed family with a trace.
 pub fn replay_command(seed: u64) -> String {
+    replay_command_for(SweepKind::Mixed, seed)
+}
+
+/// The command that replays `seed` of the `kind` family with a trace.
+pub fn replay_command_for(kind: SweepKind, seed: u64) -> String {
+    let kind = match kind {
+        SweepKind::Mixed => String::new(),
+        k => format!("PASST_SWEEP_KIND={} ", k.name()),
+    };
     format!(
-        "PASST_SWEEP_SEED={seed} cargo test -p passt-shim-sim --test sweep -- replay --nocapture"
+        "{kind}PASST_SWEEP_SEED={seed} cargo test -p passt-shim-sim --test sweep -- replay --nocapture"
     )
 }
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self.kind {
+            SweepKind::Mixed => "",
+            SweepKind::HostileLink => "hostile-link ",
+            SweepKind::StalledPeers => "stalled-peer ",
+        };
         writeln!(
             f,
-            "sweep seed {} failed in the {:?} phase at {:.6} s: {}",
+            "{kind}sweep seed {} failed in the {:?} phase at {:.6} s: {}",
             self.seed,
             self.phase,
             self.at.as_secs_f64(),
@@ -206,7 +553,7 @@ impl fmt::Display for Failure {
         for line in &self.trace {
             writeln!(f, "  {line}")?;
         }
-        write!(f, "replay: {}", replay_command(self.seed))
+        write!(f, "replay: {}", replay_command_for(self.kind, self.seed))
     }
 }
 
@@ -230,6 +577,7 @@ pub fn sweep(seed: u64, options: &SweepOptions) -> Result<SweepStats, Failure> {
         })
         .map_err(|_| Failure {
             seed,
+            kind: options.kind,
             phase: Phase::Safety,
             at: Duration::ZERO,
             what: "cannot configure the forwarded port".into(),
@@ -237,6 +585,7 @@ pub fn sweep(seed: u64, options: &SweepOptions) -> Result<SweepStats, Failure> {
         })?;
     let engine = Engine::new(config, storage.lend()).map_err(|e| Failure {
         seed,
+        kind: options.kind,
         phase: Phase::Safety,
         at: Duration::ZERO,
         what: format!("engine refused the configuration: {e:?}"),
@@ -333,6 +682,7 @@ fn pick_params(rng: &mut Rng) -> GuestParams {
         ack_delay: Duration::from_micros(rng.range(0, 40_000) as u64),
         read_delay: Duration::from_micros(rng.range(0, 50_000) as u64),
         close_first: rng.chance(1, 2),
+        stall: None,
     }
 }
 
@@ -347,4 +697,34 @@ fn live_conn_sockets(host: &SimSockets) -> BTreeMap<SockRef, Option<SocketAddr>>
         .filter(|(r, s)| is_conn(*r) && live(s.state))
         .map(|(r, s)| (r, s.peer))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The strict families may demand that everything completes only because their
+    /// bursts end before any end has cause to give up.
+    #[test]
+    fn strict_bursts_stay_shorter_than_half_the_give_up_time() {
+        assert!(
+            give_up_time() >= Duration::from_secs(8),
+            "{:?}",
+            give_up_time()
+        );
+        for seed in 0..500 {
+            for kind in [SweepKind::HostileLink, SweepKind::StalledPeers] {
+                let o = kind.options(seed);
+                assert!(o.strict);
+                for b in &o.bursts {
+                    assert!(b.lasting * 2 < give_up_time(), "{kind:?} {seed}: {b:?}");
+                }
+                for p in &o.plans {
+                    if let Misbehaviour::GuestStopsReading { lasting, .. } = p.what {
+                        assert!(lasting <= GUEST_STALL_MAX);
+                    }
+                }
+            }
+        }
+    }
 }

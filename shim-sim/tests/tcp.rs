@@ -266,6 +266,7 @@ fn peer_reset_resets_the_guest() {
     tb.settle();
     assert!(tb.next_segment().unwrap().has(RST));
     assert_eq!(tb.engine.flow_count(), 0);
+    assert_eq!(tb.engine.stats().tcp_resets_sent, 1, "counted as reset");
 }
 
 #[test]
@@ -416,6 +417,9 @@ fn segment_for_unknown_connection_is_reset() {
     let rst = tb.next_segment().unwrap();
     assert_eq!((rst.flags, rst.seq), (RST, 77));
     assert_eq!(tb.engine.stats().drops(DropReason::TcpNoConnection), 1);
+    // Stray segments (late duplicates after a close) are answered, but they reset no
+    // connection of ours: the exit statistics must not say one was.
+    assert_eq!(tb.engine.stats().tcp_resets_sent, 0);
     // A RST for an unknown connection is not answered.
     tb.guest_send(&Segment::new(guest, sa("203.0.113.5:80"), 5, 77, RST));
     assert!(tb.next_segment().is_none());

@@ -131,12 +131,7 @@ fn store(e: &mut Engine<'_>, id: FlowId, c: TcpConn) {
 fn send_control<H: Host>(e: &mut Engine<'_>, key: &FlowKey, h: &Header, host: &mut H) {
     let l = link(e);
     match segment::write(&mut e.tx, l, key, h, 0) {
-        Some(len) => {
-            if h.flags & RST != 0 {
-                e.stats.tcp_resets_sent += 1;
-            }
-            e.transmit(len, host);
-        }
+        Some(len) => e.transmit(len, host),
         None => e.stats.record_drop(DropReason::TxBufferTooSmall),
     }
 }
@@ -234,6 +229,7 @@ pub(crate) fn flush_ack<H: Host>(e: &mut Engine<'_>, now: Instant, id: FlowId, h
 /// Reset the guest's side of the connection (RFC 9293 §3.10.7: RST with our current
 /// sequence number and an ACK of what we received).
 fn reset_guest<H: Host>(e: &mut Engine<'_>, key: &FlowKey, c: &TcpConn, host: &mut H) {
+    e.stats.tcp_resets_sent += 1;
     let h = Header {
         seq: c.seq_to_guest,
         ack: c.seq_from_guest,

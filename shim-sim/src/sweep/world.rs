@@ -1,11 +1,12 @@
 //! The simulated world of one sweep: event scheduling, the guest link, host peers.
 
 use super::{
-    completed, deliver_to_engine, describe, guest_addr, is_conn, live_conn_sockets, pick_behaviour,
-    pick_params, remote_addr, Failure, Phase, SweepOptions, SweepStats,
+    completed, deliver_to_engine, describe, give_up_time, guest_addr, is_conn, live_conn_sockets,
+    max_stalled_wakeups, pick_behaviour, pick_params, remote_addr, Burst, Failure, Misbehaviour,
+    Phase, SweepOptions, SweepStats,
 };
-use crate::faults::{Direction, HostFaultRates, LinkFaultRates, LinkFaults};
-use crate::guest::{GuestConn, GuestState};
+use crate::faults::{Direction, HostFaultRates, LinkFaults};
+use crate::guest::{GuestConn, GuestState, Outcome, ReadStall};
 use crate::rng::Rng;
 use crate::sockets::{SimSockets, SockState};
 use crate::testbed::Segment;
@@ -68,6 +69,23 @@ pub(super) struct Conn {
     pub refused_on_accept: bool,
     /// How much of each socket's received bytes has been checked.
     pub checked_tx: BTreeMap<SockRef, usize>,
+    /// What its ends do on purpose.
+    pub plan: Option<Misbehaviour>,
+    /// When the host peer stopped reading ([`Misbehaviour::HostStopsReading`]).
+    pub host_stopped: Option<Instant>,
+    /// When it resumes.
+    pub host_resume_at: Option<Instant>,
+    /// When it resumed.
+    pub host_resumed: Option<Instant>,
+    /// When the guest end was first seen closed.
+    pub closed_at: Option<Instant>,
+}
+
+impl Conn {
+    /// Whether the host peer is not reading now.
+    fn host_stalled(&self) -> bool {
+        self.host_stopped.is_some() && self.host_resumed.is_none()
+    }
 }
 
 /// Engine, host, guest and link of one sweep.
@@ -93,6 +111,16 @@ pub(super) struct World<'s, 'o> {
     connect_at: Option<Instant>,
     pub stats: SweepStats,
     trace: Option<VecDeque<String>>,
+    /// Bursts not started yet.
+    bursts: Vec<Burst>,
+    /// Frames the link carried so far, toward the engine and toward the guest.
+    link_frames: [u64; 2],
+    /// When the burst under way lost its first frame.
+    outage_from: Option<Instant>,
+    /// When the bursts under way are cut short ([`Burst::lasting`]).
+    burst_until: Option<Instant>,
+    /// Engine timer wakeups per whole simulated second.
+    wakeups: BTreeMap<u64, u32>,
 }
 
 impl<'s, 'o> World<'s, 'o> {
@@ -124,6 +152,11 @@ impl<'s, 'o> World<'s, 'o> {
             connect_at: None,
             stats: SweepStats::default(),
             trace: options.trace.then(VecDeque::new),
+            bursts: Vec::new(),
+            link_frames: [0; 2],
+            outage_from: None,
+            burst_until: None,
+            wakeups: BTreeMap::new(),
         }
     }
 
@@ -142,6 +175,7 @@ impl<'s, 'o> World<'s, 'o> {
     pub fn fail(&self, what: String) -> Failure {
         Failure {
             seed: self.seed,
+            kind: self.options.kind,
             phase: self.phase,
             at: self.elapsed(),
             what,
@@ -155,6 +189,15 @@ impl<'s, 'o> World<'s, 'o> {
 
     fn elapsed(&self) -> Duration {
         Duration::from_nanos(self.now.as_nanos())
+    }
+
+    /// A burst that lost frames ended at `at` (or the link healed under it).
+    fn end_outage(&mut self, at: Instant) {
+        if let Some(from) = self.outage_from.take() {
+            let lasted = Duration::from_nanos(at.as_nanos().saturating_sub(from.as_nanos()));
+            self.note(|| format!("burst over after {lasted:?}"));
+            self.stats.longest_outage = self.stats.longest_outage.max(lasted);
+        }
     }
 
     /// Run both phases and the fresh-connection check.
@@ -175,13 +218,20 @@ impl<'s, 'o> World<'s, 'o> {
             self.host.faults.sabotage_after = after;
         }
         self.plan();
+        self.bursts = self.options.bursts.clone();
 
         let safety_end = self.now + self.options.safety_time;
         self.run_until(safety_end, |_| false)?;
 
         self.phase = Phase::Liveness;
         self.host.faults.rates = HostFaultRates::default();
-        self.link.rates = LinkFaultRates::default();
+        self.link.heal();
+        self.bursts.clear();
+        let healed = self
+            .burst_until
+            .take()
+            .map_or(self.now, |t| t.min(self.now));
+        self.end_outage(healed);
         self.note(|| "faults healed".into());
         let bound = self.now + self.options.liveness_bound;
         if !self.run_until(bound, |w| w.all_closed())? {
@@ -208,6 +258,57 @@ impl<'s, 'o> World<'s, 'o> {
             let at = self.now + Duration::from_micros(self.rng.below(window));
             self.add_conn(false, false, at, None);
         }
+        for i in 0..self.conns.len() {
+            if let Some(m) = self.options.plan_for(i) {
+                self.misbehave(i, m);
+            }
+        }
+    }
+
+    /// Give connection `i` its misbehaviour, with byte strings long enough for it to
+    /// matter (a window that really closes, a reset before the peer's last byte).
+    fn misbehave(&mut self, i: usize, m: Misbehaviour) {
+        let send_space = self.options.send_space;
+        let rng = &mut self.rng;
+        let c = &mut self.conns[i];
+        c.plan = Some(m);
+        let mut params = c.guest.params();
+        params.rcv_buf = params.rcv_buf.min(16_000);
+        let grow = |v: &mut Vec<u8>, at_least: usize, rng: &mut Rng| {
+            if v.len() < at_least {
+                let more = rng.bytes(at_least - v.len());
+                v.extend_from_slice(&more);
+            }
+        };
+        match m {
+            Misbehaviour::GuestStopsReading { after, lasting } => {
+                params.stall = Some(ReadStall {
+                    after,
+                    lasting: Some(lasting),
+                });
+                let want = after + params.rcv_buf + rng.range(1, 3000);
+                grow(&mut c.to_guest, want, rng);
+            }
+            Misbehaviour::GuestHalfClosesNeverReads => {
+                params.close_first = true;
+                params.stall = Some(ReadStall {
+                    after: 0,
+                    lasting: None,
+                });
+                let want = params.rcv_buf + rng.range(1, 3000);
+                grow(&mut c.to_guest, want, rng);
+            }
+            Misbehaviour::HostStopsReading { after, .. } => {
+                let want = after + send_space + rng.range(1, 5000);
+                grow(&mut c.guest.send, want, rng);
+            }
+            Misbehaviour::HostResets { after } => {
+                let want = after + rng.range(1, 5000);
+                grow(&mut c.to_guest, want, rng);
+            }
+        }
+        let g = &c.guest;
+        c.guest = GuestConn::listen(g.local, g.remote, g.iss, params, g.send.clone());
     }
 
     /// Add a connection starting at `at`, of the family asked for (or a random one).
@@ -253,6 +354,11 @@ impl<'s, 'o> World<'s, 'o> {
             engine_max: None,
             refused_on_accept: false,
             checked_tx: BTreeMap::new(),
+            plan: None,
+            host_stopped: None,
+            host_resume_at: None,
+            host_resumed: None,
+            closed_at: None,
         });
         i
     }
@@ -331,6 +437,8 @@ impl<'s, 'o> World<'s, 'o> {
         }
         if self.engine.poll_timeout().is_some_and(|t| t <= self.now) {
             self.note(|| "engine timers".into());
+            let second = self.now.as_nanos() / 1_000_000_000;
+            *self.wakeups.entry(second).or_default() += 1;
             self.engine.handle_timeout(self.now, &mut self.host);
             return self.after_engine();
         }
@@ -357,6 +465,7 @@ impl<'s, 'o> World<'s, 'o> {
                 let mut out = Vec::new();
                 self.conns[i].guest.on_timer(self.now, &mut out);
                 self.guest_send(out);
+                self.note_closed(i);
                 return Ok(());
             }
         }
@@ -391,6 +500,14 @@ impl<'s, 'o> World<'s, 'o> {
         }
     }
 
+    /// Remember when the guest end of connection `i` closed.
+    fn note_closed(&mut self, i: usize) {
+        let c = &mut self.conns[i];
+        if c.closed_at.is_none() && c.guest.is_closed() {
+            c.closed_at = Some(self.now);
+        }
+    }
+
     /// The host peer of connection `i` acts on its newest socket.
     fn peer_act(&mut self, i: usize) -> Result<(), Failure> {
         let Some(&sock) = self.conns[i].socks.last() else {
@@ -413,17 +530,43 @@ impl<'s, 'o> World<'s, 'o> {
         } else {
             0
         };
+        let now = self.now;
         let c = &mut self.conns[i];
-        if self.rng.chance(reset_chance, 1000) {
+        // A planned reset waits for the guest to have heard of the connection (an
+        // inbound one's SYN may still be lost): only then can it reach the guest.
+        let planned_reset = matches!(c.plan, Some(Misbehaviour::HostResets { after })
+            if c.peer.sent >= after && c.guest.state != GuestState::Listen);
+        if planned_reset || self.rng.chance(reset_chance, 1000) {
             c.peer.reset = true;
             self.stats.peer_resets += 1;
             self.host.peer_reset(sock);
             self.note(|| format!("conn {i}: peer resets"));
             return self.after_engine();
         }
-        if tx_len > c.peer.drained {
+        if let Some(Misbehaviour::HostStopsReading { after, lasting }) = c.plan {
+            if c.host_stopped.is_none() && tx_len >= after {
+                c.host_stopped = Some(now);
+                c.host_resume_at = Some(now + lasting);
+                self.note(|| format!("conn {i}: peer stops reading for {lasting:?}"));
+            }
+        }
+        let c = &mut self.conns[i];
+        if c.host_resume_at.is_some_and(|t| t <= now) {
+            c.host_resume_at = None;
+            c.host_resumed = Some(now);
+            self.note(|| format!("conn {i}: peer reads again"));
+        }
+        let c = &mut self.conns[i];
+        if tx_len > c.peer.drained && !c.host_stalled() {
             self.host.peer_drain(sock, tx_len - c.peer.drained);
             c.peer.drained = tx_len;
+        }
+        // Until then it holds back the rest of its bytes and its FIN.
+        let holding =
+            matches!(c.plan, Some(Misbehaviour::HostResets { after }) if c.peer.sent >= after);
+        if holding {
+            self.schedule_peer(i);
+            return self.after_engine();
         }
         if c.peer.sent < c.to_guest.len() {
             let n = self.rng.range(1, 3000).min(c.to_guest.len() - c.peer.sent);
@@ -436,8 +579,31 @@ impl<'s, 'o> World<'s, 'o> {
             self.host.peer_close(sock);
             self.note(|| format!("conn {i}: peer closes"));
         }
-        self.schedule_peer(i);
+        // More to send or to close: act again soon. Otherwise sleep until the stall
+        // ends, or until data arrives (`wake_idle_peers`).
+        let c = &self.conns[i];
+        if !c.peer.closed || c.peer.sent < c.to_guest.len() {
+            self.schedule_peer(i);
+        } else if c.host_stalled() {
+            self.conns[i].peer_at = c.host_resume_at;
+        }
         self.after_engine()
+    }
+
+    /// Wake host peers that sleep with nothing to do once their socket received data.
+    fn wake_idle_peers(&mut self) {
+        for i in 0..self.conns.len() {
+            let c = &self.conns[i];
+            if c.peer_at.is_some() || c.start_at.is_some() || c.host_stalled() {
+                continue;
+            }
+            let Some(s) = c.socks.last().and_then(|s| self.host.socket(*s)) else {
+                continue;
+            };
+            if s.state == SockState::Connected && s.tx.len() > c.peer.drained {
+                self.schedule_peer(i);
+            }
+        }
     }
 
     fn schedule_peer(&mut self, i: usize) {
@@ -455,10 +621,55 @@ impl<'s, 'o> World<'s, 'o> {
         }
     }
 
+    /// Start the bursts whose trigger the link's traffic reached.
+    fn start_bursts(&mut self) {
+        let [to_engine, to_guest] = self.link_frames;
+        let mut i = 0;
+        while i < self.bursts.len() {
+            let b = self.bursts[i];
+            let carried = match b.direction {
+                Some(Direction::ToEngine) => to_engine,
+                Some(Direction::ToGuest) => to_guest,
+                None => to_engine + to_guest,
+            };
+            if carried >= b.after_frames {
+                self.bursts.swap_remove(i);
+                self.note(|| {
+                    format!(
+                        "burst: the next {} frames {:?} are lost",
+                        b.frames, b.direction
+                    )
+                });
+                self.link.start_burst(b.direction, b.frames);
+                let until = self.now + b.lasting;
+                self.burst_until = Some(self.burst_until.map_or(until, |t| t.max(until)));
+            } else {
+                i += 1;
+            }
+        }
+    }
+
     fn transmit(&mut self, frame: Vec<u8>, dir: Direction) {
+        if let Some(until) = self.burst_until.filter(|t| *t <= self.now) {
+            self.burst_until = None;
+            self.link.cut_bursts();
+            self.end_outage(until);
+        }
+        self.start_bursts();
+        self.link_frames[match dir {
+            Direction::ToEngine => 0,
+            Direction::ToGuest => 1,
+        }] += 1;
+        let burst_lost = self.link.injected.burst_lost;
         let fate = self.link.apply(frame, dir);
         if fate.copies.is_empty() {
             self.note(|| format!("{dir:?}: frame lost"));
+        }
+        if self.link.injected.burst_lost > burst_lost && self.outage_from.is_none() {
+            self.outage_from = Some(self.now);
+        }
+        if !self.link.in_burst() {
+            self.end_outage(self.now);
         }
         let base = self.now.as_nanos() / 1000 + self.latency_us;
         for (bytes, extra) in fate.copies {
@@ -495,6 +706,7 @@ impl<'s, 'o> World<'s, 'o> {
                 self.conns[i]
                     .guest
                     .on_segment(&seg, self.now, &mut self.rng, &mut out);
+                self.note_closed(i);
             }
             _ => out.extend(GuestConn::reset_for(&seg)),
         }
@@ -534,6 +746,7 @@ impl<'s, 'o> World<'s, 'o> {
             self.connect_at = Some(self.now + d);
         }
         self.refresh_sockets();
+        self.wake_idle_peers();
         let frames: Vec<Vec<u8>> = self.host.frames.drain(..).collect();
         for frame in frames {
             self.stats.frames_to_guest += 1;
@@ -668,6 +881,10 @@ impl<'s, 'o> World<'s, 'o> {
     }
 
     fn finish(&mut self) -> Result<SweepStats, Failure> {
+        self.check_stalls()?;
+        if self.options.strict {
+            self.check_outcomes()?;
+        }
         for (i, c) in self.conns.iter().enumerate() {
             if completed(&c.guest) {
                 if c.guest.received != c.to_guest {
@@ -709,5 +926,86 @@ impl<'s, 'o> World<'s, 'o> {
         let s = self.engine.stats();
         self.stats.engine_retransmits = s.tcp_retransmits + s.tcp_fast_retransmits;
         Ok(self.stats.clone())
+    }
+
+    /// Strict sweeps: each connection ended as its plan says — completed, or reset
+    /// by design with the reset reaching the guest. A reset after both byte strings
+    /// were delivered, both FINs included, passes as a late reset.
+    fn check_outcomes(&mut self) -> Result<(), Failure> {
+        for i in 0..self.conns.len() {
+            let c = &self.conns[i];
+            let planned_reset = c.plan.is_some_and(Misbehaviour::ends_in_reset);
+            let want = if planned_reset {
+                Outcome::Reset
+            } else {
+                Outcome::Completed
+            };
+            let got = c.guest.outcome();
+            if got == Some(want) {
+                self.stats.planned_resets += u64::from(planned_reset);
+            } else if got == Some(Outcome::Reset) && self.delivered(c) {
+                self.stats.late_resets += 1;
+            } else {
+                return Err(self.fail(format!(
+                    "conn {i} ({}, plan {:?}) ended {got:?}, not {want:?} (longest outage \
+                     {:?}; the ends give up after {:?})",
+                    if c.outbound { "outbound" } else { "inbound" },
+                    c.plan,
+                    self.stats.longest_outage,
+                    give_up_time()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether both byte strings of `c` were delivered whole, each followed by its
+    /// FIN: the guest got every byte and the engine's FIN, and a host socket got
+    /// every byte of the guest's and then its FIN (the engine shut it down).
+    fn delivered(&self, c: &Conn) -> bool {
+        c.guest.received == c.to_guest
+            && c.guest.fin_received
+            && c.socks
+                .iter()
+                .filter_map(|s| self.host.socket(*s))
+                .any(|s| s.tx == c.guest.send && s.tx_shutdown)
+    }
+
+    /// While an end is stalled the engine must not spin: at most
+    /// [`max_stalled_wakeups`] timer wakeups in every whole second after the first
+    /// of the stall.
+    fn check_stalls(&mut self) -> Result<(), Failure> {
+        let end = self.now;
+        let mut spans = Vec::new();
+        for c in &self.conns {
+            let closed = c.closed_at.unwrap_or(end);
+            if let Some(from) = c.guest.stopped_reading {
+                spans.push((from, c.guest.resumed_reading.unwrap_or(end).min(closed)));
+            }
+            if let Some(from) = c.host_stopped {
+                spans.push((from, c.host_resumed.unwrap_or(end).min(closed)));
+            }
+        }
+        const SEC: u64 = 1_000_000_000;
+        for (from, to) in spans {
+            let lasted = Duration::from_nanos(to.as_nanos().saturating_sub(from.as_nanos()));
+            self.stats.stalls += 1;
+            self.stats.longest_stall = self.stats.longest_stall.max(lasted);
+            let first = from.as_nanos().div_ceil(SEC) + 1;
+            let last = to.as_nanos() / SEC; // seconds [first, last) lie wholly inside
+            for second in first..last {
+                let n = self.wakeups.get(&second).copied().unwrap_or(0);
+                self.stats.max_stalled_wakeups = self.stats.max_stalled_wakeups.max(n);
+                if n > max_stalled_wakeups(self.conns.len()) {
+                    return Err(self.fail(format!(
+                        "{n} engine timer wakeups in second {second} while an end was \
+                         stalled (from {:.3} s to {:.3} s)",
+                        from.as_nanos() as f64 / 1e9,
+                        to.as_nanos() as f64 / 1e9
+                    )));
+                }
+            }
+        }
+        Ok(())
     }
 }
