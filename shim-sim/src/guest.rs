@@ -74,6 +74,10 @@ pub struct ReadStall {
     pub after: usize,
     /// How long it stops for; `None`: it never reads again.
     pub lasting: Option<Duration>,
+    /// The application gives up this long after it stopped reading and closes its
+    /// socket: with data unread, its kernel resets the connection (RFC 2525 §2.17,
+    /// as Linux does).
+    pub closes_after: Option<Duration>,
 }
 
 /// Where a guest connection is in its life.
@@ -149,6 +153,8 @@ pub struct GuestConn {
     resume_at: Option<Instant>,
     /// When it resumed.
     pub resumed_reading: Option<Instant>,
+    /// When the application closes the socket it stopped reading.
+    close_at: Option<Instant>,
 }
 
 /// Sequence comparison (RFC 1982): `a` before `b`.
@@ -201,6 +207,7 @@ impl GuestConn {
             stopped_reading: None,
             resume_at: None,
             resumed_reading: None,
+            close_at: None,
         }
     }
 
@@ -264,6 +271,7 @@ impl GuestConn {
             self.read_at,
             self.ka_at,
             self.resume_at,
+            self.close_at,
         ]
         .into_iter()
         .flatten()
@@ -318,6 +326,7 @@ impl GuestConn {
         self.read_at = None;
         self.ka_at = None;
         self.resume_at = None;
+        self.close_at = None;
     }
 
     /// The reply of a closed port or connection to `seg` (RFC 9293 §3.10.7.1).
@@ -498,6 +507,7 @@ impl GuestConn {
                         if self.stopped_reading.is_none() && self.received.len() >= stall.after {
                             self.stopped_reading = Some(now);
                             self.resume_at = stall.lasting.map(|d| now + d);
+                            self.close_at = stall.closes_after.map(|d| now + d);
                             self.read_at = None;
                         }
                     }
@@ -635,6 +645,10 @@ impl GuestConn {
 
     /// Run the timers due at `now`.
     pub fn on_timer(&mut self, now: Instant, out: &mut Vec<Segment>) {
+        if self.close_at.is_some_and(|t| t <= now) {
+            self.abort(out);
+            return;
+        }
         if self.ack_at.is_some_and(|t| t <= now) {
             self.ack_now(out);
         }

@@ -126,9 +126,10 @@ pub enum Misbehaviour {
         /// How long it stops.
         lasting: Duration,
     },
-    /// The guest sends its data and its FIN at once, and never reads the reply
-    /// (larger than its receive buffer): the engine must give up on it eventually,
-    /// with a reset, rather than hold the flow forever.
+    /// The guest sends its data and its FIN at once, never reads the reply (larger
+    /// than its receive buffer), and closes its socket after a while: the engine
+    /// keeps probing the closed window meanwhile (RFC 9293 §3.8.6.1), then takes the
+    /// guest's reset and frees the flow.
     GuestHalfClosesNeverReads,
     /// The host peer stops reading once its socket received `after` bytes, for
     /// `lasting`: the socket's send buffer fills and the engine must close its
@@ -148,12 +149,13 @@ pub enum Misbehaviour {
 }
 
 impl Misbehaviour {
-    /// Whether the connection ends in a reset by design.
-    pub fn ends_in_reset(self) -> bool {
-        matches!(
-            self,
-            Misbehaviour::GuestHalfClosesNeverReads | Misbehaviour::HostResets { .. }
-        )
+    /// How the connection ends by design, if not completed.
+    pub fn planned_end(self) -> Option<Outcome> {
+        match self {
+            Misbehaviour::GuestHalfClosesNeverReads => Some(Outcome::Aborted),
+            Misbehaviour::HostResets { .. } => Some(Outcome::Reset),
+            _ => None,
+        }
     }
 }
 
@@ -486,7 +488,7 @@ pub struct SweepStats {
     pub engine_retransmits: u64,
     /// The longest time a burst kept losing frames (from its first loss to its last).
     pub longest_outage: Duration,
-    /// Connections that ended in a reset by design ([`Misbehaviour::ends_in_reset`]).
+    /// Connections that ended in a reset by design ([`Misbehaviour::planned_end`]).
     pub planned_resets: u64,
     /// Connections of a strict sweep that the engine reset after both byte strings
     /// were delivered, each end's FIN included: the engine's last ACK was lost and

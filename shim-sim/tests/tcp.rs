@@ -237,6 +237,99 @@ fn half_close_from_guest_still_delivers_the_reply() {
     assert!(!s.aborted, "graceful close");
 }
 
+/// The host closed, the guest acknowledged our FIN and then went silent (its own FIN
+/// and RST lost on the way): after a minute we ask with a keep-alive probe (RFC 1122
+/// §4.2.3.6); a guest that answers keeps the connection, one that answers with RST
+/// frees the flow.
+#[test]
+fn silent_half_closed_guest_is_probed_and_its_reset_frees_the_flow() {
+    let mut config = default_config();
+    config.services.ra = false;
+    let mut tb = Testbed::new(config, 16);
+    let remote = sa("203.0.113.5:80");
+    let mut c = connect(&mut tb, SocketAddr::new(GUEST_V4.into(), 40017), remote);
+    let sock = host_sock(&tb, remote);
+    tb.host.peer_close(sock);
+    tb.settle();
+    assert!(tb.next_segment().unwrap().has(FIN));
+    c.ack += 1;
+    tb.guest_send(&c.seg(ACK, b""));
+    tb.advance(Duration::from_secs(59));
+    assert!(tb.drain_segments().is_empty(), "quiet for the first minute");
+    tb.advance(Duration::from_secs(2));
+    let probe = tb.next_segment().expect("a keep-alive probe");
+    assert_eq!(
+        (probe.flags, probe.seq, probe.payload.len()),
+        (ACK, c.ack - 1, 0)
+    );
+    // A guest that still has the connection answers: it stays.
+    tb.guest_send(&c.seg(ACK, b""));
+    tb.advance(Duration::from_secs(30));
+    assert!(tb.drain_segments().is_empty(), "silence starts over");
+    assert_eq!(tb.engine.flow_count(), 1);
+    tb.advance(Duration::from_secs(31));
+    let probe = tb
+        .next_segment()
+        .expect("probed again after another minute");
+    // The guest has forgotten it: RFC 9293 §3.10.7.1 makes it answer with RST.
+    tb.guest_send(&Segment::new(c.guest, c.remote, probe.ack, 0, RST));
+    assert_eq!(tb.engine.flow_count(), 0);
+    assert!(tb
+        .host
+        .socket(sock)
+        .is_none_or(|s| s.state == SockState::Closed));
+}
+
+/// A guest that keeps its window closed but answers every probe is waited for: after
+/// ten minutes of zero window the transfer still completes (RFC 9293 §3.8.6.1).
+#[test]
+fn zero_window_answered_for_ten_minutes_keeps_the_connection() {
+    let mut config = default_config();
+    config.services.ra = false;
+    let mut tb = Testbed::new(config, 16);
+    let remote = sa("203.0.113.5:80");
+    let mut c = connect(&mut tb, SocketAddr::new(GUEST_V4.into(), 40018), remote);
+    let sock = host_sock(&tb, remote);
+    tb.host.peer_send(sock, &[5u8; 100]);
+    tb.settle();
+    let data = tb.next_segment().unwrap();
+    assert_eq!(data.payload.len(), 100);
+    c.ack += 100;
+    // The guest takes it all and closes its window.
+    let mut closed = c.seg(ACK, b"");
+    closed.window = 0;
+    tb.guest_send(&closed);
+    tb.host.peer_send(sock, &[6u8; 50]);
+    tb.settle();
+    let mut probes = 0;
+    for _ in 0..600 {
+        tb.advance(Duration::from_secs(1));
+        for seg in tb.drain_segments() {
+            assert!(!seg.has(RST), "reset after {probes} answered probes");
+            if !seg.payload.is_empty() {
+                probes += 1;
+                tb.guest_send(&closed); // answered, still closed
+            }
+        }
+    }
+    assert!(probes >= 10, "probed {probes} times in ten minutes");
+    // The window opens: the rest arrives at once.
+    tb.guest_send(&c.seg(ACK, b""));
+    let mut got = Vec::new();
+    for _ in 0..5 {
+        tb.advance(Duration::from_secs(1));
+        for seg in tb.drain_segments() {
+            if seg.seq == c.ack {
+                got.extend_from_slice(&seg.payload);
+                c.ack += seg.payload.len() as u32;
+                tb.guest_send(&c.seg(ACK, b""));
+            }
+        }
+    }
+    assert_eq!(got, [6u8; 50]);
+    assert_eq!(tb.engine.flow_count(), 1);
+}
+
 #[test]
 fn host_close_first_then_guest_close() {
     let mut tb = Testbed::new(default_config(), 16);

@@ -52,6 +52,10 @@ pub enum TimerKind {
     Retransmit,
     /// The guest's window is closed while data waits: probe it.
     Persist,
+    /// Our FIN is acknowledged and the guest, silent, has not sent its own: ask
+    /// whether it still has the connection (RFC 1122 §4.2.3.6 keep-alive), so that a
+    /// guest whose FIN and RST were both lost does not hold the flow forever.
+    Keepalive,
 }
 
 /// One translated TCP connection.
@@ -112,8 +116,11 @@ pub struct TcpConn {
     /// Consecutive duplicate ACKs from the guest (RFC 5681 §3.2 fast retransmit).
     pub dup_acks: u8,
 
-    /// Retransmissions since the last forward progress.
+    /// Retransmissions since the last forward progress (the backoff exponent).
     pub retries: u8,
+    /// Zero-window or keep-alive probes sent since the guest last sent anything: a
+    /// guest that answers its probes is never given up on (RFC 9293 §3.8.6.1).
+    pub probes_unanswered: u8,
     /// When the timer fires, and why.
     pub timer: Option<(Instant, TimerKind)>,
     /// While the window we advertised is closed: when to look at the host socket's
@@ -150,6 +157,12 @@ impl TcpConn {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
+    }
+
+    /// The host's side is closed and acknowledged, the guest's still open, and
+    /// nothing waits to go either way: only the guest can end the connection now.
+    pub fn awaiting_guest_fin(&self) -> bool {
+        self.fin_acked && !self.guest_fin && !self.awaiting_ack()
     }
 
     /// Sequence number our FIN occupies (valid once `fin_sent`).

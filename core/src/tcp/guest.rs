@@ -379,6 +379,13 @@ fn process_ack<H: Host>(
     seg: &Incoming<'_>,
     host: &mut H,
 ) -> bool {
+    // The guest is there: its probes are answered, and a half-closed connection's
+    // silence starts again from now.
+    let probing = c.guest_window == 0 || c.probes_unanswered > 0;
+    c.probes_unanswered = 0;
+    if matches!(c.timer, Some((_, TimerKind::Keepalive))) {
+        c.timer = None;
+    }
     if seq_lt(c.seq_to_guest, seg.ack) && !seq_lt(c.seq_max_to_guest, seg.ack) {
         // Data sent before a rewind: the guest has it, skip ahead.
         c.seq_to_guest = seg.ack;
@@ -394,6 +401,21 @@ fn process_ack<H: Host>(
     }
     let old_window = c.guest_window;
     c.guest_window = (u32::from(seg.window) << c.guest_wscale).min(MAX_WINDOW);
+    if c.guest_window != old_window {
+        // A window update is no duplicate ACK (RFC 5681 §2): counting starts over.
+        c.dup_acks = 0;
+    }
+    if probing && c.guest_window > 0 {
+        // The closed window opened: the probes' backoff was no retransmission's, and
+        // a probe byte still unacknowledged is resent after a fresh timeout.
+        c.retries = 0;
+        if matches!(
+            c.timer,
+            Some((_, TimerKind::Persist | TimerKind::Retransmit))
+        ) {
+            c.timer = None;
+        }
+    }
     if seq_lt(c.seq_acked_by_guest, seg.ack) {
         let mut acked = seg.ack.wrapping_sub(c.seq_acked_by_guest);
         if c.fin_sent && !c.fin_acked && seq_le(c.fin_seq().wrapping_add(1), seg.ack) {

@@ -5,7 +5,7 @@ use super::conn::{TcpConn, TcpState, TimerKind, DEFAULT_GUEST_MSS, OUR_WINDOW_SC
 use super::segment::{self, Header, SynOptions, ACK, FIN, PSH, SYN};
 use super::{
     abort_both, destroy, link, load, mss_for_guest, rto, send_ack, send_control, sock_of, store,
-    tcp_info, window_for, HANDSHAKE_TIMEOUT, MAX_RETRIES, MAX_SEGMENTS_PER_PUMP,
+    tcp_info, window_for, HALF_CLOSED_IDLE, HANDSHAKE_TIMEOUT, MAX_RETRIES, MAX_SEGMENTS_PER_PUMP,
 };
 use crate::engine::{Engine, Flow};
 use crate::flow::{FlowId, FlowKey, Pif, Side};
@@ -63,6 +63,12 @@ pub(super) fn arm_timer(e: &mut Engine<'_>, now: Instant, c: &mut TcpConn) {
             Some((at, TimerKind::Persist))
         }
         (TcpState::Established, _) if persist => Some((now + rto(c.retries), TimerKind::Persist)),
+        (TcpState::Established, Some((at, TimerKind::Keepalive))) if c.awaiting_guest_fin() => {
+            Some((at, TimerKind::Keepalive))
+        }
+        (TcpState::Established, _) if c.awaiting_guest_fin() => {
+            Some((now + HALF_CLOSED_IDLE, TimerKind::Keepalive))
+        }
         (TcpState::Established, _) => None,
         (_, t) => t,
     };
@@ -383,20 +389,49 @@ pub(crate) fn on_timer<H: Host>(e: &mut Engine<'_>, now: Instant, id: FlowId, ho
             let left = HANDSHAKE_TIMEOUT.saturating_sub(rto_total(c.retries));
             c.timer = Some((now + rto(c.retries).min(left), TimerKind::Handshake));
         }
-        TimerKind::Retransmit | TimerKind::Persist => {
-            if c.retries >= MAX_RETRIES {
+        TimerKind::Keepalive => {
+            if c.probes_unanswered >= MAX_RETRIES {
                 e.stats.tcp_timeouts += 1;
                 abort_both(e, id, &key, &c, host);
                 return;
             }
-            c.retries += 1;
-            if kind == TimerKind::Persist && c.guest_window == 0 {
-                // RFC 9293 §3.8.6.1: probe a zero window with one byte.
+            c.probes_unanswered += 1;
+            // RFC 1122 §4.2.3.6: an old sequence number draws an ACK from a guest that
+            // has the connection and a RST from one that does not.
+            let h = Header {
+                seq: c.seq_to_guest.wrapping_sub(1),
+                ack: c.seq_from_guest,
+                flags: ACK,
+                window: window_for(&mut c, host),
+                options: None,
+            };
+            send_control(e, &key, &h, host);
+            c.timer = Some((now + rto(c.probes_unanswered), kind));
+        }
+        TimerKind::Retransmit | TimerKind::Persist => {
+            // The guest's window is closed, or our probe of it is still unanswered:
+            // that connection is given up on only when the guest stops answering
+            // (RFC 9293 §3.8.6.1, MUST-26); data, after MAX_RETRIES lost tries.
+            let zero_window = c.guest_window == 0 || c.probes_unanswered > 0;
+            let unanswered = if zero_window {
+                c.probes_unanswered
+            } else {
+                c.retries
+            };
+            if unanswered >= MAX_RETRIES {
+                e.stats.tcp_timeouts += 1;
+                abort_both(e, id, &key, &c, host);
+                return;
+            }
+            c.retries = c.retries.saturating_add(1);
+            if zero_window {
+                // RFC 9293 §3.8.6.1: probe a zero window with one byte (again).
+                c.probes_unanswered += 1;
                 c.guest_window = 1;
             } else {
                 e.stats.tcp_retransmits += 1;
-                rewind(&mut c);
             }
+            rewind(&mut c);
             pump(e, now, &key, &mut c, host);
             c.timer = Some((now + rto(c.retries), kind));
             arm_timer(e, now, &mut c);
@@ -509,6 +544,7 @@ impl TcpConn {
             stalled: false,
             dup_acks: 0,
             retries: 0,
+            probes_unanswered: 0,
             timer: None,
             window_recheck: None,
             registered: false,

@@ -53,6 +53,10 @@ pub const RTO_INITIAL: Duration = Duration::from_secs(1);
 pub const RTO_MAX: Duration = Duration::from_secs(60);
 /// Retransmissions without progress before the connection is reset (passt: 7).
 pub const MAX_RETRIES: u8 = 7;
+/// How long a connection may sit silent with only the guest's side open (our FIN
+/// acknowledged) before we ask whether the guest still has it: Linux gives an
+/// orphaned FIN-WAIT-2 socket as long (`tcp_fin_timeout`).
+pub const HALF_CLOSED_IDLE: Duration = Duration::from_secs(60);
 /// Listen backlog for forwarded ports (passt: 128).
 pub const LISTEN_BACKLOG: u32 = 128;
 /// How often a closed window toward the guest is re-checked against the host socket's

@@ -285,15 +285,20 @@ impl<'s, 'o> World<'s, 'o> {
                 params.stall = Some(ReadStall {
                     after,
                     lasting: Some(lasting),
+                    closes_after: None,
                 });
                 let want = after + params.rcv_buf + rng.range(1, 3000);
                 grow(&mut c.to_guest, want, rng);
             }
             Misbehaviour::GuestHalfClosesNeverReads => {
                 params.close_first = true;
+                // Longer than the engine's retry budget (about 2 minutes), so that
+                // only answered probes keep the flow alive until then.
+                let closes_after = Duration::from_secs(rng.range(10, 300) as u64);
                 params.stall = Some(ReadStall {
                     after: 0,
                     lasting: None,
+                    closes_after: Some(closes_after),
                 });
                 let want = params.rcv_buf + rng.range(1, 3000);
                 grow(&mut c.to_guest, want, rng);
@@ -934,12 +939,9 @@ impl<'s, 'o> World<'s, 'o> {
     fn check_outcomes(&mut self) -> Result<(), Failure> {
         for i in 0..self.conns.len() {
             let c = &self.conns[i];
-            let planned_reset = c.plan.is_some_and(Misbehaviour::ends_in_reset);
-            let want = if planned_reset {
-                Outcome::Reset
-            } else {
-                Outcome::Completed
-            };
+            let planned = c.plan.and_then(Misbehaviour::planned_end);
+            let planned_reset = planned.is_some();
+            let want = planned.unwrap_or(Outcome::Completed);
             let got = c.guest.outcome();
             if got == Some(want) {
                 self.stats.planned_resets += u64::from(planned_reset);
