@@ -13,6 +13,7 @@
 //! | `fuzz-control` | [`control_requests`] | control-socket requests applied to a running engine |
 //! | `fuzz-virtqueue` | [`virtqueue_rings`] | the virtio-net device against hostile rings in guest memory |
 //! | `fuzz-vhost` | [`vhost_session`] | passt's vhost-user back end against a hostile front end |
+//! | `fuzz-tcp` | [`tcp_conversation`] | TCP conversations (handshakes, data at chosen offsets, windows, FIN/RST, host data, closes, timers); byte streams and invariants |
 //!
 //! Run one for a few minutes (see the README's "Fuzzing" section):
 //! ```text
@@ -22,8 +23,12 @@
 //!   cargo afl fuzz -i corpus/wire -o out/wire -V 600 ../target/release/fuzz-wire
 //! ```
 
+mod tcp_conversation;
 mod vhost;
 mod virtqueue;
+pub use tcp_conversation::{
+    stream_byte, tcp_conversation, tcp_conversation_traced, ConversationOutcome,
+};
 pub use vhost::{vhost_session, SessionOutcome};
 pub use virtqueue::{virtqueue_rings, RingsOutcome};
 

@@ -178,3 +178,59 @@ fn vhost_corpus() {
         }
     }
 }
+
+#[test]
+fn tcp_corpus() {
+    for (name, data) in corpus("tcp") {
+        eprintln!("{name}");
+        let outcome = passt_fuzz::tcp_conversation(&data);
+        eprintln!("  {outcome:?}");
+        // Every prefix is a conversation cut short: it must pass the same checks.
+        for cut in (0..data.len()).step_by(3) {
+            passt_fuzz::tcp_conversation(&data[..cut]);
+        }
+    }
+}
+
+#[test]
+fn tcp_seeds_reach_what_they_aim_at() {
+    let run = |name: &str| {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("corpus/tcp")
+            .join(name);
+        passt_fuzz::tcp_conversation(&std::fs::read(path).unwrap())
+    };
+    let o = run("v4-handshake-data-fin-both-ways");
+    assert_eq!((o.bytes_to_host, o.bytes_to_guest), (100, 64), "{o:?}");
+    assert_eq!((o.resets_to_guest, o.flows_after_timeouts), (0, 0), "{o:?}");
+    let o = run("v6-inbound-data-both-ways");
+    assert_eq!((o.bytes_to_host, o.bytes_to_guest), (300, 256), "{o:?}");
+    let o = run("host-refuses-connect");
+    assert_eq!((o.segments_to_guest, o.resets_to_guest), (1, 1), "{o:?}");
+    let o = run("zero-window-then-persist-probes");
+    assert_eq!(o.bytes_to_guest, 255 * 64, "{o:?}");
+    assert!(
+        o.segments_to_guest > 50,
+        "probes and retransmissions: {o:?}"
+    );
+    let o = run("offload-large-host-data");
+    assert_eq!(o.bytes_to_guest, 255 * 64 + 63 + 100 * 64, "{o:?}");
+    assert_eq!(
+        o.flows_after_timeouts, 0,
+        "the guest acknowledged the FIN but kept its side open, then went silent: \
+         probed after 60 s (RFC 1122 §4.2.3.6) and freed: {o:?}"
+    );
+    let o = run("small-host-send-buffer-then-drain");
+    assert_eq!(
+        o.bytes_to_host, 2100,
+        "100 bytes of room, then 500 and 2000 more"
+    );
+    let o = run("v4-out-of-order-overlap-retransmit-beyond-window");
+    assert_eq!(o.bytes_to_host, 700, "{o:?}");
+    let o = run("flow-table-full-one-slot");
+    assert_eq!(o.conversations, 3);
+    assert!(
+        o.resets_to_guest >= 1,
+        "the second guest SYN refused: {o:?}"
+    );
+}

@@ -218,11 +218,14 @@ pub struct Testbed {
 impl Testbed {
     /// A testbed over `config` with room for `flows` flows.
     pub fn new(config: Config, flows: usize) -> Testbed {
+        // Owned, not leaked: fuzz harnesses build a testbed per input in one long-lived
+        // process (AFL's persistent mode), where 70 KB leaked per input adds up to an
+        // out-of-memory kill within minutes.
         let slots: Vec<Slot<Flow>> = (0..flows).map(|_| Slot::default()).collect();
         let storage = Storage {
-            tx: Vec::leak(vec![0u8; MIN_TX_BUFFER.max(70_000)]).into(),
-            flows: Vec::leak(slots).into(),
-            flow_index: Vec::leak(vec![0u32; index_len_for(flows)]).into(),
+            tx: vec![0u8; MIN_TX_BUFFER.max(70_000)].into(),
+            flows: slots.into(),
+            flow_index: vec![0u32; index_len_for(flows)].into(),
         };
         let engine = Engine::new(config, storage).expect("valid testbed configuration");
         Testbed {
