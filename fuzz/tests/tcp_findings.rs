@@ -1,6 +1,5 @@
 //! What `fuzz-tcp` found in the TCP translator (core/src/tcp), as plain testbed
-//! scenarios. Ignored while core/src/tcp is being reworked for out-of-order and loss
-//! handling; each names what it expects and why.
+//! scenarios: each failed before its fix and names what it expects and why.
 
 use passt_core::fwd::PortRange;
 use passt_core::wire::tcp::TcpFlags;
@@ -53,10 +52,9 @@ fn outbound_syn_ack() -> (Testbed, Segment) {
 
 /// In SYN-SENT (our SYN to the guest unanswered) a RST without an ACK of our SYN must be
 /// dropped (RFC 9293 §3.10.7.3, "If the RST bit is set … Otherwise … drop the segment
-/// and return"). The engine answers it with a challenge ACK whose acknowledgement
+/// and return"). The engine used to answer it with a challenge ACK whose acknowledgement
 /// number is 0: it has no sequence number of the guest's to acknowledge yet.
 #[test]
-#[ignore = "finding in core/src/tcp/guest.rs (on_segment, RST in SynSent): a RST without ACK gets an ACK with ack 0; core/src/tcp is being reworked"]
 fn rst_without_ack_in_syn_sent_is_dropped_silently() {
     let (mut tb, syn) = inbound_syn();
     tb.guest_send(&Segment::new(syn.dst, syn.src, 777, 0, TcpFlags::RST));
@@ -66,10 +64,9 @@ fn rst_without_ack_in_syn_sent_is_dropped_silently() {
 
 /// RFC 5961 §3.2: a RST whose sequence number is outside the receive window is dropped
 /// silently; only one inside the window (but not at RCV.NXT) earns a challenge ACK.
-/// The engine sends a challenge ACK for any inexact RST (here 2^30 past RCV.NXT, in
+/// The engine used to send a challenge ACK for any inexact RST (here 2^30 past RCV.NXT, in
 /// SYN-RECEIVED; the same code serves every state).
 #[test]
-#[ignore = "finding in core/src/tcp/guest.rs (on_segment, RST handling): out-of-window RSTs get challenge ACKs, in SYN-RECEIVED with seq = ISN; core/src/tcp is being reworked"]
 fn rst_outside_the_window_is_dropped_silently() {
     let (mut tb, synack) = outbound_syn_ack();
     let far = GUEST_ISN.wrapping_add(1).wrapping_add(1 << 30);
@@ -87,10 +84,9 @@ fn rst_outside_the_window_is_dropped_silently() {
 /// The same RST inside the window earns a challenge ACK (RFC 5961 §3.2) and the
 /// connection survives, as the engine does; but the ACK must come from SND.NXT, our
 /// ISN + 1 once our SYN-ACK is out (RFC 9293 §3.10.7.4: `<SEQ=SND.NXT><ACK=RCV.NXT>
-/// <CTL=ACK>`). The engine sends it from the ISN itself, which a guest in ESTABLISHED
+/// <CTL=ACK>`). The engine used to send it from the ISN itself, which a guest in ESTABLISHED
 /// takes for an old duplicate.
 #[test]
-#[ignore = "finding in core/src/tcp/guest.rs (send_ack in SynAckSent): the challenge ACK's seq is our ISN, not ISN + 1; core/src/tcp is being reworked"]
 fn rst_inside_the_window_in_syn_received_earns_a_challenge_ack() {
     let (mut tb, synack) = outbound_syn_ack();
     let near = GUEST_ISN.wrapping_add(1).wrapping_add(100);
@@ -111,17 +107,15 @@ fn rst_inside_the_window_in_syn_received_earns_a_challenge_ack() {
 
 /// Found by fuzz-tcp (a random input's hour of silence left a flow that had never
 /// sent its FIN). The handshake's last segment carrying SYN as well as ACK (correct
-/// ACK number) in SYN-RECEIVED: the engine moves to ESTABLISHED, clears the handshake
-/// timer, then answers the SYN with a challenge ACK and returns before the data pump
-/// and `arm_timer`. What the host sent (or its EOF) while the handshake was pending
-/// was signalled once (edge-triggered) and waits for that pump: it never reaches the
-/// guest, and no timer is left to fail the connection. A server that speaks first
-/// (SMTP, SSH banners) stalls until the guest sends something; the flow and the host
-/// socket are never reclaimed. Either outcome below is acceptable: the banner
+/// ACK number) in SYN-RECEIVED: the engine used to move to ESTABLISHED, clear the
+/// handshake timer, then answer the SYN with a challenge ACK and return before the
+/// data pump and `arm_timer`. What the host sent (or its EOF) while the handshake was pending
+/// was signalled once (edge-triggered) and waited for that pump: it never reached the
+/// guest, and no timer was left to fail the connection. Now the SYN check comes first
+/// (RFC 9293 §3.10.7.4): a challenge ACK, the handshake still pending. Either outcome below is acceptable: the banner
 /// delivered (handshake completed), or the SYN ignored and the connection failed by
 /// the handshake timeout.
 #[test]
-#[ignore = "finding in core/src/tcp/guest.rs (on_segment: SynAckSent → Established, then the SYN's challenge ACK returns early, skipping pump and arm_timer): host data sent during the handshake never reaches the guest, flow never reclaimed; core/src/tcp is being reworked"]
 fn handshake_completed_by_a_syn_ack_still_delivers_what_the_host_sent() {
     let (mut tb, synack) = outbound_syn_ack();
     let sock = tb.host.find_connected(synack.src).unwrap();

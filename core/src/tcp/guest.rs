@@ -241,6 +241,65 @@ fn reject_ack<H: Host>(e: &mut Engine<'_>, key: &FlowKey, seg: &Incoming<'_>, ho
     send_control(e, key, &h, host);
 }
 
+/// A RST for an existing connection.
+fn on_reset<H: Host>(
+    e: &mut Engine<'_>,
+    now: Instant,
+    id: FlowId,
+    key: &FlowKey,
+    mut c: TcpConn,
+    seg: &Incoming<'_>,
+    host: &mut H,
+) {
+    match c.state {
+        // The host connect is pending: the guest gave up on its SYN.
+        TcpState::Connecting => destroy(e, id, &c, true, host),
+        // RFC 9293 §3.10.7.3: in SYN-SENT a RST counts only if it acknowledges our
+        // SYN; without that ACK it is dropped, unanswered.
+        TcpState::SynSent => {
+            if seg.has(ACK) && seg.ack == c.our_isn.wrapping_add(1) {
+                destroy(e, id, &c, true, host);
+            } else {
+                e.stats.record_drop(DropReason::TcpOutOfWindow);
+            }
+        }
+        // RFC 5961 §3.2: exactly at RCV.NXT it resets; elsewhere in the receive window
+        // it earns a challenge ACK; outside the window it is dropped silently.
+        _ if seg.seq == c.seq_from_guest => destroy(e, id, &c, true, host),
+        _ if seg.seq.wrapping_sub(c.seq_from_guest) < c.window_to_guest => {
+            challenge_ack(e, now, key, &mut c, host);
+            store(e, id, c);
+        }
+        _ => e.stats.record_drop(DropReason::TcpOutOfWindow),
+    }
+}
+
+/// Answer an inexact RST or a SYN on a synchronized connection with an ACK from
+/// SND.NXT (RFC 5961 §3.2, §4.2), which a guest that really has the connection takes
+/// as a hint and a blind attacker cannot use.
+fn challenge_ack<H: Host>(
+    e: &mut Engine<'_>,
+    now: Instant,
+    key: &FlowKey,
+    c: &mut TcpConn,
+    host: &mut H,
+) {
+    e.stats.record_drop(DropReason::TcpOutOfWindow);
+    if c.state == TcpState::SynAckSent {
+        // Our SYN is not acknowledged yet but occupies the ISN: SND.NXT is past it.
+        let h = Header {
+            seq: c.our_isn.wrapping_add(1),
+            ack: c.seq_from_guest,
+            flags: ACK,
+            window: super::window_for(c, host),
+            options: None,
+        };
+        send_control(e, key, &h, host);
+    } else {
+        send_ack(e, now, key, c, host);
+    }
+}
+
 /// A segment for an existing connection.
 fn on_segment<H: Host>(
     e: &mut Engine<'_>,
@@ -254,20 +313,7 @@ fn on_segment<H: Host>(
     };
 
     if seg.has(RST) {
-        // RFC 5961 §3.2: a RST is accepted only at exactly RCV.NXT; one elsewhere in
-        // the window earns a challenge ACK. In SYN-SENT it must acknowledge our SYN.
-        let acceptable = match c.state {
-            TcpState::SynSent => seg.has(ACK) && seg.ack == c.our_isn.wrapping_add(1),
-            TcpState::Connecting => true,
-            _ => seg.seq == c.seq_from_guest,
-        };
-        if acceptable {
-            destroy(e, id, &c, true, host);
-        } else {
-            e.stats.record_drop(DropReason::TcpOutOfWindow);
-            send_ack(e, now, &key, &mut c, host);
-            store(e, id, c);
-        }
+        on_reset(e, now, id, &key, c, seg, host);
         return;
     }
 
@@ -316,6 +362,14 @@ fn on_segment<H: Host>(
                 send_control(e, &key, &h, host);
                 return;
             }
+            if seg.has(SYN) {
+                // RFC 9293 §3.10.7.4 with RFC 5961 §4.2: the SYN check comes before
+                // the ACK's, so this segment completes nothing; the handshake timer
+                // keeps running.
+                challenge_ack(e, now, &key, &mut c, host);
+                store(e, id, c);
+                return;
+            }
             if !seg.has(ACK) {
                 return;
             }
@@ -336,8 +390,7 @@ fn on_segment<H: Host>(
 
     if seg.has(SYN) {
         // RFC 5961 §4.2: a SYN on a synchronized connection gets a challenge ACK.
-        e.stats.record_drop(DropReason::TcpOutOfWindow);
-        send_ack(e, now, &key, &mut c, host);
+        challenge_ack(e, now, &key, &mut c, host);
         store(e, id, c);
         return;
     }
