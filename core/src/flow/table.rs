@@ -79,6 +79,10 @@ pub struct FlowTable<'a, V> {
     index: ManagedSlice<'a, u32>,
     free_head: u32,
     len: usize,
+    /// One past the highest slot in use: iteration (the timer scan on every wakeup)
+    /// stops here instead of walking all 32 768 slots for a handful of flows. Freed
+    /// slots are reused first, so the used ones stay packed at the bottom.
+    used_end: u32,
     hash_key: (u64, u64),
 }
 
@@ -113,6 +117,7 @@ impl<'a, V> FlowTable<'a, V> {
             index,
             free_head: if n == 0 { NONE } else { 0 },
             len: 0,
+            used_end: 0,
             hash_key,
         })
     }
@@ -249,6 +254,7 @@ impl<'a, V> FlowTable<'a, V> {
             }
         }
         self.len += 1;
+        self.used_end = self.used_end.max(slot as u32 + 1);
         Ok(FlowId {
             slot: slot as u32,
             generation,
@@ -304,6 +310,14 @@ impl<'a, V> FlowTable<'a, V> {
         );
         self.free_head = slot as u32;
         self.len -= 1;
+        while self.used_end > 0
+            && matches!(
+                self.slots[self.used_end as usize - 1].entry,
+                Entry::Free { .. }
+            )
+        {
+            self.used_end -= 1;
+        }
         match old {
             Entry::Used(v) => Some(v),
             Entry::Free { .. } => None,
@@ -360,7 +374,7 @@ impl<'a, V> FlowTable<'a, V> {
 
     /// Every live flow, in slot order.
     pub fn iter(&self) -> impl Iterator<Item = (FlowId, &V)> + '_ {
-        self.slots
+        self.slots[..self.used_end as usize]
             .iter()
             .enumerate()
             .filter_map(|(i, s)| match &s.entry {
@@ -384,6 +398,9 @@ impl<'a, V> FlowTable<'a, V> {
             match s.entry {
                 Entry::Used(_) => {
                     used += 1;
+                    if i >= self.used_end as usize {
+                        return Err("a used slot beyond the scanned end");
+                    }
                     for side in Side::BOTH {
                         if let Some(k) = &s.keys[side as usize] {
                             keyed += 1;
@@ -443,6 +460,36 @@ mod tests {
             endpoint_addr: IpAddr::V4(Ipv4Addr::new(198, 51, 100, 2)),
             endpoint_port: port,
         }
+    }
+
+    /// Iteration covers exactly the live flows while the scanned end follows the
+    /// highest used slot down as flows leave, wherever they sit.
+    #[test]
+    fn iteration_follows_the_highest_used_slot() {
+        let mut slots: [Slot<u32>; 64] = core::array::from_fn(|_| Slot::default());
+        let mut index = [0u32; 256];
+        let mut t = FlowTable::new(&mut slots[..], &mut index[..], (1, 2)).unwrap();
+        let ids: [FlowId; 40] = core::array::from_fn(|i| {
+            t.insert(i as u32, [Some(key(1000 + i as u16)), None])
+                .unwrap()
+        });
+        assert_eq!(t.used_end, 40);
+        for id in &ids[10..] {
+            t.remove(*id);
+        }
+        assert_eq!(t.used_end, 10, "shrinks to the highest live slot");
+        t.remove(ids[3]);
+        assert_eq!(t.used_end, 10, "a hole below does not move it");
+        let live: heapless::Vec<u32, 64> = t.iter().map(|(_, v)| *v).collect();
+        assert_eq!(&live[..], &[0, 1, 2, 4, 5, 6, 7, 8, 9]);
+        // The hole is reused first: the end stays put.
+        t.insert(99, [Some(key(3000)), None]).unwrap();
+        assert_eq!(t.used_end, 10);
+        for id in &ids[..10] {
+            t.remove(*id);
+        }
+        t.check_invariants().unwrap();
+        assert_eq!(t.iter().count(), 1);
     }
 
     #[test]
