@@ -174,16 +174,13 @@ pub const GUEST_STALL_MAX: Duration = Duration::from_secs(120);
 
 /// Most engine timer wakeups allowed in one whole simulated second while an end of
 /// some connection is stalled, with `conns` connections in the world: each may
-/// re-check a window it closed toward the guest every
-/// [`WINDOW_RECHECK`](passt_core::tcp::WINDOW_RECHECK) (as passt does), and a few
-/// more wakeups go to persist probes (RFC 9293 §3.8.6.1) and retransmissions, which
-/// back off. A timer that fires more often than that, or stops backing off, shows
-/// up here.
+/// re-check a window it closed toward the guest, first after
+/// [`WINDOW_RECHECK`](passt_core::tcp::WINDOW_RECHECK) and then backing off (eight
+/// re-checks reach the one-second ceiling), and a few more wakeups go to persist
+/// probes (RFC 9293 §3.8.6.1) and retransmissions, which back off too. A timer that
+/// fires more often than that, or stops backing off, shows up here.
 pub fn max_stalled_wakeups(conns: usize) -> u32 {
-    let rechecks = Duration::from_secs(1).as_nanos() / passt_core::tcp::WINDOW_RECHECK.as_nanos();
-    (conns as u32)
-        .saturating_mul(rechecks as u32)
-        .saturating_add(10)
+    (conns as u32).saturating_mul(8).saturating_add(10)
 }
 
 /// The shortest time either end of a connection waits for a silent link before it

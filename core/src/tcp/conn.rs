@@ -127,6 +127,8 @@ pub struct TcpConn {
     /// send space again and tell the guest if it opened (the kernel reports no
     /// writability for a buffer that drained without a failed send).
     pub window_recheck: Option<Instant>,
+    /// Re-checks in a row that found the window still closed (the backoff exponent).
+    pub window_rechecks: u8,
     /// The socket is registered with the shim for all its readiness
     /// (`host::watch`).
     pub registered: bool,

@@ -348,12 +348,14 @@ pub(crate) fn on_timer<H: Host>(e: &mut Engine<'_>, now: Instant, id: FlowId, ho
             probe.window_queried = 0;
             window_for(&mut probe, host);
             if probe.window_to_guest > before {
-                // Send space came back: a window update.
+                // Send space came back: a window update, and quick re-checks again.
+                c.window_rechecks = 0;
                 c.window_to_guest = probe.window_to_guest;
                 c.window_queried = probe.window_queried;
                 send_ack(e, now, &key, &mut c, host);
             } else {
-                c.window_recheck = Some(now + super::WINDOW_RECHECK);
+                c.window_rechecks = c.window_rechecks.saturating_add(1);
+                c.window_recheck = Some(now + super::window_recheck_after(c.window_rechecks));
             }
         }
     }
@@ -547,6 +549,7 @@ impl TcpConn {
             probes_unanswered: 0,
             timer: None,
             window_recheck: None,
+            window_rechecks: 0,
             registered: false,
             ack_due: false,
         }

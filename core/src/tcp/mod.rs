@@ -59,9 +59,19 @@ pub const MAX_RETRIES: u8 = 7;
 pub const HALF_CLOSED_IDLE: Duration = Duration::from_secs(60);
 /// Listen backlog for forwarded ports (passt: 128).
 pub const LISTEN_BACKLOG: u32 = 128;
-/// How often a closed window toward the guest is re-checked against the host socket's
-/// send space (passt: 10 ms).
+/// How soon a closed window toward the guest is first re-checked against the host
+/// socket's send space (passt: 10 ms, every time). Each check that finds it still
+/// closed doubles the wait, up to [`WINDOW_RECHECK_MAX`]: a host peer that stopped
+/// reading costs a wakeup a second, not a hundred.
 pub const WINDOW_RECHECK: Duration = Duration::from_millis(10);
+/// Longest wait between re-checks of a window that stays closed.
+pub const WINDOW_RECHECK_MAX: Duration = Duration::from_secs(1);
+
+/// The wait before the next re-check of a closed window, after `failed` checks that
+/// found it still closed.
+fn window_recheck_after(failed: u8) -> Duration {
+    (WINDOW_RECHECK * (1u32 << failed.min(7))).min(WINDOW_RECHECK_MAX)
+}
 /// Most segments sent to the guest per call of the data pump, so that one busy
 /// connection cannot starve the event loop.
 pub const MAX_SEGMENTS_PER_PUMP: usize = 64;
@@ -184,11 +194,16 @@ fn send_ack<H: Host>(
 ) {
     c.ack_due = false;
     let window = window_for(c, host);
-    c.window_recheck = if c.window_to_guest < smallest_useful_window(c) && !c.guest_fin {
-        Some(now + WINDOW_RECHECK)
+    if c.window_to_guest < smallest_useful_window(c) && !c.guest_fin {
+        // Keep a re-check already pending (and its backoff): this ACK changes nothing
+        // about the host socket.
+        c.window_recheck = c
+            .window_recheck
+            .or(Some(now + window_recheck_after(c.window_rechecks)));
     } else {
-        None
-    };
+        c.window_recheck = None;
+        c.window_rechecks = 0;
+    }
     c.seq_acked_to_guest = c.seq_from_guest;
     let h = Header {
         seq: c.seq_to_guest,
