@@ -32,6 +32,7 @@ use rustix::net::netlink::SocketAddrNetlink;
 use rustix::net::{AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType};
 
 mod msg;
+pub mod sock_diag;
 use msg::*;
 pub use msg::{
     AddrEntry, DefaultRoute, Family, LinkInfo, NextHop, Route, AF_INET, AF_INET6, IFA_F_DADFAILED,

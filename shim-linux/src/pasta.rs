@@ -12,6 +12,7 @@
 use crate::discover::HostTemplate;
 use crate::event_loop::{self, Exit, GuestSource, Periodic};
 use crate::host::LinuxHost;
+use crate::netlink::sock_diag::TcpListeners;
 use crate::netlink::Netlink;
 use crate::netns::{in_netns, NetnsHandle, NsChild, NsCommand, UsernsHandle};
 use crate::nsconfig::{self, NsNetConfig};
@@ -26,10 +27,12 @@ use passt_core::flow::{index_len_for, Slot};
 use passt_core::fwd::PortSet;
 use passt_core::tcp::Direction;
 use passt_core::Engine;
+use rustix::net::netlink::SOCK_DIAG;
+use rustix::net::{AddressFamily, SocketType};
 use std::ffi::OsString;
 use std::fmt;
 use std::io;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 /// Transmit buffer: a full 64 KiB segment plus headers.
@@ -287,37 +290,24 @@ pub fn run(mut plan: PastaPlan) -> Result<i32, StartError> {
             .map_err(|e| fail("Failed to reach the namespace for its sockets", e))?;
         // `-t`/`-u auto` follow the namespace's ports, `-T`/`-U auto` the host's.
         let f = plan.engine.forwards.clone();
-        for (on, slot, wanted) in [
-            (f.tcp_in_auto, TCP_IN, &PROC_TABLES[..2]),
-            (f.udp_in_auto, UDP_IN, &PROC_TABLES[..]),
-        ] {
+        for (on, slot) in [(f.tcp_in_auto, TCP_IN), (f.udp_in_auto, UDP_IN)] {
             if on {
-                let files = wanted
-                    .iter()
-                    .filter_map(|(name, t)| {
-                        let path = format!("/proc/thread-self/net/{name}");
-                        factory.open_file(Path::new(&path)).ok().map(|f| (f, *t))
-                    })
-                    .collect();
-                periodic.scanners[slot] = Some(ListeningPorts::new(files));
+                let diag =
+                    factory.socket(AddressFamily::NETLINK, SocketType::DGRAM, Some(SOCK_DIAG));
+                periodic.scanners[slot] = Some(port_scanner(slot, diag.ok(), |name| {
+                    factory.open_file(Path::new(&format!("/proc/thread-self/net/{name}")))
+                }));
             }
         }
         host.set_guest_namespace(factory);
     }
     let f = plan.engine.forwards.clone();
-    for (on, slot, wanted) in [
-        (f.tcp_out_auto, TCP_OUT, &PROC_TABLES[..2]),
-        (f.udp_out_auto, UDP_OUT, &PROC_TABLES[..]),
-    ] {
+    for (on, slot) in [(f.tcp_out_auto, TCP_OUT), (f.udp_out_auto, UDP_OUT)] {
         if on {
-            let files = wanted
-                .iter()
-                .filter_map(|(name, t)| {
-                    let path = format!("/proc/net/{name}");
-                    std::fs::File::open(path).ok().map(|f| (f, *t))
-                })
-                .collect();
-            periodic.scanners[slot] = Some(ListeningPorts::new(files));
+            let diag = TcpListeners::socket_here();
+            periodic.scanners[slot] = Some(port_scanner(slot, diag.ok(), |name| {
+                std::fs::File::open(format!("/proc/net/{name}"))
+            }));
         }
     }
     match engine.start(&mut host) {
@@ -431,6 +421,29 @@ const PROC_TABLES: [(&str, Table); 4] = [
     ("udp", Table::Udp),
     ("udp6", Table::Udp),
 ];
+
+/// The port scanner for `slot`: TCP listeners from the namespace's sock_diag socket
+/// `diag` if there is one (else from its `/proc/net/tcp*`), UDP sockets (for the UDP
+/// slots) from its `/proc/net/udp*`; `open` opens a table of that namespace by name.
+fn port_scanner(
+    slot: usize,
+    diag: Option<OwnedFd>,
+    open: impl Fn(&str) -> std::io::Result<std::fs::File>,
+) -> ListeningPorts {
+    let udp = slot == UDP_IN || slot == UDP_OUT;
+    let files = PROC_TABLES
+        .iter()
+        .filter(|(_, t)| {
+            if *t == Table::Tcp {
+                diag.is_none()
+            } else {
+                udp
+            }
+        })
+        .filter_map(|(name, t)| open(name).ok().map(|f| (f, *t)))
+        .collect();
+    ListeningPorts::new(files, diag.map(TcpListeners::new))
+}
 
 /// Scanner slots of [`PastaPeriodic`].
 const TCP_IN: usize = 0;

@@ -1,8 +1,11 @@
 //! Reading listening TCP ports from `/proc/net/tcp` and `/proc/net/tcp6`, and bound
 //! UDP ports from `/proc/net/udp` and `/proc/net/udp6` (proc(5)), for `auto`
 //! forwarding. The files describe the network namespace they were opened in, so they
-//! are opened once (inside the namespace where needed) and re-read every scan.
+//! are opened once (inside the namespace where needed) and re-read every scan. TCP
+//! listeners come from a sock_diag dump instead where the kernel offers one
+//! ([`crate::netlink::sock_diag`]: reading `/proc/net/tcp` walks every connection).
 
+use crate::netlink::sock_diag::TcpListeners;
 use passt_core::fwd::PortSet;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
@@ -62,17 +65,22 @@ fn parse_line(line: &str, table: Table, out: &mut PortSet) {
 /// this fixed buffer (growing it would allocate inside the sandboxed event loop).
 const BUFFER: usize = 64 * 1024;
 
-/// Open `/proc/net` files of one namespace, re-read on demand.
+/// Open `/proc/net` files (and a sock_diag socket) of one namespace, re-read on
+/// demand.
 pub struct ListeningPorts {
     files: Vec<(File, Table)>,
+    tcp: Option<TcpListeners>,
     buf: Box<[u8]>,
 }
 
 impl ListeningPorts {
-    /// Watch these already-open files (missing families are simply absent).
-    pub fn new(files: Vec<(File, Table)>) -> ListeningPorts {
+    /// Watch these already-open files (missing families are simply absent), and ask
+    /// `tcp` for the listening TCP sockets if given (then `files` should hold no TCP
+    /// table).
+    pub fn new(files: Vec<(File, Table)>, tcp: Option<TcpListeners>) -> ListeningPorts {
         ListeningPorts {
             files,
+            tcp,
             buf: vec![0u8; BUFFER].into_boxed_slice(),
         }
     }
@@ -80,6 +88,9 @@ impl ListeningPorts {
     /// The listening ports right now.
     pub fn scan(&mut self, out: &mut PortSet) -> io::Result<()> {
         *out = PortSet::new();
+        if let Some(tcp) = &mut self.tcp {
+            tcp.scan(out)?;
+        }
         for (f, table) in &mut self.files {
             let table = *table;
             f.seek(SeekFrom::Start(0))?;
@@ -146,7 +157,7 @@ mod tests {
         assert!(text.len() > 3 * BUFFER);
         let path = std::env::temp_dir().join(format!("procnet-{}", std::process::id()));
         std::fs::write(&path, &text).unwrap();
-        let mut ports = ListeningPorts::new(vec![(File::open(&path).unwrap(), Table::Tcp)]);
+        let mut ports = ListeningPorts::new(vec![(File::open(&path).unwrap(), Table::Tcp)], None);
         let mut s = PortSet::new();
         ports.scan(&mut s).unwrap();
         std::fs::remove_file(&path).unwrap();
@@ -162,7 +173,7 @@ mod tests {
             .filter_map(|p| File::open(p).ok())
             .map(|f| (f, Table::Tcp))
             .collect();
-        let mut ports = ListeningPorts::new(files);
+        let mut ports = ListeningPorts::new(files, None);
         let mut s = PortSet::new();
         ports.scan(&mut s).unwrap();
         assert!(s.contains(port));
@@ -201,7 +212,7 @@ mod tests {
         .iter()
         .filter_map(|(p, t)| File::open(p).ok().map(|f| (f, *t)))
         .collect();
-        let mut ports = ListeningPorts::new(files);
+        let mut ports = ListeningPorts::new(files, None);
         let mut s = PortSet::new();
         ports.scan(&mut s).unwrap();
         assert!(s.contains(port));

@@ -45,14 +45,27 @@ impl PortSet {
         self.bits.iter().all(|w| *w == 0)
     }
 
-    /// The ports, ascending.
+    /// The ports, ascending (empty words skipped whole: cheap on a sparse set).
     pub fn iter(&self) -> impl Iterator<Item = u16> + '_ {
         self.bits.iter().enumerate().flat_map(|(i, w)| {
-            let w = *w;
-            (0..64u16)
-                .filter(move |b| w & (1 << b) != 0)
-                .map(move |b| (i as u16) << 6 | b)
+            let mut rest = *w;
+            core::iter::from_fn(move || {
+                (rest != 0).then(|| {
+                    let b = rest.trailing_zeros() as u16;
+                    rest &= rest - 1;
+                    (i as u16) << 6 | b
+                })
+            })
         })
+    }
+
+    /// The ports in either set.
+    pub fn union(&self, other: &PortSet) -> PortSet {
+        let mut out = PortSet::new();
+        for (o, (a, b)) in out.bits.iter_mut().zip(self.bits.iter().zip(&other.bits)) {
+            *o = a | b;
+        }
+        out
     }
 }
 
@@ -72,6 +85,13 @@ mod tests {
         assert_eq!(
             s.iter().collect::<std::vec::Vec<_>>(),
             [0, 1, 64, 8080, 65535]
+        );
+        let mut t = PortSet::new();
+        t.insert(2);
+        t.insert(8080);
+        assert_eq!(
+            s.union(&t).iter().collect::<std::vec::Vec<_>>(),
+            [0, 1, 2, 64, 8080, 65535]
         );
     }
 }

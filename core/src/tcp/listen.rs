@@ -272,7 +272,9 @@ pub(crate) fn update_auto<H: Host>(
         Direction::Outbound => Direction::Inbound,
     };
     let mut changed = 0;
-    for port in 1..=u16::MAX {
+    // Only a port found or bound can change: not all 65 535 every second.
+    let candidates = listening.union(&e.auto_bound[d]);
+    for port in candidates.iter().filter(|p| *p != 0) {
         let ours = e.auto_bound[other as usize].contains(port)
             || rules(e, other).find(port).is_some()
             || rules(e, direction).find(port).is_some();

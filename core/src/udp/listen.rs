@@ -217,7 +217,9 @@ pub(crate) fn update_auto<H: Host>(
     }
     let d = direction as usize;
     let mut changed = 0;
-    for port in 1..=u16::MAX {
+    // Only a port found or bound can change: not all 65 535 every second.
+    let candidates = bound.union(&e.auto_bound_udp[d]);
+    for port in candidates.iter().filter(|p| *p != 0) {
         let want = bound.contains(port) && !is_ours(e, direction, port);
         let have = e.auto_bound_udp[d].contains(port);
         if want && !have {

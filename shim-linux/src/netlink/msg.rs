@@ -207,24 +207,45 @@ pub(super) struct NlHdr {
 /// A length field that is too small or points past the end makes the rest of
 /// the datagram invalid (netlink(7), `NLMSG_OK`).
 pub(super) fn parse_messages(buf: &[u8]) -> io::Result<Vec<(NlHdr, &[u8])>> {
-    let mut out = Vec::new();
-    let mut rest = buf;
-    while !rest.is_empty() {
-        let len = ne_u32(rest, 0).ok_or_else(|| invalid_data("netlink: short header"))?;
-        let len = usize::try_from(len).map_err(|_| invalid_data("netlink: bad length"))?;
+    messages(buf).collect()
+}
+
+/// The messages of a datagram, one by one (no allocation: the event loop's
+/// socket scans use it); an error ends the iteration.
+pub(super) fn messages(buf: &[u8]) -> Messages<'_> {
+    Messages { rest: buf }
+}
+
+/// Iterator of [`messages`].
+pub(super) struct Messages<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for Messages<'a> {
+    type Item = io::Result<(NlHdr, &'a [u8])>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let rest = self.rest;
+        if rest.is_empty() {
+            return None;
+        }
+        let Some(len) = ne_u32(rest, 0).and_then(|l| usize::try_from(l).ok()) else {
+            self.rest = &[];
+            return Some(Err(invalid_data("netlink: short header")));
+        };
         if len < NLMSG_HDRLEN || len > rest.len() {
-            return Err(invalid_data("netlink: bad message length"));
+            self.rest = &[];
+            return Some(Err(invalid_data("netlink: bad message length")));
         }
         let hdr = NlHdr {
             ty: ne_u16(rest, 4).unwrap_or(0),
             flags: ne_u16(rest, 6).unwrap_or(0),
             seq: ne_u32(rest, 8).unwrap_or(0),
         };
-        out.push((hdr, rest.get(NLMSG_HDRLEN..len).unwrap_or_default()));
         let step = align4(len).unwrap_or(len).min(rest.len());
-        rest = rest.get(step..).unwrap_or_default();
+        self.rest = rest.get(step..).unwrap_or_default();
+        Some(Ok((hdr, rest.get(NLMSG_HDRLEN..len).unwrap_or_default())))
     }
-    Ok(out)
 }
 
 /// Iterator over `rtattr`s: `(type without flag bits, payload)`. Stops at
