@@ -51,16 +51,38 @@ Modes (addresses are whatever the caller passes; the tests only use lab addresse
                                    offers in its IA_NA, or fail after 5 s
   until-connects HOST PORT SECONDS try an echo connection every 0.25 s until one works;
                                    print "recovered <refusals> <seconds>" (fail after SECONDS)
+  paused-download HOST PORT MIB PAUSE MARKER
+                                   read MIB MiB, create MARKER, read nothing for PAUSE s
+                                   (the window closes), then read to EOF; print
+                                   "<bytes> <sha256>"
+  paused-sink-server HOST PORT MIB PAUSE MARKER
+                                   serve: like sink-server, but after MIB MiB create
+                                   MARKER and read nothing for PAUSE s
+  flood-on-eof-server HOST PORT MIB
+                                   serve: read to EOF, then send MIB MiB (or until the
+                                   peer goes away)
+  deaf-halfclose HOST PORT SECONDS MARKER
+                                   connect, send a line, shutdown(SHUT_WR), create
+                                   MARKER, never read; close after SECONDS; print "closed"
+  reset-server HOST PORT MIB send|recv
+                                   serve: send (or read) MIB MiB, then close with
+                                   SO_LINGER 0: a RST in the middle of the transfer
+  transfer-end HOST PORT send|recv MIB
+                                   send (or read) up to MIB MiB; print how it ended:
+                                   "eof <bytes>", "reset <bytes>" or "done <bytes>"
   (servers touch $READY_FILE once listening)
 """
 import hashlib
 import os
 import socket
+import struct
 import sys
 import threading
 import time
 
-TIMEOUT = 60
+# Every blocking socket call gives up after this long ($NETCHECK_TIMEOUT, for tests that
+# stall a peer on purpose).
+TIMEOUT = float(os.environ.get("NETCHECK_TIMEOUT", 60))
 
 
 def family(host):
@@ -298,6 +320,76 @@ def udp_rr_rate(host, port, seconds):
     if n == 0:
         sys.exit("udp-rr-rate: no reply")
     rate(n, start)
+
+
+def touch(path):
+    open(path, "w").close()
+
+
+def h_paused_sink(mib, pause, marker):
+    def handler(c):
+        with c:
+            h, n, paused = hashlib.sha256(), 0, False
+            while True:
+                if not paused and n >= mib << 20:
+                    touch(marker)
+                    time.sleep(pause)
+                    paused = True
+                d = c.recv(min(1 << 20, (mib << 20) - n) if not paused else 1 << 20)
+                if not d:
+                    break
+                h.update(d)
+                n += len(d)
+            c.sendall(f"{n} {h.hexdigest()}\n".encode())
+    return handler
+
+
+def h_flood_on_eof(mib):
+    def handler(c):
+        with c:
+            try:
+                read_all(c)
+                for _ in range(mib * 16):
+                    c.sendall(b"r" * 65536)
+            except OSError:
+                pass
+    return handler
+
+
+def h_reset(mib, direction):
+    def handler(c):
+        n = 0
+        while n < mib << 20:
+            if direction == "send":
+                c.sendall(b"s" * 65536)
+                n += 65536
+            else:
+                d = c.recv(65536)
+                if not d:
+                    break
+                n += len(d)
+        # l_onoff 1, l_linger 0: close() sends RST (and drops what is unsent).
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        c.close()
+    return handler
+
+
+def transfer_end(host, port, direction, mib):
+    n = 0
+    try:
+        with connect(host, port) as c:
+            while n < mib << 20:
+                if direction == "send":
+                    c.sendall(b"u" * 65536)
+                    n += 65536
+                else:
+                    d = c.recv(1 << 20)
+                    if not d:
+                        return f"eof {n}"
+                    n += len(d)
+            return f"done {n}"
+    except (ConnectionResetError, BrokenPipeError):
+        return f"reset {n}"
 
 
 def connect(host, port):
@@ -639,6 +731,40 @@ def main(argv):
         print(f"recovered {refusals} {time.monotonic() - start:.1f}")
     elif mode == "dhcpv6-solicit":
         print(dhcpv6_solicit(args[0]))
+    elif mode == "paused-download":
+        mib, pause, marker = int(args[2]), float(args[3]), args[4]
+        with connect(args[0], int(args[1])) as c:
+            h, n = hashlib.sha256(), 0
+            while n < mib << 20:
+                d = c.recv(min(1 << 20, (mib << 20) - n))
+                if not d:
+                    break
+                h.update(d)
+                n += len(d)
+            touch(marker)
+            time.sleep(pause)
+            while True:
+                d = c.recv(1 << 20)
+                if not d:
+                    break
+                h.update(d)
+                n += len(d)
+            print(n, h.hexdigest())
+    elif mode == "paused-sink-server":
+        serve(args[0], int(args[1]), h_paused_sink(int(args[2]), float(args[3]), args[4]))
+    elif mode == "flood-on-eof-server":
+        serve(args[0], int(args[1]), h_flood_on_eof(int(args[2])))
+    elif mode == "deaf-halfclose":
+        with connect(args[0], int(args[1])) as c:
+            c.sendall(b"hello, and goodbye\n")
+            c.shutdown(socket.SHUT_WR)
+            touch(args[3])
+            time.sleep(float(args[2]))
+        print("closed")
+    elif mode == "reset-server":
+        serve(args[0], int(args[1]), h_reset(int(args[2]), args[3]))
+    elif mode == "transfer-end":
+        print(transfer_end(args[0], int(args[1]), args[2], int(args[3])))
     elif mode == "sha":
         h = hashlib.sha256()
         for chunk in seeded_chunks(args[0], int(args[1])):
