@@ -63,6 +63,8 @@ pub struct Segment {
     pub mss: Option<u16>,
     /// Window scale option.
     pub window_scale: Option<u8>,
+    /// Timestamps option: TSval, TSecr (RFC 7323).
+    pub timestamp: Option<(u32, u32)>,
     /// Payload.
     pub payload: Vec<u8>,
 }
@@ -79,6 +81,7 @@ impl Segment {
             window: 65535,
             mss: None,
             window_scale: None,
+            timestamp: None,
             payload: Vec::new(),
         }
     }
@@ -100,7 +103,7 @@ impl Segment {
             max_seg_size: self.mss,
             window_scale: self.window_scale,
             sack_permitted: false,
-            timestamp: None,
+            timestamp: self.timestamp,
             payload_len: self.payload.len(),
         };
         let tcp_len = repr.buffer_len();
@@ -200,6 +203,7 @@ impl Segment {
             window: r.window_len,
             mss: r.max_seg_size,
             window_scale: r.window_scale,
+            timestamp: r.timestamp,
             payload: p.payload().to_vec(),
         })
     }

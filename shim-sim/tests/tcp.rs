@@ -330,6 +330,75 @@ fn zero_window_answered_for_ten_minutes_keeps_the_connection() {
     assert_eq!(tb.engine.flow_count(), 1);
 }
 
+/// Timestamps (RFC 7323) are on when the guest's SYN offers them: every segment we
+/// send carries our clock and echoes the TSval of the guest segment that last advanced
+/// what we acknowledged — after a loss, the retransmission's own, which gives the
+/// guest a round-trip sample and ends its timeout backoff. Data segments shrink by
+/// the option's 12 bytes to stay within the guest's MSS.
+#[test]
+fn timestamps_are_echoed_from_the_segment_that_filled_the_hole() {
+    let mut tb = Testbed::new(default_config(), 16);
+    let guest = SocketAddr::new(GUEST_V4.into(), 40019);
+    let remote = sa("203.0.113.5:80");
+    let mut syn = Segment::new(guest, remote, GUEST_ISN, 0, SYN);
+    syn.mss = Some(1460);
+    syn.window_scale = Some(7);
+    syn.timestamp = Some((1000, 0));
+    tb.guest_send(&syn);
+    tb.complete_connects();
+    let synack = tb.next_segment().unwrap();
+    let (our_clock, echo) = synack.timestamp.expect("timestamps in the SYN-ACK");
+    assert_eq!(echo, 1000);
+    let mut c = Conn {
+        guest,
+        remote,
+        seq: GUEST_ISN + 1,
+        ack: synack.seq.wrapping_add(1),
+    };
+    let stamped = |c: &Conn, flags, payload: &[u8], val: u32| {
+        let mut s = c.seg(flags, payload);
+        s.timestamp = Some((val, our_clock));
+        s
+    };
+    tb.guest_send(&stamped(&c, ACK, b"", 1001));
+    // In order: the next ACK echoes it.
+    tb.guest_send(&stamped(&c, ACK, b"one", 1002));
+    c.seq += 3;
+    tb.settle();
+    let ack = tb.next_segment().unwrap();
+    assert_eq!((ack.ack, ack.timestamp.map(|t| t.1)), (c.seq, Some(1002)));
+    // A gap: the segment after it is not echoed, the one that fills it is.
+    let mut later = stamped(&c, ACK, b"three", 1004);
+    later.seq += 3;
+    tb.guest_send(&later);
+    let dup = tb.next_segment().unwrap();
+    assert_eq!((dup.ack, dup.timestamp.map(|t| t.1)), (c.seq, Some(1002)));
+    tb.guest_send(&stamped(&c, ACK, b"two", 1010));
+    c.seq += 3;
+    tb.settle();
+    let filled = tb.next_segment().unwrap();
+    assert_eq!(
+        (filled.ack, filled.timestamp.map(|t| t.1)),
+        (c.seq, Some(1010))
+    );
+    // Host data: full-sized segments leave room for the option.
+    let sock = host_sock(&tb, remote);
+    tb.host.peer_send(sock, &[9u8; 4000]);
+    tb.settle();
+    let data = tb.drain_segments();
+    assert!(data
+        .iter()
+        .all(|s| s.timestamp.is_some_and(|t| t.1 == 1010)));
+    assert_eq!(data[0].payload.len(), 1460 - 12);
+    // A guest that offers no timestamps gets none.
+    let other = SocketAddr::new(GUEST_V4.into(), 40020);
+    let mut plain = Segment::new(other, remote, GUEST_ISN, 0, SYN);
+    plain.mss = Some(1460);
+    tb.guest_send(&plain);
+    tb.complete_connects();
+    assert_eq!(tb.next_segment().unwrap().timestamp, None);
+}
+
 #[test]
 fn host_close_first_then_guest_close() {
     let mut tb = Testbed::new(default_config(), 16);

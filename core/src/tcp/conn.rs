@@ -5,6 +5,7 @@
 //! guest acknowledges it (it is peeked, not read). The record only tracks sequence
 //! numbers on the guest side, windows, and timers.
 
+use super::segment::Timestamps;
 use crate::sockref::SockRef;
 use crate::time::Instant;
 use crate::wire::tcp::{self, SeqNumber};
@@ -129,12 +130,22 @@ pub struct TcpConn {
     pub window_recheck: Option<Instant>,
     /// Re-checks in a row that found the window still closed (the backoff exponent).
     pub window_rechecks: u8,
+    /// Timestamps were negotiated with the guest (RFC 7323 §3.2): the TSval of its to
+    /// echo (TS.Recent, §4.3). They give the guest a round-trip sample even from a
+    /// retransmission, so its timeout backoff ends at the first ACK after a loss.
+    pub ts_recent: Option<u32>,
     /// The socket is registered with the shim for all its readiness
     /// (`host::watch`).
     pub registered: bool,
     /// An ACK for in-order data is queued for the end of this batch
     /// ([`crate::Engine::flush`]).
     pub ack_due: bool,
+}
+
+/// Our timestamp clock at `now`: milliseconds (RFC 7323 §5.4 asks for 1 ms to 1 s a
+/// tick), from `offset` so that connections do not share a clock.
+pub fn ts_clock(now: Instant, offset: u32) -> u32 {
+    ((now.as_nanos() / 1_000_000) as u32).wrapping_add(offset)
 }
 
 impl TcpConn {
@@ -165,6 +176,15 @@ impl TcpConn {
     /// nothing waits to go either way: only the guest can end the connection now.
     pub fn awaiting_guest_fin(&self) -> bool {
         self.fin_acked && !self.guest_fin && !self.awaiting_ack()
+    }
+
+    /// The timestamps option for a segment sent `now`, if negotiated: our clock in
+    /// milliseconds from a per-connection offset (RFC 7323 §5.4), and TS.Recent.
+    pub fn timestamps(&self, now: Instant) -> Option<Timestamps> {
+        self.ts_recent.map(|echo| Timestamps {
+            value: ts_clock(now, self.our_isn),
+            echo,
+        })
     }
 
     /// Sequence number our FIN occupies (valid once `fin_sent`).

@@ -30,6 +30,8 @@ struct Incoming<'p> {
     window: u16,
     mss: Option<u16>,
     window_scale: Option<u8>,
+    /// TSval and TSecr (RFC 7323 §3).
+    timestamp: Option<(u32, u32)>,
     payload: &'p [u8],
 }
 
@@ -48,6 +50,7 @@ impl<'p> Incoming<'p> {
             window: repr.window_len,
             mss: repr.max_seg_size,
             window_scale: repr.window_scale,
+            timestamp: repr.timestamp,
             payload,
         })
     }
@@ -117,6 +120,7 @@ fn no_connection<H: Host>(e: &mut Engine<'_>, key: &FlowKey, seg: &Incoming<'_>,
             flags: RST,
             window: 0,
             options: None,
+            timestamps: None,
         }
     } else {
         Header {
@@ -125,6 +129,7 @@ fn no_connection<H: Host>(e: &mut Engine<'_>, key: &FlowKey, seg: &Incoming<'_>,
             flags: RST | ACK,
             window: 0,
             options: None,
+            timestamps: None,
         }
     };
     send_control(e, key, &h, host);
@@ -151,6 +156,7 @@ fn open<H: Host>(e: &mut Engine<'_>, now: Instant, key: FlowKey, seg: &Incoming<
             0
         },
         guest_mss: seg.mss.unwrap_or(DEFAULT_GUEST_MSS).max(64),
+        ts_recent: seg.timestamp.map(|(value, _)| value),
         ..TcpConn::placeholder()
     };
     let id = match e.flows.insert(Flow::Tcp(conn), [Some(key), None]) {
@@ -212,8 +218,9 @@ fn open<H: Host>(e: &mut Engine<'_>, now: Instant, key: FlowKey, seg: &Incoming<
     }
 }
 
-/// The SYN-ACK for a guest-initiated connection whose host side is up.
-pub(super) fn syn_ack(e: &Engine<'_>, key: &FlowKey, c: &TcpConn) -> Header {
+/// The SYN-ACK for a guest-initiated connection whose host side is up (with
+/// timestamps if the guest's SYN offered them, RFC 7323 §3.2).
+pub(super) fn syn_ack(e: &Engine<'_>, now: Instant, key: &FlowKey, c: &TcpConn) -> Header {
     Header {
         seq: c.our_isn,
         ack: c.seq_from_guest,
@@ -224,6 +231,7 @@ pub(super) fn syn_ack(e: &Engine<'_>, key: &FlowKey, c: &TcpConn) -> Header {
             mss: mss_for_guest(&e.config, &key.our_addr),
             window_scale: (c.our_wscale != 0).then_some(c.our_wscale),
         }),
+        timestamps: c.timestamps(now),
     }
 }
 
@@ -237,6 +245,7 @@ fn reject_ack<H: Host>(e: &mut Engine<'_>, key: &FlowKey, seg: &Incoming<'_>, ho
         flags: RST,
         window: 0,
         options: None,
+        timestamps: None,
     };
     send_control(e, key, &h, host);
 }
@@ -293,6 +302,7 @@ fn challenge_ack<H: Host>(
             flags: ACK,
             window: super::window_for(c, host),
             options: None,
+            timestamps: c.timestamps(now),
         };
         send_control(e, key, &h, host);
     } else {
@@ -317,6 +327,13 @@ fn on_segment<H: Host>(
         return;
     }
 
+    if let (Some(recent), Some((value, _))) = (c.ts_recent, seg.timestamp) {
+        // RFC 7323 §4.3: echo the newest TSval of a segment that starts at or before
+        // the last ACK we sent — the one that filled a hole, after a loss.
+        if seq_le(seg.seq, c.seq_acked_to_guest) && seq_le(recent, value) {
+            c.ts_recent = Some(value);
+        }
+    }
     let completes_handshake = c.state == TcpState::SynAckSent;
     match c.state {
         // Retransmitted SYNs while the host connect is pending: the SYN-ACK follows it.
@@ -337,6 +354,8 @@ fn on_segment<H: Host>(
                 }
                 c.guest_mss = seg.mss.unwrap_or(DEFAULT_GUEST_MSS).max(64);
                 c.guest_window = u32::from(seg.window); // never scaled in a SYN
+                                                        // We offered timestamps in our SYN: on if the guest's answer has them.
+                c.ts_recent = seg.timestamp.map(|(value, _)| value);
                 c.state = TcpState::Established;
                 c.timer = None;
                 c.retries = 0;
@@ -358,7 +377,7 @@ fn on_segment<H: Host>(
         }
         TcpState::SynAckSent => {
             if seg.has(SYN) && !seg.has(ACK) {
-                let h = syn_ack(e, &key, &c);
+                let h = syn_ack(e, now, &key, &c);
                 send_control(e, &key, &h, host);
                 return;
             }

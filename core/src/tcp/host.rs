@@ -106,7 +106,7 @@ pub(super) fn connected<H: Host>(e: &mut Engine<'_>, now: Instant, id: FlowId, h
     initial_window(&mut c, host);
     c.state = TcpState::SynAckSent;
     c.timer = Some((now + rto(0), TimerKind::Handshake));
-    let h = super::guest::syn_ack(e, &key, &c);
+    let h = super::guest::syn_ack(e, now, &key, &c);
     send_handshake(e, id, &key, c, &h, host);
 }
 
@@ -122,14 +122,22 @@ pub(super) fn pump<H: Host>(
     if c.state != TcpState::Established {
         return;
     }
-    let off = segment::payload_offset(key);
+    let stamped = c.ts_recent.is_some();
+    let off = segment::payload_offset(key, stamped);
     let tx_room = e.tx.len().saturating_sub(off);
-    let mss = usize::from(c.guest_mss).min(usize::from(mss_for_guest(&e.config, &key.our_addr)));
+    // The MSS counts no options (RFC 6691 §2): the timestamps come out of it.
+    let options = if stamped { segment::TIMESTAMPS_LEN } else { 0 };
+    let mss = usize::from(c.guest_mss)
+        .min(usize::from(mss_for_guest(&e.config, &key.our_addr)))
+        .saturating_sub(options)
+        .max(1);
     // With segmentation offload a segment may hold many MSS of payload: the link cuts
     // it at `mss` (what the guest asked for, RFC 9293 §3.7.1), so the guest still
     // receives segments it can take.
     let offload = e.config.offload;
-    let max_payload = mss.max(usize::from(offload.tcp_segment_max));
+    // The link's limit counts a bare TCP header: the options come out of it too, or
+    // the IP length would overflow.
+    let max_payload = mss.max(usize::from(offload.tcp_segment_max).saturating_sub(options));
     let mut window_field = None;
     for _ in 0..MAX_SEGMENTS_PER_PUMP {
         if c.fin_sent {
@@ -183,6 +191,7 @@ pub(super) fn pump<H: Host>(
             flags,
             window,
             options: None,
+            timestamps: c.timestamps(now),
         };
         let l = link(e);
         let checksum = if offload.tcp_checksum {
@@ -382,8 +391,8 @@ pub(crate) fn on_timer<H: Host>(e: &mut Engine<'_>, now: Instant, id: FlowId, ho
                 return;
             }
             let h = match c.state {
-                TcpState::SynSent => syn_to_guest(e, &key, &c),
-                _ => super::guest::syn_ack(e, &key, &c),
+                TcpState::SynSent => syn_to_guest(e, now, &key, &c),
+                _ => super::guest::syn_ack(e, now, &key, &c),
             };
             send_control(e, &key, &h, host);
             // Backed off (RFC 6298 §5.5), but the last wait ends HANDSHAKE_TIMEOUT
@@ -406,6 +415,7 @@ pub(crate) fn on_timer<H: Host>(e: &mut Engine<'_>, now: Instant, id: FlowId, ho
                 flags: ACK,
                 window: window_for(&mut c, host),
                 options: None,
+                timestamps: c.timestamps(now),
             };
             send_control(e, &key, &h, host);
             c.timer = Some((now + rto(c.probes_unanswered), kind));
@@ -447,8 +457,9 @@ fn rto_total(retries: u8) -> core::time::Duration {
     (0..retries).map(rto).sum()
 }
 
-/// The SYN we send the guest for a connection accepted on a forwarded port.
-fn syn_to_guest(e: &Engine<'_>, key: &FlowKey, c: &TcpConn) -> Header {
+/// The SYN we send the guest for a connection accepted on a forwarded port, offering
+/// timestamps (RFC 7323 §3.2).
+fn syn_to_guest(e: &Engine<'_>, now: Instant, key: &FlowKey, c: &TcpConn) -> Header {
     Header {
         seq: c.our_isn,
         ack: 0,
@@ -457,6 +468,10 @@ fn syn_to_guest(e: &Engine<'_>, key: &FlowKey, c: &TcpConn) -> Header {
         options: Some(SynOptions {
             mss: mss_for_guest(&e.config, &key.our_addr),
             window_scale: Some(OUR_WINDOW_SCALE),
+        }),
+        timestamps: Some(segment::Timestamps {
+            value: super::conn::ts_clock(now, c.our_isn),
+            echo: 0,
         }),
     }
 }
@@ -514,7 +529,7 @@ pub(super) fn offer_to_guest<H: Host>(
         ..TcpConn::placeholder()
     };
     initial_window(&mut c, host);
-    let h = syn_to_guest(e, &key, &c);
+    let h = syn_to_guest(e, now, &key, &c);
     send_handshake(e, id, &key, c, &h, host);
 }
 
@@ -547,6 +562,7 @@ impl TcpConn {
             dup_acks: 0,
             retries: 0,
             probes_unanswered: 0,
+            ts_recent: None,
             timer: None,
             window_recheck: None,
             window_rechecks: 0,

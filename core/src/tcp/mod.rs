@@ -211,6 +211,7 @@ fn send_ack<H: Host>(
         flags: ACK,
         window,
         options: None,
+        timestamps: c.timestamps(now),
     };
     send_control(e, key, &h, host);
 }
@@ -255,6 +256,7 @@ fn reset_guest<H: Host>(e: &mut Engine<'_>, key: &FlowKey, c: &TcpConn, host: &m
         flags: RST | ACK,
         window: 0,
         options: None,
+        timestamps: None,
     };
     send_control(e, key, &h, host);
 }

@@ -60,6 +60,27 @@ impl SynOptions {
     }
 }
 
+/// The timestamps option (RFC 7323 §3): our clock, and the guest's value we echo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timestamps {
+    /// TSval: our timestamp clock.
+    pub value: u32,
+    /// TSecr: the guest's most recent TSval worth echoing (TS.Recent, §4.3).
+    pub echo: u32,
+}
+
+/// Bytes the timestamps option takes, with the two NOPs that align it (RFC 7323
+/// Appendix A's layout, as Linux sends it).
+pub const TIMESTAMPS_LEN: usize = 12;
+
+impl Timestamps {
+    fn write(&self, out: &mut [u8]) {
+        out[..4].copy_from_slice(&[1, 1, 8, 10]);
+        put_u32(out, 4, self.value);
+        put_u32(out, 8, self.echo);
+    }
+}
+
 /// The header fields of one segment to the guest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Header {
@@ -73,23 +94,32 @@ pub struct Header {
     pub window: u16,
     /// SYN options, for SYN segments.
     pub options: Option<SynOptions>,
+    /// Timestamps, once negotiated (on every segment but RSTs, RFC 7323 §3.2).
+    pub timestamps: Option<Timestamps>,
 }
 
 impl Header {
     fn len(&self) -> usize {
-        HEADER_LEN + self.options.map_or(0, |o| o.len())
+        HEADER_LEN
+            + self.options.map_or(0, |o| o.len())
+            + if self.timestamps.is_some() {
+                TIMESTAMPS_LEN
+            } else {
+                0
+            }
     }
 }
 
-/// Where the payload of a data segment (no options) goes in the frame for `key`.
-pub fn payload_offset(key: &FlowKey) -> usize {
-    frame::upper_offset(&key.our_addr) + HEADER_LEN
+/// Where the payload of a data segment (no SYN options; with the timestamps option
+/// if `timestamps`) goes in the frame for `key`.
+pub fn payload_offset(key: &FlowKey, timestamps: bool) -> usize {
+    frame::upper_offset(&key.our_addr) + HEADER_LEN + if timestamps { TIMESTAMPS_LEN } else { 0 }
 }
 
 /// Write a segment from our side of `key` (the tap-side flow key: our address and port
 /// are the source, the guest's the destination). For data segments the
-/// `payload_len` bytes must already be at [`payload_offset`]; segments with options
-/// carry no payload. Returns the frame length, or `None` if it does not fit `out`.
+/// `payload_len` bytes must already be at [`payload_offset`]; segments with SYN
+/// options carry no payload. Returns the frame length, or `None` if it does not fit `out`.
 pub fn write(
     out: &mut [u8],
     link: Link,
@@ -127,8 +157,13 @@ pub fn write_with(
     tcp[13] = h.flags;
     put_u16(tcp, 14, h.window);
     put_u16(tcp, 18, 0);
+    let mut at = HEADER_LEN;
     if let Some(o) = h.options {
-        o.write(&mut tcp[HEADER_LEN..]);
+        o.write(&mut tcp[at..]);
+        at += o.len();
+    }
+    if let Some(t) = h.timestamps {
+        t.write(&mut tcp[at..]);
     }
     let full = checksum == Checksum::Full;
     let len = frame::finish(
@@ -190,6 +225,7 @@ mod tests {
                 mss: 61440,
                 window_scale: Some(3),
             }),
+            timestamps: None,
         };
         let len = write(&mut out, LINK, &key(), &h, 0).unwrap();
         assert_eq!(len, 14 + 20 + 28);
@@ -220,7 +256,7 @@ mod tests {
     fn partial_checksum_is_what_the_link_completes() {
         for k in [key(), key_v6()] {
             let mut out = [0u8; 256];
-            let off = payload_offset(&k);
+            let off = payload_offset(&k, false);
             out[off..off + 11].copy_from_slice(b"hello world");
             let h = Header {
                 seq: 99,
@@ -228,6 +264,7 @@ mod tests {
                 flags: ACK | PSH,
                 window: 512,
                 options: None,
+                timestamps: None,
             };
             let len = write_with(&mut out, LINK, &k, &h, 11, Checksum::Partial).unwrap();
             let start = off - HEADER_LEN;
@@ -258,7 +295,7 @@ mod tests {
     fn data_segment_wraps_payload_in_place() {
         let mut out = [0u8; 128];
         let k = key();
-        let off = payload_offset(&k);
+        let off = payload_offset(&k, false);
         out[off..off + 5].copy_from_slice(b"hello");
         let h = Header {
             seq: u32::MAX - 1,
@@ -266,6 +303,7 @@ mod tests {
             flags: ACK | PSH,
             window: 512,
             options: None,
+            timestamps: None,
         };
         let len = write(&mut out, LINK, &k, &h, 5).unwrap();
         assert_eq!(len, off + 5);
@@ -280,6 +318,56 @@ mod tests {
             write(&mut out[..off + 4], LINK, &k, &h, 5),
             None,
             "too small"
+        );
+    }
+
+    /// Timestamps go after the SYN options (NOP NOP TS) and before a data segment's
+    /// payload, which then starts 12 bytes later; the wire parser reads them back.
+    #[test]
+    fn timestamps_precede_the_payload_and_parse_back() {
+        let k = key();
+        let mut out = [0u8; 128];
+        let off = payload_offset(&k, true);
+        assert_eq!(off, payload_offset(&k, false) + TIMESTAMPS_LEN);
+        out[off..off + 3].copy_from_slice(b"abc");
+        let stamps = Some(Timestamps {
+            value: 0x0102_0304,
+            echo: 0x0a0b_0c0d,
+        });
+        let h = Header {
+            seq: 5,
+            ack: 6,
+            flags: ACK | PSH,
+            window: 100,
+            options: None,
+            timestamps: stamps,
+        };
+        let len = write(&mut out, LINK, &k, &h, 3).unwrap();
+        assert_eq!(&out[off..len], b"abc");
+        let packet = crate::wire::tcp::Packet::new_checked(&out[34..len]).unwrap();
+        let repr = crate::wire::tcp::Repr::parse(&packet).unwrap();
+        assert_eq!(repr.timestamp, Some((0x0102_0304, 0x0a0b_0c0d)));
+        assert!(ip::upper_layer_checksum_ok(
+            k.our_addr,
+            k.endpoint_addr,
+            IpProtocol::Tcp,
+            &out[34..len]
+        ));
+        let syn = Header {
+            flags: SYN | ACK,
+            options: Some(SynOptions {
+                mss: 1460,
+                window_scale: Some(7),
+            }),
+            ..h
+        };
+        let len = write(&mut out, LINK, &k, &syn, 0).unwrap();
+        let packet = crate::wire::tcp::Packet::new_checked(&out[34..len]).unwrap();
+        assert_eq!(packet.header_len(), 20 + 8 + 12);
+        let repr = crate::wire::tcp::Repr::parse(&packet).unwrap();
+        assert_eq!(
+            (repr.max_seg_size, repr.window_scale, repr.timestamp),
+            (Some(1460), Some(7), Some((0x0102_0304, 0x0a0b_0c0d)))
         );
     }
 }
