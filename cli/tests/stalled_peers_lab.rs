@@ -8,7 +8,7 @@
 
 mod lab;
 
-use lab::{expected_sha, netcheck, netcheck_sh, open_tun_device, pasta, Lab, REMOTE_V4, REMOTE_V6};
+use lab::{expected_sha, netcheck_sh, open_tun_device, pasta, Lab, REMOTE_V4, REMOTE_V6};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -24,13 +24,7 @@ const STALL_AFTER_MIB: &str = "4";
 /// A netcheck server in the remote namespace whose socket calls wait up to
 /// `NETCHECK_TIMEOUT` (the lab's own helper gives them 60 s).
 fn patient_remote_server(lab: &mut Lab, mode: &str, host: &str, port: u16, extra: &[&str]) {
-    let ready = lab.dir.join(format!("ready-{mode}-{port}"));
-    let mut cmd = lab.in_remote("/usr/bin/python3");
-    cmd.env("NETCHECK_TIMEOUT", NETCHECK_TIMEOUT)
-        .arg(netcheck())
-        .args([mode, host, &port.to_string()])
-        .args(extra);
-    lab.spawn(cmd, Some(&ready));
+    lab.remote_server_timeout(mode, host, port, extra, Some(NETCHECK_TIMEOUT));
 }
 
 /// Start pasta (`-d`, unprivileged) around `commands` run concurrently in its

@@ -202,11 +202,27 @@ impl Lab {
 
     /// A Python netcheck server in the remote namespace, ready when this returns.
     pub fn remote_server(&mut self, mode: &str, host: &str, port: u16, extra: &[&str]) {
+        self.remote_server_timeout(mode, host, port, extra, None);
+    }
+
+    /// [`Lab::remote_server`] whose socket calls give up after `timeout` seconds
+    /// (`NETCHECK_TIMEOUT`) instead of netcheck's 60, for peers stalled on purpose.
+    pub fn remote_server_timeout(
+        &mut self,
+        mode: &str,
+        host: &str,
+        port: u16,
+        extra: &[&str],
+        timeout: Option<&str>,
+    ) {
         let ready = self.dir.join(format!(
             "ready-remote-{mode}-{port}-{}",
             host.replace(':', "_")
         ));
         let mut cmd = self.in_remote("/usr/bin/python3");
+        if let Some(t) = timeout {
+            cmd.env("NETCHECK_TIMEOUT", t);
+        }
         cmd.arg(netcheck())
             .args([mode, host, &port.to_string()])
             .args(extra);
