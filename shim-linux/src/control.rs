@@ -46,6 +46,9 @@ pub struct ControlServer {
     client: Option<Client>,
     /// Ranges of the request being applied (preallocated: a table is ~5 KiB).
     scratch: Box<PortForwards>,
+    /// Our effective user ID, read at bind time: the event loop runs under seccomp,
+    /// which does not allow `geteuid()`.
+    uid: u32,
 }
 
 struct Client {
@@ -71,6 +74,7 @@ impl ControlServer {
             listener,
             client: None,
             scratch: Box::default(),
+            uid: rustix::process::geteuid().as_raw(),
         })
     }
 
@@ -104,7 +108,7 @@ impl ControlServer {
                 Ok((s, _)) => s,
                 Err(_) => return,
             };
-            if !peer_allowed(&stream) {
+            if !peer_allowed(&stream, self.uid) {
                 crate::log_warn!("Control connection from another user refused");
                 continue;
             }
@@ -203,12 +207,12 @@ impl ControlServer {
     }
 }
 
-/// Only our own user (or root) may change forwards.
-fn peer_allowed(stream: &UnixStream) -> bool {
+/// Only our own user (`us`) or root may change forwards.
+fn peer_allowed(stream: &UnixStream, us: u32) -> bool {
     match rustix::net::sockopt::socket_peercred(stream) {
         Ok(cred) => {
             let uid = cred.uid.as_raw();
-            uid == 0 || uid == rustix::process::geteuid().as_raw()
+            uid == 0 || uid == us
         }
         Err(_) => false,
     }
