@@ -383,6 +383,7 @@ pub fn control_requests(data: &[u8]) {
             &mut scratch,
             &mut tb.engine,
             &mut tb.host,
+            Some(sockets_before.len()),
             &mut listing,
             &mut out,
         );
@@ -420,6 +421,7 @@ pub fn control_requests(data: &[u8]) {
             &mut scratch,
             &mut tb.engine,
             &mut tb.host,
+            None,
             &mut listing,
             &mut out,
         );

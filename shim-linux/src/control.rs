@@ -6,11 +6,12 @@
 //! client then sends request lines (at most [`MAX_LINE`] bytes each):
 //!
 //! ```text
-//! add t|T|u|U SPEC     delete t|T|u|U SPEC     clear t|T|u|U     show
+//! add t|T|u|U SPEC     delete t|T|u|U SPEC     clear t|T|u|U     show     stats
 //! ```
 //!
 //! and gets, per request, `ok N` (sockets opened / ranges removed) or `error TEXT`,
-//! preceded for `show` by one line per forwarded range. SPEC is pasta's `-t` grammar
+//! preceded for `show` by one line per forwarded range, for `stats` by one line of
+//! flow counts (the soak test samples it every second). SPEC is pasta's `-t` grammar
 //! with an explicit port list, plus podman's target address form
 //! `HOST/PORTS:TARGET/TPORTS` (a host address is then required, IPv6 ones may be
 //! bracketed). A change is all or nothing (`passt_core::fwd::runtime`).
@@ -166,6 +167,7 @@ impl ControlServer {
                 }
             }
             while let Some(nl) = c.buf[..c.len].iter().position(|&b| b == b'\n') {
+                let sockets = host.open_sockets();
                 let mut reply = [0u8; 256];
                 let mut out = io::Cursor::new(&mut reply[..]);
                 match std::str::from_utf8(&c.buf[..nl]) {
@@ -176,6 +178,7 @@ impl ControlServer {
                             &mut self.scratch,
                             engine,
                             host,
+                            Some(sockets),
                             &mut &c.stream,
                             &mut out,
                         );
