@@ -383,7 +383,10 @@ pub fn control_requests(data: &[u8]) {
             &mut scratch,
             &mut tb.engine,
             &mut tb.host,
-            Some(sockets_before.len()),
+            Some(control::HostDescriptors {
+                sockets: sockets_before.len(),
+                pipes: 0,
+            }),
             &mut listing,
             &mut out,
         );

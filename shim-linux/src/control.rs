@@ -39,7 +39,7 @@ pub const MAX_LINE: usize = 512;
 pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(2);
 
 mod requests;
-pub use requests::{handle, strip_target, Request};
+pub use requests::{handle, strip_target, HostDescriptors, Request};
 
 /// The listening control socket and its one client.
 pub struct ControlServer {
@@ -167,7 +167,10 @@ impl ControlServer {
                 }
             }
             while let Some(nl) = c.buf[..c.len].iter().position(|&b| b == b'\n') {
-                let sockets = host.open_sockets();
+                let held = HostDescriptors {
+                    sockets: host.open_sockets(),
+                    pipes: host.open_pipes(),
+                };
                 let mut reply = [0u8; 256];
                 let mut out = io::Cursor::new(&mut reply[..]);
                 match std::str::from_utf8(&c.buf[..nl]) {
@@ -178,7 +181,7 @@ impl ControlServer {
                             &mut self.scratch,
                             engine,
                             host,
-                            Some(sockets),
+                            Some(held),
                             &mut &c.stream,
                             &mut out,
                         );

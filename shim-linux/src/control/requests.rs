@@ -89,15 +89,24 @@ pub fn strip_target<'b>(
     Ok((text, Some(addr)))
 }
 
+/// Descriptors the host holds for flows and forwards (reported by `stats`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HostDescriptors {
+    /// Open sockets: connections and listeners.
+    pub sockets: usize,
+    /// Open pipes of spliced connections (two descriptors each).
+    pub pipes: usize,
+}
+
 /// Apply one request line to `engine`: the final `ok`/`error` line goes to `out`,
-/// `show`'s range lines and `stats`' line to `listing`. `sockets` is how many sockets
-/// the host holds open, when it knows (reported by `stats`). Nothing here allocates.
+/// `show`'s range lines and `stats`' line to `listing`. `held` is what the host holds
+/// open, when it knows (reported by `stats`). Nothing here allocates.
 pub fn handle<H: Host>(
     line: &str,
     scratch: &mut PortForwards,
     engine: &mut Engine<'_>,
     host: &mut H,
-    sockets: Option<usize>,
+    held: Option<HostDescriptors>,
     listing: &mut impl Write,
     out: &mut io::Cursor<&mut [u8]>,
 ) {
@@ -108,7 +117,7 @@ pub fn handle<H: Host>(
             Ok(0)
         }
         Ok(Request::Stats) => {
-            stats(engine, sockets, listing);
+            stats(engine, held, listing);
             Ok(0)
         }
         Ok(Request::Add(t, d, spec)) => change(true, t, d, spec, scratch, engine, host, out),
@@ -252,13 +261,13 @@ fn show(engine: &Engine<'_>, listing: &mut impl Write) {
 }
 
 /// `stats`: one line of name/value pairs — flows in the table (all, then by kind), the
-/// table's capacity, the host's open sockets when known, and the flows opened and
-/// closed so far:
+/// table's capacity, the host's open sockets and pipes when known, and the flows
+/// opened and closed so far:
 ///
 /// ```text
-/// flows 3 capacity 65536 tcp 1 spliced 0 udp 2 ping 0 sockets 9 tcp-opened 40 tcp-closed 39 …
+/// flows 3 capacity 65536 tcp 1 spliced 0 udp 2 ping 0 sockets 9 pipes 0 tcp-opened 40 …
 /// ```
-fn stats(engine: &Engine<'_>, sockets: Option<usize>, listing: &mut impl Write) {
+fn stats(engine: &Engine<'_>, held: Option<HostDescriptors>, listing: &mut impl Write) {
     let n = engine.flow_counts();
     let s = engine.stats();
     let mut line = [0u8; 384];
@@ -273,8 +282,8 @@ fn stats(engine: &Engine<'_>, sockets: Option<usize>, listing: &mut impl Write) 
         n.udp,
         n.ping
     );
-    if let Some(sockets) = sockets {
-        let _ = write!(w, " sockets {sockets}");
+    if let Some(h) = held {
+        let _ = write!(w, " sockets {} pipes {}", h.sockets, h.pipes);
     }
     let _ = writeln!(
         w,
