@@ -15,8 +15,8 @@
 //! request. The samples go to a TSV file (`PASST_SOAK_OUT`, else the lab's directory).
 //!
 //! Checked: after warm-up (the first 20 % of the run) RSS stays within
-//! [`RSS_SPREAD_KIB`] and the descriptors other than the sockets of flows and forwards
-//! stay constant; the flow table stays small and holds no TCP connection once the
+//! [`RSS_SPREAD_KIB`] and the descriptors other than those held for flows and forwards
+//! (sockets, and the pipes of spliced connections) stay constant; the flow table stays small and holds no TCP connection once the
 //! traffic stops; nothing is allocated after start-up (`PASST_ALLOC_REPORT`); at exit
 //! every TCP connection, UDP flow and ping flow opened was closed or is among those
 //! still open (`-d`'s exit statistics), and every transfer was byte-exact.
@@ -59,7 +59,7 @@ struct Sample {
     fds: u64,
     /// From the control socket's `stats` (None: no answer this second).
     stats: Option<CtlStats>,
-    /// Descriptors that are not sockets of flows or forwards (`fds − sockets`), when
+    /// Descriptors not held for flows or forwards (`fds − sockets − 2 × pipes`), when
     /// the descriptor count did not change during the `stats` request.
     other_fds: Option<u64>,
     /// CPU used since the previous sample, in percent of one core.
@@ -75,6 +75,7 @@ struct CtlStats {
     udp: u64,
     ping: u64,
     sockets: u64,
+    pipes: u64,
     tcp_opened: u64,
     udp_opened: u64,
 }
@@ -167,6 +168,7 @@ fn query(connector: &Connector, count: impl Fn() -> Option<u64>) -> Option<(CtlS
         udp: field(&line, "udp")?,
         ping: field(&line, "ping")?,
         sockets: field(&line, "sockets")?,
+        pipes: field(&line, "pipes")?,
         tcp_opened: field(&line, "tcp-opened")?,
         udp_opened: field(&line, "udp-opened")?,
     };
@@ -186,7 +188,7 @@ fn sampler(
     let mut out = File::create(&tsv).expect("samples file");
     writeln!(
         out,
-        "t_s\trss_kib\tfds\tother_fds\tsockets\tflows\ttcp\tspliced\tudp\tping\tcpu_pct\ttcp_opened\tudp_opened"
+        "t_s\trss_kib\tfds\tother_fds\tsockets\tpipes\tflows\ttcp\tspliced\tudp\tping\tcpu_pct\ttcp_opened\tudp_opened"
     )
     .unwrap();
     let connector = Connector::new(sock);
@@ -201,16 +203,24 @@ fn sampler(
             Some((s, before, after)) => {
                 // Our own control connection is one of pasta's descriptors meanwhile;
                 // a count that moved during the request doesn't match its stats.
-                let other = (before == after).then(|| before.saturating_sub(s.sockets + 1));
+                let held = s.sockets + 2 * s.pipes + 1;
+                let other = (before == after).then(|| before.saturating_sub(held));
                 (Some(s), before.saturating_sub(1), other)
             }
             None => (None, fd_count(pid).unwrap_or(0), None),
         };
         let now = Instant::now();
         let ticks = cpu_ticks(pid).unwrap_or(last_cpu.1);
-        let dt = now.duration_since(last_cpu.0).as_secs_f64().max(1e-3);
-        let cpu_pct = (ticks.saturating_sub(last_cpu.1)) as f64 / hz / dt * 100.0;
-        last_cpu = (now, ticks);
+        // Over at least half a second (the first sample comes at once): a tick of
+        // clock resolution over a few milliseconds would read as a full core.
+        let dt = now.duration_since(last_cpu.0).as_secs_f64();
+        let cpu_pct = if dt >= 0.5 {
+            let pct = (ticks.saturating_sub(last_cpu.1)) as f64 / hz / dt * 100.0;
+            last_cpu = (now, ticks);
+            pct
+        } else {
+            0.0
+        };
         let sample = Sample {
             t: start.elapsed().as_secs_f64(),
             rss_kib,
@@ -223,12 +233,13 @@ fn sampler(
         let dash = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
         writeln!(
             out,
-            "{:.1}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{:.1}\t{}\t{}",
+            "{:.1}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{:.1}\t{}\t{}",
             sample.t,
             sample.rss_kib,
             sample.fds,
             dash(sample.other_fds),
             dash(sample.stats.as_ref().map(|_| s.sockets)),
+            dash(sample.stats.as_ref().map(|_| s.pipes)),
             dash(sample.stats.as_ref().map(|_| s.flows)),
             s.tcp,
             s.spliced,
@@ -578,11 +589,21 @@ fn mixed_traffic_for_the_soak_time_leaves_pasta_flat_and_accounted_for() {
     let (o0, o1) = spread(warm.iter().filter_map(|s| s.other_fds));
     let (f0, f1) = spread(warm.iter().map(|s| s.fds));
     eprintln!(
-        "soak: descriptors after warm-up {f0}-{f1}, not sockets of flows or forwards {o0}-{o1}"
+        "soak: descriptors after warm-up {f0}-{f1}, not held for flows or forwards {o0}-{o1}"
     );
+    // A sample whose count raced a socket opening or closing inside pasta (its
+    // namespace helper opens some) is off by one or two; a leaked descriptor stays, so
+    // the floor would rise between the first and the last fifth after warm-up.
+    let other_in = |from: f64, to: f64| {
+        warm.iter()
+            .filter(|s| s.t >= run * from && s.t < run * to)
+            .filter_map(|s| s.other_fds)
+            .min()
+    };
+    let (first, last) = (other_in(0.2, 0.36), other_in(0.84, 1.01));
     assert!(
-        o1 - o0 <= 1,
-        "descriptors besides flow and forward sockets moved: {o0}-{o1}"
+        o1 - o0 <= 2 && first.is_some() && first == last,
+        "descriptors not held for flows or forwards moved: {o0}-{o1}, floor {first:?} then {last:?}"
     );
     let (s0, s1) = spread(
         warm.iter()
