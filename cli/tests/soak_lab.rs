@@ -366,8 +366,10 @@ fn guest_script(dir: &Path, secs: u64, tail: u64, up: &str, down: &str) -> Strin
 NC="{nc}"
 D={d}
 end=$(( $(date +%s) + {secs} ))
-i=0 rr=0 crr=0 udp=0
+i=0 rr=0 crr=0 udp=0 t= u=
 fail() {{ echo "soak: round $i: $*" >&2; exit 1; }}
+# The round's servers go with the script, also when it fails.
+trap '[ -z "$t$u" ] || kill $t $u 2>/dev/null' EXIT
 while [ "$(date +%s)" -lt "$end" ]; do
   i=$((i + 1))
   if [ $((i % 2)) -eq 0 ]; then R={r4}; else R={r6}; fi
@@ -399,7 +401,7 @@ while [ "$(date +%s)" -lt "$end" ]; do
   while [ ! -e $D/in-$i.done ]; do
     n=$((n + 1)); [ $n -lt 1200 ] || fail "no inbound verdict"; sleep 0.1
   done
-  kill $t $u; wait $t $u 2>/dev/null
+  kill $t $u; wait $t $u 2>/dev/null; t= u=
   got=$(cat $D/in-$i.done)
   [ "$got" = ok ] || fail "inbound on $p: $got"
 done
