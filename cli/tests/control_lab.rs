@@ -374,3 +374,55 @@ fn a_udp_forward_added_at_run_time_echoes_and_delete_silences_it() {
     let text = std::fs::read_to_string(&report).expect("allocation report");
     assert_eq!(text.trim(), "allocations_after_init 0");
 }
+
+/// A rootless pasta (in the user namespace it made, seccomp on) refuses a connection
+/// from a user it can't map — root outside — and goes on serving its own user's pesto.
+/// The peer check must not need a system call the filter forbids: it used to call
+/// `geteuid()` for such a peer, and the kernel killed pasta with SIGSYS.
+#[test]
+fn a_rootless_pasta_refuses_an_unmapped_peer_and_serves_its_own_user() {
+    let Some(lab) = Lab::new() else { return };
+    lab::open_tun_device();
+    let sock = lab.dir.join("control.sock");
+    let mut cmd = lab.in_host_unprivileged(pasta());
+    cmd.arg("-c")
+        .arg(&sock)
+        .args(["--config-net", "--", "sleep", "30"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut running = lab::Reaped(cmd.spawn().expect("spawn pasta"));
+    let start = std::time::Instant::now();
+    while !sock.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "no control socket"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // We are root outside pasta's user namespace: an unmapped user there.
+    let mut stranger = std::os::unix::net::UnixStream::connect(&sock).expect("connect");
+    stranger
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut reply = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut stranger, &mut reply);
+    assert!(reply.is_empty(), "refused: {}", text(&reply));
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        running.0.try_wait().expect("try_wait").is_none(),
+        "pasta still running after a refused peer"
+    );
+    let mut client = lab.in_host_unprivileged(Path::new(pesto_bin()));
+    client.args(["--add", "-t", "8097"]).arg(&sock);
+    let out = output_within(&mut client, Duration::from_secs(20));
+    assert!(out.status.success(), "pesto: {}", text(&out.stderr));
+    let mut client = lab.in_host_unprivileged(Path::new(pesto_bin()));
+    client.arg("-s").arg(&sock);
+    let out = output_within(&mut client, Duration::from_secs(20));
+    assert!(
+        text(&out.stdout).contains("-t 8097:8097"),
+        "{}",
+        text(&out.stdout)
+    );
+}

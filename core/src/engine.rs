@@ -49,6 +49,28 @@ pub struct Storage<'a> {
     pub flow_index: ManagedSlice<'a, u32>,
 }
 
+/// How many flows of each kind the table holds ([`Engine::flow_counts`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FlowCounts {
+    /// TCP connections between the guest and a host socket.
+    pub tcp: usize,
+    /// TCP connections joined socket to socket (pasta's loopback bypass).
+    pub spliced: usize,
+    /// UDP flows (through the tap or spliced).
+    pub udp: usize,
+    /// ICMP echo flows.
+    pub ping: usize,
+    /// Most flows the table can hold.
+    pub capacity: usize,
+}
+
+impl FlowCounts {
+    /// Every flow, whatever its kind.
+    pub fn total(&self) -> usize {
+        self.tcp + self.spliced + self.udp + self.ping
+    }
+}
+
 /// A tracked flow.
 #[derive(Debug, Clone, Copy)]
 pub enum Flow {
@@ -208,6 +230,24 @@ impl<'a> Engine<'a> {
     /// Flows currently tracked.
     pub fn flow_count(&self) -> usize {
         self.flows.len()
+    }
+
+    /// Flows currently tracked, by kind, and the table's capacity (one pass over the
+    /// table; for status reports, not the data path).
+    pub fn flow_counts(&self) -> FlowCounts {
+        let mut n = FlowCounts {
+            capacity: self.flows.capacity(),
+            ..FlowCounts::default()
+        };
+        for (_, flow) in self.flows.iter() {
+            match flow {
+                Flow::Tcp(_) => n.tcp += 1,
+                Flow::Splice(_) => n.spliced += 1,
+                Flow::Udp(_) => n.udp += 1,
+                Flow::Ping(_) => n.ping += 1,
+            }
+        }
+        n
     }
 
     /// Check the engine's structural invariants (flow table consistency, every flow's

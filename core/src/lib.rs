@@ -49,7 +49,7 @@ pub mod udp;
 pub mod wire;
 
 pub use config::{Config, ConfigError, Mode};
-pub use engine::{Engine, EngineError, GuestState, StartError, Storage};
+pub use engine::{Engine, EngineError, FlowCounts, GuestState, StartError, Storage};
 pub use io::{
     Event, Family, Host, HostError, Interest, Namespace, Op, OpResult, Readiness, Spliced, TcpInfo,
     Transport,

@@ -117,7 +117,7 @@ pub struct Stats {
     pub service_replies: u64,
     /// Frames the host failed to send to the guest (full tap queue, link down).
     pub tx_errors: u64,
-    /// TCP connections created (either direction).
+    /// TCP connections created (either direction; spliced ones included).
     pub tcp_opened: u64,
     /// TCP connections torn down.
     pub tcp_closed: u64,

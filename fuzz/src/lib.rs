@@ -383,6 +383,10 @@ pub fn control_requests(data: &[u8]) {
             &mut scratch,
             &mut tb.engine,
             &mut tb.host,
+            Some(control::HostDescriptors {
+                sockets: sockets_before.len(),
+                pipes: 0,
+            }),
             &mut listing,
             &mut out,
         );
@@ -420,6 +424,7 @@ pub fn control_requests(data: &[u8]) {
             &mut scratch,
             &mut tb.engine,
             &mut tb.host,
+            None,
             &mut listing,
             &mut out,
         );

@@ -6,11 +6,12 @@
 //! client then sends request lines (at most [`MAX_LINE`] bytes each):
 //!
 //! ```text
-//! add t|T|u|U SPEC     delete t|T|u|U SPEC     clear t|T|u|U     show
+//! add t|T|u|U SPEC     delete t|T|u|U SPEC     clear t|T|u|U     show     stats
 //! ```
 //!
 //! and gets, per request, `ok N` (sockets opened / ranges removed) or `error TEXT`,
-//! preceded for `show` by one line per forwarded range. SPEC is pasta's `-t` grammar
+//! preceded for `show` by one line per forwarded range, for `stats` by one line of
+//! flow counts (the soak test samples it every second). SPEC is pasta's `-t` grammar
 //! with an explicit port list, plus podman's target address form
 //! `HOST/PORTS:TARGET/TPORTS` (a host address is then required, IPv6 ones may be
 //! bracketed). A change is all or nothing (`passt_core::fwd::runtime`).
@@ -38,7 +39,7 @@ pub const MAX_LINE: usize = 512;
 pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(2);
 
 mod requests;
-pub use requests::{handle, strip_target, Request};
+pub use requests::{handle, strip_target, HostDescriptors, Request};
 
 /// The listening control socket and its one client.
 pub struct ControlServer {
@@ -46,6 +47,9 @@ pub struct ControlServer {
     client: Option<Client>,
     /// Ranges of the request being applied (preallocated: a table is ~5 KiB).
     scratch: Box<PortForwards>,
+    /// Our effective user ID, read at bind time: the event loop runs under seccomp,
+    /// which does not allow `geteuid()`.
+    uid: u32,
 }
 
 struct Client {
@@ -71,6 +75,7 @@ impl ControlServer {
             listener,
             client: None,
             scratch: Box::default(),
+            uid: rustix::process::geteuid().as_raw(),
         })
     }
 
@@ -104,7 +109,7 @@ impl ControlServer {
                 Ok((s, _)) => s,
                 Err(_) => return,
             };
-            if !peer_allowed(&stream) {
+            if !peer_allowed(&stream, self.uid) {
                 crate::log_warn!("Control connection from another user refused");
                 continue;
             }
@@ -162,6 +167,10 @@ impl ControlServer {
                 }
             }
             while let Some(nl) = c.buf[..c.len].iter().position(|&b| b == b'\n') {
+                let held = HostDescriptors {
+                    sockets: host.open_sockets(),
+                    pipes: host.open_pipes(),
+                };
                 let mut reply = [0u8; 256];
                 let mut out = io::Cursor::new(&mut reply[..]);
                 match std::str::from_utf8(&c.buf[..nl]) {
@@ -172,6 +181,7 @@ impl ControlServer {
                             &mut self.scratch,
                             engine,
                             host,
+                            Some(held),
                             &mut &c.stream,
                             &mut out,
                         );
@@ -203,12 +213,12 @@ impl ControlServer {
     }
 }
 
-/// Only our own user (or root) may change forwards.
-fn peer_allowed(stream: &UnixStream) -> bool {
+/// Only our own user (`us`) or root may change forwards.
+fn peer_allowed(stream: &UnixStream, us: u32) -> bool {
     match rustix::net::sockopt::socket_peercred(stream) {
         Ok(cred) => {
             let uid = cred.uid.as_raw();
-            uid == 0 || uid == rustix::process::geteuid().as_raw()
+            uid == 0 || uid == us
         }
         Err(_) => false,
     }

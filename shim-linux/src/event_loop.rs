@@ -414,8 +414,9 @@ impl DropWatch {
     }
 }
 
-/// Log the engine's counters (at `-d`), e.g. when the loop ends.
-pub fn log_stats(stats: &Stats) {
+/// Log the engine's counters (at `-d`) when the loop ends, and the flows still open
+/// then (`open`): every flow opened is either closed or among them.
+pub fn log_stats(stats: &Stats, open: &passt_core::FlowCounts) {
     if !crate::log::enabled(Level::Debug) {
         return;
     }
@@ -442,6 +443,16 @@ pub fn log_stats(stats: &Stats) {
         stats.udp_closed,
         stats.udp_datagrams_to_host,
         stats.udp_datagrams_to_guest
+    );
+    crate::log_debug!(
+        "Flows open at exit: TCP {} (spliced {}), UDP {}, ICMP echo {}; \
+         ICMP echo flows opened {}, closed {}",
+        open.tcp + open.spliced,
+        open.spliced,
+        open.udp,
+        open.ping,
+        stats.ping_opened,
+        stats.ping_closed
     );
     for (r, n) in stats.nonzero_drops() {
         crate::log_debug!("Dropped {}: {n}", r.name());

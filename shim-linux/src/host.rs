@@ -269,6 +269,13 @@ impl<G: GuestLink> LinuxHost<G> {
         self.conns.iter().flatten().flatten().count() + self.listeners.len()
     }
 
+    /// Open pipes of spliced connections (two descriptors each; one per direction
+    /// that has moved data).
+    pub fn open_pipes(&self) -> usize {
+        let conns = self.conns.iter().flatten().flatten();
+        conns.filter(|e| e.pipe.is_some()).count()
+    }
+
     fn entry(&mut self, sock: SockRef) -> Option<&mut Entry> {
         entry_in(&mut self.conns, &mut self.listeners, sock)
     }

@@ -79,6 +79,9 @@ fn loopback_client_is_spliced_into_the_namespace_both_ways() {
     tb.settle();
     assert!(tb.host.socket(target).unwrap().tx_shutdown);
     assert_eq!(tb.engine.flow_count(), 1);
+    let counts = tb.engine.flow_counts();
+    assert_eq!((counts.spliced, counts.tcp, counts.total()), (1, 0, 1));
+    assert_eq!(counts.capacity, 16);
     tb.host.peer_send(target, b"late");
     tb.host.peer_close(target);
     tb.settle();
@@ -89,6 +92,9 @@ fn loopback_client_is_spliced_into_the_namespace_both_ways() {
         assert_eq!(s.state, SockState::Closed);
         assert!(!s.aborted);
     }
+    // Counted as opened and closed, as through the tap (`-d` logs both at exit).
+    let stats = tb.engine.stats();
+    assert_eq!((stats.tcp_opened, stats.tcp_closed), (1, 1));
 }
 
 #[test]
@@ -159,6 +165,8 @@ fn refused_target_resets_the_client() {
         .1;
     assert!(client.aborted, "the client sees a reset");
     assert_eq!(tb.engine.flow_count(), 0);
+    let stats = tb.engine.stats();
+    assert_eq!((stats.tcp_opened, stats.tcp_closed), (1, 1));
 }
 
 #[test]

@@ -87,6 +87,8 @@ pub(super) fn open<H: Host>(
     if let Some(slot) = e.flows.get_mut(id) {
         *slot = Flow::Splice(c);
     }
+    // Opened like any connection (its close is counted as one), and spliced.
+    e.stats.tcp_opened += 1;
     e.stats.tcp_spliced += 1;
     let family = Family::of(&to.ip());
     if let OpResult::Err(_) = host.exec(Op::Open {

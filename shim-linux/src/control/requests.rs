@@ -21,6 +21,8 @@ pub enum Request<'a> {
     Clear(Transport, Direction),
     /// `show`.
     Show,
+    /// `stats`: flows in the table by kind, and the flow counters.
+    Stats,
 }
 
 impl<'a> Request<'a> {
@@ -28,10 +30,11 @@ impl<'a> Request<'a> {
     pub fn parse(line: &'a str) -> Result<Request<'a>, &'static str> {
         let mut words = line.split(' ').filter(|w| !w.is_empty());
         let verb = words.next().ok_or("empty request")?;
-        if verb == "show" {
-            return match words.next() {
-                None => Ok(Request::Show),
-                Some(_) => Err("'show' takes no argument"),
+        if verb == "show" || verb == "stats" {
+            return match (words.next(), verb) {
+                (None, "show") => Ok(Request::Show),
+                (None, _) => Ok(Request::Stats),
+                (Some(_), _) => Err("'show' and 'stats' take no argument"),
             };
         }
         let option = words.next().ok_or("missing option (t, T, u or U)")?;
@@ -55,7 +58,7 @@ impl<'a> Request<'a> {
         match verb {
             "add" => Ok(Request::Add(transport, direction, spec)),
             "delete" => Ok(Request::Delete(transport, direction, spec)),
-            _ => Err("unknown request (add, delete, clear or show)"),
+            _ => Err("unknown request (add, delete, clear, show or stats)"),
         }
     }
 }
@@ -86,13 +89,24 @@ pub fn strip_target<'b>(
     Ok((text, Some(addr)))
 }
 
+/// Descriptors the host holds for flows and forwards (reported by `stats`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HostDescriptors {
+    /// Open sockets: connections and listeners.
+    pub sockets: usize,
+    /// Open pipes of spliced connections (two descriptors each).
+    pub pipes: usize,
+}
+
 /// Apply one request line to `engine`: the final `ok`/`error` line goes to `out`,
-/// `show`'s range lines to `listing`. Nothing here allocates.
+/// `show`'s range lines and `stats`' line to `listing`. `held` is what the host holds
+/// open, when it knows (reported by `stats`). Nothing here allocates.
 pub fn handle<H: Host>(
     line: &str,
     scratch: &mut PortForwards,
     engine: &mut Engine<'_>,
     host: &mut H,
+    held: Option<HostDescriptors>,
     listing: &mut impl Write,
     out: &mut io::Cursor<&mut [u8]>,
 ) {
@@ -100,6 +114,10 @@ pub fn handle<H: Host>(
         Err(e) => Err(e),
         Ok(Request::Show) => {
             show(engine, listing);
+            Ok(0)
+        }
+        Ok(Request::Stats) => {
+            stats(engine, held, listing);
             Ok(0)
         }
         Ok(Request::Add(t, d, spec)) => change(true, t, d, spec, scratch, engine, host, out),
@@ -242,6 +260,40 @@ fn show(engine: &Engine<'_>, listing: &mut impl Write) {
     }
 }
 
+/// `stats`: one line of name/value pairs — flows in the table (all, then by kind), the
+/// table's capacity, the host's open sockets and pipes when known, and the flows
+/// opened and closed so far:
+///
+/// ```text
+/// flows 3 capacity 65536 tcp 1 spliced 0 udp 2 ping 0 sockets 9 pipes 0 tcp-opened 40 …
+/// ```
+fn stats(engine: &Engine<'_>, held: Option<HostDescriptors>, listing: &mut impl Write) {
+    let n = engine.flow_counts();
+    let s = engine.stats();
+    let mut line = [0u8; 384];
+    let mut w = io::Cursor::new(&mut line[..]);
+    let _ = write!(
+        w,
+        "flows {} capacity {} tcp {} spliced {} udp {} ping {}",
+        n.total(),
+        n.capacity,
+        n.tcp,
+        n.spliced,
+        n.udp,
+        n.ping
+    );
+    if let Some(h) = held {
+        let _ = write!(w, " sockets {} pipes {}", h.sockets, h.pipes);
+    }
+    let _ = writeln!(
+        w,
+        " tcp-opened {} tcp-closed {} udp-opened {} udp-closed {} ping-opened {} ping-closed {}",
+        s.tcp_opened, s.tcp_closed, s.udp_opened, s.udp_closed, s.ping_opened, s.ping_closed
+    );
+    let len = w.position() as usize;
+    let _ = listing.write_all(&line[..len]);
+}
+
 /// A range in the request grammar: `[HOST/]FIRST[-LAST]:TO[-TOLAST]`, with the target
 /// address when there is one.
 fn write_range(w: &mut impl Write, r: &PortRange, to: Option<IpAddr>) -> io::Result<()> {
@@ -298,6 +350,8 @@ mod tests {
             Ok(Request::Delete(Transport::Tcp, Direction::Outbound, "5201"))
         );
         assert_eq!(Request::parse("show"), Ok(Request::Show));
+        assert_eq!(Request::parse("stats"), Ok(Request::Stats));
+        assert!(Request::parse("stats t").is_err());
         assert_eq!(
             Request::parse("clear T"),
             Ok(Request::Clear(Transport::Tcp, Direction::Outbound))
