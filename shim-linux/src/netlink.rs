@@ -383,14 +383,20 @@ impl Netlink {
     /// is rewritten and which routes are skipped. Routes may depend on each
     /// other (a gateway reachable only through another copied route), so the
     /// list is retried while it makes progress; EEXIST counts as installed,
-    /// ENETUNREACH/EHOSTUNREACH left at the end are skipped, any other error
-    /// is returned. Returns how many routes are in place.
+    /// ENETUNREACH/EHOSTUNREACH left at the end are skipped. EINVAL is retried
+    /// too, after a short wait when nothing else progresses (a full lab run once
+    /// failed pasta's start-up on it; the same test passed on each rerun), and is
+    /// returned if it persists for half a second; any other
+    /// error is returned. Returns how many routes are in place.
     pub fn route_copy(&mut self, routes: &[Route], from: u32, to: u32) -> io::Result<usize> {
+        const EINVAL_ROUNDS: usize = 10;
         let mut pending: Vec<Route> = routes.iter().filter_map(|r| r.moved_to(from, to)).collect();
         let mut installed = 0;
+        let mut einval_rounds = 0;
         while !pending.is_empty() {
             let before = pending.len();
             let mut retry = Vec::new();
+            let mut invalid = None;
             for route in pending {
                 match self.route_add(&route) {
                     Ok(()) => installed += 1,
@@ -400,11 +406,22 @@ impl Netlink {
                     {
                         retry.push(route)
                     }
+                    Err(e) if errno_is(&e, libc::EINVAL) => {
+                        invalid = Some(e);
+                        retry.push(route)
+                    }
                     Err(e) => return Err(e),
                 }
             }
             if retry.len() == before {
-                break;
+                match invalid {
+                    Some(e) if einval_rounds >= EINVAL_ROUNDS => return Err(e),
+                    Some(_) => {
+                        einval_rounds += 1;
+                        std::thread::sleep(std::time::Duration::from_millis(50));
+                    }
+                    None => break,
+                }
             }
             pending = retry;
         }
