@@ -54,7 +54,17 @@ impl Attached {
         .arg("-P")
         .arg(&pidfile)
         .arg(pid.to_string());
-        lab.spawn(cmd, Some(&pidfile));
+        lab.spawn(cmd, None);
+        // Ready once the PID is in the file: pasta opens it at start (as passt does,
+        // 0600, no symbolic link followed) and writes it when the tap is up.
+        let start = std::time::Instant::now();
+        while std::fs::read_to_string(&pidfile).map_or(true, |p| p.trim().is_empty()) {
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(10),
+                "pasta wrote no PID file"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
 
         let links = ns.json(&["ip", "-j", "link", "show"]);
         ns.ifname = links
