@@ -322,6 +322,18 @@ def udp_rr_rate(host, port, seconds):
     rate(n, start)
 
 
+def read_hashed(c, h, limit=None):
+    """Read from c into hash h until EOF or `limit` bytes; how many were read."""
+    n = 0
+    while limit is None or n < limit:
+        d = c.recv(1 << 20 if limit is None else min(1 << 20, limit - n))
+        if not d:
+            break
+        h.update(d)
+        n += len(d)
+    return n
+
+
 def touch(path):
     open(path, "w").close()
 
@@ -564,13 +576,8 @@ def main(argv):
             sys.stdout.write(read_all(c).decode())
     elif mode == "download":
         with connect(args[0], int(args[1])) as c:
-            h, n = hashlib.sha256(), 0
-            while True:
-                d = c.recv(1 << 20)
-                if not d:
-                    break
-                h.update(d)
-                n += len(d)
+            h = hashlib.sha256()
+            n = read_hashed(c, h)
             print(n, h.hexdigest())
     elif mode == "concurrent":
         import resource
@@ -734,21 +741,11 @@ def main(argv):
     elif mode == "paused-download":
         mib, pause, marker = int(args[2]), float(args[3]), args[4]
         with connect(args[0], int(args[1])) as c:
-            h, n = hashlib.sha256(), 0
-            while n < mib << 20:
-                d = c.recv(min(1 << 20, (mib << 20) - n))
-                if not d:
-                    break
-                h.update(d)
-                n += len(d)
+            h = hashlib.sha256()
+            n = read_hashed(c, h, mib << 20)
             touch(marker)
             time.sleep(pause)
-            while True:
-                d = c.recv(1 << 20)
-                if not d:
-                    break
-                h.update(d)
-                n += len(d)
+            n += read_hashed(c, h)
             print(n, h.hexdigest())
     elif mode == "paused-sink-server":
         serve(args[0], int(args[1]), h_paused_sink(int(args[2]), float(args[3]), args[4]))
