@@ -121,6 +121,9 @@ impl SimSocket {
 #[derive(Debug, Default)]
 pub struct SimSockets {
     socks: BTreeMap<u64, SimSocket>,
+    /// The sockets ever given each local address by a bind or an occupy (an index for the
+    /// address-in-use check, so binding thousands of ports stays linear).
+    bound_to: BTreeMap<SocketAddr, Vec<u64>>,
     behaviours: BTreeMap<SocketAddr, ConnectBehaviour>,
     events: VecDeque<(SockRef, Readiness)>,
     /// Frames the engine sent to the guest, oldest first (an offloaded frame as the
@@ -301,17 +304,21 @@ impl SimSockets {
                 // refused. Connections accepted on a port don't hold it: with
                 // SO_REUSEADDR (set on our listeners) Linux lets a new listener bind
                 // while they last.
-                let in_use = self.socks.values().any(|s| {
-                    s.local == Some(addr)
-                        && s.state != SockState::Closed
-                        && s.ns == ns
-                        && s.transport == transport
-                        && ((transport == Transport::Tcp && s.peer.is_none()) || s.foreign)
+                let holders = self.bound_to.get(&addr).map(Vec::as_slice);
+                let in_use = holders.unwrap_or_default().iter().any(|raw| {
+                    self.socks.get(raw).is_some_and(|s| {
+                        s.local == Some(addr)
+                            && s.state != SockState::Closed
+                            && s.ns == ns
+                            && s.transport == transport
+                            && ((transport == Transport::Tcp && s.peer.is_none()) || s.foreign)
+                    })
                 });
                 match self.socks.get_mut(&sock.to_raw()) {
                     _ if in_use => OpResult::Err(HostError::AddrInUse),
                     Some(s) => {
                         s.local = Some(addr);
+                        self.note_bound(addr, sock.to_raw());
                         OpResult::Done
                     }
                     None => OpResult::Err(HostError::Other(9)),
@@ -632,6 +639,14 @@ impl SimSockets {
             if old.state == SockState::Closed {
                 self.retired.push(old);
             }
+        }
+    }
+
+    /// Record that socket `raw` took local address `addr`.
+    fn note_bound(&mut self, addr: SocketAddr, raw: u64) {
+        let holders = self.bound_to.entry(addr).or_default();
+        if !holders.contains(&raw) {
+            holders.push(raw);
         }
     }
 

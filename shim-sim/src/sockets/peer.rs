@@ -21,7 +21,9 @@ impl SimSockets {
         s.state = SockState::Listening;
         s.foreign = true;
         // A raw key no engine SockRef can have (kind byte 0 is invalid).
-        self.socks.insert(u64::from(addr.port()) | 1 << 40, s);
+        let raw = u64::from(addr.port()) | 1 << 40;
+        self.socks.insert(raw, s);
+        self.note_bound(addr, raw);
     }
 
     /// Pretend another program has a UDP socket bound to `addr`: the engine's binds to
@@ -30,7 +32,9 @@ impl SimSockets {
         let mut s = self.blank(Family::of(&addr.ip()), Transport::Udp);
         s.local = Some(addr);
         s.foreign = true;
-        self.socks.insert(u64::from(addr.port()) | 2 << 40, s);
+        let raw = u64::from(addr.port()) | 2 << 40;
+        self.socks.insert(raw, s);
+        self.note_bound(addr, raw);
     }
 
     /// Complete every pending connect according to its destination's behaviour.
