@@ -316,7 +316,8 @@ mod tests {
 
     fn used_event(mem: &GuestMemoryMmap, q: &DriverQueue) -> u16 {
         let at = q.layout.avail + 4 + 2 * u64::from(q.layout.size);
-        mem.read_obj(GuestAddress(at)).unwrap()
+        // Rings are little-endian whatever the CPU (virtio 1.x §2.4).
+        u16::from_le(mem.read_obj(GuestAddress(at)).unwrap())
     }
 
     #[test]
