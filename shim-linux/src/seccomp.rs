@@ -69,7 +69,6 @@ const COMMON: &[Syscall] = syscalls![
     SYS_rt_sigreturn,
     SYS_sigaltstack,
     SYS_exit_group,
-    SYS_exit,
 ];
 
 /// pasta only.
@@ -81,6 +80,7 @@ const PASTA: &[Syscall] = syscalls![
     SYS_pipe2,          // its pipes, created on first use
     SYS_futex,          // requests to the namespace helper thread
     SYS_rt_sigprocmask, // the helper thread's exit
+    SYS_exit,           // … which ends that thread (passt has no other thread)
     SYS_lseek,          // re-reading /proc/net/tcp* for `auto`
     SYS_newfstatat,     // noticing the attached namespace file is gone
     SYS_wait4,          // reaping the command
