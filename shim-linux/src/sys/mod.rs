@@ -466,34 +466,6 @@ pub(crate) fn unshare_namespaces(flags: UnshareFlags) -> io::Result<()> {
     unsafe { rustix::thread::unshare_unsafe(flags) }.map_err(io::Error::from)
 }
 
-/// Install a classic-BPF seccomp filter on every thread of the process
-/// (`seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, …)`, seccomp(2)).
-/// The caller must have set `PR_SET_NO_NEW_PRIVS` (or hold CAP_SYS_ADMIN).
-pub(crate) fn install_seccomp(program: &[libc::sock_filter]) -> io::Result<()> {
-    let prog = libc::sock_fprog {
-        len: u16::try_from(program.len())
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "filter too long"))?,
-        filter: program.as_ptr() as *mut libc::sock_filter,
-    };
-    // SAFETY: `prog` points at `program`, alive for the call; the kernel copies the
-    // filter before returning and never writes through the pointer.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_seccomp,
-            libc::SECCOMP_SET_MODE_FILTER,
-            libc::SECCOMP_FILTER_FLAG_TSYNC,
-            &prog as *const libc::sock_fprog,
-        )
-    };
-    match rc {
-        0 => Ok(()),
-        rc if rc > 0 => Err(io::Error::other(format!(
-            "seccomp: thread {rc} could not be synchronised"
-        ))),
-        _ => Err(io::Error::last_os_error()),
-    }
-}
-
 /// The system allocator, counting every allocation and reallocation in
 /// [`crate::alloc_count`]. Installed as the binaries' global allocator.
 pub struct CountingAllocator;
