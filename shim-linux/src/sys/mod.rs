@@ -466,6 +466,23 @@ pub(crate) fn unshare_namespaces(flags: UnshareFlags) -> io::Result<()> {
     unsafe { rustix::thread::unshare_unsafe(flags) }.map_err(io::Error::from)
 }
 
+/// `write(2)` through the x32 ABI: x86_64's number with `__X32_SYSCALL_BIT` set (the
+/// seccomp tests check that the filter kills it).
+#[cfg(all(test, target_arch = "x86_64"))]
+pub(crate) fn write_via_x32_abi(fd: impl std::os::fd::AsFd, bytes: &[u8]) -> io::Result<usize> {
+    // SAFETY: write(2)'s arguments: an open descriptor (borrowed for the call) and a
+    // live buffer of `bytes.len()` bytes, which the kernel only reads.
+    let rc = unsafe {
+        libc::syscall(
+            0x4000_0000 | libc::SYS_write,
+            fd.as_fd().as_raw_fd(),
+            bytes.as_ptr(),
+            bytes.len(),
+        )
+    };
+    usize::try_from(rc).map_err(|_| io::Error::last_os_error())
+}
+
 /// The system allocator, counting every allocation and reallocation in
 /// [`crate::alloc_count`]. Installed as the binaries' global allocator.
 pub struct CountingAllocator;
