@@ -109,7 +109,8 @@ pub(crate) fn tun_set_iff(
     unsafe { ioctl::ioctl(fd, request) }?;
     let mut actual = [0u8; IFNAMSIZ];
     for (dst, src) in actual.iter_mut().zip(ifr.ifr_name.iter()) {
-        *dst = *src as u8;
+        // `c_char` is `i8` on x86_64 and `u8` on aarch64: its byte either way.
+        *dst = u8::from_ne_bytes(src.to_ne_bytes());
     }
     Ok(actual)
 }
