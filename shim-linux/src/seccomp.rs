@@ -277,6 +277,7 @@ pub fn program(profile: Profile) -> io::Result<BpfProgram> {
 
 /// Apply the filter for `profile` to every thread (`Unsupported` on an
 /// architecture without lists: the caller then refuses to run unconfined).
+/// seccompiler sets no_new_privs first, which [`crate::isolation`] has done already.
 pub fn apply(profile: Profile) -> io::Result<()> {
     let program = program(profile)?;
     seccompiler::apply_filter_all_threads(&program).map_err(to_io)
