@@ -109,7 +109,8 @@ pub(crate) fn tun_set_iff(
     unsafe { ioctl::ioctl(fd, request) }?;
     let mut actual = [0u8; IFNAMSIZ];
     for (dst, src) in actual.iter_mut().zip(ifr.ifr_name.iter()) {
-        *dst = *src as u8;
+        // `c_char` is `i8` on x86_64 and `u8` on aarch64: its byte either way.
+        *dst = u8::from_ne_bytes(src.to_ne_bytes());
     }
     Ok(actual)
 }
@@ -466,32 +467,21 @@ pub(crate) fn unshare_namespaces(flags: UnshareFlags) -> io::Result<()> {
     unsafe { rustix::thread::unshare_unsafe(flags) }.map_err(io::Error::from)
 }
 
-/// Install a classic-BPF seccomp filter on every thread of the process
-/// (`seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, …)`, seccomp(2)).
-/// The caller must have set `PR_SET_NO_NEW_PRIVS` (or hold CAP_SYS_ADMIN).
-pub(crate) fn install_seccomp(program: &[libc::sock_filter]) -> io::Result<()> {
-    let prog = libc::sock_fprog {
-        len: u16::try_from(program.len())
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "filter too long"))?,
-        filter: program.as_ptr() as *mut libc::sock_filter,
-    };
-    // SAFETY: `prog` points at `program`, alive for the call; the kernel copies the
-    // filter before returning and never writes through the pointer.
+/// `write(2)` through the x32 ABI: x86_64's number with `__X32_SYSCALL_BIT` set (the
+/// seccomp tests check that the filter kills it).
+#[cfg(all(test, target_arch = "x86_64"))]
+pub(crate) fn write_via_x32_abi(fd: impl std::os::fd::AsFd, bytes: &[u8]) -> io::Result<usize> {
+    // SAFETY: write(2)'s arguments: an open descriptor (borrowed for the call) and a
+    // live buffer of `bytes.len()` bytes, which the kernel only reads.
     let rc = unsafe {
         libc::syscall(
-            libc::SYS_seccomp,
-            libc::SECCOMP_SET_MODE_FILTER,
-            libc::SECCOMP_FILTER_FLAG_TSYNC,
-            &prog as *const libc::sock_fprog,
+            0x4000_0000 | libc::SYS_write,
+            fd.as_fd().as_raw_fd(),
+            bytes.as_ptr(),
+            bytes.len(),
         )
     };
-    match rc {
-        0 => Ok(()),
-        rc if rc > 0 => Err(io::Error::other(format!(
-            "seccomp: thread {rc} could not be synchronised"
-        ))),
-        _ => Err(io::Error::last_os_error()),
-    }
+    usize::try_from(rc).map_err(|_| io::Error::last_os_error())
 }
 
 /// The system allocator, counting every allocation and reallocation in
