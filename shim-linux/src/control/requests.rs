@@ -135,6 +135,26 @@ pub fn handle<H: Host>(
             }
         }
     }
+    end_line(out);
+}
+
+/// Make the reply in `out` one whole line: a reply that did not fit (an error quoting
+/// a long request) is cut at a character boundary and ends in `…` and a newline, so the
+/// client still reads one line beginning with `ok` or `error`.
+fn end_line(out: &mut io::Cursor<&mut [u8]>) {
+    const MORE: &[u8] = "…\n".as_bytes();
+    let n = out.position() as usize;
+    let reply = out.get_ref();
+    if reply[..n].ends_with(b"\n") || reply.len() < MORE.len() {
+        return;
+    }
+    let text = &reply[..n.min(reply.len() - MORE.len())];
+    let cut = match std::str::from_utf8(text) {
+        Ok(whole) => whole.len(),
+        Err(e) => e.valid_up_to(),
+    };
+    out.set_position(cut as u64);
+    let _ = out.write_all(MORE);
 }
 
 /// Add or remove the ranges of `spec`.
@@ -362,6 +382,23 @@ mod tests {
         assert!(Request::parse("add t").is_err());
         assert!(Request::parse("add t 80 81").is_err());
         assert!(Request::parse("frobnicate t 80").is_err());
+    }
+
+    #[test]
+    fn a_reply_too_long_for_its_buffer_is_cut_to_one_line() {
+        let mut reply = [0u8; 32];
+        let mut out = io::Cursor::new(&mut reply[..]);
+        let _ = writeln!(out, "error bad port specifier 'ééééééééééééééé'");
+        end_line(&mut out);
+        let n = out.position() as usize;
+        let text = std::str::from_utf8(&reply[..n]).expect("cut at a character boundary");
+        assert_eq!(text, "error bad port specifier 'é…\n");
+
+        let mut reply = [0u8; 32];
+        let mut out = io::Cursor::new(&mut reply[..]);
+        let _ = writeln!(out, "ok 2");
+        end_line(&mut out);
+        assert_eq!(&reply[..5], b"ok 2\n", "a reply that fits is left alone");
     }
 
     #[test]
