@@ -667,6 +667,69 @@ fn syn_with_data_is_not_delivered_before_the_handshake() {
     assert!(tb.host.socket(sock).unwrap().tx.is_empty());
 }
 
+/// A server that speaks first (an SSH or SMTP banner) can have its first bytes, and
+/// even its FIN, in the socket by the time the loop hears that the connect finished:
+/// the kernel then reports writable, readable (and hung up) in one event, and no
+/// readable edge comes again while the data waits. Seen in the lab as a download that
+/// stalled until the guest gave up (packaging/lab-smoke, one run in five).
+#[test]
+fn data_reported_with_the_connect_completion_reaches_the_guest() {
+    for (port, close) in [(40021, false), (40022, true)] {
+        let mut tb = Testbed::new(default_config(), 16);
+        let remote = sa("203.0.113.5:80");
+        let guest = SocketAddr::new(GUEST_V4.into(), port);
+        let mut syn = Segment::new(guest, remote, GUEST_ISN, 0, SYN);
+        syn.mss = Some(1460);
+        tb.guest_send(&syn);
+        tb.host.complete_connects();
+        let sock = host_sock(&tb, remote);
+        tb.host.peer_send(sock, b"SSH-2.0-banner\r\n");
+        if close {
+            tb.host.peer_close(sock);
+        }
+        // One epoll event for all of it, as the kernel reports it.
+        let merged = tb.host.take_events().into_iter().fold(
+            passt_core::Readiness::default(),
+            |mut m, (s, r)| {
+                assert_eq!(s, sock);
+                m.readable |= r.readable;
+                m.writable |= r.writable;
+                m.hangup |= r.hangup;
+                m.error |= r.error;
+                m
+            },
+        );
+        tb.engine.handle_event(
+            tb.now,
+            passt_core::Event::Socket {
+                sock,
+                readiness: merged,
+            },
+            &mut tb.host,
+        );
+        tb.engine.flush(tb.now, &mut tb.host);
+        tb.settle();
+        let synack = tb.next_segment().expect("SYN-ACK");
+        assert!(synack.has(SYN | ACK), "{synack:?}");
+        let c = Conn {
+            guest,
+            remote,
+            seq: GUEST_ISN + 1,
+            ack: synack.seq.wrapping_add(1),
+        };
+        // The ACK that completes the handshake: no further socket event follows.
+        tb.guest_send(&c.seg(ACK, b""));
+        let segs = tb.drain_segments();
+        let got: Vec<u8> = segs.iter().flat_map(|s| s.payload.clone()).collect();
+        assert_eq!(got, b"SSH-2.0-banner\r\n", "close: {close}, {segs:?}");
+        assert_eq!(
+            segs.iter().any(|s| s.has(FIN)),
+            close,
+            "the FIN follows the data when the server closed: {segs:?}"
+        );
+    }
+}
+
 fn forward(port: u16, to: u16) -> PortRange {
     PortRange {
         first: port,

@@ -270,6 +270,11 @@ fn on_conn<H: Host>(e: &mut Engine<'_>, now: Instant, id: FlowId, r: Readiness, 
             if r.writable {
                 match host.exec(Op::TakeError { sock: c.sock }) {
                     OpResult::Done => {
+                        // A server that speaks first may have sent (and closed) by
+                        // now: those edges came in this same event and do not come
+                        // again, so remember them for the first pump, as below.
+                        c.host_data_early |= r.readable;
+                        c.host_eof |= r.hangup;
                         store(e, id, c);
                         connected(e, now, id, host);
                     }

@@ -360,7 +360,8 @@ pub(crate) fn recv_mmsg(
             fd.as_raw_fd(),
             hdrs.as_mut_ptr(),
             n as libc::c_uint,
-            libc::MSG_DONTWAIT | libc::MSG_TRUNC,
+            // `int` in glibc, `unsigned int` in musl.
+            (libc::MSG_DONTWAIT | libc::MSG_TRUNC) as _,
             ptr::null_mut(),
         )
     };
@@ -419,7 +420,8 @@ pub(crate) fn send_mmsg(
             fd.as_raw_fd(),
             hdrs.as_mut_ptr(),
             n as libc::c_uint,
-            libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+            // `int` in glibc, `unsigned int` in musl.
+            (libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL) as _,
         )
     };
     usize::try_from(rc).map_err(|_| io::Error::last_os_error())
