@@ -51,12 +51,18 @@ def load(path):
             if len(fields) < 7:
                 continue
             workload, target, value, unit, cpu, moved, rss = fields[:7]
+            p50, p99, runs = (fields[7:10] + ["", "", ""])[:3]
             rows[(workload, target)] = {
                 "value": None if value == "n/a" else float(value),
                 "unit": unit,
                 "cpu": float(cpu) if cpu else None,
                 "bytes": int(moved) if moved else None,
                 "rss": int(rss) if rss else 0,
+                # µs per transaction (request/response rows), median over the runs
+                "p50": float(p50) if p50 else None,
+                "p99": float(p99) if p99 else None,
+                # every repeat's value
+                "runs": [float(v) for v in runs.split(",") if v],
             }
     return rows
 
@@ -96,6 +102,35 @@ def number(v):
     if v >= 10:
         return f"{v:.1f}"
     return f"{v:.2f}"
+
+
+def micros(us):
+    """A transaction time in µs, as ms from 1 ms up."""
+    return f"{us / 1000:.2f} ms" if us >= 1000 else f"{us:.0f} µs"
+
+
+def spread(rows, workloads, targets):
+    """Min / median / max of every repeated measurement (the table shows the best)."""
+    repeated = [w for w in workloads if any(len(rows.get((w, t), {}).get("runs", [])) > 1
+                                            for t in targets)]
+    if not repeated:
+        return
+    print()
+    print("Every repeat, min / median / max (the table above shows the best run; p50 and")
+    print("p99 are the median over the runs of each run's own percentile):")
+    print()
+    print("| workload | " + " | ".join(NAMES[t] for t in targets) + " |")
+    print("|" + "|".join(["---"] + ["---:"] * len(targets)) + "|")
+    for w in repeated:
+        cells = [label(w)]
+        for t in targets:
+            runs = sorted(rows.get((w, t), {}).get("runs", []))
+            if not runs:
+                cells.append("—")
+                continue
+            mid = runs[(len(runs) - 1) // 2]
+            cells.append(f"{number(runs[0])} / {number(mid)} / {number(runs[-1])}")
+        print("| " + " | ".join(cells) + " |")
 
 
 def ratio(rows, workload, target):
@@ -138,6 +173,8 @@ def table(path, targets):
             q = ratio(rows, w, t)
             if t != "direct" and q is not None:
                 cell += f" ({q:.2f}×)"
+            if r["p99"] is not None:
+                cell += f"; p50 {micros(r['p50'])}, p99 {micros(r['p99'])}"
             cells.append(cell)
         print("| " + " | ".join(cells) + " |")
     # Peak RSS of the translator over every run.
@@ -166,6 +203,7 @@ def table(path, targets):
                 cells.append(f"{r['cpu'] / (r['bytes'] / 1e9):.2f}")
         print("| " + " | ".join(cells) + " |")
 
+    spread(rows, workloads, targets)
     checks(rows, workloads)
 
 

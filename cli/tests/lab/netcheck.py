@@ -275,23 +275,42 @@ def rate(count, start):
     print(f"{count / (time.monotonic() - start):.0f}")
 
 
-def rr(host, port, seconds):
+def latency_report(count, start, took):
+    """Print the rate, then the median and 99th percentile of TOOK (seconds) in µs."""
+    took.sort()
+    at = lambda q: took[min(len(took) - 1, int(q * len(took)))] * 1e6  # noqa: E731
+    print(f"{count / (time.monotonic() - start):.0f} {at(0.5):.0f} {at(0.99):.0f}")
+
+
+def rr(host, port, seconds, latency=False):
+    """Transactions of one byte each way on one connection, for SECONDS: the rate
+    (and with LATENCY the median and 99th percentile of a transaction, in µs)."""
+    took = []
     with connect(host, port) as c:
         c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         n, start = 0, time.monotonic()
         end = start + seconds
         while time.monotonic() < end:
+            t = time.perf_counter()
             c.sendall(b"R")
             if c.recv(1) != b"R":
                 sys.exit("rr: connection closed")
+            took.append(time.perf_counter() - t)
             n += 1
+    if latency:
+        latency_report(n, start, took)
+    else:
         rate(n, start)
 
 
-def crr(host, port, seconds):
+def crr(host, port, seconds, latency=False):
+    """Connect, one byte each way, close, for SECONDS: the rate (and with LATENCY the
+    median and 99th percentile of a whole connection, in µs)."""
+    took = []
     n, start = 0, time.monotonic()
     end = start + seconds
     while time.monotonic() < end:
+        t = time.perf_counter()
         with connect(host, port) as c:
             c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             c.sendall(b"C")
@@ -300,26 +319,38 @@ def crr(host, port, seconds):
             # Wait for the server's FIN: the server closes first and keeps TIME_WAIT.
             while c.recv(1):
                 pass
+        took.append(time.perf_counter() - t)
         n += 1
-    rate(n, start)
+    if latency:
+        latency_report(n, start, took)
+    else:
+        rate(n, start)
 
 
-def udp_rr_rate(host, port, seconds):
+def udp_rr_rate(host, port, seconds, latency=False):
+    """One-byte datagrams answered, for SECONDS: the rate (and with LATENCY the median
+    and 99th percentile of an answered one, in µs)."""
     s = socket.socket(family(host), socket.SOCK_DGRAM)
     s.connect((host, port))
     s.settimeout(1.0)
+    took = []
     n, start = 0, time.monotonic()
     end = start + seconds
     while time.monotonic() < end:
+        t = time.perf_counter()
         s.send(b"U")
         try:
             s.recv(1)
         except (socket.timeout, ConnectionRefusedError):
             continue
+        took.append(time.perf_counter() - t)
         n += 1
     if n == 0:
         sys.exit("udp-rr-rate: no reply")
-    rate(n, start)
+    if latency:
+        latency_report(n, start, took)
+    else:
+        rate(n, start)
 
 
 def read_hashed(c, h, limit=None):
@@ -563,6 +594,10 @@ def main(argv):
         crr(args[0], int(args[1]), float(args[2]))
     elif mode == "udp-rr-rate":
         udp_rr_rate(args[0], int(args[1]), float(args[2]))
+    elif mode in ("rr-latency", "crr-latency", "udp-rr-latency"):
+        # The rate, then the median and 99th percentile in µs (bench/run).
+        run = {"rr-latency": rr, "crr-latency": crr, "udp-rr-latency": udp_rr_rate}[mode]
+        run(args[0], int(args[1]), float(args[2]), latency=True)
     elif mode == "echo":
         with connect(args[0], int(args[1])) as c:
             c.sendall(args[2].encode())
