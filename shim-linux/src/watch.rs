@@ -12,16 +12,26 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-/// Watches a namespace file: inotify on its directory wakes the loop at once; the
-/// loop's once-a-second tick looks too (inotify reports nothing for paths such as
-/// `/proc/PID/ns/net`). The directory is held open and the name looked up relative to
-/// it, so the watch keeps working once the file system is gone (isolation).
+/// Watches a namespace file: inotify on its directory wakes the loop at once; for
+/// `/proc/PID/ns/net`, which inotify cannot report, a pidfd of the process does
+/// (readable once it exits); the loop's once-a-second tick looks too. The directory is
+/// held open and the name looked up relative to it, so the watch keeps working once
+/// the file system is gone (isolation).
 #[derive(Debug)]
 pub struct NetnsWatch {
     path: PathBuf,
     dir: OwnedFd,
     name: OsString,
-    inotify: Option<OwnedFd>,
+    /// inotify on the directory, or the pidfd of the process whose namespace it is.
+    wake: Option<OwnedFd>,
+}
+
+/// The PID of a `/proc/PID/ns/...` path.
+fn proc_pid(path: &Path) -> Option<rustix::process::Pid> {
+    let mut parts = path.strip_prefix("/proc").ok()?.components();
+    let pid = parts.next()?.as_os_str().to_str()?.parse().ok()?;
+    (parts.next()?.as_os_str() == "ns").then_some(())?;
+    rustix::process::Pid::from_raw(pid)
 }
 
 impl NetnsWatch {
@@ -40,23 +50,27 @@ impl NetnsWatch {
             OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
             Mode::empty(),
         )?;
-        let inotify = inotify::init(CreateFlags::CLOEXEC | CreateFlags::NONBLOCK).and_then(|fd| {
-            inotify::add_watch(
-                &fd,
-                dir,
-                WatchFlags::DELETE
-                    | WatchFlags::MOVED_FROM
-                    | WatchFlags::DELETE_SELF
-                    | WatchFlags::MOVE_SELF,
-            )
-            .map(|_| fd)
-        });
-        let inotify = match inotify {
+        let wake = match proc_pid(path) {
+            // A process's exit: pidfd_open(2), Linux 5.3.
+            Some(pid) => rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()),
+            None => inotify::init(CreateFlags::CLOEXEC | CreateFlags::NONBLOCK).and_then(|fd| {
+                inotify::add_watch(
+                    &fd,
+                    dir,
+                    WatchFlags::DELETE
+                        | WatchFlags::MOVED_FROM
+                        | WatchFlags::DELETE_SELF
+                        | WatchFlags::MOVE_SELF,
+                )
+                .map(|_| fd)
+            }),
+        };
+        let wake = match wake {
             Ok(fd) => Some(fd),
             Err(e) => {
                 crate::log_debug!(
-                    "Can't watch {} with inotify ({e}): checking once a second",
-                    dir.display()
+                    "Can't watch {} ({e}): checking once a second",
+                    path.display()
                 );
                 None
             }
@@ -65,19 +79,20 @@ impl NetnsWatch {
             path: path.to_path_buf(),
             dir: dir_fd,
             name: name.to_os_string(),
-            inotify,
+            wake,
         })
     }
 
-    /// The inotify descriptor, to poll.
+    /// The inotify descriptor or pidfd, to poll.
     pub fn fd(&self) -> Option<BorrowedFd<'_>> {
-        self.inotify.as_ref().map(|f| f.as_fd())
+        self.wake.as_ref().map(|f| f.as_fd())
     }
 
-    /// The inotify descriptor was readable: drain it, and say whether the file is gone
-    /// now (looked at only if something in its directory changed).
+    /// The descriptor may be readable: drain it (inotify), and say whether the file is
+    /// gone now (looked at only if something in its directory changed, or for a pidfd
+    /// at once: readable means the process exited, and its namespace link with it).
     pub fn notified(&mut self) -> bool {
-        let Some(fd) = &self.inotify else {
+        let Some(fd) = &self.wake else {
             return false;
         };
         let mut buf = [0u8; 4096];
@@ -88,13 +103,15 @@ impl NetnsWatch {
             }
             events = true;
         }
-        events && self.gone()
+        // A pidfd cannot be read (EINVAL): look.
+        (events || proc_pid(&self.path).is_some()) && self.gone()
     }
 
-    /// Whether the file (or, for `/proc/PID/ns/net`, the process) is gone.
+    /// Whether the file (or, for `/proc/PID/ns/net`, the process) is gone. The name is
+    /// followed: a process that exited but was not reaped yet keeps its
+    /// `/proc/PID/ns/net` link, which then leads nowhere.
     pub fn gone(&self) -> bool {
-        let gone = rustix::fs::statat(&self.dir, self.name.as_os_str(), AtFlags::SYMLINK_NOFOLLOW)
-            .is_err();
+        let gone = rustix::fs::statat(&self.dir, self.name.as_os_str(), AtFlags::empty()).is_err();
         if gone {
             crate::log_info!("Namespace {} is gone, exiting", self.path.display());
         }
@@ -170,13 +187,44 @@ mod tests {
         let path = PathBuf::from(format!("/proc/{}/ns/net", child.id()));
         let mut w = NetnsWatch::new(&path).unwrap();
         assert!(!w.gone());
+        assert!(!w.notified(), "running");
         child.kill().unwrap();
         child.wait().unwrap();
-        assert!(!w.notified(), "no inotify event from procfs");
         let start = Instant::now();
         while !w.gone() {
             assert!(start.elapsed() < Duration::from_secs(2), "never noticed");
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    #[test]
+    fn a_process_that_exits_wakes_the_loop_before_it_is_reaped() {
+        // Attached by PID: the pidfd becomes readable when the process exits, and
+        // its namespace link leads nowhere from then on, reaped or not.
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let path = PathBuf::from(format!("/proc/{}/ns/net", child.id()));
+        let mut w = NetnsWatch::new(&path).unwrap();
+        let fd = w.fd().expect("a pidfd").try_clone_to_owned().unwrap();
+        let readable = |ms: i64| {
+            let mut p = [rustix::event::PollFd::new(
+                &fd,
+                rustix::event::PollFlags::IN,
+            )];
+            let t = rustix::event::Timespec {
+                tv_sec: ms / 1000,
+                tv_nsec: ms % 1000 * 1_000_000,
+            };
+            rustix::event::poll(&mut p, Some(&t)).unwrap() == 1
+        };
+        assert!(!readable(0), "running");
+        assert!(!w.notified());
+        child.kill().unwrap();
+        assert!(readable(2000), "the exit made the pidfd readable");
+        assert!(w.notified(), "noticed while a zombie");
+        child.wait().unwrap();
+        assert!(w.gone());
     }
 }
