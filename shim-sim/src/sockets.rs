@@ -236,7 +236,17 @@ impl SimSockets {
 
     /// Readiness events accumulated since the last call.
     pub fn take_events(&mut self) -> Vec<(SockRef, Readiness)> {
-        self.events.drain(..).collect()
+        let mut events: Vec<_> = self.events.drain(..).collect();
+        // epoll computes the mask when it reports: an error already read and cleared
+        // (a read that found it) is no longer there.
+        for (sock, r) in &mut events {
+            let pending = self
+                .socks
+                .get(&sock.to_raw())
+                .is_some_and(|s| matches!(s.state, SockState::Failed(_)));
+            r.error &= pending;
+        }
+        events
     }
 
     /// The open (not closed) datagram socket of `transport` bound to `addr`.
@@ -468,10 +478,19 @@ impl SimSockets {
                         && self.faults.sabotage(Sabotage::ShiftPeek),
                 );
                 let offset = offset + shift;
-                let Some(s) = self.socks.get(&sock.to_raw()) else {
+                let Some(s) = self.socks.get_mut(&sock.to_raw()) else {
                     return OpResult::Err(HostError::Other(9));
                 };
                 if offset >= s.rx.len() {
+                    // As Linux's tcp_recvmsg: with nothing (more) to read, the pending
+                    // error is reported, once, and cleared (sock_error()); the socket is
+                    // then dead: end of stream, sends refused.
+                    if let SockState::Failed(e) = s.state {
+                        s.state = SockState::Connected;
+                        s.rx_eof = true;
+                        s.tx_shutdown = true;
+                        return OpResult::Err(e);
+                    }
                     return if s.rx_eof {
                         OpResult::Len(0)
                     } else {

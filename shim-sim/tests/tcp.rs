@@ -918,3 +918,33 @@ fn acks_for_one_batch_of_guest_segments_are_coalesced() {
         b"firstsecond"
     );
 }
+
+/// The host resets after its data: when the guest's ACK makes the engine read the
+/// socket first, that read is what reports the reset (and clears it: the error event
+/// that follows carries no error). The guest must still see a reset, not a clean end
+/// of stream after a transfer the host aborted.
+#[test]
+fn a_reset_found_by_a_read_reaches_the_guest_as_a_reset() {
+    let mut tb = Testbed::new(default_config(), 16);
+    let remote = sa("203.0.113.5:80");
+    let mut c = connect(&mut tb, SocketAddr::new(GUEST_V4.into(), 40030), remote);
+    let sock = host_sock(&tb, remote);
+    tb.host.peer_send(sock, &[7u8; 1000]);
+    tb.settle();
+    let data = tb.drain_segments();
+    let sent: usize = data.iter().map(|s| s.payload.len()).sum();
+    assert_eq!(sent, 1000);
+    // The reset arrives; before its event is handled, the guest acknowledges the data
+    // (and the engine looks for more).
+    tb.host.peer_reset(sock);
+    c.ack += 1000;
+    tb.guest_send(&c.seg(ACK, b""));
+    let after = tb.drain_segments();
+    assert!(
+        after.iter().any(|s| s.has(RST)),
+        "the guest got {:?}, no reset",
+        after.iter().map(|s| s.flags).collect::<Vec<_>>()
+    );
+    assert!(!after.iter().any(|s| s.has(FIN)), "no end of stream");
+    assert_eq!(tb.engine.flow_count(), 0);
+}

@@ -112,15 +112,16 @@ pub(super) fn connected<H: Host>(e: &mut Engine<'_>, now: Instant, id: FlowId, h
 
 /// Send as much host data as the guest's window allows, then our FIN once the host
 /// has closed and everything before it is out.
+#[must_use = "a host reset found by the pump ends the connection"]
 pub(super) fn pump<H: Host>(
     e: &mut Engine<'_>,
     now: Instant,
     key: &FlowKey,
     c: &mut TcpConn,
     host: &mut H,
-) {
+) -> Pumped {
     if c.state != TcpState::Established {
-        return;
+        return Pumped::Open;
     }
     let stamped = c.ts_recent.is_some();
     let off = segment::payload_offset(key, stamped);
@@ -178,7 +179,12 @@ pub(super) fn pump<H: Host>(
             }
             OpResult::Len(n) => (n.min(room), ACK | PSH),
             OpResult::Err(HostError::WouldBlock) => break,
-            _ => break, // errors surface through the socket's error event
+            // The socket's pending error (a reset that came after the data): a read
+            // reports it once and clears it, so no error event will follow; the
+            // caller resets the guest. Without this the guest saw a clean end of
+            // stream after a transfer the host had aborted.
+            OpResult::Err(_) => return Pumped::HostFailed,
+            _ => break,
         };
         // A peek shorter than asked took everything queued: the next peek would
         // only fail (new data brings a new readiness edge), unless the host closed,
@@ -239,6 +245,17 @@ pub(super) fn pump<H: Host>(
         }
     }
     arm_timer(e, now, c);
+    Pumped::Open
+}
+
+/// How a [`pump`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Pumped {
+    /// The connection goes on.
+    Open,
+    /// Reading the socket reported the host's reset (or another pending error): the
+    /// caller must reset the guest and free the flow.
+    HostFailed,
 }
 
 /// Readiness on a connection socket.
@@ -312,8 +329,10 @@ fn on_conn<H: Host>(e: &mut Engine<'_>, now: Instant, id: FlowId, r: Readiness, 
     if r.hangup {
         c.host_eof = true;
     }
-    if r.readable || r.hangup {
-        pump(e, now, &key, &mut c, host);
+    if (r.readable || r.hangup) && pump(e, now, &key, &mut c, host) == Pumped::HostFailed {
+        e.stats.tcp_host_errors += 1;
+        abort_both(e, id, &key, &c, host);
+        return;
     }
     if c.fully_closed() {
         destroy(e, id, &c, false, host);
@@ -449,7 +468,11 @@ pub(crate) fn on_timer<H: Host>(e: &mut Engine<'_>, now: Instant, id: FlowId, ho
                 e.stats.tcp_retransmits += 1;
             }
             rewind(&mut c);
-            pump(e, now, &key, &mut c, host);
+            if pump(e, now, &key, &mut c, host) == Pumped::HostFailed {
+                e.stats.tcp_host_errors += 1;
+                abort_both(e, id, &key, &c, host);
+                return;
+            }
             c.timer = Some((now + rto(c.retries), kind));
             arm_timer(e, now, &mut c);
         }
