@@ -12,6 +12,7 @@
 //! `BAD_LINK_PCAP=FILE` makes pasta capture what its engine saw (`-p FILE`), for
 //! looking into a failure.
 
+#[macro_use]
 mod lab;
 
 use lab::guest::{relay_binary_of, Guest, Passt, Relay, RelayKind};
@@ -385,23 +386,6 @@ fn passt_udp_requests_the_link_delivered_are_answered(kind: RelayKind) {
     let (to_guest, from_guest) = damage_report(&relay_log);
     assert!(to_guest.lost + from_guest.lost > 0, "nothing lost");
     assert_udp_answered(&lines, &log, to_guest);
-}
-
-/// Each body runs once per way qemu talks to passt.
-macro_rules! over_both_transports {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[test]
-            fn stream() {
-                super::$name(super::RelayKind::Stream)
-            }
-
-            #[test]
-            fn vhost_user() {
-                super::$name(super::RelayKind::VhostUser)
-            }
-        }
-    )*};
 }
 
 over_both_transports!(

@@ -5,6 +5,7 @@
 //! connects to passt's socket with qemu's stream framing: the guest's kernel does DHCP
 //! and NDP against passt's built-in servers and talks TCP to servers in "remote".
 
+#[macro_use]
 mod lab;
 
 use lab::guest::{
@@ -16,25 +17,6 @@ use std::net::Ipv6Addr;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
-
-/// Each test body named here runs once per way qemu talks to passt: as
-/// `NAME::stream` (`-netdev stream`, through `passt-tap-relay`) and
-/// `NAME::vhost_user` (`-netdev vhost-user`, through `passt-vhost-relay`).
-macro_rules! over_both_transports {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[test]
-            fn stream() {
-                super::$name(super::RelayKind::Stream)
-            }
-
-            #[test]
-            fn vhost_user() {
-                super::$name(super::RelayKind::VhostUser)
-            }
-        }
-    )*};
-}
 
 over_both_transports!(
     dhcp_gives_the_guest_the_hosts_address_gateway_and_mtu,

@@ -28,6 +28,27 @@ pub fn passt_binary() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_passt"))
 }
 
+/// `over_both_transports!(body, …)`: each test body `fn body(kind: RelayKind)` named
+/// runs once per way qemu talks to passt: as `body::stream` (`-netdev stream`, through
+/// `passt-tap-relay`) and `body::vhost_user` (`-netdev vhost-user`, through
+/// `passt-vhost-relay`). The test file imports `RelayKind`.
+#[allow(unused_macros)] // only the passt test binaries use it
+macro_rules! over_both_transports {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn stream() {
+                super::$name(super::RelayKind::Stream)
+            }
+
+            #[test]
+            fn vhost_user() {
+                super::$name(super::RelayKind::VhostUser)
+            }
+        }
+    )*};
+}
+
 /// Which relay plays the VM.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RelayKind {

@@ -10,6 +10,7 @@
 //! ```
 #![allow(dead_code)] // each test binary uses a different subset
 
+#[macro_use]
 pub mod guest;
 pub mod podman;
 pub mod vm;
