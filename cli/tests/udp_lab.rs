@@ -227,3 +227,68 @@ fn udp_dns_and_ping_allocate_nothing_after_start_up() {
     );
     assert_eq!(text.trim(), "allocations_after_init 0");
 }
+
+/// Datagrams the guest sends back to back leave pasta in `sendmmsg` batches, all of
+/// them, in order per socket. pasta is held stopped (SIGSTOP, by PID) while the burst
+/// queues up in its tap, so the burst reaches it as one backlog whatever the timing.
+#[test]
+fn a_burst_of_guest_datagrams_leaves_in_sendmmsg_batches() {
+    // Within what the echo server's socket buffer holds at once (~200 KiB of 64-byte
+    // datagrams at their kernel truesize): more, and the server itself drops some.
+    const BURST: usize = 128;
+    let Some(mut lab) = Lab::new() else { return };
+    lab.remote_server("udp-echo-server", REMOTE_V4, 7, &[]);
+    let [ready, go, sent] = ["ready", "go", "sent"].map(|f| lab.dir.join(format!("burst-{f}")));
+    let script = netcheck_sh(&format!(
+        "udp-burst {REMOTE_V4} 7 {BURST} {} {} {}",
+        ready.display(),
+        go.display(),
+        sent.display()
+    ));
+    lab::open_tun_device();
+    let mut cmd = lab.in_host_unprivileged(pasta());
+    cmd.args(["-d", "--config-net", "--", "sh", "-c", &script])
+        .current_dir(&lab.dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().expect("start pasta");
+    let pid = rustix::process::Pid::from_child(&child);
+    let wait_for = |path: &std::path::Path| {
+        let start = std::time::Instant::now();
+        while !path.exists() {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "no {}",
+                path.display()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    wait_for(&ready);
+    rustix::process::kill_process(pid, rustix::process::Signal::STOP).unwrap();
+    std::fs::write(&go, b"").unwrap();
+    wait_for(&sent);
+    rustix::process::kill_process(pid, rustix::process::Signal::CONT).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = expect_success(&out);
+    let log = stderr(&out);
+    let line = log
+        .lines()
+        .find(|l| l.contains("UDP to the host:"))
+        .unwrap_or_else(|| panic!("no datagram statistics in:\n{log}"));
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let number = |after: &str| -> usize {
+        let at = words.iter().position(|w| *w == after).unwrap();
+        words[at - 1].parse().unwrap()
+    };
+    let (datagrams, calls) = (number("datagrams"), number("sendmmsg"));
+    eprintln!("{line}");
+    assert_eq!(text.trim(), format!("{BURST} of {BURST} echoed"));
+    assert_eq!(
+        datagrams,
+        BURST + 1,
+        "the first round trip, then the burst: {line}"
+    );
+    assert!(calls * 4 <= datagrams, "batches of 4 or more: {line}");
+}

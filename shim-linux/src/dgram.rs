@@ -292,6 +292,101 @@ fn recv_one(fd: BorrowedFd<'_>, out: &mut [u8]) -> io::Result<(usize, Option<Soc
     ))
 }
 
+/// Datagrams from the guest held for one `sendmmsg(2)`: the engine's `SendTo`s of a
+/// batch of guest frames to the same socket and destination queue here and go out
+/// together when the destination changes, the queue is full, another kind of op runs,
+/// or the batch of frames ends ([`crate::host::LinuxHost::flush_datagrams`]).
+/// Datagrams of different sockets have no order to keep; of one socket, the queue
+/// keeps it.
+pub struct SendQueue {
+    buf: Box<[u8]>,
+    lens: [usize; MMSG_MAX],
+    count: usize,
+    /// Socket and destination (as the socket takes it) of the queued datagrams.
+    to: Option<(SockRef, Option<SocketAddr>)>,
+    /// `sendmmsg` calls made.
+    pub calls: u64,
+    /// Datagrams sent.
+    pub sent: u64,
+    /// Datagrams the kernel refused (or whose socket closed first): lost, as UDP allows.
+    pub lost: u64,
+}
+
+impl Default for SendQueue {
+    fn default() -> Self {
+        SendQueue::new()
+    }
+}
+
+impl SendQueue {
+    /// An empty queue of [`BATCH`] slots of [`SLOT`] bytes (address space; pages are
+    /// touched only as datagrams fill them).
+    pub fn new() -> SendQueue {
+        SendQueue {
+            buf: vec![0u8; MMSG_MAX * SLOT].into_boxed_slice(),
+            lens: [0; MMSG_MAX],
+            count: 0,
+            to: None,
+            calls: 0,
+            sent: 0,
+            lost: 0,
+        }
+    }
+
+    /// Whether `data` for `sock`/`dest` can join the queue without sending it first.
+    pub fn fits(&self, sock: SockRef, dest: Option<SocketAddr>) -> bool {
+        self.count == 0 || (self.count < MMSG_MAX && self.to == Some((sock, dest)))
+    }
+
+    /// Queue one datagram (the caller made sure it [`fits`](Self::fits), and that it
+    /// is at most [`SLOT`] bytes).
+    pub fn push(&mut self, sock: SockRef, dest: Option<SocketAddr>, data: &[u8]) {
+        debug_assert!(self.fits(sock, dest) && data.len() <= SLOT);
+        let at = self.count * SLOT;
+        self.buf[at..at + data.len()].copy_from_slice(data);
+        self.lens[self.count] = data.len();
+        self.count += 1;
+        self.to = Some((sock, dest));
+    }
+
+    /// The socket whose datagrams are queued, if any.
+    pub fn pending(&self) -> Option<SockRef> {
+        self.to.map(|(s, _)| s).filter(|_| self.count > 0)
+    }
+
+    /// Send what is queued on `fd` (the queued socket's descriptor; `None` if it is
+    /// gone): one `sendmmsg` per run of datagrams the kernel takes; a datagram it
+    /// refuses is skipped (lost, as a refused `sendto` would be), and a full send
+    /// buffer loses the rest.
+    pub fn flush(&mut self, fd: Option<BorrowedFd<'_>>) {
+        let (count, dest) = (self.count, self.to.and_then(|(_, d)| d));
+        self.count = 0;
+        let Some(fd) = fd else {
+            self.lost += count as u64;
+            return;
+        };
+        let mut first = 0;
+        while first < count {
+            self.calls += 1;
+            match sys::send_mmsg(fd, &self.buf, SLOT, first, &self.lens[first..count], dest) {
+                Ok(n @ 1..) => {
+                    self.sent += n as u64;
+                    first += n;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.lost += (count - first) as u64;
+                    return;
+                }
+                // Refused (an ICMP error reported on a connected socket, say).
+                Ok(_) | Err(_) => {
+                    self.lost += 1;
+                    first += 1;
+                }
+            }
+        }
+    }
+}
+
 /// Senders as the engine names them: IPv4 peers of a dual-stack socket come as
 /// IPv4-mapped IPv6 addresses (RFC 4291 §2.5.5.2); the engine wants plain IPv4.
 pub fn plain_v4(a: Option<SocketAddr>) -> Option<SocketAddr> {
@@ -419,5 +514,45 @@ mod tests {
         );
         let got = sys::recv_mmsg(v6.as_fd(), &mut buf, slot, &mut meta).unwrap();
         assert_eq!((got, meta[0].len, meta[0].from), (1, 3, Some(v6_to)));
+    }
+
+    #[test]
+    fn queued_datagrams_leave_in_one_sendmmsg_in_order() {
+        use std::net::UdpSocket;
+        use std::os::fd::AsFd;
+        let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        tx.connect(rx.local_addr().unwrap()).unwrap();
+        let mut q = SendQueue::new();
+        assert_eq!(q.pending(), None);
+        for d in [&b"one"[..], b"", b"three"] {
+            assert!(q.fits(sock(1), None));
+            q.push(sock(1), None, d);
+        }
+        assert_eq!(q.pending(), Some(sock(1)));
+        assert!(!q.fits(sock(2), None), "another socket waits for a flush");
+        assert!(
+            !q.fits(sock(1), Some(rx.local_addr().unwrap())),
+            "so does another address"
+        );
+        q.flush(Some(tx.as_fd()));
+        assert_eq!((q.calls, q.sent, q.lost), (1, 3, 0));
+        assert_eq!(q.pending(), None);
+        let mut buf = [0u8; 16];
+        for want in [&b"one"[..], b"", b"three"] {
+            let n = rx.recv(&mut buf).unwrap();
+            assert_eq!(&buf[..n], want);
+        }
+        // A socket closed before the flush: its datagrams are lost, and counted.
+        q.push(sock(1), None, b"late");
+        q.flush(None);
+        assert_eq!((q.calls, q.sent, q.lost), (1, 3, 1));
+        // Full: the 33rd datagram needs a flush first.
+        for _ in 0..BATCH {
+            q.push(sock(1), None, b"x");
+        }
+        assert!(!q.fits(sock(1), None));
+        q.flush(Some(tx.as_fd()));
+        assert_eq!((q.calls, q.sent), (2, 3 + BATCH as u64));
     }
 }

@@ -332,6 +332,7 @@ fn serve<G: GuestSource>(
             engine.handle_timeout(t, host);
         }
         // Last: the batch includes what the timers sent.
+        host.flush_datagrams();
         host.guest_mut().after_batch();
         spin.wakeup_done(events.len(), now());
     }
@@ -371,6 +372,7 @@ fn read_guest<G: GuestSource>(
             Err(e) => return Err(e),
         }
     }
+    host.flush_datagrams();
     Ok(None)
 }
 

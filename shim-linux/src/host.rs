@@ -141,6 +141,8 @@ pub struct LinuxHost<G: GuestLink> {
     pub tx_dropped: u64,
     /// Datagrams read ahead with `recvmmsg`, served to `RecvFrom` and `Relay`.
     batch: crate::dgram::Batch,
+    /// Datagrams to host sockets, held for one `sendmmsg` per batch of guest frames.
+    send_queue: crate::dgram::SendQueue,
     /// Datagrams a relay's destination refused (lost).
     pub relay_lost: u64,
     /// `SO_SNDBUF` of a tuned connection socket, once one was asked.
@@ -212,6 +214,7 @@ impl<G: GuestLink> LinuxHost<G> {
             ping_warned: false,
             tx_dropped: 0,
             batch: crate::dgram::Batch::new(),
+            send_queue: crate::dgram::SendQueue::new(),
             relay_lost: 0,
             tuned_sndbuf: None,
             splice_again: Vec::with_capacity(2 * flows),
@@ -262,6 +265,27 @@ impl<G: GuestLink> LinuxHost<G> {
     /// The guest link.
     pub fn guest_mut(&mut self) -> &mut G {
         &mut self.guest
+    }
+
+    /// Send the datagrams queued for the host ([`crate::dgram::SendQueue`]): at the end
+    /// of each batch of guest frames, and before any op other than a send.
+    pub fn flush_datagrams(&mut self) {
+        if let Some(sock) = self.send_queue.pending() {
+            let fd = entry_ref(&self.conns, &self.listeners, sock).map(|e| e.fd.as_fd());
+            self.send_queue.flush(fd);
+        }
+    }
+
+    /// Log (at debug level) how datagrams went to the host: how many, in how many
+    /// `sendmmsg` calls, how many were lost.
+    pub fn log_datagram_stats(&self) {
+        let q = &self.send_queue;
+        crate::log_debug!(
+            "UDP to the host: {} datagrams in {} sendmmsg calls, {} lost",
+            q.sent,
+            q.calls,
+            q.lost
+        );
     }
 
     /// Open sockets (connections and listeners).
@@ -367,7 +391,7 @@ impl<G: GuestLink> LinuxHost<G> {
 
     fn send_to(&mut self, sock: SockRef, data: &[u8], to: Option<SocketAddr>) -> OpResult {
         let policy = self.sockets;
-        let Some(e) = self.entry(sock) else {
+        let Some(e) = entry_in(&mut self.conns, &mut self.listeners, sock) else {
             return OpResult::Err(HostError::Other(libc::EBADF));
         };
         // Outbound sockets that are never connected (ping sockets) get `-o` and
@@ -377,6 +401,17 @@ impl<G: GuestLink> LinuxHost<G> {
                 return OpResult::Err(io_error(err));
             }
             e.bound = true;
+        }
+        // UDP datagrams wait for the end of the batch of guest frames: one sendmmsg
+        // for the lot (ping sockets send at once: echo requests come one at a time).
+        let udp = matches!(sock.kind(), SockKind::UdpFlow | SockKind::UdpListen);
+        if udp && data.len() <= crate::dgram::SLOT {
+            let dest = to.map(|a| socket_addr_for(e.family, a));
+            if !self.send_queue.fits(sock, dest) {
+                self.flush_datagrams();
+            }
+            self.send_queue.push(sock, dest, data);
+            return OpResult::Len(data.len());
         }
         let flags = SendFlags::NOSIGNAL | SendFlags::DONTWAIT;
         let r = match to {
@@ -731,6 +766,11 @@ fn tune_connection(fd: &OwnedFd) {
 
 impl<G: GuestLink> Host for LinuxHost<G> {
     fn exec(&mut self, op: Op<'_>) -> OpResult {
+        // Queued datagrams go out before anything else touches the sockets (a close,
+        // a read of the reply): only more datagrams may join them.
+        if !matches!(op, Op::SendTo { .. } | Op::TapSend(_)) {
+            self.flush_datagrams();
+        }
         match op {
             Op::TapSend(frame) => match self.guest.send_frame(frame) {
                 Ok(()) => OpResult::Done,

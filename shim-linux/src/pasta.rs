@@ -386,6 +386,7 @@ pub fn run(mut plan: PastaPlan) -> Result<i32, StartError> {
     .map_err(|e| fail("Event loop failed", e))?;
     crate::alloc_count::write_report();
     event_loop::log_stats(engine.stats(), &engine.flow_counts());
+    host.log_datagram_stats();
     #[cfg(feature = "test-link-faults")]
     if let Some((to_guest, from_guest)) = host.guest_mut().inner().counts() {
         crate::log_info!("Link faults: to the guest {to_guest}; from the guest {from_guest}");

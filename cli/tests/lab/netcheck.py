@@ -369,6 +369,35 @@ def touch(path):
     open(path, "w").close()
 
 
+def udp_burst(host, port, n, ready, go, sent):
+    """Touch READY; once GO exists, send N numbered datagrams back to back on one
+    connected socket, touch SENT, then count the distinct echoes that come back within
+    10 s."""
+    answered = set()
+    with udp_socket(host) as s:
+        s.connect((host, port))
+        # One round trip first: the neighbour is resolved and the flow exists.
+        s.settimeout(5)
+        s.send(b"hello")
+        s.recv(65536)
+        touch(ready)
+        while not os.path.exists(go):
+            time.sleep(0.01)
+        try:
+            for i in range(n):
+                s.send(b"%08d" % i + b"b" * 56)
+        finally:
+            touch(sent)
+        deadline = time.monotonic() + 10
+        while len(answered) < n and time.monotonic() < deadline:
+            s.settimeout(max(0.01, deadline - time.monotonic()))
+            try:
+                answered.add(int(s.recv(65536)[:8]))
+            except socket.timeout:
+                break
+    print(f"{len(answered)} of {n} echoed")
+
+
 def h_paused_sink(mib, pause, marker):
     def handler(c):
         with c:
@@ -676,6 +705,8 @@ def main(argv):
         print("zero ok" if reply == b"" else f"zero got {len(reply)} bytes")
     elif mode == "udp-rr":
         udp_rr(args[0], int(args[1]), int(args[2]))
+    elif mode == "udp-burst":
+        udp_burst(args[0], int(args[1]), int(args[2]), args[3], args[4], args[5])
     elif mode == "udp-rr-count":
         udp_rr_count(args[0], int(args[1]), int(args[2]), float(args[3]))
     elif mode == "udp-probe":
