@@ -430,10 +430,10 @@ pub fn control_requests(data: &[u8]) {
         );
         tb.check();
     }
-    let listeners = |s: &[(String, String)]| -> Vec<String> {
+    let listeners = |s: &[OpenSocket]| -> Vec<u64> {
         s.iter()
-            .filter(|(_, st)| st.contains("Listening") || st.contains("udp bound"))
-            .map(|(r, _)| r.clone())
+            .filter(|o| o.state == SockState::Listening || o.udp_bound)
+            .map(|o| o.sock)
             .collect()
     };
     assert_eq!(
@@ -443,23 +443,35 @@ pub fn control_requests(data: &[u8]) {
     );
 }
 
-/// Every open (not closed) modelled socket: its name and its state and addresses.
-fn open_sockets(tb: &Testbed) -> Vec<(String, String)> {
+/// One open modelled socket, as the control harness compares them: its name, state,
+/// addresses, and whether it is a bound UDP socket (a forward's).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct OpenSocket {
+    sock: u64,
+    state: SockState,
+    local: Option<std::net::SocketAddr>,
+    peer: Option<std::net::SocketAddr>,
+    udp_bound: bool,
+}
+
+/// Every open (not closed) modelled socket, in name order. Plain values, not text: a
+/// forward of tens of thousands of ports is compared after every request.
+fn open_sockets(tb: &Testbed) -> Vec<OpenSocket> {
     let mut v: Vec<_> = tb
         .host
         .sockets()
         .filter(|(_, s)| s.state != SockState::Closed)
-        .map(|(r, s)| {
-            let udp_bound =
-                s.transport == passt_core::Transport::Udp && s.peer.is_none() && s.local.is_some();
-            let what = if udp_bound { "udp bound" } else { "" };
-            (
-                format!("{r:?}"),
-                format!("{:?} {:?} {:?} {what}", s.state, s.local, s.peer),
-            )
+        .map(|(r, s)| OpenSocket {
+            sock: r.to_raw(),
+            state: s.state,
+            local: s.local,
+            peer: s.peer,
+            udp_bound: s.transport == passt_core::Transport::Udp
+                && s.peer.is_none()
+                && s.local.is_some(),
         })
         .collect();
-    v.sort();
+    v.sort_by_key(|s| s.sock);
     v
 }
 
