@@ -318,7 +318,16 @@ impl PasstWorld {
             &["--faults", PLAN],
             &relay_log,
         );
-        guest.dhcp();
+        let lease = guest.dhcp();
+        // Over the damaged link the lease must still leave the guest a default route
+        // (once, in CI, a guest here had none: its first send said "Network is
+        // unreachable"); say what it got if not.
+        let routes = guest.run("ip", &["-4", "route", "show"], Duration::from_secs(5));
+        let routes = String::from_utf8_lossy(&routes.stdout).into_owned();
+        assert!(
+            routes.contains("default via"),
+            "no IPv4 default route after {lease:?}: {routes}"
+        );
         let ra = guest.rdisc6();
         guest.configure_v6(HOST_V6, ra.router);
         Some(PasstWorld {

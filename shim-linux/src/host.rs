@@ -141,8 +141,12 @@ pub struct LinuxHost<G: GuestLink> {
     pub tx_dropped: u64,
     /// Datagrams read ahead with `recvmmsg`, served to `RecvFrom` and `Relay`.
     batch: crate::dgram::Batch,
-    /// Datagrams to host sockets, held for one `sendmmsg` per batch of guest frames.
+    /// Datagrams to host sockets, held for one `sendmmsg` per batch of guest frames
+    /// (when [`Self::batch_udp_sends`] asked for it).
     send_queue: crate::dgram::SendQueue,
+    /// Whether UDP sends go through [`Self::send_queue`] (pasta; passt's seccomp list,
+    /// held to upstream's budget, has no `sendmmsg`).
+    batch_sends: bool,
     /// Datagrams a relay's destination refused (lost).
     pub relay_lost: u64,
     /// `SO_SNDBUF` of a tuned connection socket, once one was asked.
@@ -215,6 +219,7 @@ impl<G: GuestLink> LinuxHost<G> {
             tx_dropped: 0,
             batch: crate::dgram::Batch::new(),
             send_queue: crate::dgram::SendQueue::new(),
+            batch_sends: false,
             relay_lost: 0,
             tuned_sndbuf: None,
             splice_again: Vec::with_capacity(2 * flows),
@@ -267,6 +272,13 @@ impl<G: GuestLink> LinuxHost<G> {
         &mut self.guest
     }
 
+    /// Send UDP datagrams from the guest in `sendmmsg` batches
+    /// ([`crate::dgram::SendQueue`]) rather than one `sendto` each; the process's
+    /// seccomp list must allow `sendmmsg`.
+    pub fn batch_udp_sends(&mut self) {
+        self.batch_sends = true;
+    }
+
     /// Send the datagrams queued for the host ([`crate::dgram::SendQueue`]): at the end
     /// of each batch of guest frames, and before any op other than a send.
     pub fn flush_datagrams(&mut self) {
@@ -279,6 +291,9 @@ impl<G: GuestLink> LinuxHost<G> {
     /// Log (at debug level) how datagrams went to the host: how many, in how many
     /// `sendmmsg` calls, how many were lost.
     pub fn log_datagram_stats(&self) {
+        if !self.batch_sends {
+            return;
+        }
         let q = &self.send_queue;
         crate::log_debug!(
             "UDP to the host: {} datagrams in {} sendmmsg calls, {} lost",
@@ -405,7 +420,7 @@ impl<G: GuestLink> LinuxHost<G> {
         // UDP datagrams wait for the end of the batch of guest frames: one sendmmsg
         // for the lot (ping sockets send at once: echo requests come one at a time).
         let udp = matches!(sock.kind(), SockKind::UdpFlow | SockKind::UdpListen);
-        if udp && data.len() <= crate::dgram::SLOT {
+        if udp && self.batch_sends && data.len() <= crate::dgram::SLOT {
             let dest = to.map(|a| socket_addr_for(e.family, a));
             if !self.send_queue.fits(sock, dest) {
                 self.flush_datagrams();

@@ -366,7 +366,6 @@ pub fn run(mut plan: PasstPlan, listen: Listen) -> Result<i32, StartError> {
     );
     crate::alloc_count::write_report();
     event_loop::log_stats(engine.stats(), &engine.flow_counts());
-    host.log_datagram_stats();
     // The socket file stays: without a file system we cannot unlink it, and the next
     // start probes and replaces a stale one.
     code
