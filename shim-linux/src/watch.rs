@@ -22,8 +22,26 @@ pub struct NetnsWatch {
     path: PathBuf,
     dir: OwnedFd,
     name: OsString,
-    /// inotify on the directory, or the pidfd of the process whose namespace it is.
+    /// inotify on the directory, or an epoll set holding only the pidfd of the process
+    /// whose namespace it is: a look with a zero timeout tells whether that process
+    /// exited (the loop calls [`NetnsWatch::notified`] for any of its wake descriptors,
+    /// and seccomp allows `epoll_pwait`, not `poll`).
     wake: Option<OwnedFd>,
+    /// The pidfd inside `wake`, kept open.
+    pidfd: Option<OwnedFd>,
+}
+
+/// An epoll set watching `pidfd` for readability (its process's exit).
+fn exit_watch(pidfd: &OwnedFd) -> rustix::io::Result<OwnedFd> {
+    use rustix::event::epoll;
+    let set = epoll::create(epoll::CreateFlags::CLOEXEC)?;
+    epoll::add(
+        &set,
+        pidfd,
+        epoll::EventData::new_u64(0),
+        epoll::EventFlags::IN,
+    )?;
+    Ok(set)
 }
 
 /// The PID of a `/proc/PID/ns/...` path.
@@ -50,9 +68,12 @@ impl NetnsWatch {
             OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
             Mode::empty(),
         )?;
-        let wake = match proc_pid(path) {
-            // A process's exit: pidfd_open(2), Linux 5.3.
-            Some(pid) => rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()),
+        // A process's exit: pidfd_open(2), Linux 5.3.
+        let pidfd = proc_pid(path).and_then(|pid| {
+            rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).ok()
+        });
+        let wake = match &pidfd {
+            Some(pidfd) => exit_watch(pidfd),
             None => inotify::init(CreateFlags::CLOEXEC | CreateFlags::NONBLOCK).and_then(|fd| {
                 inotify::add_watch(
                     &fd,
@@ -80,6 +101,7 @@ impl NetnsWatch {
             dir: dir_fd,
             name: name.to_os_string(),
             wake,
+            pidfd,
         })
     }
 
@@ -88,13 +110,30 @@ impl NetnsWatch {
         self.wake.as_ref().map(|f| f.as_fd())
     }
 
-    /// The descriptor may be readable: drain it (inotify), and say whether the file is
-    /// gone now (looked at only if something in its directory changed, or for a pidfd
-    /// at once: readable means the process exited, and its namespace link with it).
+    /// One of the loop's wake descriptors was readable (maybe this one): say whether
+    /// the namespace is gone now. For a process: whether its pidfd reports its exit
+    /// (reaped or not). For a file: whether it was deleted (looked at only if something
+    /// in its directory changed; the inotify queue is drained).
     pub fn notified(&mut self) -> bool {
+        use rustix::event::epoll;
         let Some(fd) = &self.wake else {
             return false;
         };
+        if self.pidfd.is_some() {
+            let mut ready = [epoll::Event {
+                flags: epoll::EventFlags::empty(),
+                data: epoll::EventData::new_u64(0),
+            }; 1];
+            let zero = rustix::event::Timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            let exited = matches!(epoll::wait(fd, &mut ready[..], Some(&zero)), Ok(1..));
+            if exited {
+                crate::log_info!("Namespace {} is gone, exiting", self.path.display());
+            }
+            return exited;
+        }
         let mut buf = [0u8; 4096];
         let mut events = false;
         while let Ok(n) = rustix::io::read(fd, &mut buf) {
@@ -103,15 +142,15 @@ impl NetnsWatch {
             }
             events = true;
         }
-        // A pidfd cannot be read (EINVAL): look.
-        (events || proc_pid(&self.path).is_some()) && self.gone()
+        events && self.gone()
     }
 
-    /// Whether the file (or, for `/proc/PID/ns/net`, the process) is gone. The name is
-    /// followed: a process that exited but was not reaped yet keeps its
-    /// `/proc/PID/ns/net` link, which then leads nowhere.
+    /// Whether the file (or, for `/proc/PID/ns/net`, the process) is gone. The link
+    /// itself is looked at, not followed: following it needs ptrace access to the
+    /// process, which an isolated pasta may not have.
     pub fn gone(&self) -> bool {
-        let gone = rustix::fs::statat(&self.dir, self.name.as_os_str(), AtFlags::empty()).is_err();
+        let gone = rustix::fs::statat(&self.dir, self.name.as_os_str(), AtFlags::SYMLINK_NOFOLLOW)
+            .is_err();
         if gone {
             crate::log_info!("Namespace {} is gone, exiting", self.path.display());
         }
@@ -207,7 +246,11 @@ mod tests {
             .unwrap();
         let path = PathBuf::from(format!("/proc/{}/ns/net", child.id()));
         let mut w = NetnsWatch::new(&path).unwrap();
-        let fd = w.fd().expect("a pidfd").try_clone_to_owned().unwrap();
+        let fd = w
+            .fd()
+            .expect("the pidfd's set")
+            .try_clone_to_owned()
+            .unwrap();
         let readable = |ms: i64| {
             let mut p = [rustix::event::PollFd::new(
                 &fd,
@@ -224,6 +267,7 @@ mod tests {
         child.kill().unwrap();
         assert!(readable(2000), "the exit made the pidfd readable");
         assert!(w.notified(), "noticed while a zombie");
+        assert!(w.notified(), "and again: the exit stays reported");
         child.wait().unwrap();
         assert!(w.gone());
     }
