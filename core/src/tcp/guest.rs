@@ -7,8 +7,8 @@ use super::conn::{
 };
 use super::segment::{Header, SynOptions, ACK, FIN, RST, SYN};
 use super::{
-    abort_both, destroy, host, isn, load, mss_for_guest, reset_guest, send_ack, send_control,
-    sock_of, store,
+    abort_both, destroy, host, host_failed, isn, load, mss_for_guest, reset_guest, send_ack,
+    send_control, sock_of, store,
 };
 use crate::engine::{Engine, Flow};
 use crate::flow::{FlowId, FlowKey, InsertError, Pif};
@@ -368,8 +368,7 @@ fn on_segment<H: Host>(
                 if (c.host_data_early || c.host_eof)
                     && host::pump(e, now, &key, &mut c, host) == host::Pumped::HostFailed
                 {
-                    e.stats.tcp_host_errors += 1;
-                    abort_both(e, id, &key, &c, host);
+                    host_failed(e, id, &key, &c, host);
                     return;
                 }
                 store(e, id, c);
@@ -437,8 +436,7 @@ fn on_segment<H: Host>(
     if (!completes_handshake || !seg.payload.is_empty() || c.host_data_early || c.host_eof)
         && host::pump(e, now, &key, &mut c, host) == host::Pumped::HostFailed
     {
-        e.stats.tcp_host_errors += 1;
-        abort_both(e, id, &key, &c, host);
+        host_failed(e, id, &key, &c, host);
         return;
     }
     if c.fully_closed() {

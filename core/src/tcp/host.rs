@@ -4,8 +4,9 @@
 use super::conn::{TcpConn, TcpState, TimerKind, DEFAULT_GUEST_MSS, OUR_WINDOW_SCALE};
 use super::segment::{self, Header, SynOptions, ACK, FIN, PSH, SYN};
 use super::{
-    abort_both, destroy, link, load, mss_for_guest, rto, send_ack, send_control, sock_of, store,
-    tcp_info, window_for, HALF_CLOSED_IDLE, HANDSHAKE_TIMEOUT, MAX_RETRIES, MAX_SEGMENTS_PER_PUMP,
+    abort_both, destroy, host_failed, link, load, mss_for_guest, rto, send_ack, send_control,
+    sock_of, store, tcp_info, window_for, HALF_CLOSED_IDLE, HANDSHAKE_TIMEOUT, MAX_RETRIES,
+    MAX_SEGMENTS_PER_PUMP,
 };
 use crate::engine::{Engine, Flow};
 use crate::flow::{FlowId, FlowKey, Pif, Side};
@@ -330,8 +331,7 @@ fn on_conn<H: Host>(e: &mut Engine<'_>, now: Instant, id: FlowId, r: Readiness, 
         c.host_eof = true;
     }
     if (r.readable || r.hangup) && pump(e, now, &key, &mut c, host) == Pumped::HostFailed {
-        e.stats.tcp_host_errors += 1;
-        abort_both(e, id, &key, &c, host);
+        host_failed(e, id, &key, &c, host);
         return;
     }
     if c.fully_closed() {
@@ -469,8 +469,7 @@ pub(crate) fn on_timer<H: Host>(e: &mut Engine<'_>, now: Instant, id: FlowId, ho
             }
             rewind(&mut c);
             if pump(e, now, &key, &mut c, host) == Pumped::HostFailed {
-                e.stats.tcp_host_errors += 1;
-                abort_both(e, id, &key, &c, host);
+                host_failed(e, id, &key, &c, host);
                 return;
             }
             c.timer = Some((now + rto(c.retries), kind));

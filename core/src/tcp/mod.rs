@@ -277,6 +277,13 @@ fn abort_both<H: Host>(e: &mut Engine<'_>, id: FlowId, key: &FlowKey, c: &TcpCon
     destroy(e, id, c, true, host);
 }
 
+/// A read found the host's side failed (its reset, reported once: no error event will
+/// follow): count it, reset the guest, free the flow.
+fn host_failed<H: Host>(e: &mut Engine<'_>, id: FlowId, key: &FlowKey, c: &TcpConn, host: &mut H) {
+    e.stats.tcp_host_errors += 1;
+    abort_both(e, id, key, c, host);
+}
+
 /// Initial sequence number toward the guest (RFC 6528 §3: a keyed hash of the
 /// connection identifiers plus a 4 µs clock).
 fn isn(e: &Engine<'_>, key: &FlowKey, now: Instant) -> u32 {
