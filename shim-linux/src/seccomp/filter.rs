@@ -202,19 +202,19 @@ mod tests {
         }
     }
 
+    /// In a forked child under passt's filter: write "ok", make `forbidden` call, write
+    /// "alive". What reached the parent, and how the child ended.
     #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-    #[test]
-    fn a_filtered_process_dies_on_a_forbidden_call_and_lives_otherwise() {
-        // In a forked child: apply the passt filter, then make an allowed call and
-        // a forbidden one (getppid). SIGSYS must end it, after the allowed call worked.
+    fn filtered_child(
+        forbidden: impl FnOnce(&rustix::fd::OwnedFd),
+    ) -> (Vec<u8>, rustix::process::WaitStatus) {
         let (r, w) = rustix::pipe::pipe().unwrap();
         match crate::sys::fork_daemon().unwrap() {
             None => {
                 drop(r);
                 testing::apply_or_exit(Profile::Passt);
                 let _ = rustix::io::write(&w, b"ok");
-                // getppid is a plain system call (not vDSO) and not on the list.
-                let _ = rustix::process::getppid();
+                forbidden(&w);
                 let _ = rustix::io::write(&w, b"alive");
                 std::process::exit(0);
             }
@@ -229,17 +229,28 @@ mod tests {
                     rustix::process::waitpid(Some(child), rustix::process::WaitOptions::empty())
                         .unwrap()
                         .unwrap();
-                if testing::skipped(&status) {
-                    return;
-                }
-                assert_eq!(seen, b"ok", "allowed write went through, nothing after");
-                assert_eq!(
-                    status.terminating_signal(),
-                    Some(libc::SIGSYS),
-                    "{status:?}"
-                );
+                (seen, status)
             }
         }
+    }
+
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    #[test]
+    fn a_filtered_process_dies_on_a_forbidden_call_and_lives_otherwise() {
+        // getppid is a plain system call (not vDSO) and not on the list: SIGSYS must
+        // end the child, after the allowed write worked.
+        let (seen, status) = filtered_child(|_| {
+            let _ = rustix::process::getppid();
+        });
+        if testing::skipped(&status) {
+            return;
+        }
+        assert_eq!(seen, b"ok", "allowed write went through, nothing after");
+        assert_eq!(
+            status.terminating_signal(),
+            Some(libc::SIGSYS),
+            "{status:?}"
+        );
     }
 
     #[cfg(target_arch = "x86_64")]
@@ -248,35 +259,15 @@ mod tests {
         // write(2) through the x32 ABI (x86_64's number with the x32 bit): without the
         // filter the kernel would run it or say ENOSYS (x32 disabled); under it, the
         // number matches nothing allowed and SIGSYS ends the child before any byte.
-        let (r, w) = rustix::pipe::pipe().unwrap();
-        match crate::sys::fork_daemon().unwrap() {
-            None => {
-                drop(r);
-                testing::apply_or_exit(Profile::Passt);
-                let _ = rustix::io::write(&w, b"ok");
-                let _ = crate::sys::write_via_x32_abi(&w, b"x32");
-                let _ = rustix::io::write(&w, b"alive");
-                std::process::exit(0);
-            }
-            Some(child) => {
-                drop(w);
-                let mut seen = Vec::new();
-                let mut buf = [0u8; 16];
-                while let Ok(n @ 1..) = rustix::io::read(&r, &mut buf) {
-                    seen.extend_from_slice(&buf[..n]);
-                }
-                let (_, status) =
-                    rustix::process::waitpid(Some(child), rustix::process::WaitOptions::empty())
-                        .unwrap()
-                        .unwrap();
-                assert!(!testing::skipped(&status));
-                assert_eq!(seen, b"ok", "only the native write went through");
-                assert_eq!(
-                    status.terminating_signal(),
-                    Some(libc::SIGSYS),
-                    "{status:?}"
-                );
-            }
-        }
+        let (seen, status) = filtered_child(|w| {
+            let _ = crate::sys::write_via_x32_abi(w, b"x32");
+        });
+        assert!(!testing::skipped(&status));
+        assert_eq!(seen, b"ok", "only the native write went through");
+        assert_eq!(
+            status.terminating_signal(),
+            Some(libc::SIGSYS),
+            "{status:?}"
+        );
     }
 }
