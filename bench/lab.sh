@@ -31,6 +31,9 @@ IPERF_PORT=5201
 # from the address routing picks (the veth's), which the client's connected socket
 # ignores.
 IPERF_UDP_PORT=5203
+# Payload of the UDP bulk runs: a datagram that fits a 1500-byte link, the size where
+# per-datagram costs (and batching them) show most.
+UDP_LEN=1472
 # The spliced path: a port pasta forwards from the host's loopback into the namespace.
 SPLICE_PORT=5202
 RR_PORT=7000

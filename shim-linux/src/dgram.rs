@@ -16,7 +16,7 @@
 //! to the next event ([`Batch::new_event`]) the next read of that socket answers
 //! "would block" without a system call.
 
-use crate::sys::{self, DgramMeta, MMSG_MAX};
+use crate::sys::{self, DgramMeta, Message, MMSG_MAX};
 use passt_core::SockRef;
 use std::io;
 use std::net::SocketAddr;
@@ -200,10 +200,9 @@ impl Batch {
             }
             let mut sent = 0;
             while sent < end - start {
-                match sys::send_mmsg(
+                match send_datagrams(
                     to_fd,
                     &self.buf,
-                    SLOT,
                     start + sent,
                     &lens[sent..end - start],
                     dest,
@@ -368,7 +367,7 @@ impl SendQueue {
         let mut first = 0;
         while first < count {
             self.calls += 1;
-            match sys::send_mmsg(fd, &self.buf, SLOT, first, &self.lens[first..count], dest) {
+            match send_datagrams(fd, &self.buf, first, &self.lens[first..count], dest) {
                 Ok(n @ 1..) => {
                     self.sent += n as u64;
                     first += n;
@@ -385,6 +384,69 @@ impl SendQueue {
             }
         }
     }
+}
+
+/// Most payload bytes of one UDP GSO message: what one IPv4 datagram carries (65 535
+/// less the IPv4 and UDP headers).
+const GSO_MAX_PAYLOAD: usize = 65_507;
+
+/// Group datagrams of `lens` into [`sys::send_mmsg`] messages: with `gso`, each run
+/// of equal, nonempty lengths (and one shorter datagram ending it) becomes one UDP GSO
+/// message of at most [`GSO_MAX_PAYLOAD`] bytes (udp(7) `UDP_SEGMENT`: the kernel routes
+/// and builds the run once and cuts it late); without, one message per datagram.
+/// Returns how many of `out` it filled.
+fn plan_messages(lens: &[usize], gso: bool, out: &mut [Message; MMSG_MAX]) -> usize {
+    let lens = &lens[..lens.len().min(MMSG_MAX)];
+    let mut n = 0;
+    let mut i = 0;
+    while i < lens.len() {
+        let size = lens[i];
+        let mut count = 1;
+        let mut total = size;
+        if gso && size > 0 && u16::try_from(size).is_ok() {
+            while let Some(&next) = lens.get(i + count) {
+                if next == 0 || next > size || total + next > GSO_MAX_PAYLOAD {
+                    break;
+                }
+                count += 1;
+                total += next;
+                if next < size {
+                    break; // a shorter one ends the run
+                }
+            }
+        }
+        out[n] = Message {
+            count,
+            segment: if count > 1 { size as u16 } else { 0 },
+        };
+        n += 1;
+        i += count;
+    }
+    n
+}
+
+/// Send datagrams `first..first + lens.len()` of `buf` (slots of [`SLOT`] bytes) on
+/// `fd`, runs of equal size as UDP GSO messages. Returns how many datagrams the kernel
+/// took (whole messages); an error only when it took none. A kernel or path that
+/// refuses GSO (an old kernel, a datagram over the path MTU, which GSO cannot
+/// fragment) gets the same datagrams one message each.
+fn send_datagrams(
+    fd: BorrowedFd<'_>,
+    buf: &[u8],
+    first: usize,
+    lens: &[usize],
+    dest: Option<SocketAddr>,
+) -> io::Result<usize> {
+    let mut msgs = [Message::default(); MMSG_MAX];
+    let n = plan_messages(lens, true, &mut msgs);
+    let sent = match sys::send_mmsg(fd, buf, SLOT, first, lens, &msgs[..n], dest) {
+        Err(e) if msgs[0].segment > 0 && e.kind() != io::ErrorKind::WouldBlock => {
+            let n = plan_messages(lens, false, &mut msgs);
+            sys::send_mmsg(fd, buf, SLOT, first, lens, &msgs[..n], dest)?
+        }
+        other => other?,
+    };
+    Ok(msgs[..sent].iter().map(|m| m.count).sum())
 }
 
 /// Senders as the engine names them: IPv4 peers of a dual-stack socket come as
@@ -494,7 +556,11 @@ mod tests {
         let mut out = vec![0u8; 3 * slot];
         out[..5].copy_from_slice(b"hello");
         out[2 * slot..2 * slot + 3].copy_from_slice(b"end");
-        let sent = sys::send_mmsg(tx.as_fd(), &out, slot, 0, &[5, 0, 3], Some(to)).unwrap();
+        let one = [Message {
+            count: 1,
+            segment: 0,
+        }; 3];
+        let sent = sys::send_mmsg(tx.as_fd(), &out, slot, 0, &[5, 0, 3], &one, Some(to)).unwrap();
         assert_eq!(sent, 3);
         let mut buf = vec![0u8; 4 * slot];
         let mut meta = [sys::DgramMeta::default(); 4];
@@ -509,7 +575,7 @@ mod tests {
         let v6 = UdpSocket::bind("[::1]:0").unwrap();
         let v6_to = v6.local_addr().unwrap();
         assert_eq!(
-            sys::send_mmsg(v6.as_fd(), &out, slot, 2, &[3], Some(v6_to)).unwrap(),
+            sys::send_mmsg(v6.as_fd(), &out, slot, 2, &[3], &one[..1], Some(v6_to)).unwrap(),
             1
         );
         let got = sys::recv_mmsg(v6.as_fd(), &mut buf, slot, &mut meta).unwrap();
@@ -554,5 +620,71 @@ mod tests {
         assert!(!q.fits(sock(1), None));
         q.flush(Some(tx.as_fd()));
         assert_eq!((q.calls, q.sent), (2, 3 + BATCH as u64));
+    }
+
+    #[test]
+    fn runs_of_equal_datagrams_become_one_gso_message_each() {
+        let mut out = [Message::default(); MMSG_MAX];
+        let plan = |lens: &[usize], gso: bool, out: &mut [Message; MMSG_MAX]| {
+            let n = plan_messages(lens, gso, out);
+            out[..n]
+                .iter()
+                .map(|m| (m.count, m.segment))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            plan(&[1472, 1472, 1472, 100, 1472, 0, 0, 9], true, &mut out),
+            [(4, 1472), (1, 0), (1, 0), (1, 0), (1, 0)],
+            "a shorter datagram ends a run; empty ones go alone"
+        );
+        assert_eq!(
+            plan(&[10, 20, 20], true, &mut out),
+            [(1, 0), (2, 20)],
+            "a longer one starts a new run"
+        );
+        assert_eq!(
+            plan(&[30_000; 3], true, &mut out),
+            [(2, 30_000), (1, 0)],
+            "one message stays within one IPv4 datagram"
+        );
+        assert_eq!(plan(&[5, 5], false, &mut out), [(1, 0), (1, 0)]);
+    }
+
+    /// Datagrams queued on one socket, as they arrive at the peer.
+    fn flushed_and_received(tx: &UdpSocket, rx: &UdpSocket, sizes: &[usize]) -> Vec<usize> {
+        let mut q = SendQueue::new();
+        for (i, &n) in sizes.iter().enumerate() {
+            q.push(sock(1), None, &vec![i as u8; n]);
+        }
+        q.flush(Some(tx.as_fd()));
+        assert_eq!((q.sent, q.lost), (sizes.len() as u64, 0));
+        rx.set_nonblocking(true).unwrap();
+        let mut buf = vec![0u8; 65_536];
+        let mut got = Vec::new();
+        while let Ok(n) = rx.recv(&mut buf) {
+            assert!(buf[..n].iter().all(|&b| b == got.len() as u8), "in order");
+            got.push(n);
+        }
+        got
+    }
+
+    #[test]
+    fn a_gso_batch_arrives_as_the_datagrams_that_were_queued() {
+        let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        tx.connect(rx.local_addr().unwrap()).unwrap();
+        let sizes = [1472, 1472, 1472, 1472, 700, 1472, 1472, 0, 3];
+        assert_eq!(flushed_and_received(&tx, &rx, &sizes), sizes);
+    }
+
+    #[test]
+    fn a_socket_that_refuses_gso_still_sends_every_datagram() {
+        let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        tx.connect(rx.local_addr().unwrap()).unwrap();
+        // Without UDP checksums the kernel refuses GSO (EINVAL, udp_send_skb()).
+        sys::set_udp_no_check(tx.as_fd()).unwrap();
+        let sizes = [1000; 6];
+        assert_eq!(flushed_and_received(&tx, &rx, &sizes), sizes);
     }
 }

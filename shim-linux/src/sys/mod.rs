@@ -10,7 +10,8 @@
 //!   [`set_tcp_maxseg`] (`TCP_MAXSEG`), [`send_queue_len`] (`SIOCOUTQ`) and
 //!   [`discard`] (`recv` with `MSG_TRUNC` and no buffer);
 //! * [`recv_mmsg`] and [`send_mmsg`]: batches of datagrams in one system call
-//!   (`recvmmsg(2)`, `sendmmsg(2)`; rustix has no `recvmmsg`);
+//!   (`recvmmsg(2)`, `sendmmsg(2)` with UDP GSO control messages; rustix has no
+//!   `recvmmsg`);
 //! * [`GuestIov`]: a TCP peek straight into guest-memory slices (`recvmsg(2)` with
 //!   `MSG_PEEK` over an iovec built from `vm-memory` slices);
 //! * [`termination_signalfd`]: SIGTERM/SIGINT blocked and read from a `signalfd`;
@@ -375,18 +376,45 @@ pub(crate) fn recv_mmsg(
     Ok(got)
 }
 
+/// One message of a [`send_mmsg`] call: the next `count` datagrams, sent as one UDP
+/// GSO message (`UDP_SEGMENT`, the kernel cuts it into `segment`-byte datagrams)
+/// when `segment` is nonzero, else `count` is 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Message {
+    /// Datagrams in the message.
+    pub count: usize,
+    /// Size of each datagram but the last (which may be shorter); 0: no GSO.
+    pub segment: u16,
+}
+
+/// A control message carrying `UDP_SEGMENT` (udp(7)): a `cmsghdr` followed by the
+/// 16-bit segment size, padded to `CMSG_SPACE(2)`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct SegmentCmsg {
+    hdr: libc::cmsghdr,
+    segment: u16,
+    _pad: [u8; 6],
+}
+
+// The kernel reads `CMSG_SPACE(2)` bytes of control data.
+// SAFETY: CMSG_SPACE only computes a length.
+const _: () =
+    assert!(std::mem::size_of::<SegmentCmsg>() >= unsafe { libc::CMSG_SPACE(2) } as usize);
+
 /// `sendmmsg(2)` without blocking: the datagrams `buf[(first + i) * slot..][..lens[i]]`
-/// (at most [`MMSG_MAX`]), each to `dest` (or the connected peer). Returns how many
-/// the kernel took; an error only when it took none.
+/// (at most [`MMSG_MAX`]), grouped into `msgs` (their counts add up to at most
+/// `lens.len()`), each message to `dest` (or the connected peer). Returns how many
+/// messages the kernel took; an error only when it took none.
 pub(crate) fn send_mmsg(
     fd: BorrowedFd<'_>,
     buf: &[u8],
     slot: usize,
     first: usize,
     lens: &[usize],
+    msgs: &[Message],
     dest: Option<std::net::SocketAddr>,
 ) -> io::Result<usize> {
-    let n = lens.len().min(MMSG_MAX);
     let (mut name, namelen) = match dest {
         Some(a) => std_to_sockaddr(a),
         // SAFETY: plain data, valid when zeroed.
@@ -396,25 +424,50 @@ pub(crate) fn send_mmsg(
     let mut hdrs: [libc::mmsghdr; MMSG_MAX] = unsafe { std::mem::zeroed() };
     // SAFETY: as above.
     let mut iovs: [libc::iovec; MMSG_MAX] = unsafe { std::mem::zeroed() };
-    for i in 0..n {
-        let start = (first + i) * slot;
-        let Some(data) = buf.get(start..start + lens[i].min(slot)) else {
+    // SAFETY: as above.
+    let mut cmsgs: [SegmentCmsg; MMSG_MAX] = unsafe { std::mem::zeroed() };
+    let lens = &lens[..lens.len().min(MMSG_MAX)];
+    let mut dgram = 0;
+    let mut n = 0;
+    for (m, msg) in msgs.iter().take(MMSG_MAX).enumerate() {
+        let count = msg.count.max(1);
+        if dgram + count > lens.len() {
             return Err(io::Error::from(io::ErrorKind::InvalidInput));
-        };
-        iovs[i] = libc::iovec {
-            iov_base: data.as_ptr() as *mut libc::c_void,
-            iov_len: data.len(),
-        };
-        if dest.is_some() {
-            hdrs[i].msg_hdr.msg_name = (&mut name as *mut libc::sockaddr_storage).cast();
-            hdrs[i].msg_hdr.msg_namelen = namelen;
         }
-        hdrs[i].msg_hdr.msg_iov = &mut iovs[i];
-        hdrs[i].msg_hdr.msg_iovlen = 1;
+        for i in dgram..dgram + count {
+            let start = (first + i) * slot;
+            let Some(data) = buf.get(start..start + lens[i].min(slot)) else {
+                return Err(io::Error::from(io::ErrorKind::InvalidInput));
+            };
+            iovs[i] = libc::iovec {
+                iov_base: data.as_ptr() as *mut libc::c_void,
+                iov_len: data.len(),
+            };
+        }
+        let hdr = &mut hdrs[m].msg_hdr;
+        if dest.is_some() {
+            hdr.msg_name = (&mut name as *mut libc::sockaddr_storage).cast();
+            hdr.msg_namelen = namelen;
+        }
+        hdr.msg_iov = &mut iovs[dgram];
+        hdr.msg_iovlen = count as _;
+        if msg.segment > 0 {
+            let c = &mut cmsgs[m];
+            c.hdr.cmsg_level = libc::SOL_UDP;
+            c.hdr.cmsg_type = libc::UDP_SEGMENT;
+            // SAFETY: CMSG_LEN only computes a length.
+            c.hdr.cmsg_len = unsafe { libc::CMSG_LEN(2) } as _;
+            c.segment = msg.segment;
+            hdr.msg_control = (c as *mut SegmentCmsg).cast();
+            // SAFETY: as above.
+            hdr.msg_controllen = unsafe { libc::CMSG_SPACE(2) } as _;
+        }
+        dgram += count;
+        n = m + 1;
     }
     // SAFETY: the first `n` headers point at live, in-bounds slices of `buf` (checked
-    // above) and at `name`, all outliving the call; sendmmsg only reads them (and
-    // writes each header's `msg_len`).
+    // above), at `name` and at their own control message, all outliving the call;
+    // sendmmsg only reads them (and writes each header's `msg_len`).
     let rc = unsafe {
         libc::sendmmsg(
             fd.as_raw_fd(),
@@ -425,6 +478,28 @@ pub(crate) fn send_mmsg(
         )
     };
     usize::try_from(rc).map_err(|_| io::Error::last_os_error())
+}
+
+/// `SO_NO_CHECK` (socket(7)): UDP without checksums, which the kernel refuses to
+/// combine with GSO; tests use it to see [`send_mmsg`]'s callers fall back.
+#[cfg(test)]
+pub(crate) fn set_udp_no_check(fd: BorrowedFd<'_>) -> io::Result<()> {
+    let on: libc::c_int = 1;
+    // SAFETY: `on` is a live c_int and its size is passed with it.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_NO_CHECK,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
 /// `fork(2)` for daemonising: returns `Some(child)` in the parent, `None` in the child.
