@@ -334,6 +334,7 @@ fn serve<G: GuestSource>(
         // Last: the batch includes what the timers sent.
         host.flush_datagrams();
         host.guest_mut().after_batch();
+        spin.frame(host.take_largest_out());
         spin.wakeup_done(events.len(), now());
     }
 }
@@ -352,7 +353,7 @@ fn read_guest<G: GuestSource>(
         match host.guest_mut().recv(frame) {
             Ok(r) if r.len == 0 => return Ok(Some(Exit::GuestGone)),
             Ok(r) => {
-                spin.guest_frame(r.len);
+                spin.frame(r.len);
                 let f = &frame[r.start..r.start + r.len];
                 let event = if r.checksum_partial {
                     Event::TapFramePartialChecksum(f)

@@ -139,6 +139,9 @@ pub struct LinuxHost<G: GuestLink> {
     ping_warned: bool,
     /// Frames that could not be sent to the guest.
     pub tx_dropped: u64,
+    /// The most bytes one frame to the guest (or one splice) moved since
+    /// [`LinuxHost::take_largest_out`]: tells the event loop bulk from light traffic.
+    largest_out: usize,
     /// Datagrams read ahead with `recvmmsg`, served to `RecvFrom` and `Relay`.
     batch: crate::dgram::Batch,
     /// Datagrams to host sockets, held for one `sendmmsg` per batch of guest frames
@@ -222,6 +225,7 @@ impl<G: GuestLink> LinuxHost<G> {
             batch_sends: false,
             relay_lost: 0,
             tuned_sndbuf: None,
+            largest_out: 0,
             splice_again: Vec::with_capacity(2 * flows),
         })
     }
@@ -244,6 +248,12 @@ impl<G: GuestLink> LinuxHost<G> {
     pub fn take_splice_again(&mut self, into: &mut Vec<SockRef>) {
         into.clear();
         std::mem::swap(into, &mut self.splice_again);
+    }
+
+    /// The most bytes one frame toward the guest, or one splice, moved since the last
+    /// call (crate::spin: bulk traffic either way ends the event loop's spinning).
+    pub fn take_largest_out(&mut self) -> usize {
+        std::mem::take(&mut self.largest_out)
     }
 
     /// The epoll descriptor every socket is registered with.
@@ -600,6 +610,7 @@ impl<G: GuestLink> LinuxHost<G> {
         match self.guest.peek_to_guest(e.fd.as_fd(), len, headroom) {
             Ok(n) => {
                 e.peek_offset = Some(offset + n);
+                self.largest_out = self.largest_out.max(n);
                 OpResult::Len(n)
             }
             Err(err) => OpResult::Err(io_error(err)),
@@ -760,6 +771,7 @@ impl<G: GuestLink> LinuxHost<G> {
         }
         out.pending = pipe.pending;
         out.eof = pipe.eof && pipe.pending == 0;
+        self.largest_out = self.largest_out.max(out.read.max(out.written));
         if !source_done && !self.splice_again.contains(&from) {
             // Edge-triggered epoll reported this source once; what it still holds
             // (and what waits in the pipe) moves on the loop's next turn.
@@ -787,14 +799,18 @@ impl<G: GuestLink> Host for LinuxHost<G> {
             self.flush_datagrams();
         }
         match op {
-            Op::TapSend(frame) => match self.guest.send_frame(frame) {
-                Ok(()) => OpResult::Done,
-                Err(e) => {
-                    self.tx_dropped += 1;
-                    OpResult::Err(io_error(e))
+            Op::TapSend(frame) => {
+                self.largest_out = self.largest_out.max(frame.len());
+                match self.guest.send_frame(frame) {
+                    Ok(()) => OpResult::Done,
+                    Err(e) => {
+                        self.tx_dropped += 1;
+                        OpResult::Err(io_error(e))
+                    }
                 }
-            },
+            }
             Op::TapSendOffload { frame, offload } => {
+                self.largest_out = self.largest_out.max(frame.len());
                 match self.guest.send_offload(frame, &offload) {
                     Ok(()) => OpResult::Done,
                     Err(e) => {
@@ -927,5 +943,30 @@ impl<G: GuestLink> Host for LinuxHost<G> {
                 None => OpResult::Err(HostError::Other(libc::EBADF)),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A guest link that takes every frame.
+    struct Sink;
+
+    impl GuestLink for Sink {
+        fn send_frame(&mut self, _: &[u8]) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_largest_frame_toward_the_guest_is_reported_once() {
+        let mut host = LinuxHost::new(Sink, 4).unwrap();
+        assert_eq!(host.take_largest_out(), 0);
+        for len in [60, 1514, 90] {
+            host.exec(Op::TapSend(&[0u8; 2048][..len]));
+        }
+        assert_eq!(host.take_largest_out(), 1514, "bulk, for the spin");
+        assert_eq!(host.take_largest_out(), 0, "taken");
     }
 }
