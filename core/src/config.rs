@@ -177,10 +177,14 @@ pub struct Offload {
     /// engine's transmit buffer. Needs `tcp_checksum`: the engine never sees the
     /// payload it would sum.
     pub direct_peek: bool,
+    /// UDP segmentation offload: datagrams from one flow's socket to the guest that
+    /// follow each other with the same size may leave as one frame carrying up to this
+    /// many payload bytes, which the link cuts back into the datagrams. 0: off.
+    pub udp_segment_max: u16,
 }
 
 impl Offload {
-    /// Whether any offload is on (data segments then go out as `TapSendOffload`).
+    /// Whether any TCP offload is on (data segments then go out as `TapSendOffload`).
     pub fn any(&self) -> bool {
         self.tcp_segment_max > 0 || self.tcp_checksum
     }

@@ -27,6 +27,13 @@ pub const MAX_FRAME_LEN: usize = 65535;
 /// service builds (a DHCPv4 reply with every option is well under 1 KiB).
 pub const MIN_TX_BUFFER: usize = 2048;
 
+/// A transmit buffer in which runs of UDP datagrams to the guest
+/// ([`Offload::udp_segment_max`](crate::config::Offload::udp_segment_max)) can grow to
+/// 64 KiB: the next datagram is read right after the run, so the buffer holds the
+/// headers, a run of up to 65 507 bytes and room for one more datagram of any size.
+/// With a smaller buffer runs stop short (a buffer of one frame sends each alone).
+pub const UDP_RUN_TX_BUFFER: usize = 2 * 65_536 + 256;
+
 /// Lower bound of the unsolicited router advertisement interval (RFC 4861 §6.2.1:
 /// MinRtrAdvInterval defaults to 0.33 × MaxRtrAdvInterval).
 pub const RA_INTERVAL_MIN: Duration = Duration::from_secs(200);

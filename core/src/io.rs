@@ -128,12 +128,13 @@ pub struct TcpInfo {
 }
 
 /// How the link finishes a frame sent with [`Op::TapSendOffload`] (the fields of a
-/// virtio-net header, `struct virtio_net_hdr`).
+/// virtio-net header, `struct virtio_net_hdr`): a TCP segment, or a run of UDP
+/// datagrams.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TxOffload {
-    /// Offset of the TCP header in the frame.
+    /// Offset of the TCP (or UDP) header in the frame.
     pub l4_offset: u16,
-    /// Length of all headers, Ethernet through TCP (the payload starts here).
+    /// Length of all headers, Ethernet through TCP or UDP (the payload starts here).
     pub header_len: u16,
     /// Payload bytes per segment on the wire (the guest's MSS): a longer payload is
     /// cut into segments of this size, each with copies of the headers.
@@ -144,6 +145,11 @@ pub struct TxOffload {
     /// over the pseudo-header of RFC 9293 §3.1, not complemented): the link completes
     /// it over the TCP header and payload.
     pub checksum_partial: bool,
+    /// The frame is UDP, not TCP: its payload is a run of datagrams of `mss` bytes
+    /// (the last may be shorter) that the link cuts apart, each with a copy of the
+    /// headers (UDP segmentation offload, virtio's `GSO_UDP_L4`); a partial checksum
+    /// is UDP's (RFC 768), its pseudo-header sum taken with the whole run's length.
+    pub udp: bool,
 }
 
 /// An effect the engine asks the host to perform.

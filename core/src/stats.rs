@@ -156,6 +156,9 @@ pub struct Stats {
     pub udp_datagrams_to_host: u64,
     /// Datagrams sent to the guest.
     pub udp_datagrams_to_guest: u64,
+    /// Of the frames to the guest, those carrying a run of datagrams the link cuts
+    /// apart (UDP segmentation offload).
+    pub udp_runs_to_guest: u64,
     /// UDP flows joined socket to socket (pasta's loopback bypass).
     pub udp_spliced: u64,
     /// Datagrams moved by spliced UDP flows (either way).
@@ -196,6 +199,7 @@ impl Default for Stats {
             udp_closed: 0,
             udp_datagrams_to_host: 0,
             udp_datagrams_to_guest: 0,
+            udp_runs_to_guest: 0,
             udp_spliced: 0,
             udp_datagrams_spliced: 0,
             ping_opened: 0,

@@ -118,6 +118,7 @@ pub fn virtqueue_rings(data: &[u8]) -> RingsOutcome {
                     mss: 1460,
                     ipv6: false,
                     checksum_partial: true,
+                    udp: false,
                 };
                 let offload = (flags & 1 != 0).then_some(&offload);
                 use passt_virtio_net::rx::RxError;

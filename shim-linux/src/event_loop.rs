@@ -428,7 +428,7 @@ pub fn log_stats(stats: &Stats, open: &passt_core::FlowCounts) {
          TCP connections opened {}, closed {}, reset {}, timed out {}, \
          refused (table full) {}, accept failures {}; retransmits {} (fast {}), \
          out-of-order segments from the guest {}; UDP flows opened {}, closed {}, \
-         datagrams to the host {}, datagrams to the guest {}",
+         datagrams to the host {}, datagrams to the guest {} (in runs {})",
         stats.frames_in,
         stats.frames_out,
         stats.service_replies,
@@ -445,7 +445,8 @@ pub fn log_stats(stats: &Stats, open: &passt_core::FlowCounts) {
         stats.udp_opened,
         stats.udp_closed,
         stats.udp_datagrams_to_host,
-        stats.udp_datagrams_to_guest
+        stats.udp_datagrams_to_guest,
+        stats.udp_runs_to_guest
     );
     crate::log_debug!(
         "Flows open at exit: TCP {} (spliced {}), UDP {}, ICMP echo {}; \

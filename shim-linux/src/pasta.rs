@@ -35,8 +35,9 @@ use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-/// Transmit buffer: a full 64 KiB segment plus headers.
-const TX_BUFFER: usize = 65_536 + 256;
+/// Transmit buffer: a full 64 KiB segment plus headers, and room for the tap's UDP
+/// segmentation offload to gather 64 KiB runs of datagrams.
+const TX_BUFFER: usize = passt_core::engine::UDP_RUN_TX_BUFFER;
 
 /// Which namespace pasta serves.
 #[derive(Debug, Clone)]

@@ -21,6 +21,10 @@ use passt_virtio_net::hdr::{self as vnet, ByteOrder, VnetHdr};
 
 pub use passt_virtio_net::features::TSO_MAX_PAYLOAD;
 
+/// Most payload bytes of one run of UDP datagrams written to the tap: what one IPv4
+/// datagram carries (65 535 less the IPv4 and UDP headers).
+pub const USO_MAX_PAYLOAD: u16 = 65_507;
+
 /// An open tap device (layer 2, no packet-information prefix, non-blocking).
 #[derive(Debug)]
 pub struct Tap {
@@ -29,6 +33,8 @@ pub struct Tap {
     /// Frames carry a virtio-net header (`IFF_VNET_HDR`) and the device takes TSO
     /// super-frames and partial checksums from us and gives them to us.
     offload: bool,
+    /// The kernel also takes runs of UDP datagrams from us (`GSO_UDP_L4`).
+    udp_segmentation: bool,
 }
 
 /// Where a frame landed in the read buffer, and what its link said about it.
@@ -76,13 +82,24 @@ impl Tap {
             flags |= sys::IFF_VNET_HDR;
         }
         let raw = sys::tun_set_iff(fd.as_fd(), name.as_bytes(), flags)?;
+        let mut udp_segmentation = false;
         if offload {
             let features = sys::TUN_F_CSUM | sys::TUN_F_TSO4 | sys::TUN_F_TSO6;
+            // A kernel that knows the UDP offload flags also takes UDP runs written to
+            // the tap; asked for and dropped again, as the engine wants single
+            // datagrams from the namespace.
+            let uso = sys::TUN_F_USO4 | sys::TUN_F_USO6;
+            udp_segmentation = sys::tun_set_offload(fd.as_fd(), features | uso).is_ok();
             sys::tun_set_offload(fd.as_fd(), features)?;
         }
         let len = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
         let name = String::from_utf8_lossy(raw.get(..len).unwrap_or_default()).into_owned();
-        Ok(Tap { fd, name, offload })
+        Ok(Tap {
+            fd,
+            name,
+            offload,
+            udp_segmentation,
+        })
     }
 
     /// Adopts a tap descriptor someone else opened and attached (pasta's `--fd`),
@@ -96,6 +113,7 @@ impl Tap {
             fd,
             name: name.to_string(),
             offload: false,
+            udp_segmentation: false,
         })
     }
 
@@ -111,13 +129,19 @@ impl Tap {
     }
 
     /// What the engine may hand this device: TCP segments of up to
-    /// [`TSO_MAX_PAYLOAD`] bytes with partial checksums when offloads are on, none
-    /// otherwise.
+    /// [`TSO_MAX_PAYLOAD`] bytes with partial checksums when offloads are on, and
+    /// runs of UDP datagrams of up to [`USO_MAX_PAYLOAD`] bytes where the kernel
+    /// takes them; none otherwise.
     pub fn engine_offload(&self) -> passt_core::config::Offload {
         passt_core::config::Offload {
             tcp_segment_max: if self.offload { TSO_MAX_PAYLOAD } else { 0 },
             tcp_checksum: self.offload,
             direct_peek: false,
+            udp_segment_max: if self.udp_segmentation {
+                USO_MAX_PAYLOAD
+            } else {
+                0
+            },
         }
     }
 
@@ -168,7 +192,7 @@ impl Tap {
         if !self.offload {
             return Err(io::ErrorKind::Unsupported.into());
         }
-        self.write_with(VnetHdr::for_tcp(frame.len(), offload), frame)
+        self.write_with(VnetHdr::for_offload(frame.len(), offload), frame)
     }
 
     fn write_with(&self, hdr: VnetHdr, frame: &[u8]) -> io::Result<usize> {

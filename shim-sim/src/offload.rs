@@ -2,7 +2,9 @@
 //! with a virtio-net header ([`Op::TapSendOffload`](passt_core::Op::TapSendOffload)):
 //! segmentation at the MSS (`tcp_gso_segment`: the sequence number advances, FIN and
 //! PSH stay on the last segment, IP lengths and the IPv4 header checksum are
-//! rewritten) and completion of a partial TCP checksum (`skb_checksum_help`).
+//! rewritten) and completion of a partial TCP checksum (`skb_checksum_help`); a run of
+//! UDP datagrams (`GSO_UDP_L4`) is cut at the datagram size the same way
+//! (`__udp_gso_segment`: each datagram's UDP length and checksum rewritten).
 //!
 //! The tests see exactly the frames a namespace behind pasta's tap would receive.
 
@@ -13,6 +15,8 @@ use passt_core::wire::{checksum, ipv4, ipv6};
 const LAST_ONLY: u8 = 0x01 | 0x08; // FIN, PSH
 /// Offset of the checksum field in the TCP header.
 const TCP_CHECKSUM_AT: usize = 16;
+/// Offset of the checksum field in the UDP header.
+const UDP_CHECKSUM_AT: usize = 6;
 
 /// The frames the guest receives for one offloaded `frame`: one per `offload.mss`
 /// bytes of payload (one for a shorter payload), each with a complete checksum.
@@ -21,7 +25,8 @@ pub fn finish(frame: &[u8], offload: &TxOffload) -> Vec<Vec<u8>> {
     let l4 = usize::from(offload.l4_offset);
     let hdr = usize::from(offload.header_len);
     let mss = usize::from(offload.mss).max(1);
-    if frame.len() < hdr || hdr < l4 + 20 || l4 < 14 {
+    let l4_min = if offload.udp { 8 } else { 20 };
+    if frame.len() < hdr || hdr < l4 + l4_min || l4 < 14 {
         return vec![frame.to_vec()];
     }
     let payload = &frame[hdr..];
@@ -35,10 +40,15 @@ pub fn finish(frame: &[u8], offload: &TxOffload) -> Vec<Vec<u8>> {
             let mut seg = Vec::with_capacity(hdr + chunk.len());
             seg.extend_from_slice(&frame[..hdr]);
             seg.extend_from_slice(chunk);
-            let seq = seq0.wrapping_add((i * mss) as u32);
-            seg[l4 + 4..l4 + 8].copy_from_slice(&seq.to_be_bytes());
-            if i + 1 < count {
-                seg[l4 + 13] &= !LAST_ONLY;
+            if offload.udp {
+                let udp_len = (seg.len() - l4) as u16;
+                seg[l4 + 4..l4 + 6].copy_from_slice(&udp_len.to_be_bytes());
+            } else {
+                let seq = seq0.wrapping_add((i * mss) as u32);
+                seg[l4 + 4..l4 + 8].copy_from_slice(&seq.to_be_bytes());
+                if i + 1 < count {
+                    seg[l4 + 13] &= !LAST_ONLY;
+                }
             }
             let ip_len = seg.len() - 14;
             if offload.ipv6 {
@@ -49,23 +59,31 @@ pub fn finish(frame: &[u8], offload: &TxOffload) -> Vec<Vec<u8>> {
                 ip.set_total_len(ip_len as u16);
                 ip.fill_checksum();
             }
-            let tcp_len = seg.len() - l4;
-            let at = l4 + TCP_CHECKSUM_AT;
+            let l4_len = seg.len() - l4;
+            let (at, protocol) = if offload.udp {
+                (l4 + UDP_CHECKSUM_AT, passt_core::wire::IpProtocol::Udp)
+            } else {
+                (l4 + TCP_CHECKSUM_AT, passt_core::wire::IpProtocol::Tcp)
+            };
             let field = if offload.checksum_partial {
                 // The field holds the pseudo-header sum for the whole payload: swap
                 // the length in it for this segment's (one's-complement arithmetic,
                 // as `tcp_gso_segment` does), then sum over header and payload.
                 let written = u16::from_be_bytes([seg[at], seg[at + 1]]);
                 let old_len = (frame.len() - l4) as u16;
-                checksum::fold(u64::from(written) + u64::from(!old_len) + tcp_len as u64)
+                checksum::fold(u64::from(written) + u64::from(!old_len) + l4_len as u64)
             } else {
                 // A complete checksum: recomputed from scratch for each segment.
                 let (src, dst) = addresses(&seg, offload.ipv6);
-                let tcp = passt_core::wire::IpProtocol::Tcp;
-                checksum::fold(passt_core::wire::ip::pseudo_header(src, dst, tcp, tcp_len))
+                checksum::fold(passt_core::wire::ip::pseudo_header(
+                    src, dst, protocol, l4_len,
+                ))
             };
             seg[at..at + 2].copy_from_slice(&field.to_be_bytes());
-            let sum = checksum::checksum(&seg[l4..]);
+            let mut sum = checksum::checksum(&seg[l4..]);
+            if offload.udp && sum == 0 {
+                sum = 0xffff; // RFC 768: a computed zero is sent as all ones
+            }
             seg[at..at + 2].copy_from_slice(&sum.to_be_bytes());
             seg
         })

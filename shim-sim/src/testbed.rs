@@ -4,7 +4,7 @@
 
 use crate::sockets::SimSockets;
 use passt_core::config::{Config, Ipv4Config, Ipv6Config, Mode};
-use passt_core::engine::{Flow, Storage, MIN_TX_BUFFER};
+use passt_core::engine::{Flow, Storage, UDP_RUN_TX_BUFFER};
 use passt_core::flow::{index_len_for, Slot};
 use passt_core::wire::ethernet::{self, EtherType, MacAddr};
 use passt_core::wire::tcp::{self, TcpFlags};
@@ -223,11 +223,11 @@ impl Testbed {
     /// A testbed over `config` with room for `flows` flows.
     pub fn new(config: Config, flows: usize) -> Testbed {
         // Owned, not leaked: fuzz harnesses build a testbed per input in one long-lived
-        // process (AFL's persistent mode), where 70 KB leaked per input adds up to an
+        // process (AFL's persistent mode), where 130 KB leaked per input adds up to an
         // out-of-memory kill within minutes.
         let slots: Vec<Slot<Flow>> = (0..flows).map(|_| Slot::default()).collect();
         let storage = Storage {
-            tx: vec![0u8; MIN_TX_BUFFER.max(70_000)].into(),
+            tx: vec![0u8; UDP_RUN_TX_BUFFER].into(),
             flows: slots.into(),
             flow_index: vec![0u32; index_len_for(flows)].into(),
         };

@@ -23,6 +23,7 @@ fn offload_config() -> Config {
         tcp_segment_max: 65_495,
         tcp_checksum: true,
         direct_peek: false,
+        udp_segment_max: 0,
     };
     c
 }

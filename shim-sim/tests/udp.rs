@@ -452,3 +452,75 @@ fn no_udp_drops_the_guests_datagrams() {
     assert!(tb.host.open_of(Transport::Udp).is_empty());
     assert_eq!(tb.engine.stats().drops(DropReason::Disabled), 1);
 }
+
+/// A burst from the host, in a flow the guest opened: `sizes` datagrams, each filled
+/// with its index. Returns the engine's frames as the guest receives them and how
+/// many frames the engine wrote (offloaded ones count once).
+fn burst_to_guest(
+    config: passt_core::Config,
+    guest_at: SocketAddr,
+    sizes: &[usize],
+) -> (Vec<Udp>, Vec<Udp>, u64) {
+    let remote = if guest_at.is_ipv4() {
+        sa("203.0.113.1:5201")
+    } else {
+        sa("[2001:db8:2::1]:5201")
+    };
+    let mut tb = Testbed::new(config, 16);
+    send(&mut tb, guest_at, remote, b"go");
+    let sock = flow_sock(&tb, remote);
+    let want: Vec<Udp> = sizes
+        .iter()
+        .enumerate()
+        .map(|(i, &n)| Udp::new(remote, guest_at, &vec![i as u8; n]))
+        .collect();
+    for d in &want {
+        tb.host.peer_send_to(sock, remote, &d.payload);
+    }
+    tb.settle();
+    let got = to_guest(&mut tb);
+    assert_eq!(tb.engine.stats().udp_datagrams_to_guest, sizes.len() as u64);
+    (got, want, tb.host.offloaded_frames)
+}
+
+/// iperf3-like bulk with a few odd sizes in between: runs break at a shorter
+/// datagram, a longer one and an empty one.
+const BURST: [(usize, usize); 6] = [
+    (100, 1472),
+    (1, 500),
+    (3, 1000),
+    (1, 0),
+    (2, 1472),
+    (50, 1200),
+];
+
+fn burst_sizes() -> Vec<usize> {
+    BURST
+        .iter()
+        .flat_map(|&(n, size)| std::iter::repeat_n(size, n))
+        .collect()
+}
+
+#[test]
+fn with_udp_segmentation_a_burst_leaves_in_few_frames_and_arrives_as_its_datagrams() {
+    let mut config = default_config();
+    config.offload.udp_segment_max = 65_507;
+    for at in [guest(40000), guest6(40000)] {
+        let (got, want, offloaded) = burst_to_guest(config.clone(), at, &burst_sizes());
+        assert_eq!(
+            got, want,
+            "every datagram, whole and in order, with valid checksums"
+        );
+        // Runs end at 64 KiB (44 × 1472), at a shorter datagram (which joins) and at
+        // the 64 datagrams one socket event reads: 44 + 20 × 1472 | 36 × 1472 + 500,
+        // 3 × 1000, the empty one alone, 2 × 1472, 21 × 1200 | 29 × 1200.
+        assert_eq!(offloaded, 7, "for {} datagrams", want.len());
+    }
+}
+
+#[test]
+fn without_udp_segmentation_every_datagram_is_its_own_frame() {
+    let (got, want, offloaded) = burst_to_guest(default_config(), guest(40000), &burst_sizes());
+    assert_eq!(got, want);
+    assert_eq!(offloaded, 0);
+}

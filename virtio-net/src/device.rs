@@ -64,7 +64,7 @@ impl VirtioNet {
         frame: &[u8],
         offload: Option<&TxOffload>,
     ) -> Result<(), RxError> {
-        let hdr = offload.map_or_else(VnetHdr::default, |o| VnetHdr::for_tcp(frame.len(), o));
+        let hdr = offload.map_or_else(VnetHdr::default, |o| VnetHdr::for_offload(frame.len(), o));
         match self.rx.deliver(mem, hdr, &[frame]) {
             Ok(()) => {
                 self.stats.to_guest += 1;
@@ -122,7 +122,7 @@ impl VirtioNet {
         let frame_len = headers.len() + payload_len;
         self.rx.write_at(mem, self.features.header_len(), headers)?;
         self.rx
-            .commit(mem, VnetHdr::for_tcp(frame_len, offload), frame_len)?;
+            .commit(mem, VnetHdr::for_offload(frame_len, offload), frame_len)?;
         self.stats.to_guest += 1;
         Ok(())
     }

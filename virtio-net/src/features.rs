@@ -108,6 +108,7 @@ impl Negotiated {
             tcp_segment_max: if tso { TSO_MAX_PAYLOAD } else { 0 },
             tcp_checksum: csum,
             direct_peek: false,
+            udp_segment_max: 0,
         }
     }
 }
@@ -127,6 +128,7 @@ mod tests {
                 tcp_segment_max: TSO_MAX_PAYLOAD,
                 tcp_checksum: true,
                 direct_peek: false,
+                udp_segment_max: 0,
             }
         );
     }
@@ -143,6 +145,7 @@ mod tests {
                 tcp_segment_max: 0,
                 tcp_checksum: true,
                 direct_peek: false,
+                udp_segment_max: 0,
             }
         );
         let tso4_only = v1 | bit(VIRTIO_NET_F_GUEST_CSUM) | bit(VIRTIO_NET_F_GUEST_TSO4);

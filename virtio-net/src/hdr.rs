@@ -48,6 +48,9 @@ pub const GSO_NONE: u8 = 0;
 pub const GSO_TCPV4: u8 = 1;
 /// `VIRTIO_NET_HDR_GSO_TCPV6`: the same over IPv6.
 pub const GSO_TCPV6: u8 = 4;
+/// `VIRTIO_NET_HDR_GSO_UDP_L4`: a run of UDP datagrams (either IP version) to cut
+/// at `gso_size` (virtio 1.2 §5.1.6.2, `VIRTIO_NET_F_HOST_USO`).
+pub const GSO_UDP_L4: u8 = 5;
 
 /// A decoded header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -107,24 +110,28 @@ impl VnetHdr {
         self.flags & F_NEEDS_CSUM != 0
     }
 
-    /// The header for a TCP segment of `frame_len` bytes the engine sent with
-    /// `offload`: a super-frame (payload longer than the MSS) is marked for
-    /// segmentation at the MSS, and a partial checksum for completion.
-    pub fn for_tcp(frame_len: usize, offload: &TxOffload) -> VnetHdr {
+    /// The header for a frame of `frame_len` bytes the engine sent with `offload`: a
+    /// TCP super-frame (payload longer than the MSS) is marked for segmentation at the
+    /// MSS, a run of UDP datagrams for cutting at the datagram size, and a partial
+    /// checksum for completion.
+    pub fn for_offload(frame_len: usize, offload: &TxOffload) -> VnetHdr {
         let payload = frame_len.saturating_sub(usize::from(offload.header_len));
         let segmented = offload.mss > 0 && payload > usize::from(offload.mss);
+        // The checksum field: 16 bytes into a TCP header (RFC 9293 §3.1), 6 into a
+        // UDP header (RFC 768).
+        let checksum_at = if offload.udp { 6 } else { 16 };
         let (flags, csum_start, csum_offset) = if offload.checksum_partial {
-            // The TCP checksum field is 16 bytes into the TCP header (RFC 9293 §3.1).
-            (F_NEEDS_CSUM, offload.l4_offset, 16)
+            (F_NEEDS_CSUM, offload.l4_offset, checksum_at)
         } else {
             (0, 0, 0)
         };
         VnetHdr {
             flags,
-            gso_type: match (segmented, offload.ipv6) {
-                (false, _) => GSO_NONE,
-                (true, false) => GSO_TCPV4,
-                (true, true) => GSO_TCPV6,
+            gso_type: match (segmented, offload.udp, offload.ipv6) {
+                (false, _, _) => GSO_NONE,
+                (true, true, _) => GSO_UDP_L4,
+                (true, false, false) => GSO_TCPV4,
+                (true, false, true) => GSO_TCPV6,
             },
             hdr_len: offload.header_len,
             gso_size: if segmented { offload.mss } else { 0 },
@@ -145,6 +152,7 @@ mod tests {
             mss: 1460,
             ipv6,
             checksum_partial: true,
+            udp: false,
         }
     }
 
@@ -175,7 +183,7 @@ mod tests {
 
     #[test]
     fn a_super_frame_is_cut_at_the_mss_and_a_short_one_is_not() {
-        let big = VnetHdr::for_tcp(54 + 64_000, &offload(false));
+        let big = VnetHdr::for_offload(54 + 64_000, &offload(false));
         assert_eq!(
             (big.gso_type, big.gso_size, big.hdr_len),
             (GSO_TCPV4, 1460, 54)
@@ -184,15 +192,16 @@ mod tests {
             (big.flags, big.csum_start, big.csum_offset),
             (F_NEEDS_CSUM, 34, 16)
         );
-        let v6 = VnetHdr::for_tcp(74 + 1441 * 2, &offload(true));
+        let v6 = VnetHdr::for_offload(74 + 1441 * 2, &offload(true));
         assert_eq!((v6.gso_type, v6.gso_size), (GSO_TCPV6, 1460));
-        let one = VnetHdr::for_tcp(54 + 1460, &offload(false));
+        let one = VnetHdr::for_offload(54 + 1460, &offload(false));
         assert_eq!((one.gso_type, one.gso_size), (GSO_NONE, 0));
         assert!(one.checksum_partial(), "still left to the link");
-        let full = VnetHdr::for_tcp(
+        let full = VnetHdr::for_offload(
             54 + 100,
             &TxOffload {
                 checksum_partial: false,
+                udp: false,
                 ..offload(false)
             },
         );
@@ -203,5 +212,27 @@ mod tests {
                 ..VnetHdr::default()
             }
         );
+    }
+
+    #[test]
+    fn a_run_of_udp_datagrams_is_cut_at_the_datagram_size() {
+        let udp = TxOffload {
+            header_len: 42,
+            mss: 1472,
+            udp: true,
+            ..offload(false)
+        };
+        let run = VnetHdr::for_offload(42 + 3 * 1472, &udp);
+        assert_eq!(
+            (run.gso_type, run.gso_size, run.hdr_len),
+            (GSO_UDP_L4, 1472, 42)
+        );
+        assert_eq!(
+            (run.flags, run.csum_start, run.csum_offset),
+            (F_NEEDS_CSUM, 34, 6),
+            "UDP's checksum field"
+        );
+        let one = VnetHdr::for_offload(42 + 1472, &udp);
+        assert_eq!((one.gso_type, one.gso_size), (GSO_NONE, 0));
     }
 }

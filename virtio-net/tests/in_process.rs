@@ -203,6 +203,7 @@ fn guest_kernel_view(hdr: &VnetHdr, frame: &[u8]) -> Vec<Vec<u8>> {
         },
         ipv6: hdr.gso_type == GSO_TCPV6,
         checksum_partial: true,
+        udp: false,
     };
     offload::finish(frame, &offload)
 }

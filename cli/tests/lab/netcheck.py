@@ -398,6 +398,56 @@ def udp_burst(host, port, n, ready, go, sent):
     print(f"{len(answered)} of {n} echoed")
 
 
+def burst_datagram(i, size):
+    """Datagram I of a burst: its number, then a pattern of its own, SIZE bytes."""
+    head = b"%08d" % i
+    return head + bytes((i + k) % 251 for k in range(size - len(head)))
+
+
+def udp_burst_server(host, port, n, size, go, sent):
+    """Answer the first datagram, then once GO exists send N numbered SIZE-byte
+    datagrams back to back to its sender and touch SENT."""
+    s = socket.socket(family(host), socket.SOCK_DGRAM)
+    s.bind((host, port))
+    s.settimeout(TIMEOUT)
+    ready = os.environ.get("READY_FILE")
+    if ready:
+        open(ready, "w").close()
+    _, peer = s.recvfrom(65536)
+    s.sendto(b"hello", peer)
+    deadline = time.monotonic() + TIMEOUT
+    while not os.path.exists(go) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    try:
+        for i in range(n):
+            s.sendto(burst_datagram(i, size), peer)
+    finally:
+        touch(sent)
+
+
+def udp_burst_receive(host, port, n, size, ready):
+    """Say hello to a udp-burst-server, touch READY, then count the datagrams of its
+    burst that arrive intact (right length and content) within 10 s."""
+    intact = set()
+    with udp_socket(host) as s:
+        s.connect((host, port))
+        s.settimeout(5)
+        s.send(b"hello")
+        s.recv(65536)
+        touch(ready)
+        deadline = time.monotonic() + 10
+        while len(intact) < n and time.monotonic() < deadline:
+            s.settimeout(max(0.01, deadline - time.monotonic()))
+            try:
+                data = s.recv(65536)
+            except socket.timeout:
+                break
+            i = int(data[:8])
+            if data == burst_datagram(i, size):
+                intact.add(i)
+    print(f"{len(intact)} of {n} intact")
+
+
 def h_paused_sink(mib, pause, marker):
     def handler(c):
         with c:
@@ -707,6 +757,10 @@ def main(argv):
         udp_rr(args[0], int(args[1]), int(args[2]))
     elif mode == "udp-burst":
         udp_burst(args[0], int(args[1]), int(args[2]), args[3], args[4], args[5])
+    elif mode == "udp-burst-server":
+        udp_burst_server(args[0], int(args[1]), int(args[2]), int(args[3]), args[4], args[5])
+    elif mode == "udp-burst-receive":
+        udp_burst_receive(args[0], int(args[1]), int(args[2]), int(args[3]), args[4])
     elif mode == "udp-rr-count":
         udp_rr_count(args[0], int(args[1]), int(args[2]), float(args[3]))
     elif mode == "udp-probe":

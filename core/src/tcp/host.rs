@@ -218,6 +218,7 @@ pub(super) fn pump<H: Host>(
                 mss: mss as u16,
                 ipv6: key.our_addr.is_ipv6(),
                 checksum_partial: offload.tcp_checksum,
+                udp: false,
             };
             if direct {
                 e.commit_to_guest(off, offload, host);

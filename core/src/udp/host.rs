@@ -3,8 +3,8 @@
 
 use super::listen::{self, Listener};
 use super::{
-    destroy, load, max_payload, payload_offset, splice, store, to_guest, UdpFlow, UdpPath,
-    MAX_DATAGRAMS_PER_EVENT,
+    destroy, load, max_payload, payload_offset, run_to_guest, splice, store, to_guest, Run,
+    UdpFlow, UdpPath, MAX_DATAGRAMS_PER_EVENT,
 };
 use crate::engine::{Engine, Flow};
 use crate::flow::{FlowId, FlowKey, InsertError, Pif};
@@ -67,7 +67,9 @@ pub(super) fn rearm<H: Host>(sock: SockRef, host: &mut H) {
     });
 }
 
-/// Read the replies queued on a flow's own socket and send each to the guest.
+/// Read the replies queued on a flow's own socket and send each to the guest; with
+/// UDP segmentation offload, datagrams of one size that follow each other are read
+/// back to back and leave as one frame.
 fn drain_flow<H: Host>(e: &mut Engine<'_>, now: Instant, id: FlowId, host: &mut H) {
     let Some((key, mut f)) = load(e, id) else {
         return;
@@ -77,19 +79,34 @@ fn drain_flow<H: Host>(e: &mut Engine<'_>, now: Instant, id: FlowId, host: &mut 
     };
     let off = payload_offset(&key);
     let cap = max_payload(&key.our_addr).min(e.tx.len().saturating_sub(off));
+    let max_run = usize::from(e.config().offload.udp_segment_max);
+    let mut run = Run::default();
     for n in 0.. {
         if n == MAX_DATAGRAMS_PER_EVENT {
             rearm(sock, host);
             break;
         }
-        let buf = &mut e.tx[off..off + cap];
+        // The next datagram lands right after the run; `Run::closed` made sure a
+        // whole `cap` fits there.
+        let at = off + run.bytes;
+        let buf = &mut e.tx[at..at + cap];
         match host.exec(Op::RecvFrom { sock, buf }) {
             OpResult::Received { len, .. } if len > cap => {
                 e.stats.record_drop(DropReason::DatagramTooBig);
             }
             OpResult::Received { len, .. } => {
                 f.last_activity = now;
-                to_guest(e, &key, len, host);
+                if !run.takes(len, max_run) {
+                    run_to_guest(e, &key, &run, host);
+                    run = Run::default();
+                    e.tx.copy_within(at..at + len, off);
+                }
+                run.add(len);
+                let room = e.tx.len() - (off + run.bytes);
+                if max_run == 0 || run.closed(len, max_run, room, cap) {
+                    run_to_guest(e, &key, &run, host);
+                    run = Run::default();
+                }
             }
             OpResult::Err(HostError::WouldBlock) => break,
             // An ICMP error reported on the connected socket (port unreachable…):
@@ -100,12 +117,15 @@ fn drain_flow<H: Host>(e: &mut Engine<'_>, now: Instant, id: FlowId, host: &mut 
                 | HostError::NetworkUnreachable,
             ) => {}
             _ => {
-                // Anything else is unrecoverable for this socket: close the flow.
+                // Anything else is unrecoverable for this socket: close the flow
+                // (what was read still goes).
+                run_to_guest(e, &key, &run, host);
                 destroy(e, id, &f, host);
                 return;
             }
         }
     }
+    run_to_guest(e, &key, &run, host);
     store(e, id, f);
 }
 

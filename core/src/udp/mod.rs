@@ -34,11 +34,11 @@ pub(crate) use runtime::{add_ranges, close_range};
 use crate::engine::{Engine, Flow};
 use crate::flow::{FlowId, FlowKey, InsertError, Pif, Side};
 use crate::frame::{self, Link};
-use crate::io::{Host, Op};
+use crate::io::{Host, Op, TxOffload};
 use crate::sockref::{SockKind, SockRef};
 use crate::stats::DropReason;
 use crate::time::Instant;
-use crate::wire::{put_u16, udp, IpProtocol};
+use crate::wire::{checksum, ip, put_u16, udp, IpProtocol};
 use core::net::IpAddr;
 
 /// Most datagrams read from one socket per readiness event.
@@ -89,6 +89,49 @@ pub fn write_datagram(
         len,
         Some(CHECKSUM_AT),
     )
+}
+
+/// Write the headers of a run of `payload_len` bytes of datagrams (already at
+/// [`payload_offset`], each `segment` bytes but the last) from our side of `key`, for
+/// a link that cuts them apart ([`TxOffload::udp`]): the UDP length covers the whole
+/// run and the checksum field holds the folded, uncomplemented pseudo-header sum over
+/// that length, which the link adjusts for each datagram and completes (as Linux's
+/// `udp4_hwcsum` leaves it for `__udp_gso_segment`). Returns the frame length and
+/// the offload, or `None` if the run does not fit `out` or IP's limits.
+pub fn write_datagram_run(
+    out: &mut [u8],
+    link: Link,
+    key: &FlowKey,
+    segment: usize,
+    payload_len: usize,
+) -> Option<(usize, TxOffload)> {
+    let start = frame::upper_offset(&key.our_addr);
+    let len = udp::HEADER_LEN.checked_add(payload_len)?;
+    let len16 = u16::try_from(len).ok()?;
+    let header = out.get_mut(start..start + udp::HEADER_LEN)?;
+    put_u16(header, 0, key.our_port);
+    put_u16(header, 2, key.endpoint_port);
+    put_u16(header, 4, len16);
+    let pseudo = ip::pseudo_header(key.our_addr, key.endpoint_addr, IpProtocol::Udp, len);
+    put_u16(header, CHECKSUM_AT, checksum::fold(pseudo));
+    let frame_len = frame::finish(
+        out,
+        link,
+        key.our_addr,
+        key.endpoint_addr,
+        IpProtocol::Udp,
+        len,
+        None,
+    )?;
+    let offload = TxOffload {
+        l4_offset: u16::try_from(start).ok()?,
+        header_len: u16::try_from(start + udp::HEADER_LEN).ok()?,
+        mss: u16::try_from(segment).ok()?,
+        ipv6: key.our_addr.is_ipv6(),
+        checksum_partial: true,
+        udp: true,
+    };
+    Some((frame_len, offload))
 }
 
 /// The socket handle of flow `id`'s own socket.
@@ -164,6 +207,70 @@ fn to_guest<H: Host>(e: &mut Engine<'_>, key: &FlowKey, len: usize, host: &mut H
             e.transmit(frame_len, host);
         }
         None => e.stats.record_drop(DropReason::DatagramTooBig),
+    }
+}
+
+/// Frame the run of `run.bytes` payload bytes at [`payload_offset`] of `key` and send
+/// it to the guest: one datagram as it is, more as one frame the link cuts apart.
+fn run_to_guest<H: Host>(e: &mut Engine<'_>, key: &FlowKey, run: &Run, host: &mut H) {
+    match run.count {
+        0 => return,
+        1 => return to_guest(e, key, run.bytes, host),
+        _ => {}
+    }
+    let link = e.guest_link();
+    match write_datagram_run(&mut e.tx, link, key, run.segment, run.bytes) {
+        Some((frame_len, offload)) => {
+            e.stats.udp_datagrams_to_guest += run.count as u64;
+            e.stats.udp_runs_to_guest += 1;
+            e.transmit_offload(frame_len, offload, host);
+        }
+        None => e.stats.record_drop(DropReason::DatagramTooBig),
+    }
+}
+
+/// Datagrams of one flow read back to back into the transmit buffer, to leave as one
+/// frame (UDP segmentation offload, [`crate::config::Offload::udp_segment_max`]).
+#[derive(Debug, Clone, Copy, Default)]
+struct Run {
+    /// Size of the first datagram: every one but the last has it.
+    segment: usize,
+    /// Datagrams in the run.
+    count: usize,
+    /// Their payload bytes, back to back.
+    bytes: usize,
+}
+
+/// Most datagrams one offloaded frame carries (Linux's `UDP_MAX_SEGMENTS`).
+const MAX_RUN: usize = 64;
+
+impl Run {
+    /// Whether a next datagram of `len` bytes may join the run.
+    fn takes(&self, len: usize, max_bytes: usize) -> bool {
+        self.count > 0
+            && len > 0
+            && len <= self.segment
+            && self.bytes + len <= max_bytes
+            && self.count < MAX_RUN
+    }
+
+    /// Add a `len`-byte datagram (the first of a run, or one it [`takes`](Self::takes)).
+    fn add(&mut self, len: usize) {
+        if self.count == 0 {
+            self.segment = len;
+        }
+        self.count += 1;
+        self.bytes += len;
+    }
+
+    /// Whether nothing more can join, having just added a `last`-byte datagram and
+    /// with `room` bytes left after the run for the next read of up to `max_read`.
+    fn closed(&self, last: usize, max_bytes: usize, room: usize, max_read: usize) -> bool {
+        self.segment == 0
+            || last < self.segment
+            || self.bytes + self.segment > max_bytes
+            || self.count >= MAX_RUN
+            || room < max_read
     }
 }
 

@@ -57,6 +57,11 @@ pub(crate) const TUN_F_CSUM: u32 = 0x01;
 pub(crate) const TUN_F_TSO4: u32 = 0x02;
 /// `TUN_F_TSO6`: we take IPv6 TCP super-frames (needs `TUN_F_CSUM`).
 pub(crate) const TUN_F_TSO6: u32 = 0x04;
+/// `TUN_F_USO4`: we take IPv4 runs of UDP datagrams (Linux 6.2+; the same kernels
+/// accept `VIRTIO_NET_HDR_GSO_UDP_L4` frames written to the tap).
+pub(crate) const TUN_F_USO4: u32 = 0x20;
+/// `TUN_F_USO6`: the same over IPv6.
+pub(crate) const TUN_F_USO6: u32 = 0x40;
 
 /// `TUNSETIFF` = `_IOW('T', 202, int)` from `<linux/if_tun.h>`.
 const TUNSETIFF: ioctl::Opcode = ioctl::opcode::write::<libc::c_int>(b'T', 202);
