@@ -167,10 +167,11 @@ fn transport_layer(proto: IpProtocol, src: IpAddr, dst: IpAddr, data: &[u8]) {
 pub fn engine_frames(data: &[u8]) {
     let mut config = default_config();
     // Bit 15 of the first length: a link with pasta's tap offloads (TSO super-frames
-    // to the guest, partial checksums both ways).
+    // and runs of UDP datagrams to the guest, partial checksums both ways).
     if data.first().is_some_and(|b| b & 0x80 != 0) {
         config.offload.tcp_segment_max = 65_000;
         config.offload.tcp_checksum = true;
+        config.offload.udp_segment_max = 65_507;
     }
     let mut tb = Testbed::new(config, 8);
     let mut rest = data;
