@@ -524,3 +524,41 @@ fn without_udp_segmentation_every_datagram_is_its_own_frame() {
     assert_eq!(got, want);
     assert_eq!(offloaded, 0);
 }
+
+#[test]
+fn with_udp_segmentation_senders_on_a_forwarded_port_get_runs_of_their_own() {
+    let mut config = forwarding_config();
+    config.offload.udp_segment_max = 65_507;
+    let mut tb = Testbed::new(config, 16);
+    tb.engine.start(&mut tb.host).unwrap();
+    let l = tb.host.find_bound(Transport::Udp, sa("[::]:5353")).unwrap();
+    let (a, b) = (sa("203.0.113.7:41000"), sa("[2001:db8:2::7]:41001"));
+    // Ten from a, then a v6 sender's five, three more from a, one shorter from b.
+    let order: Vec<(SocketAddr, usize)> = std::iter::repeat_n((a, 1000), 10)
+        .chain(std::iter::repeat_n((b, 1400), 5))
+        .chain(std::iter::repeat_n((a, 1000), 3))
+        .chain([(b, 20)])
+        .collect();
+    let mut want = Vec::new();
+    for (i, &(from, size)) in order.iter().enumerate() {
+        let payload = vec![i as u8; size];
+        tb.host.peer_send_to(l, from, &payload);
+        let to = if from.is_ipv4() {
+            guest(53)
+        } else {
+            guest6(53)
+        };
+        want.push(Udp::new(from, to, &payload));
+    }
+    tb.settle();
+    assert_eq!(
+        to_guest(&mut tb),
+        want,
+        "every datagram, in order, checksums valid"
+    );
+    assert_eq!(
+        tb.host.offloaded_frames, 3,
+        "a's ten, b's five, a's three; b's last alone"
+    );
+    assert_eq!(tb.engine.stats().udp_runs_to_guest, 3);
+}

@@ -3,8 +3,8 @@
 
 use super::listen::{self, Listener};
 use super::{
-    destroy, load, max_payload, payload_offset, run_to_guest, splice, store, to_guest, Run,
-    UdpFlow, UdpPath, MAX_DATAGRAMS_PER_EVENT,
+    destroy, load, max_payload, payload_offset, run_to_guest, splice, store, Run, UdpFlow, UdpPath,
+    MAX_DATAGRAMS_PER_EVENT,
 };
 use crate::engine::{Engine, Flow};
 use crate::flow::{FlowId, FlowKey, InsertError, Pif};
@@ -138,7 +138,9 @@ enum Route {
 }
 
 /// Read the datagrams queued on a forwarded port, opening a flow per new sender, and
-/// send each on its way: to the guest, or (spliced) out the flow's own socket.
+/// send each on its way: to the guest, or (spliced) out the flow's own socket. With
+/// UDP segmentation offload, datagrams of one size that follow each other from one
+/// sender are read back to back and leave as one frame.
 fn drain_listener<H: Host>(
     e: &mut Engine<'_>,
     now: Instant,
@@ -146,30 +148,36 @@ fn drain_listener<H: Host>(
     l: &Listener,
     host: &mut H,
 ) {
-    // The sender's family decides the frame's: receive at the IPv6 payload offset
-    // (the larger) and move IPv4 payloads down.
+    // The sender's family decides the frame's: a datagram that starts a run is read at
+    // the IPv6 payload offset (the larger) and moved down for IPv4; one that may join
+    // the run is read right after it.
     let v6_any = IpAddr::V6(Ipv6Addr::UNSPECIFIED);
     let off6 = crate::frame::upper_offset(&v6_any) + crate::wire::udp::HEADER_LEN;
     let cap = max_payload(&v6_any).min(e.tx.len().saturating_sub(off6));
+    let max_run = usize::from(e.config().offload.udp_segment_max);
+    let mut run: Option<(FlowKey, Run)> = None;
     let mut taken = 0;
     loop {
         if taken >= MAX_DATAGRAMS_PER_EVENT {
+            send_run(e, &mut run, host);
             rearm(listener, host);
             return;
         }
-        let buf = &mut e.tx[off6..off6 + cap];
+        let at = run
+            .as_ref()
+            .map_or(off6, |(key, r)| payload_offset(key) + r.bytes);
+        let buf = &mut e.tx[at..at + cap];
         let (len, peer) = match host.exec(Op::RecvFrom {
             sock: listener,
             buf,
         }) {
             OpResult::Received { len, from } => (len, from),
-            OpResult::Err(HostError::WouldBlock) => return,
             // A stray error on the shared socket: it is consumed, keep reading.
-            OpResult::Err(_) => {
+            OpResult::Err(err) if err != HostError::WouldBlock => {
                 taken += 1;
                 continue;
             }
-            _ => return,
+            _ => break,
         };
         taken += 1;
         if len > cap {
@@ -178,22 +186,39 @@ fn drain_listener<H: Host>(
         }
         match route(e, now, listener, l, peer, host) {
             Some(Route::Spliced(id)) => {
+                send_run(e, &mut run, host);
                 let budget = MAX_DATAGRAMS_PER_EVENT.saturating_sub(taken);
-                taken += splice::from_peer(e, now, id, (off6, len), budget, host);
+                taken += splice::from_peer(e, now, id, (at, len), budget, host);
             }
             Some(Route::Tap(key)) => {
-                if key.our_addr.is_ipv4() {
-                    if len > max_payload(&key.our_addr) {
-                        e.stats.record_drop(DropReason::DatagramTooBig);
-                        continue;
-                    }
-                    let off4 = payload_offset(&key);
-                    e.tx.copy_within(off6..off6 + len, off4);
+                if len > max_payload(&key.our_addr) {
+                    e.stats.record_drop(DropReason::DatagramTooBig);
+                    continue;
                 }
-                to_guest(e, &key, len, host);
+                let joins = run
+                    .as_ref()
+                    .is_some_and(|(k, r)| *k == key && r.takes(len, max_run));
+                if !joins {
+                    send_run(e, &mut run, host);
+                    e.tx.copy_within(at..at + len, payload_offset(&key));
+                }
+                let (_, r) = run.get_or_insert((key, Run::default()));
+                r.add(len);
+                let room = e.tx.len() - (payload_offset(&key) + r.bytes);
+                if max_run == 0 || r.closed(len, max_run, room, cap) {
+                    send_run(e, &mut run, host);
+                }
             }
             None => {}
         }
+    }
+    send_run(e, &mut run, host);
+}
+
+/// Send a forwarded port's pending run (if any) to the guest.
+fn send_run<H: Host>(e: &mut Engine<'_>, run: &mut Option<(FlowKey, Run)>, host: &mut H) {
+    if let Some((key, r)) = run.take() {
+        run_to_guest(e, &key, &r, host);
     }
 }
 
