@@ -69,7 +69,7 @@ def load(path):
 
 def is_bulk(workload):
     """Whether a workload is a bulk transfer (with bytes and CPU time)."""
-    return workload.startswith(("tcp-", "splice-", "udp-upload", "udp-download"))
+    return workload.startswith(("tcp-", "splice-", "fwd-", "udp-upload", "udp-download"))
 
 
 def label(workload):
@@ -86,6 +86,10 @@ def label(workload):
         "splice-out": "TCP spliced, ns → host loopback (`-t`, iperf3 -R), Gbit/s; direct: loopback to loopback",
         "splice-udp-in": "UDP spliced, host loopback → ns (`-u`, 1472-byte datagrams), Gbit/s received; direct: loopback to loopback",
         "splice-udp-out": "UDP spliced, ns → host loopback (`-u`, iperf3 -R, 1472 B), Gbit/s received; direct: loopback to loopback",
+        "fwd-in": "TCP forwarded port, remote → ns (`-t`), Gbit/s; direct: remote to the host",
+        "fwd-out": "TCP forwarded port, ns → remote (`-t`, iperf3 -R), Gbit/s; direct: the host to remote",
+        "fwd-udp-in": "UDP forwarded port, remote → ns (`-u`, 1472 B), Gbit/s received; direct: remote to the host",
+        "fwd-udp-out": "UDP forwarded port, ns → remote (`-u`, iperf3 -R, 1472 B), Gbit/s received; direct: the host to remote",
         "udp-upload-v4": "UDP bulk upload v4 (ns → remote, 1472-byte datagrams), Gbit/s received",
         "udp-download-v4": "UDP bulk download v4 (remote → ns, 1472 B), Gbit/s received",
         "startup": "start-up, `pasta --config-net -- true`, ms",
