@@ -5,11 +5,15 @@
 //! edge-triggered (the engine drains what it can and never relies on being told
 //! twice), with the `SockRef` as the event data.
 
+mod guest_link;
+mod splice;
+
+pub use guest_link::GuestLink;
+use splice::Pipe;
+
 use crate::nssocket::NsSocketFactory;
 use crate::sys;
-use passt_core::io::{
-    Family, HostError, Interest, Namespace, Op, OpResult, Spliced, TcpInfo, Transport, TxOffload,
-};
+use passt_core::io::{Family, HostError, Interest, Namespace, Op, OpResult, TcpInfo, Transport};
 use passt_core::{Host, SockKind, SockRef};
 use rustix::event::epoll;
 use rustix::io::Errno;
@@ -24,71 +28,11 @@ use std::time::Duration;
 /// Large fixed buffers keep the window we mirror to the guest large from the start.
 const SOCKET_BUFFER: usize = (i32::MAX / 2) as usize;
 
-/// Where frames for the guest go.
-pub trait GuestLink {
-    /// Send one Ethernet frame to the guest.
-    fn send_frame(&mut self, frame: &[u8]) -> io::Result<()>;
-
-    /// Send one frame holding a TCP segment the link finishes as `offload` says
-    /// ([`Op::TapSendOffload`]). Links without offloads (the default) refuse: the
-    /// engine only asks when the shim set [`passt_core::config::Offload`].
-    fn send_offload(&mut self, frame: &[u8], offload: &TxOffload) -> io::Result<()> {
-        let _ = (frame, offload);
-        Err(io::ErrorKind::Unsupported.into())
-    }
-
-    /// Peek up to `len` bytes from TCP socket `fd` (its peek offset set) into the
-    /// link's own buffers, behind `headroom` bytes for the headers
-    /// ([`Op::PeekToGuest`]); the bytes peeked. Links that do not lend buffers refuse
-    /// (the engine only asks when [`passt_core::config::Offload::direct_peek`] is on).
-    fn peek_to_guest(
-        &mut self,
-        fd: BorrowedFd<'_>,
-        len: usize,
-        headroom: usize,
-    ) -> io::Result<usize> {
-        let _ = (fd, len, headroom);
-        Err(io::ErrorKind::Unsupported.into())
-    }
-
-    /// Send the frame the last [`GuestLink::peek_to_guest`] prepared, behind
-    /// `headers`, finished as `offload` says ([`Op::CommitToGuest`]).
-    fn commit_to_guest(&mut self, headers: &[u8], offload: &TxOffload) -> io::Result<()> {
-        let _ = (headers, offload);
-        Err(io::ErrorKind::Unsupported.into())
-    }
-}
-
-impl GuestLink for crate::tap::Tap {
-    fn send_frame(&mut self, frame: &[u8]) -> io::Result<()> {
-        self.write_frame(frame).map(|_| ())
-    }
-
-    fn send_offload(&mut self, frame: &[u8], offload: &TxOffload) -> io::Result<()> {
-        self.write_offload(frame, offload).map(|_| ())
-    }
-}
-
 /// Listening sockets the map holds without growing (growing allocates; `-t all` on a
 /// dual-stack host needs about two per port).
 const MAX_LISTENERS_PREALLOCATED: usize = 4096;
 /// Largest `TCP_MAXSEG` Linux accepts (`MAX_TCP_WINDOW` in include/net/tcp.h).
 const MAX_TCP_MAXSEG: u16 = 32_767;
-/// Size asked for the pipes of spliced connections (the kernel may give less).
-const PIPE_SIZE: usize = 1 << 20;
-/// Most splice rounds per `Op::Splice`, so one busy connection cannot starve others.
-const SPLICE_ROUNDS: usize = 16;
-
-/// The pipe carrying a spliced connection's data away from one socket.
-struct Pipe {
-    read: OwnedFd,
-    write: OwnedFd,
-    /// Bytes in the pipe not yet delivered.
-    pending: usize,
-    /// The source socket reached end of stream.
-    eof: bool,
-}
-
 /// One open socket.
 struct Entry {
     fd: OwnedFd,
@@ -695,92 +639,6 @@ fn entry_in<'t>(
     match sock.kind() {
         SockKind::TcpListen | SockKind::UdpListen => listeners.get_mut(&(sock.kind(), sock.slot())),
         _ => conns.get_mut(sock.slot() as usize)?[usize::from(sock.side())].as_mut(),
-    }
-}
-
-impl<G: GuestLink> LinuxHost<G> {
-    /// `Op::Splice`: move data `from` → pipe → `to` until one side would block (or a
-    /// round limit), delivering what an earlier call left in the pipe first.
-    fn splice(&mut self, from: SockRef, to: SockRef) -> OpResult {
-        if from.slot() != to.slot() || from.side() == to.side() {
-            return OpResult::Err(HostError::Other(libc::EINVAL));
-        }
-        let Some(pair) = self.conns.get_mut(from.slot() as usize) else {
-            return OpResult::Err(HostError::Other(libc::EBADF));
-        };
-        let [a, b] = pair;
-        let (src, dst) = if from.side() == 0 { (a, b) } else { (b, a) };
-        let (Some(src), Some(dst)) = (src.as_mut(), dst.as_mut()) else {
-            return OpResult::Err(HostError::Other(libc::EBADF));
-        };
-        if src.pipe.is_none() {
-            let flags = rustix::pipe::PipeFlags::NONBLOCK | rustix::pipe::PipeFlags::CLOEXEC;
-            match rustix::pipe::pipe_with(flags) {
-                Ok((read, write)) => {
-                    let _ = rustix::pipe::fcntl_setpipe_size(&write, PIPE_SIZE);
-                    src.pipe = Some(Pipe {
-                        read,
-                        write,
-                        pending: 0,
-                        eof: false,
-                    });
-                }
-                Err(e) => return OpResult::Err(host_error(e)),
-            }
-        }
-        let Some(pipe) = src.pipe.as_mut() else {
-            return OpResult::Err(HostError::Other(libc::EBADF));
-        };
-        let flags = rustix::pipe::SpliceFlags::MOVE | rustix::pipe::SpliceFlags::NONBLOCK;
-        let mut out = Spliced::default();
-        // Whether the source said "nothing more for now" (would block, or end of
-        // stream); if the rounds run out first, it must get another turn.
-        let mut source_done = false;
-        for _ in 0..SPLICE_ROUNDS {
-            while pipe.pending > 0 {
-                match rustix::pipe::splice(&pipe.read, None, &dst.fd, None, pipe.pending, flags) {
-                    Ok(0) => break,
-                    Ok(n) => {
-                        pipe.pending -= n;
-                        out.written += n;
-                        dst.sent = true;
-                    }
-                    Err(Errno::AGAIN) => {
-                        out.pending = pipe.pending;
-                        return OpResult::Spliced(out);
-                    }
-                    Err(e) => return OpResult::Err(host_error(e)),
-                }
-            }
-            if pipe.eof {
-                source_done = true;
-                break;
-            }
-            match rustix::pipe::splice(&src.fd, None, &pipe.write, None, PIPE_SIZE, flags) {
-                Ok(0) => pipe.eof = true,
-                Ok(n) => {
-                    pipe.pending += n;
-                    out.read += n;
-                }
-                Err(Errno::AGAIN) => {
-                    source_done = true;
-                    break;
-                }
-                Err(e) => return OpResult::Err(host_error(e)),
-            }
-        }
-        out.pending = pipe.pending;
-        out.eof = pipe.eof && pipe.pending == 0;
-        self.largest_out = self.largest_out.max(out.read.max(out.written));
-        if !source_done && !self.splice_again.contains(&from) {
-            // Edge-triggered epoll reported this source once; what it still holds
-            // (and what waits in the pipe) moves on the loop's next turn.
-            self.splice_again.push(from);
-        }
-        if out.read == 0 && out.written == 0 && !out.eof && out.pending == 0 {
-            return OpResult::Err(HostError::WouldBlock);
-        }
-        OpResult::Spliced(out)
     }
 }
 
