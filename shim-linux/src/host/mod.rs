@@ -227,10 +227,17 @@ impl<G: GuestLink> LinuxHost<G> {
     }
 
     /// Send UDP datagrams from the guest in `sendmmsg` batches
-    /// ([`crate::dgram::SendQueue`]) rather than one `sendto` each; the process's
-    /// seccomp list must allow `sendmmsg`.
+    /// ([`crate::dgram::SendQueue`]) rather than one `sendto` each, runs of equal
+    /// datagrams as UDP GSO messages where the kernel cuts them right
+    /// ([`crate::dgram::gso_works`]); the process's seccomp list must allow `sendmmsg`.
     pub fn batch_udp_sends(&mut self) {
         self.batch_sends = true;
+        let gso = crate::dgram::gso_works();
+        self.send_queue.gso = gso;
+        self.batch.gso = gso;
+        if !gso {
+            crate::log_debug!("UDP GSO unavailable: datagrams to the host leave one by one");
+        }
     }
 
     /// Send the datagrams queued for the host ([`crate::dgram::SendQueue`]): at the end
