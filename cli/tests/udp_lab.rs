@@ -10,6 +10,7 @@ use lab::{
     expect_success, netcheck_sh, output_within, pasta, pasta_sh, stdout, Lab, GATEWAY_V4, HOST_V4,
     HOST_V6, REMOTE_V4, REMOTE_V6,
 };
+use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
 
@@ -245,21 +246,7 @@ fn a_burst_of_guest_datagrams_leaves_in_sendmmsg_batches() {
         go.display(),
         sent.display()
     ));
-    lab::open_tun_device();
-    let mut cmd = lab.in_host_unprivileged(pasta());
-    cmd.args(["-d", "--config-net", "--", "sh", "-c", &script])
-        .current_dir(&lab.dir)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let child = cmd.spawn().expect("start pasta");
-    let pid = rustix::process::Pid::from_child(&child);
-    wait_for(&ready);
-    rustix::process::kill_process(pid, rustix::process::Signal::STOP).unwrap();
-    std::fs::write(&go, b"").unwrap();
-    wait_for(&sent);
-    rustix::process::kill_process(pid, rustix::process::Signal::CONT).unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = held_while_queueing(&lab, &script, [&ready, &go, &sent]);
     let text = expect_success(&out);
     let log = stderr(&out);
     let line = log
@@ -310,21 +297,7 @@ fn a_burst_for_the_namespace_leaves_in_runs_and_arrives_intact() {
         "udp-burst-receive {REMOTE_V4} 9 {BURST} {SIZE} {}",
         ready.display()
     ));
-    lab::open_tun_device();
-    let mut cmd = lab.in_host_unprivileged(pasta());
-    cmd.args(["-d", "--config-net", "--", "sh", "-c", &script])
-        .current_dir(&lab.dir)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let child = cmd.spawn().expect("start pasta");
-    let pid = rustix::process::Pid::from_child(&child);
-    wait_for(&ready);
-    rustix::process::kill_process(pid, rustix::process::Signal::STOP).unwrap();
-    std::fs::write(&go, b"").unwrap();
-    wait_for(&sent);
-    rustix::process::kill_process(pid, rustix::process::Signal::CONT).unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = held_while_queueing(&lab, &script, [&ready, &go, &sent]);
     let text = expect_success(&out);
     let log = stderr(&out);
     assert_eq!(text.trim(), format!("{BURST} of {BURST} intact"), "{log}");
@@ -343,8 +316,29 @@ fn a_burst_for_the_namespace_leaves_in_runs_and_arrives_intact() {
     assert!((2..=10).contains(&runs), "{runs} runs for {BURST}: {line}");
 }
 
+/// Run `script` under pasta (`-d --config-net`) and hold pasta stopped (SIGSTOP, by
+/// PID) from the moment the script creates `ready` until `sent` appears, creating `go`
+/// in between: whatever is sent then queues up and reaches pasta as one backlog.
+fn held_while_queueing(lab: &Lab, script: &str, [ready, go, sent]: [&Path; 3]) -> Output {
+    lab::open_tun_device();
+    let mut cmd = lab.in_host_unprivileged(pasta());
+    cmd.args(["-d", "--config-net", "--", "sh", "-c", script])
+        .current_dir(&lab.dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().expect("start pasta");
+    let pid = rustix::process::Pid::from_child(&child);
+    wait_for(ready);
+    rustix::process::kill_process(pid, rustix::process::Signal::STOP).unwrap();
+    std::fs::write(go, b"").unwrap();
+    wait_for(sent);
+    rustix::process::kill_process(pid, rustix::process::Signal::CONT).unwrap();
+    child.wait_with_output().unwrap()
+}
+
 /// Wait (up to 20 s) for a test's marker file.
-fn wait_for(path: &std::path::Path) {
+fn wait_for(path: &Path) {
     let start = std::time::Instant::now();
     while !path.exists() {
         assert!(

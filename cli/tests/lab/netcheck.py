@@ -369,18 +369,24 @@ def touch(path):
     open(path, "w").close()
 
 
+def udp_hello(host, port, ready):
+    """A UDP socket connected to HOST PORT after one round trip (the neighbour is
+    resolved and the flow exists); READY is touched then."""
+    s = udp_socket(host)
+    s.connect((host, port))
+    s.settimeout(5)
+    s.send(b"hello")
+    s.recv(65536)
+    touch(ready)
+    return s
+
+
 def udp_burst(host, port, n, ready, go, sent):
     """Touch READY; once GO exists, send N numbered datagrams back to back on one
     connected socket, touch SENT, then count the distinct echoes that come back within
     10 s."""
     answered = set()
-    with udp_socket(host) as s:
-        s.connect((host, port))
-        # One round trip first: the neighbour is resolved and the flow exists.
-        s.settimeout(5)
-        s.send(b"hello")
-        s.recv(65536)
-        touch(ready)
+    with udp_hello(host, port, ready) as s:
         while not os.path.exists(go):
             time.sleep(0.01)
         try:
@@ -429,12 +435,7 @@ def udp_burst_receive(host, port, n, size, ready):
     """Say hello to a udp-burst-server, touch READY, then count the datagrams of its
     burst that arrive intact (right length and content) within 10 s."""
     intact = set()
-    with udp_socket(host) as s:
-        s.connect((host, port))
-        s.settimeout(5)
-        s.send(b"hello")
-        s.recv(65536)
-        touch(ready)
+    with udp_hello(host, port, ready) as s:
         deadline = time.monotonic() + 10
         while len(intact) < n and time.monotonic() < deadline:
             s.settimeout(max(0.01, deadline - time.monotonic()))

@@ -61,6 +61,20 @@ pub fn payload_offset(key: &FlowKey) -> usize {
     frame::upper_offset(&key.our_addr) + udp::HEADER_LEN
 }
 
+/// Write the UDP header of a `payload_len`-byte message from our side of `key`, its
+/// checksum field set to `checksum`; returns the UDP length, or `None` if it does not
+/// fit `out` or 16 bits.
+fn write_header(out: &mut [u8], key: &FlowKey, payload_len: usize, checksum: u16) -> Option<usize> {
+    let start = frame::upper_offset(&key.our_addr);
+    let len = udp::HEADER_LEN.checked_add(payload_len)?;
+    let header = out.get_mut(start..start + udp::HEADER_LEN)?;
+    put_u16(header, 0, key.our_port);
+    put_u16(header, 2, key.endpoint_port);
+    put_u16(header, 4, u16::try_from(len).ok()?);
+    put_u16(header, CHECKSUM_AT, checksum);
+    Some(len)
+}
+
 /// Write a datagram from our side of the tap-side `key` to the guest: its
 /// `payload_len` bytes must already be at [`payload_offset`]. Returns the frame length,
 /// or `None` if it does not fit `out` or IP's limits.
@@ -70,14 +84,7 @@ pub fn write_datagram(
     key: &FlowKey,
     payload_len: usize,
 ) -> Option<usize> {
-    let start = frame::upper_offset(&key.our_addr);
-    let len = udp::HEADER_LEN.checked_add(payload_len)?;
-    let len16 = u16::try_from(len).ok()?;
-    let header = out.get_mut(start..start + udp::HEADER_LEN)?;
-    put_u16(header, 0, key.our_port);
-    put_u16(header, 2, key.endpoint_port);
-    put_u16(header, 4, len16);
-    put_u16(header, CHECKSUM_AT, 0);
+    let len = write_header(out, key, payload_len, 0)?;
     // RFC 768: the checksum covers the pseudo-header; `finish` computes it (and sends
     // a computed zero as all ones).
     frame::finish(
@@ -107,13 +114,8 @@ pub fn write_datagram_run(
 ) -> Option<(usize, TxOffload)> {
     let start = frame::upper_offset(&key.our_addr);
     let len = udp::HEADER_LEN.checked_add(payload_len)?;
-    let len16 = u16::try_from(len).ok()?;
-    let header = out.get_mut(start..start + udp::HEADER_LEN)?;
-    put_u16(header, 0, key.our_port);
-    put_u16(header, 2, key.endpoint_port);
-    put_u16(header, 4, len16);
     let pseudo = ip::pseudo_header(key.our_addr, key.endpoint_addr, IpProtocol::Udp, len);
-    put_u16(header, CHECKSUM_AT, checksum::fold(pseudo));
+    write_header(out, key, payload_len, checksum::fold(pseudo))?;
     let frame_len = frame::finish(
         out,
         link,
