@@ -184,13 +184,19 @@ def udp_ask(host, port, payload):
     sys.exit(f"no UDP reply from {host} port {port}")
 
 
-def udp_echo_server(host, port):
+def udp_server_socket(host, port):
+    """A UDP socket bound to HOST PORT; $READY_FILE is touched once it is."""
     s = socket.socket(family(host), socket.SOCK_DGRAM)
     s.bind((host, port))
-    s.settimeout(TIMEOUT)
     ready = os.environ.get("READY_FILE")
     if ready:
         open(ready, "w").close()
+    return s
+
+
+def udp_echo_server(host, port):
+    s = udp_server_socket(host, port)
+    s.settimeout(TIMEOUT)
     while True:
         try:
             data, peer = s.recvfrom(65536)
@@ -260,11 +266,7 @@ def rr_server(host, port):
 
 
 def udp_rr_server(host, port):
-    s = socket.socket(family(host), socket.SOCK_DGRAM)
-    s.bind((host, port))
-    ready = os.environ.get("READY_FILE")
-    if ready:
-        open(ready, "w").close()
+    s = udp_server_socket(host, port)
     while True:
         d, peer = s.recvfrom(65536)
         s.sendto(d, peer)
@@ -413,12 +415,8 @@ def burst_datagram(i, size):
 def udp_burst_server(host, port, n, size, go, sent):
     """Answer the first datagram, then once GO exists send N numbered SIZE-byte
     datagrams back to back to its sender and touch SENT."""
-    s = socket.socket(family(host), socket.SOCK_DGRAM)
-    s.bind((host, port))
+    s = udp_server_socket(host, port)
     s.settimeout(TIMEOUT)
-    ready = os.environ.get("READY_FILE")
-    if ready:
-        open(ready, "w").close()
     _, peer = s.recvfrom(65536)
     s.sendto(b"hello", peer)
     deadline = time.monotonic() + TIMEOUT

@@ -103,7 +103,7 @@ fn drain_flow<H: Host>(e: &mut Engine<'_>, now: Instant, id: FlowId, host: &mut 
                 }
                 run.add(len);
                 let room = e.tx.len() - (off + run.bytes);
-                if max_run == 0 || run.closed(len, max_run, room, cap) {
+                if run.closed(len, max_run, room, cap) {
                     run_to_guest(e, &key, &run, host);
                     run = Run::default();
                 }
@@ -205,7 +205,7 @@ fn drain_listener<H: Host>(
                 let (_, r) = run.get_or_insert((key, Run::default()));
                 r.add(len);
                 let room = e.tx.len() - (payload_offset(&key) + r.bytes);
-                if max_run == 0 || r.closed(len, max_run, room, cap) {
+                if r.closed(len, max_run, room, cap) {
                     send_run(e, &mut run, host);
                 }
             }

@@ -266,7 +266,8 @@ impl Run {
     }
 
     /// Whether nothing more can join, having just added a `last`-byte datagram and
-    /// with `room` bytes left after the run for the next read of up to `max_read`.
+    /// with `room` bytes left after the run for the next read of up to `max_read`
+    /// (always, with runs off: `max_bytes` 0).
     fn closed(&self, last: usize, max_bytes: usize, room: usize, max_read: usize) -> bool {
         self.segment == 0
             || last < self.segment

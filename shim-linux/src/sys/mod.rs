@@ -489,22 +489,7 @@ pub(crate) fn send_mmsg(
 /// combine with GSO; tests use it to see [`send_mmsg`]'s callers fall back.
 #[cfg(test)]
 pub(crate) fn set_udp_no_check(fd: BorrowedFd<'_>) -> io::Result<()> {
-    let on: libc::c_int = 1;
-    // SAFETY: `on` is a live c_int and its size is passed with it.
-    let rc = unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_NO_CHECK,
-            (&on as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_NO_CHECK, 1)
 }
 
 /// `fork(2)` for daemonising: returns `Some(child)` in the parent, `None` in the child.
