@@ -75,9 +75,10 @@ fn podman_default_argv_daemonises_silently_configures_the_namespace_and_quits_on
         "lo is up: {links}"
     );
 
+    // Issue 13's bound: gone within 200 ms of the namespace going (20-60 ms here).
     let took = delete_and_time_exit(&ns, pid);
     eprintln!("pasta exited {took:?} after ip netns del");
-    assert!(took < Duration::from_secs(1), "took {took:?}");
+    assert!(took < Duration::from_millis(200), "took {took:?}");
 }
 
 #[test]
