@@ -15,7 +15,7 @@ use lab::guest::{
 use lab::{output_within, Lab, GATEWAY_V4, GATEWAY_V6, HOST_V4, HOST_V6, REMOTE_V4, REMOTE_V6};
 use std::net::Ipv6Addr;
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 over_both_transports!(
@@ -30,6 +30,7 @@ over_both_transports!(
     a_second_client_is_turned_away_while_the_first_is_served,
     daemon_parent_exits_once_listening_with_the_childs_pid_in_the_pid_file,
     udp_echo_to_remote_v4_and_v6_through_passt,
+    a_burst_of_guest_datagrams_leaves_passt_in_batches,
     ping_and_ping6_to_remote_through_passt,
 );
 
@@ -557,6 +558,46 @@ fn udp_echo_to_remote_v4_and_v6_through_passt(kind: RelayKind) {
         w.guest.netcheck(&["udp-echo", REMOTE_V6, "7", "udp-v6"]),
         "udp-v6"
     );
+}
+
+/// Datagrams the VM sends back to back leave passt in batches (a run of equal ones
+/// as one UDP GSO message, by `sendmsg`: passt's seccomp list has no `sendmmsg`), and
+/// every one is echoed back. passt is paused (SIGSTOP, by PID) while the burst queues
+/// up, so it reaches passt as one backlog whatever the timing.
+fn a_burst_of_guest_datagrams_leaves_passt_in_batches(kind: RelayKind) {
+    const BURST: usize = 128;
+    let Some(mut w) = World::new(kind, &["-d"]) else {
+        return;
+    };
+    w.lab.remote_server("udp-echo-server", REMOTE_V4, 7, &[]);
+    w.plug_and_dhcp();
+    let [ready, go, sent] = ["ready", "go", "sent"].map(|f| w.lab.dir.join(format!("burst-{f}")));
+    let burst = w
+        .guest
+        .cmd("/usr/bin/python3")
+        .arg(lab::netcheck())
+        .args(["udp-burst", REMOTE_V4, "7", &BURST.to_string()])
+        .args([&ready, &go, &sent])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the burst");
+    lab::wait_for(&ready);
+    w.passt.pause();
+    std::fs::write(&go, b"").unwrap();
+    lab::wait_for(&sent);
+    w.passt.resume();
+    // The burst waits 10 s at most for its echoes.
+    let out = burst.wait_with_output().unwrap();
+    assert_eq!(
+        expect_success(&out).trim(),
+        format!("{BURST} of {BURST} echoed")
+    );
+    let status = w.passt.terminate(Duration::from_secs(5));
+    assert!(status.is_some_and(|s| s.success()), "passt: {status:?}");
+    let (datagrams, batches) = lab::datagrams_and_batches(&w.passt.log());
+    assert_eq!(datagrams, BURST + 1, "the first round trip, then the burst");
+    assert!(batches * 4 <= datagrams, "batches of 4 or more: {batches}");
 }
 
 fn ping_and_ping6_to_remote_through_passt(kind: RelayKind) {

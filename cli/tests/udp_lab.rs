@@ -229,11 +229,11 @@ fn udp_dns_and_ping_allocate_nothing_after_start_up() {
     assert_eq!(text.trim(), "allocations_after_init 0");
 }
 
-/// Datagrams the guest sends back to back leave pasta in `sendmmsg` batches, all of
+/// Datagrams the guest sends back to back leave pasta in batches (`sendmmsg`), all of
 /// them, in order per socket. pasta is held stopped (SIGSTOP, by PID) while the burst
 /// queues up in its tap, so the burst reaches it as one backlog whatever the timing.
 #[test]
-fn a_burst_of_guest_datagrams_leaves_in_sendmmsg_batches() {
+fn a_burst_of_guest_datagrams_leaves_in_batches() {
     // Within what the echo server's socket buffer holds at once (~200 KiB of 64-byte
     // datagrams at their kernel truesize): more, and the server itself drops some.
     const BURST: usize = 128;
@@ -248,25 +248,10 @@ fn a_burst_of_guest_datagrams_leaves_in_sendmmsg_batches() {
     ));
     let out = held_while_queueing(&lab, &script, [&ready, &go, &sent]);
     let text = expect_success(&out);
-    let log = stderr(&out);
-    let line = log
-        .lines()
-        .find(|l| l.contains("UDP to the host:"))
-        .unwrap_or_else(|| panic!("no datagram statistics in:\n{log}"));
-    let words: Vec<&str> = line.split_whitespace().collect();
-    let number = |after: &str| -> usize {
-        let at = words.iter().position(|w| *w == after).unwrap();
-        words[at - 1].parse().unwrap()
-    };
-    let (datagrams, calls) = (number("datagrams"), number("sendmmsg"));
-    eprintln!("{line}");
+    let (datagrams, batches) = lab::datagrams_and_batches(&stderr(&out));
     assert_eq!(text.trim(), format!("{BURST} of {BURST} echoed"));
-    assert_eq!(
-        datagrams,
-        BURST + 1,
-        "the first round trip, then the burst: {line}"
-    );
-    assert!(calls * 4 <= datagrams, "batches of 4 or more: {line}");
+    assert_eq!(datagrams, BURST + 1, "the first round trip, then the burst");
+    assert!(batches * 4 <= datagrams, "batches of 4 or more: {batches}");
 }
 
 /// Datagrams of one size queued for the namespace reach it as runs the tap cuts apart
@@ -329,23 +314,10 @@ fn held_while_queueing(lab: &Lab, script: &str, [ready, go, sent]: [&Path; 3]) -
         .stderr(std::process::Stdio::piped());
     let child = cmd.spawn().expect("start pasta");
     let pid = rustix::process::Pid::from_child(&child);
-    wait_for(ready);
+    lab::wait_for(ready);
     rustix::process::kill_process(pid, rustix::process::Signal::STOP).unwrap();
     std::fs::write(go, b"").unwrap();
-    wait_for(sent);
+    lab::wait_for(sent);
     rustix::process::kill_process(pid, rustix::process::Signal::CONT).unwrap();
     child.wait_with_output().unwrap()
-}
-
-/// Wait (up to 20 s) for a test's marker file.
-fn wait_for(path: &Path) {
-    let start = std::time::Instant::now();
-    while !path.exists() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "no {}",
-            path.display()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }

@@ -16,7 +16,8 @@
 //! to the next event ([`Batch::new_event`]) the next read of that socket answers
 //! "would block" without a system call.
 
-use crate::sys::{self, DgramMeta, Message, MMSG_MAX};
+pub use crate::sys::SendCall;
+use crate::sys::{self, DgramMeta, Message, Slots, MMSG_MAX};
 use passt_core::SockRef;
 use std::io;
 use std::net::SocketAddr;
@@ -204,6 +205,7 @@ impl Batch {
             let mut sent = 0;
             while sent < end - start {
                 match send_datagrams(
+                    SendCall::Sendmmsg,
                     to_fd,
                     &self.buf,
                     start + sent,
@@ -295,7 +297,7 @@ fn recv_one(fd: BorrowedFd<'_>, out: &mut [u8]) -> io::Result<(usize, Option<Soc
     ))
 }
 
-/// Datagrams from the guest held for one `sendmmsg(2)`: the engine's `SendTo`s of a
+/// Datagrams from the guest held to be sent together ([`SendQueue::call`]): the engine's `SendTo`s of a
 /// batch of guest frames to the same socket and destination queue here and go out
 /// together when the destination changes, the queue is full, another kind of op runs,
 /// or the batch of frames ends ([`crate::host::LinuxHost::flush_datagrams`]).
@@ -307,7 +309,7 @@ pub struct SendQueue {
     count: usize,
     /// Socket and destination (as the socket takes it) of the queued datagrams.
     to: Option<(SockRef, Option<SocketAddr>)>,
-    /// `sendmmsg` calls made.
+    /// Batches sent (each one `sendmmsg`, or a `sendmsg` per message).
     pub calls: u64,
     /// Datagrams sent.
     pub sent: u64,
@@ -315,6 +317,8 @@ pub struct SendQueue {
     pub lost: u64,
     /// Runs of equal datagrams leave as UDP GSO messages ([`gso_works`]).
     pub gso: bool,
+    /// The system call that sends the queue.
+    pub call: SendCall,
 }
 
 impl Default for SendQueue {
@@ -336,6 +340,7 @@ impl SendQueue {
             sent: 0,
             lost: 0,
             gso: false,
+            call: SendCall::Sendmmsg,
         }
     }
 
@@ -361,7 +366,7 @@ impl SendQueue {
     }
 
     /// Send what is queued on `fd` (the queued socket's descriptor; `None` if it is
-    /// gone): one `sendmmsg` per run of datagrams the kernel takes; a datagram it
+    /// gone): one batch per run of datagrams the kernel takes; a datagram it
     /// refuses is skipped (lost, as a refused `sendto` would be), and a full send
     /// buffer loses the rest.
     pub fn flush(&mut self, fd: Option<BorrowedFd<'_>>) {
@@ -375,7 +380,7 @@ impl SendQueue {
         while first < count {
             self.calls += 1;
             let lens = &self.lens[first..count];
-            match send_datagrams(fd, &self.buf, first, lens, dest, self.gso) {
+            match send_datagrams(self.call, fd, &self.buf, first, lens, dest, self.gso) {
                 Ok(n @ 1..) => {
                     self.sent += n as u64;
                     first += n;
@@ -398,7 +403,7 @@ impl SendQueue {
 /// less the IPv4 and UDP headers).
 const GSO_MAX_PAYLOAD: usize = 65_507;
 
-/// Group datagrams of `lens` into [`sys::send_mmsg`] messages: with `gso`, each run
+/// Group datagrams of `lens` into [`sys::send_msgs`] messages: with `gso`, each run
 /// of equal, nonempty lengths (and one shorter datagram ending it) becomes one UDP GSO
 /// message of at most [`GSO_MAX_PAYLOAD`] bytes (udp(7) `UDP_SEGMENT`: the kernel routes
 /// and builds the run once and cuts it late); without, one message per datagram.
@@ -439,6 +444,7 @@ fn plan_messages(lens: &[usize], gso: bool, out: &mut [Message; MMSG_MAX]) -> us
 /// refuses GSO (a datagram over the path MTU, which GSO cannot fragment; a socket
 /// without checksums) gets the same datagrams one message each.
 fn send_datagrams(
+    call: SendCall,
     fd: BorrowedFd<'_>,
     buf: &[u8],
     first: usize,
@@ -448,10 +454,11 @@ fn send_datagrams(
 ) -> io::Result<usize> {
     let mut msgs = [Message::default(); MMSG_MAX];
     let n = plan_messages(lens, gso, &mut msgs);
-    let sent = match sys::send_mmsg(fd, buf, SLOT, first, lens, &msgs[..n], dest) {
+    let slots = Slots::new(buf, SLOT, first, lens);
+    let sent = match sys::send_msgs(call, fd, &slots, &msgs[..n], dest) {
         Err(e) if msgs[0].segment > 0 && e.kind() != io::ErrorKind::WouldBlock => {
             let n = plan_messages(lens, false, &mut msgs);
-            sys::send_mmsg(fd, buf, SLOT, first, lens, &msgs[..n], dest)?
+            sys::send_msgs(call, fd, &slots, &msgs[..n], dest)?
         }
         other => other?,
     };
@@ -473,7 +480,14 @@ pub fn gso_works() -> bool {
             count: 2,
             segment: 1,
         }];
-        if sys::send_mmsg(tx.as_fd(), b"ab", 1, 0, &[1, 1], &one, None)? != 1 {
+        if sys::send_msgs(
+            SendCall::Sendmsg,
+            tx.as_fd(),
+            &Slots::new(b"ab", 1, 0, &[1, 1]),
+            &one,
+            None,
+        )? != 1
+        {
             return Ok(false);
         }
         let mut buf = [0u8; 4];
@@ -595,7 +609,14 @@ mod tests {
             count: 1,
             segment: 0,
         }; 3];
-        let sent = sys::send_mmsg(tx.as_fd(), &out, slot, 0, &[5, 0, 3], &one, Some(to)).unwrap();
+        let sent = sys::send_msgs(
+            SendCall::Sendmmsg,
+            tx.as_fd(),
+            &Slots::new(&out, slot, 0, &[5, 0, 3]),
+            &one,
+            Some(to),
+        )
+        .unwrap();
         assert_eq!(sent, 3);
         let mut buf = vec![0u8; 4 * slot];
         let mut meta = [sys::DgramMeta::default(); 4];
@@ -610,7 +631,14 @@ mod tests {
         let v6 = UdpSocket::bind("[::1]:0").unwrap();
         let v6_to = v6.local_addr().unwrap();
         assert_eq!(
-            sys::send_mmsg(v6.as_fd(), &out, slot, 2, &[3], &one[..1], Some(v6_to)).unwrap(),
+            sys::send_msgs(
+                SendCall::Sendmmsg,
+                v6.as_fd(),
+                &Slots::new(&out, slot, 2, &[3]),
+                &one[..1],
+                Some(v6_to)
+            )
+            .unwrap(),
             1
         );
         let got = sys::recv_mmsg(v6.as_fd(), &mut buf, slot, &mut meta).unwrap();
@@ -685,11 +713,17 @@ mod tests {
         assert_eq!(plan(&[5, 5], false, &mut out), [(1, 0), (1, 0)]);
     }
 
-    /// Datagrams queued on one socket, as they arrive at the peer (with GSO where this
-    /// kernel does it right).
-    fn flushed_and_received(tx: &UdpSocket, rx: &UdpSocket, sizes: &[usize]) -> Vec<usize> {
+    /// Datagrams queued on one socket and sent with `call`, as they arrive at the peer
+    /// (with GSO where this kernel does it right).
+    fn flushed_and_received(
+        call: SendCall,
+        tx: &UdpSocket,
+        rx: &UdpSocket,
+        sizes: &[usize],
+    ) -> Vec<usize> {
         let mut q = SendQueue::new();
         q.gso = gso_works();
+        q.call = call;
         for (i, &n) in sizes.iter().enumerate() {
             q.push(sock(1), None, &vec![i as u8; n]);
         }
@@ -711,7 +745,13 @@ mod tests {
         let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
         tx.connect(rx.local_addr().unwrap()).unwrap();
         let sizes = [1472, 1472, 1472, 1472, 700, 1472, 1472, 0, 3];
-        assert_eq!(flushed_and_received(&tx, &rx, &sizes), sizes);
+        for call in [SendCall::Sendmmsg, SendCall::Sendmsg] {
+            assert_eq!(
+                flushed_and_received(call, &tx, &rx, &sizes),
+                sizes,
+                "{call:?}"
+            );
+        }
     }
 
     #[test]
@@ -722,7 +762,13 @@ mod tests {
         // Without UDP checksums the kernel refuses GSO (EINVAL, udp_send_skb()).
         sys::set_udp_no_check(tx.as_fd()).unwrap();
         let sizes = [1000; 6];
-        assert_eq!(flushed_and_received(&tx, &rx, &sizes), sizes);
+        for call in [SendCall::Sendmmsg, SendCall::Sendmsg] {
+            assert_eq!(
+                flushed_and_received(call, &tx, &rx, &sizes),
+                sizes,
+                "{call:?}"
+            );
+        }
     }
 
     #[test]

@@ -323,6 +323,13 @@ pub fn run(mut plan: PasstPlan, listen: Listen) -> Result<i32, StartError> {
     let mut host = LinuxHost::new(Tapped::new(PasstLink::default(), pcap), plan.flows)
         .map_err(|e| StartError(format!("epoll: {e}")))?;
     host.set_socket_policy(plan.sockets);
+    // The filter applied once set-up is done.
+    let profile = if plan.vhost_user {
+        crate::seccomp::Profile::PasstVhostUser
+    } else {
+        crate::seccomp::Profile::Passt
+    };
+    host.batch_udp_sends(profile.send_call());
     match engine.start(&mut host) {
         Ok(n) => crate::log_debug!("Listening on {n} socket(s) for forwarded ports"),
         Err(e) => return Err(crate::pasta::bind_failure(&e, &plan.specs)),
@@ -342,11 +349,6 @@ pub fn run(mut plan: PasstPlan, listen: Listen) -> Result<i32, StartError> {
     crate::pasta::ready(detached, plan.pid_file.take())?;
     // No more files, privileges or new system calls from here on. passt runs as an
     // ordinary user: a user namespace of its own gives it the rights to drop the rest.
-    let profile = if plan.vhost_user {
-        crate::seccomp::Profile::PasstVhostUser
-    } else {
-        crate::seccomp::Profile::Passt
-    };
     let isolated = crate::isolation::isolate(profile, true, plan.runas)
         .map_err(|e| StartError(format!("Failed to isolate: {e}")))?;
     if let Some(why) = isolated.filesystem_skipped {
@@ -366,6 +368,7 @@ pub fn run(mut plan: PasstPlan, listen: Listen) -> Result<i32, StartError> {
     );
     crate::alloc_count::write_report();
     event_loop::log_stats(engine.stats(), &engine.flow_counts());
+    host.log_datagram_stats();
     // The socket file stays: without a file system we cannot unlink it, and the next
     // start probes and replaces a stale one.
     code

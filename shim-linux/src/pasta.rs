@@ -275,8 +275,7 @@ pub fn run(mut plan: PastaPlan) -> Result<i32, StartError> {
     let mut host = LinuxHost::new(Tapped::new(tap, pcap), plan.flows)
         .map_err(|e| fail("Failed to set up the event loop", e))?;
     host.set_socket_policy(plan.sockets);
-    // pasta's seccomp list has sendmmsg (its UDP splice uses it too).
-    host.batch_udp_sends();
+    host.batch_udp_sends(crate::seccomp::Profile::Pasta.send_call());
     // Sockets inside the namespace (-T listeners, spliced connections) come from a
     // helper thread living there.
     let ns_for_sockets = match &plan.target {

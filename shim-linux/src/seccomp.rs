@@ -79,6 +79,18 @@ pub enum Profile {
     PasstVhostUser,
 }
 
+impl Profile {
+    /// How this profile's process sends a batch of datagrams: one `sendmmsg` where
+    /// its list has it, else a `sendmsg` per message.
+    pub fn send_call(self) -> crate::dgram::SendCall {
+        if entries(self, false).iter().any(|e| e.name == "sendmmsg") {
+            crate::dgram::SendCall::Sendmmsg
+        } else {
+            crate::dgram::SendCall::Sendmsg
+        }
+    }
+}
+
 /// An allowlist entry: the name, and the number where this build has lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Entry {

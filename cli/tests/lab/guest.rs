@@ -451,6 +451,22 @@ impl Passt {
         self.child.try_wait().expect("try_wait").is_none()
     }
 
+    /// Stop passt (SIGSTOP, by PID) until [`Passt::resume`]: what the guest sends
+    /// meanwhile queues up and reaches passt as one backlog.
+    pub fn pause(&self) {
+        self.signal(rustix::process::Signal::STOP);
+    }
+
+    /// Let a paused passt go on (SIGCONT).
+    pub fn resume(&self) {
+        self.signal(rustix::process::Signal::CONT);
+    }
+
+    fn signal(&self, sig: rustix::process::Signal) {
+        let pid = rustix::process::Pid::from_child(&self.child);
+        rustix::process::kill_process(pid, sig).expect("signal passt");
+    }
+
     /// End passt as a service manager does (SIGTERM, by PID) and wait for it to go;
     /// its exit status.
     pub fn terminate(&mut self, limit: Duration) -> Option<ExitStatus> {

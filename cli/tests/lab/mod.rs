@@ -471,6 +471,35 @@ pub fn netcheck_sh(args: &str) -> String {
     format!("/usr/bin/python3 {} {args}", netcheck().display())
 }
 
+/// From a translator's `-d` log, the line "UDP to the host: N datagrams in M batches,
+/// L lost" (written at exit), as (N, M).
+pub fn datagrams_and_batches(log: &str) -> (usize, usize) {
+    let line = log
+        .lines()
+        .find(|l| l.contains("UDP to the host:"))
+        .unwrap_or_else(|| panic!("no datagram statistics in:\n{log}"));
+    eprintln!("{line}");
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let number = |after: &str| -> usize {
+        let at = words.iter().position(|w| *w == after).expect(line);
+        words[at - 1].parse().expect(line)
+    };
+    (number("datagrams"), number("batches,"))
+}
+
+/// Wait (up to 20 s) for a test's marker file.
+pub fn wait_for(path: &Path) {
+    let start = std::time::Instant::now();
+    while !path.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "no {}",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// Start pasta (unprivileged, `--config-net`, with `opts`) around `sh -c script`, whose
 /// server in the namespace creates `ready` once it listens; wait (10 s at most) until it
 /// does. The caller ends the returned pasta.

@@ -91,8 +91,7 @@ pub struct LinuxHost<G: GuestLink> {
     /// Datagrams to host sockets, held for one `sendmmsg` per batch of guest frames
     /// (when [`Self::batch_udp_sends`] asked for it).
     send_queue: crate::dgram::SendQueue,
-    /// Whether UDP sends go through [`Self::send_queue`] (pasta; passt's seccomp list,
-    /// held to upstream's budget, has no `sendmmsg`).
+    /// Whether UDP sends go through [`Self::send_queue`].
     batch_sends: bool,
     /// Datagrams a relay's destination refused (lost).
     pub relay_lost: u64,
@@ -226,13 +225,14 @@ impl<G: GuestLink> LinuxHost<G> {
         &mut self.guest
     }
 
-    /// Send UDP datagrams from the guest in `sendmmsg` batches
-    /// ([`crate::dgram::SendQueue`]) rather than one `sendto` each, runs of equal
-    /// datagrams as UDP GSO messages where the kernel cuts them right
-    /// ([`crate::dgram::gso_works`]); the process's seccomp list must allow `sendmmsg`.
-    pub fn batch_udp_sends(&mut self) {
+    /// Send UDP datagrams from the guest in batches ([`crate::dgram::SendQueue`]) with
+    /// `call` (which the process's seccomp list must allow) rather than one `sendto`
+    /// each, runs of equal datagrams as UDP GSO messages where the kernel cuts them
+    /// right ([`crate::dgram::gso_works`]).
+    pub fn batch_udp_sends(&mut self, call: crate::dgram::SendCall) {
         self.batch_sends = true;
         let gso = crate::dgram::gso_works();
+        self.send_queue.call = call;
         self.send_queue.gso = gso;
         self.batch.gso = gso;
         if !gso {
@@ -257,7 +257,7 @@ impl<G: GuestLink> LinuxHost<G> {
         }
         let q = &self.send_queue;
         crate::log_debug!(
-            "UDP to the host: {} datagrams in {} sendmmsg calls, {} lost",
+            "UDP to the host: {} datagrams in {} batches, {} lost",
             q.sent,
             q.calls,
             q.lost
@@ -378,8 +378,8 @@ impl<G: GuestLink> LinuxHost<G> {
             }
             e.bound = true;
         }
-        // UDP datagrams wait for the end of the batch of guest frames: one sendmmsg
-        // for the lot (ping sockets send at once: echo requests come one at a time).
+        // UDP datagrams wait for the end of the batch of guest frames: one batch for
+        // the lot (ping sockets send at once: echo requests come one at a time).
         let udp = matches!(sock.kind(), SockKind::UdpFlow | SockKind::UdpListen);
         if udp && self.batch_sends && data.len() <= crate::dgram::SLOT {
             let dest = to.map(|a| socket_addr_for(e.family, a));

@@ -270,4 +270,54 @@ mod tests {
             "{status:?}"
         );
     }
+
+    #[test]
+    fn each_profiles_datagram_batches_go_out_under_its_own_filter() {
+        // Under each profile's filter, a batch of guest datagrams (a GSO run and odd
+        // sizes) sent the way that process sends them must arrive whole: passt's list
+        // has no sendmmsg, so a sendmmsg there would be SIGSYS.
+        use crate::dgram::{gso_works, SendQueue};
+        use passt_core::{SockKind, SockRef};
+        use std::net::UdpSocket;
+        use std::os::fd::AsFd;
+        let sizes = [1400, 1400, 1400, 1400, 90, 0, 7];
+        let gso = gso_works();
+        for profile in [Profile::Pasta, Profile::Passt, Profile::PasstVhostUser] {
+            let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+            let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+            tx.connect(rx.local_addr().unwrap()).unwrap();
+            let mut q = SendQueue::new();
+            q.gso = gso;
+            q.call = profile.send_call();
+            let sock = SockRef::new(SockKind::UdpFlow, 0, 0, 1);
+            for (i, &n) in sizes.iter().enumerate() {
+                q.push(sock, None, &vec![i as u8; n]);
+            }
+            let status = match crate::sys::fork_daemon().unwrap() {
+                None => {
+                    testing::apply_or_exit(profile);
+                    q.flush(Some(tx.as_fd()));
+                    std::process::exit(if q.sent == sizes.len() as u64 { 0 } else { 2 });
+                }
+                Some(child) => {
+                    rustix::process::waitpid(Some(child), rustix::process::WaitOptions::empty())
+                        .unwrap()
+                        .unwrap()
+                        .1
+                }
+            };
+            if testing::skipped(&status) {
+                return;
+            }
+            assert_eq!(status.exit_status(), Some(0), "{profile:?}: {status:?}");
+            rx.set_nonblocking(true).unwrap();
+            let mut buf = vec![0u8; 65_536];
+            let mut got = Vec::new();
+            while let Ok(n) = rx.recv(&mut buf) {
+                assert!(buf[..n].iter().all(|&b| b == got.len() as u8), "in order");
+                got.push(n);
+            }
+            assert_eq!(got, sizes, "{profile:?}");
+        }
+    }
 }

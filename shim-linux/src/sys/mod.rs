@@ -9,9 +9,9 @@
 //! * socket options and calls rustix lacks: [`set_peek_offset`] (`SO_PEEK_OFF`),
 //!   [`set_tcp_maxseg`] (`TCP_MAXSEG`), [`send_queue_len`] (`SIOCOUTQ`) and
 //!   [`discard`] (`recv` with `MSG_TRUNC` and no buffer);
-//! * [`recv_mmsg`] and [`send_mmsg`]: batches of datagrams in one system call
-//!   (`recvmmsg(2)`, `sendmmsg(2)` with UDP GSO control messages; rustix has no
-//!   `recvmmsg`);
+//! * [`recv_mmsg`] and [`send_msgs`]: batches of datagrams (`recvmmsg(2)`; one
+//!   `sendmmsg(2)` or a `sendmsg(2)` per message, with UDP GSO control messages;
+//!   rustix has no `recvmmsg`);
 //! * [`GuestIov`]: a TCP peek straight into guest-memory slices (`recvmsg(2)` with
 //!   `MSG_PEEK` over an iovec built from `vm-memory` slices);
 //! * [`termination_signalfd`]: SIGTERM/SIGINT blocked and read from a `signalfd`;
@@ -269,7 +269,7 @@ impl<'a> GuestIov<'a> {
     }
 }
 
-/// Most datagrams [`recv_mmsg`] and [`send_mmsg`] handle per call.
+/// Most datagrams [`recv_mmsg`] and [`send_msgs`] handle per call.
 pub(crate) const MMSG_MAX: usize = 32;
 
 /// One datagram of a [`recv_mmsg`] batch.
@@ -381,7 +381,18 @@ pub(crate) fn recv_mmsg(
     Ok(got)
 }
 
-/// One message of a [`send_mmsg`] call: the next `count` datagrams, sent as one UDP
+/// The system call that sends a batch of messages ([`send_msgs`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SendCall {
+    /// One `sendmmsg(2)` for the batch.
+    #[default]
+    Sendmmsg,
+    /// One `sendmsg(2)` per message, for a seccomp list without `sendmmsg` (passt's,
+    /// held to upstream's budget). A run of equal datagrams is still one message.
+    Sendmsg,
+}
+
+/// One message of a [`send_msgs`] call: the next `count` datagrams, sent as one UDP
 /// GSO message (`UDP_SEGMENT`, the kernel cuts it into `segment`-byte datagrams)
 /// when `segment` is nonzero, else `count` is 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -407,19 +418,45 @@ struct SegmentCmsg {
 const _: () =
     assert!(std::mem::size_of::<SegmentCmsg>() >= unsafe { libc::CMSG_SPACE(2) } as usize);
 
-/// `sendmmsg(2)` without blocking: the datagrams `buf[(first + i) * slot..][..lens[i]]`
-/// (at most [`MMSG_MAX`]), grouped into `msgs` (their counts add up to at most
-/// `lens.len()`), each message to `dest` (or the connected peer). Returns how many
-/// messages the kernel took; an error only when it took none.
-pub(crate) fn send_mmsg(
+/// Datagrams in slots of `slot` bytes: datagram `i` is `buf[(first + i) * slot..]`,
+/// `lens[i]` bytes of it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Slots<'a> {
+    pub buf: &'a [u8],
+    pub slot: usize,
+    pub first: usize,
+    pub lens: &'a [usize],
+}
+
+impl<'a> Slots<'a> {
+    /// `lens.len()` datagrams in slots of `slot` bytes of `buf`, from slot `first`.
+    pub(crate) fn new(buf: &'a [u8], slot: usize, first: usize, lens: &'a [usize]) -> Self {
+        Slots {
+            buf,
+            slot,
+            first,
+            lens,
+        }
+    }
+}
+
+/// Send without blocking, with `call`: the datagrams of `slots` (at most [`MMSG_MAX`]),
+/// grouped into `msgs` (their counts add up to at most `slots.lens.len()`), each
+/// message to `dest` (or the connected peer). Returns how many messages the kernel
+/// took; an error only when it took none.
+pub(crate) fn send_msgs(
+    call: SendCall,
     fd: BorrowedFd<'_>,
-    buf: &[u8],
-    slot: usize,
-    first: usize,
-    lens: &[usize],
+    slots: &Slots<'_>,
     msgs: &[Message],
     dest: Option<std::net::SocketAddr>,
 ) -> io::Result<usize> {
+    let Slots {
+        buf,
+        slot,
+        first,
+        lens,
+    } = *slots;
     let (mut name, namelen) = match dest {
         Some(a) => std_to_sockaddr(a),
         // SAFETY: plain data, valid when zeroed.
@@ -470,6 +507,21 @@ pub(crate) fn send_mmsg(
         dgram += count;
         n = m + 1;
     }
+    let flags = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
+    if call == SendCall::Sendmsg {
+        for (m, hdr) in hdrs[..n].iter().enumerate() {
+            // SAFETY: the header points at live, in-bounds slices of `buf` (checked
+            // above), at `name` and at its own control message, all outliving the
+            // call; sendmsg only reads them.
+            if unsafe { libc::sendmsg(fd.as_raw_fd(), &hdr.msg_hdr, flags) } < 0 {
+                return match m {
+                    0 => Err(io::Error::last_os_error()),
+                    taken => Ok(taken),
+                };
+            }
+        }
+        return Ok(n);
+    }
     // SAFETY: the first `n` headers point at live, in-bounds slices of `buf` (checked
     // above), at `name` and at their own control message, all outliving the call;
     // sendmmsg only reads them (and writes each header's `msg_len`).
@@ -479,14 +531,14 @@ pub(crate) fn send_mmsg(
             hdrs.as_mut_ptr(),
             n as libc::c_uint,
             // `int` in glibc, `unsigned int` in musl.
-            (libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL) as _,
+            flags as _,
         )
     };
     usize::try_from(rc).map_err(|_| io::Error::last_os_error())
 }
 
 /// `SO_NO_CHECK` (socket(7)): UDP without checksums, which the kernel refuses to
-/// combine with GSO; tests use it to see [`send_mmsg`]'s callers fall back.
+/// combine with GSO; tests use it to see [`send_msgs`]'s callers fall back.
 #[cfg(test)]
 pub(crate) fn set_udp_no_check(fd: BorrowedFd<'_>) -> io::Result<()> {
     setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_NO_CHECK, 1)
