@@ -31,6 +31,7 @@ over_both_transports!(
     daemon_parent_exits_once_listening_with_the_childs_pid_in_the_pid_file,
     udp_echo_to_remote_v4_and_v6_through_passt,
     a_burst_of_guest_datagrams_leaves_passt_in_batches,
+    a_burst_for_the_vm_arrives_intact_in_runs_where_it_takes_them,
     ping_and_ping6_to_remote_through_passt,
 );
 
@@ -598,6 +599,59 @@ fn a_burst_of_guest_datagrams_leaves_passt_in_batches(kind: RelayKind) {
     let (datagrams, batches) = lab::datagrams_and_batches(&w.passt.log());
     assert_eq!(datagrams, BURST + 1, "the first round trip, then the burst");
     assert!(batches * 4 <= datagrams, "batches of 4 or more: {batches}");
+}
+
+/// Datagrams of one size queued for the VM reach it intact; a vhost-user guest that
+/// takes UDP segmentation offload (`GUEST_USO4/6`, as the relay's emulated Linux
+/// driver does) gets them as runs its side cuts apart, qemu's stream socket (no
+/// offloads) one frame each. passt is paused while the remote's burst queues up on
+/// the flow's socket, so it drains them as one backlog.
+fn a_burst_for_the_vm_arrives_intact_in_runs_where_it_takes_them(kind: RelayKind) {
+    // As udp_lab's test for pasta: 80 datagrams of 1200 bytes fit the sockets'
+    // default buffers, and need at least two runs of 54.
+    const BURST: usize = 80;
+    const SIZE: usize = 1200;
+    let Some(mut w) = World::new(kind, &["-d"]) else {
+        return;
+    };
+    let [ready, go, sent] = ["ready", "go", "sent"].map(|f| w.lab.dir.join(format!("down-{f}")));
+    let (n, size) = (BURST.to_string(), SIZE.to_string());
+    let (go_arg, sent_arg) = (go.display().to_string(), sent.display().to_string());
+    w.lab.remote_server(
+        "udp-burst-server",
+        REMOTE_V4,
+        9,
+        &[&n, &size, &go_arg, &sent_arg],
+    );
+    w.plug_and_dhcp();
+    let receive = w
+        .guest
+        .cmd("/usr/bin/python3")
+        .arg(lab::netcheck())
+        .args(["udp-burst-receive", REMOTE_V4, "9", &n, &size])
+        .arg(&ready)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the receiver");
+    lab::wait_for(&ready);
+    w.passt.pause();
+    std::fs::write(&go, b"").unwrap();
+    lab::wait_for(&sent);
+    w.passt.resume();
+    // The receiver counts for 10 s at most.
+    let out = receive.wait_with_output().unwrap();
+    assert_eq!(
+        expect_success(&out).trim(),
+        format!("{BURST} of {BURST} intact")
+    );
+    let status = w.passt.terminate(Duration::from_secs(5));
+    assert!(status.is_some_and(|s| s.success()), "passt: {status:?}");
+    let runs = lab::runs_to_guest(&w.passt.log());
+    match kind {
+        RelayKind::VhostUser => assert!((2..=10).contains(&runs), "{runs} runs for {BURST}"),
+        RelayKind::Stream => assert_eq!(runs, 0, "no offloads over the stream socket"),
+    }
 }
 
 fn ping_and_ping6_to_remote_through_passt(kind: RelayKind) {

@@ -286,19 +286,9 @@ fn a_burst_for_the_namespace_leaves_in_runs_and_arrives_intact() {
     let text = expect_success(&out);
     let log = stderr(&out);
     assert_eq!(text.trim(), format!("{BURST} of {BURST} intact"), "{log}");
-    let line = log
-        .lines()
-        .find(|l| l.contains("datagrams to the guest"))
-        .unwrap_or_else(|| panic!("no statistics in:\n{log}"));
-    let runs: u64 = line
-        .split("(in runs ")
-        .nth(1)
-        .and_then(|r| r.split(')').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no run count in: {line}"));
-    eprintln!("{line}");
+    let runs = lab::runs_to_guest(&log);
     // At most 64 datagrams per socket event, 54 per run: 80 need at least two.
-    assert!((2..=10).contains(&runs), "{runs} runs for {BURST}: {line}");
+    assert!((2..=10).contains(&runs), "{runs} runs for {BURST}");
 }
 
 /// Run `script` under pasta (`-d --config-net`) and hold pasta stopped (SIGSTOP, by

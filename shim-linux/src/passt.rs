@@ -24,8 +24,9 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-/// Transmit buffer: a full 64 KiB segment plus headers.
-const TX_BUFFER: usize = 65_536 + 256;
+/// Transmit buffer: room for a run of UDP datagrams to a vhost-user guest that takes
+/// them (and so for a full 64 KiB segment plus headers).
+const TX_BUFFER: usize = passt_core::engine::UDP_RUN_TX_BUFFER;
 /// Highest N probed for `/tmp/passt_N.socket`.
 const PROBE_MAX: u32 = 99;
 

@@ -19,11 +19,7 @@ use rustix::fs::{Mode, OFlags};
 use crate::sys;
 use passt_virtio_net::hdr::{self as vnet, ByteOrder, VnetHdr};
 
-pub use passt_virtio_net::features::TSO_MAX_PAYLOAD;
-
-/// Most payload bytes of one run of UDP datagrams written to the tap: what one IPv4
-/// datagram carries (65 535 less the IPv4 and UDP headers).
-pub const USO_MAX_PAYLOAD: u16 = 65_507;
+pub use passt_virtio_net::features::{TSO_MAX_PAYLOAD, USO_MAX_PAYLOAD};
 
 /// An open tap device (layer 2, no packet-information prefix, non-blocking).
 #[derive(Debug)]

@@ -5,13 +5,18 @@ use passt_core::config::Offload;
 use virtio_bindings::virtio_config::VIRTIO_F_VERSION_1;
 use virtio_bindings::virtio_net::{
     VIRTIO_NET_F_CSUM, VIRTIO_NET_F_GUEST_CSUM, VIRTIO_NET_F_GUEST_TSO4, VIRTIO_NET_F_GUEST_TSO6,
-    VIRTIO_NET_F_HOST_TSO4, VIRTIO_NET_F_HOST_TSO6, VIRTIO_NET_F_MRG_RXBUF,
+    VIRTIO_NET_F_GUEST_USO4, VIRTIO_NET_F_GUEST_USO6, VIRTIO_NET_F_HOST_TSO4,
+    VIRTIO_NET_F_HOST_TSO6, VIRTIO_NET_F_MRG_RXBUF,
 };
 use virtio_bindings::virtio_ring::{VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRECT_DESC};
 
 /// Largest TCP payload in one super-frame handed to the guest: the IPv4 total length
 /// is 16 bits (RFC 791 §3.1), so 65535 − 20 (IPv4) − 20 (TCP); IPv6 fits as well.
 pub const TSO_MAX_PAYLOAD: u16 = 65_495;
+
+/// Most payload bytes of one run of UDP datagrams handed to the guest (cut apart by
+/// `GSO_UDP_L4`): what one IPv4 datagram carries (65 535 less the IPv4 and UDP headers).
+pub const USO_MAX_PAYLOAD: u16 = 65_507;
 
 const fn bit(n: u32) -> u64 {
     1 << n
@@ -23,7 +28,9 @@ const fn bit(n: u32) -> u64 {
 /// - `MRG_RXBUF`: a frame to the guest may span several receive buffers;
 /// - `EVENT_IDX`, `INDIRECT_DESC`: notification suppression and indirect tables;
 /// - `CSUM`, `HOST_TSO4/6`: the guest may send partial checksums and TCP super-frames;
-/// - `GUEST_CSUM`, `GUEST_TSO4/6`: we may send it the same.
+/// - `GUEST_CSUM`, `GUEST_TSO4/6`: we may send it the same;
+/// - `GUEST_USO4/6`: we may send it runs of UDP datagrams as one frame (Linux 6.2+
+///   drivers take them; a front end that does not know the bits never passes them on).
 pub const OFFERED: u64 = bit(VIRTIO_F_VERSION_1)
     | bit(VIRTIO_NET_F_MRG_RXBUF)
     | bit(VIRTIO_RING_F_EVENT_IDX)
@@ -33,7 +40,9 @@ pub const OFFERED: u64 = bit(VIRTIO_F_VERSION_1)
     | bit(VIRTIO_NET_F_HOST_TSO4)
     | bit(VIRTIO_NET_F_HOST_TSO6)
     | bit(VIRTIO_NET_F_GUEST_TSO4)
-    | bit(VIRTIO_NET_F_GUEST_TSO6);
+    | bit(VIRTIO_NET_F_GUEST_TSO6)
+    | bit(VIRTIO_NET_F_GUEST_USO4)
+    | bit(VIRTIO_NET_F_GUEST_USO6);
 
 /// Why a driver's feature set was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,16 +108,20 @@ impl Negotiated {
     }
 
     /// What the engine may hand the guest: partial checksums with `GUEST_CSUM`, TCP
-    /// super-frames when the guest also takes TSO for both IPv4 and IPv6 (the engine
-    /// has one segment limit for both families).
+    /// super-frames when the guest also takes TSO for both IPv4 and IPv6, runs of UDP
+    /// datagrams when it takes USO for both (the engine has one limit for both
+    /// families). Both need partial checksums (virtio 1.2 §5.1.6.4.1: a GSO frame has
+    /// `NEEDS_CSUM`).
     pub fn engine_offload(self) -> Offload {
         let csum = self.has(VIRTIO_NET_F_GUEST_CSUM);
-        let tso = csum && self.has(VIRTIO_NET_F_GUEST_TSO4) && self.has(VIRTIO_NET_F_GUEST_TSO6);
+        let both = |v4, v6| csum && self.has(v4) && self.has(v6);
+        let tso = both(VIRTIO_NET_F_GUEST_TSO4, VIRTIO_NET_F_GUEST_TSO6);
+        let uso = both(VIRTIO_NET_F_GUEST_USO4, VIRTIO_NET_F_GUEST_USO6);
         Offload {
             tcp_segment_max: if tso { TSO_MAX_PAYLOAD } else { 0 },
             tcp_checksum: csum,
             direct_peek: false,
-            udp_segment_max: 0,
+            udp_segment_max: if uso { USO_MAX_PAYLOAD } else { 0 },
         }
     }
 }
@@ -128,7 +141,7 @@ mod tests {
                 tcp_segment_max: TSO_MAX_PAYLOAD,
                 tcp_checksum: true,
                 direct_peek: false,
-                udp_segment_max: 0,
+                udp_segment_max: USO_MAX_PAYLOAD,
             }
         );
     }
@@ -155,6 +168,20 @@ mod tests {
                 .engine_offload()
                 .tcp_segment_max,
             0
+        );
+        let uso = bit(VIRTIO_NET_F_GUEST_USO4) | bit(VIRTIO_NET_F_GUEST_USO6);
+        let runs = |bits| {
+            Negotiated::new(v1 | bits)
+                .unwrap()
+                .engine_offload()
+                .udp_segment_max
+        };
+        assert_eq!(runs(bit(VIRTIO_NET_F_GUEST_CSUM) | uso), USO_MAX_PAYLOAD);
+        assert_eq!(runs(uso), 0, "no runs without partial checksums");
+        assert_eq!(
+            runs(bit(VIRTIO_NET_F_GUEST_CSUM) | bit(VIRTIO_NET_F_GUEST_USO4)),
+            0,
+            "nor for one family only"
         );
     }
 

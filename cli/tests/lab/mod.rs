@@ -487,6 +487,21 @@ pub fn datagrams_and_batches(log: &str) -> (usize, usize) {
     (number("datagrams"), number("batches,"))
 }
 
+/// From a translator's `-d` exit statistics, N of "datagrams to the guest … (in runs
+/// N)": the runs of UDP datagrams handed to the guest as one offloaded frame.
+pub fn runs_to_guest(log: &str) -> u64 {
+    let line = log
+        .lines()
+        .find(|l| l.contains("datagrams to the guest"))
+        .unwrap_or_else(|| panic!("no statistics in:\n{log}"));
+    eprintln!("{line}");
+    line.split("(in runs ")
+        .nth(1)
+        .and_then(|r| r.split(')').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no run count in: {line}"))
+}
+
 /// Wait (up to 20 s) for a test's marker file.
 pub fn wait_for(path: &Path) {
     let start = std::time::Instant::now();

@@ -20,7 +20,8 @@
 //! With offloads (the default) the tap carries a 10-byte native-endian
 //! `virtio_net_hdr` (`IFF_VNET_HDR`), which becomes the virtio 1.0 header (12 bytes,
 //! little-endian, with `num_buffers`) on the rings and back; the namespace then
-//! hands us TCP super-frames with partial checksums, and takes the same from passt.
+//! hands us TCP super-frames with partial checksums, and takes the same from passt,
+//! and runs of UDP datagrams (`GUEST_USO4/6`, as a Linux 6.2+ guest driver takes them).
 //!
 //! Frames are read from the tap straight into the transmit buffer, and a frame that
 //! fits one receive buffer is written to the tap straight from it; only a frame
@@ -55,7 +56,8 @@ use vhost::{VhostBackend, VhostUserMemoryRegionInfo, VringConfigData};
 use virtio_bindings::virtio_config::VIRTIO_F_VERSION_1;
 use virtio_bindings::virtio_net::{
     VIRTIO_NET_F_CSUM, VIRTIO_NET_F_GUEST_CSUM, VIRTIO_NET_F_GUEST_TSO4, VIRTIO_NET_F_GUEST_TSO6,
-    VIRTIO_NET_F_HOST_TSO4, VIRTIO_NET_F_HOST_TSO6, VIRTIO_NET_F_MRG_RXBUF,
+    VIRTIO_NET_F_GUEST_USO4, VIRTIO_NET_F_GUEST_USO6, VIRTIO_NET_F_HOST_TSO4,
+    VIRTIO_NET_F_HOST_TSO6, VIRTIO_NET_F_MRG_RXBUF,
 };
 use virtio_bindings::virtio_ring::VIRTIO_RING_F_EVENT_IDX;
 use vm_memory::{
@@ -336,7 +338,9 @@ impl Relay {
                 | bit(VIRTIO_NET_F_HOST_TSO4)
                 | bit(VIRTIO_NET_F_HOST_TSO6)
                 | bit(VIRTIO_NET_F_GUEST_TSO4)
-                | bit(VIRTIO_NET_F_GUEST_TSO6);
+                | bit(VIRTIO_NET_F_GUEST_TSO6)
+                | bit(VIRTIO_NET_F_GUEST_USO4)
+                | bit(VIRTIO_NET_F_GUEST_USO6);
         }
         let acked = offered & wanted;
         fe.set_features(acked).map_err(ctx("SET_FEATURES"))?;
