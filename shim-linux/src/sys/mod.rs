@@ -381,7 +381,7 @@ pub(crate) fn recv_mmsg(
     Ok(got)
 }
 
-/// The system call that sends a batch of messages ([`send_msgs`]).
+/// The system call that sends a batch of datagrams ([`crate::dgram::SendQueue`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SendCall {
     /// One `sendmmsg(2)` for the batch.
