@@ -1,0 +1,367 @@
+//! TCP translator tests on recovery and liveness: retransmission from the host socket,
+//! loss and reordering from the guest, windows that close and reopen, and probes
+//! that keep an idle or stalled connection alive (or end it when nobody answers).
+
+mod tcp_common;
+
+use passt_shim_sim::sockets::SockState;
+use passt_shim_sim::testbed::{default_config, Segment, Testbed, GUEST_V4};
+use std::net::SocketAddr;
+use std::time::Duration;
+use tcp_common::*;
+
+#[test]
+fn unacknowledged_data_is_retransmitted_from_the_socket() {
+    let mut tb = Testbed::new(default_config(), 16);
+    let remote = sa("203.0.113.5:80");
+    let c = connect(&mut tb, SocketAddr::new(GUEST_V4.into(), 40004), remote);
+    let sock = host_sock(&tb, remote);
+    tb.host.peer_send(sock, b"hello");
+    tb.settle();
+    let first = tb.next_segment().unwrap();
+    assert_eq!(first.payload, b"hello");
+    tb.advance(Duration::from_millis(1100));
+    let again = tb.next_segment().expect("retransmission after the RTO");
+    assert_eq!(
+        (again.seq, again.payload.as_slice()),
+        (c.ack, &b"hello"[..])
+    );
+    assert_eq!(tb.engine.stats().tcp_retransmits, 1);
+}
+
+#[test]
+fn connection_is_reset_after_retries_run_out() {
+    // No router advertisements: only TCP segments in the 600 s this test waits.
+    let mut config = default_config();
+    config.services.ra = false;
+    let mut tb = Testbed::new(config, 16);
+    let remote = sa("203.0.113.5:80");
+    connect(&mut tb, SocketAddr::new(GUEST_V4.into(), 40005), remote);
+    let sock = host_sock(&tb, remote);
+    tb.host.peer_send(sock, b"x");
+    tb.settle();
+    tb.advance(Duration::from_secs(600));
+    let segs = tb.drain_segments();
+    assert!(segs.last().unwrap().has(RST));
+    assert_eq!(tb.engine.flow_count(), 0);
+    assert!(
+        tb.host.socket(sock).unwrap().aborted,
+        "the remote is reset too"
+    );
+}
+
+/// The host closed, the guest acknowledged our FIN and then went silent (its own FIN
+/// and RST lost on the way): after a minute we ask with a keep-alive probe (RFC 1122
+/// §4.2.3.6); a guest that answers keeps the connection, one that answers with RST
+/// frees the flow.
+#[test]
+fn silent_half_closed_guest_is_probed_and_its_reset_frees_the_flow() {
+    let mut config = default_config();
+    config.services.ra = false;
+    let mut tb = Testbed::new(config, 16);
+    let remote = sa("203.0.113.5:80");
+    let mut c = connect(&mut tb, SocketAddr::new(GUEST_V4.into(), 40017), remote);
+    let sock = host_sock(&tb, remote);
+    tb.host.peer_close(sock);
+    tb.settle();
+    assert!(tb.next_segment().unwrap().has(FIN));
+    c.ack += 1;
+    tb.guest_send(&c.seg(ACK, b""));
+    tb.advance(Duration::from_secs(59));
+    assert!(tb.drain_segments().is_empty(), "quiet for the first minute");
+    tb.advance(Duration::from_secs(2));
+    let probe = tb.next_segment().expect("a keep-alive probe");
+    assert_eq!(
+        (probe.flags, probe.seq, probe.payload.len()),
+        (ACK, c.ack - 1, 0)
+    );
+    // A guest that still has the connection answers: it stays.
+    tb.guest_send(&c.seg(ACK, b""));
+    tb.advance(Duration::from_secs(30));
+    assert!(tb.drain_segments().is_empty(), "silence starts over");
+    assert_eq!(tb.engine.flow_count(), 1);
+    tb.advance(Duration::from_secs(31));
+    let probe = tb
+        .next_segment()
+        .expect("probed again after another minute");
+    // The guest has forgotten it: RFC 9293 §3.10.7.1 makes it answer with RST.
+    tb.guest_send(&Segment::new(c.guest, c.remote, probe.ack, 0, RST));
+    assert_eq!(tb.engine.flow_count(), 0);
+    assert!(tb
+        .host
+        .socket(sock)
+        .is_none_or(|s| s.state == SockState::Closed));
+}
+
+/// A guest that keeps its window closed but answers every probe is waited for: after
+/// ten minutes of zero window the transfer still completes (RFC 9293 §3.8.6.1).
+#[test]
+fn zero_window_answered_for_ten_minutes_keeps_the_connection() {
+    let mut config = default_config();
+    config.services.ra = false;
+    let mut tb = Testbed::new(config, 16);
+    let remote = sa("203.0.113.5:80");
+    let mut c = connect(&mut tb, SocketAddr::new(GUEST_V4.into(), 40018), remote);
+    let sock = host_sock(&tb, remote);
+    tb.host.peer_send(sock, &[5u8; 100]);
+    tb.settle();
+    let data = tb.next_segment().unwrap();
+    assert_eq!(data.payload.len(), 100);
+    c.ack += 100;
+    // The guest takes it all and closes its window.
+    let mut closed = c.seg(ACK, b"");
+    closed.window = 0;
+    tb.guest_send(&closed);
+    tb.host.peer_send(sock, &[6u8; 50]);
+    tb.settle();
+    let mut probes = 0;
+    for _ in 0..600 {
+        tb.advance(Duration::from_secs(1));
+        for seg in tb.drain_segments() {
+            assert!(!seg.has(RST), "reset after {probes} answered probes");
+            if !seg.payload.is_empty() {
+                probes += 1;
+                tb.guest_send(&closed); // answered, still closed
+            }
+        }
+    }
+    assert!(probes >= 10, "probed {probes} times in ten minutes");
+    // The window opens: the rest arrives at once.
+    tb.guest_send(&c.seg(ACK, b""));
+    let mut got = Vec::new();
+    for _ in 0..5 {
+        tb.advance(Duration::from_secs(1));
+        for seg in tb.drain_segments() {
+            if seg.seq == c.ack {
+                got.extend_from_slice(&seg.payload);
+                c.ack += seg.payload.len() as u32;
+                tb.guest_send(&c.seg(ACK, b""));
+            }
+        }
+    }
+    assert_eq!(got, [6u8; 50]);
+    assert_eq!(tb.engine.flow_count(), 1);
+}
+
+/// Timestamps (RFC 7323) are on when the guest's SYN offers them: every segment we
+/// send carries our clock and echoes the TSval of the guest segment that last advanced
+/// what we acknowledged — after a loss, the retransmission's own, which gives the
+/// guest a round-trip sample and ends its timeout backoff. Data segments shrink by
+/// the option's 12 bytes to stay within the guest's MSS.
+#[test]
+fn timestamps_are_echoed_from_the_segment_that_filled_the_hole() {
+    let mut tb = Testbed::new(default_config(), 16);
+    let guest = SocketAddr::new(GUEST_V4.into(), 40019);
+    let remote = sa("203.0.113.5:80");
+    let mut syn = Segment::new(guest, remote, GUEST_ISN, 0, SYN);
+    syn.mss = Some(1460);
+    syn.window_scale = Some(7);
+    syn.timestamp = Some((1000, 0));
+    tb.guest_send(&syn);
+    tb.complete_connects();
+    let synack = tb.next_segment().unwrap();
+    let (our_clock, echo) = synack.timestamp.expect("timestamps in the SYN-ACK");
+    assert_eq!(echo, 1000);
+    let mut c = Conn {
+        guest,
+        remote,
+        seq: GUEST_ISN + 1,
+        ack: synack.seq.wrapping_add(1),
+    };
+    let stamped = |c: &Conn, flags, payload: &[u8], val: u32| {
+        let mut s = c.seg(flags, payload);
+        s.timestamp = Some((val, our_clock));
+        s
+    };
+    tb.guest_send(&stamped(&c, ACK, b"", 1001));
+    // In order: the next ACK echoes it.
+    tb.guest_send(&stamped(&c, ACK, b"one", 1002));
+    c.seq += 3;
+    tb.settle();
+    let ack = tb.next_segment().unwrap();
+    assert_eq!((ack.ack, ack.timestamp.map(|t| t.1)), (c.seq, Some(1002)));
+    // A gap: the segment after it is not echoed, the one that fills it is.
+    let mut later = stamped(&c, ACK, b"three", 1004);
+    later.seq += 3;
+    tb.guest_send(&later);
+    let dup = tb.next_segment().unwrap();
+    assert_eq!((dup.ack, dup.timestamp.map(|t| t.1)), (c.seq, Some(1002)));
+    tb.guest_send(&stamped(&c, ACK, b"two", 1010));
+    c.seq += 3;
+    tb.settle();
+    let filled = tb.next_segment().unwrap();
+    assert_eq!(
+        (filled.ack, filled.timestamp.map(|t| t.1)),
+        (c.seq, Some(1010))
+    );
+    // Host data: full-sized segments leave room for the option.
+    let sock = host_sock(&tb, remote);
+    tb.host.peer_send(sock, &[9u8; 4000]);
+    tb.settle();
+    let data = tb.drain_segments();
+    assert!(data
+        .iter()
+        .all(|s| s.timestamp.is_some_and(|t| t.1 == 1010)));
+    assert_eq!(data[0].payload.len(), 1460 - 12);
+    // A guest that offers no timestamps gets none.
+    let other = SocketAddr::new(GUEST_V4.into(), 40020);
+    let mut plain = Segment::new(other, remote, GUEST_ISN, 0, SYN);
+    plain.mss = Some(1460);
+    tb.guest_send(&plain);
+    tb.complete_connects();
+    assert_eq!(tb.next_segment().unwrap().timestamp, None);
+}
+
+#[test]
+fn out_of_order_guest_data_waits_for_the_gap() {
+    let mut tb = Testbed::new(default_config(), 16);
+    let remote = sa("203.0.113.5:80");
+    let mut c = connect(&mut tb, SocketAddr::new(GUEST_V4.into(), 40011), remote);
+    let sock = host_sock(&tb, remote);
+    let mut late = c.seg(ACK, b"world");
+    late.seq += 5;
+    tb.guest_send(&late);
+    assert!(
+        tb.host.socket(sock).unwrap().tx.is_empty(),
+        "nothing beyond the gap is sent"
+    );
+    assert_eq!(
+        tb.next_segment().unwrap().ack,
+        c.seq,
+        "duplicate ACK for the gap"
+    );
+    tb.guest_send(&c.seg(ACK, b"hello"));
+    // A duplicated segment is acknowledged again but not sent twice.
+    tb.guest_send(&c.seg(ACK, b"hello"));
+    c.seq += 5;
+    tb.guest_send(&c.seg(ACK, b"world"));
+    assert_eq!(tb.host.socket(sock).unwrap().tx, b"helloworld");
+}
+
+#[test]
+fn overlapping_retransmission_is_trimmed() {
+    let mut tb = Testbed::new(default_config(), 16);
+    let remote = sa("203.0.113.5:80");
+    let mut c = connect(&mut tb, SocketAddr::new(GUEST_V4.into(), 40012), remote);
+    let sock = host_sock(&tb, remote);
+    tb.guest_send(&c.seg(ACK, b"abc"));
+    tb.guest_send(&c.seg(ACK, b"abcdef"));
+    c.seq += 6;
+    assert_eq!(
+        tb.drain_segments().last().map(|s| s.ack),
+        Some(c.seq),
+        "all of it acknowledged"
+    );
+    assert_eq!(tb.host.socket(sock).unwrap().tx, b"abcdef");
+}
+
+#[test]
+fn zero_window_is_probed_and_reopened() {
+    let mut tb = Testbed::new(default_config(), 16);
+    let remote = sa("203.0.113.5:80");
+    let mut c = connect(&mut tb, SocketAddr::new(GUEST_V4.into(), 40013), remote);
+    let sock = host_sock(&tb, remote);
+    let mut closed = c.seg(ACK, b"");
+    closed.window = 0;
+    tb.guest_send(&closed);
+    tb.host.peer_send(sock, b"data");
+    tb.settle();
+    assert!(
+        tb.drain_segments().is_empty(),
+        "nothing sent into a zero window"
+    );
+    tb.advance(Duration::from_millis(1100));
+    let probe = tb.next_segment().expect("zero-window probe");
+    assert_eq!(probe.payload.len(), 1);
+    c.ack += 1;
+    let mut open = c.seg(ACK, b"");
+    open.window = 1000;
+    tb.guest_send(&open);
+    let rest = tb.drain_segments();
+    let data: Vec<u8> = rest.iter().flat_map(|s| s.payload.clone()).collect();
+    assert_eq!(data, b"ata");
+}
+
+#[test]
+fn window_mirrors_host_send_space_and_blocked_data_is_recovered() {
+    let mut tb = Testbed::new(default_config(), 16);
+    tb.host.default_send_space = 10;
+    let remote = sa("203.0.113.5:80");
+    let mut c = connect(&mut tb, SocketAddr::new(GUEST_V4.into(), 40014), remote);
+    let sock = host_sock(&tb, remote);
+    tb.guest_send(&c.seg(ACK, b"0123456789abcdef"));
+    let ack = tb.next_segment().unwrap();
+    assert_eq!(
+        ack.ack,
+        c.seq + 10,
+        "only what the socket took is acknowledged"
+    );
+    assert_eq!(ack.window, 0, "and the window says the socket is full");
+    // Window scale 8: free space is advertised in 256-byte units.
+    tb.host.peer_drain(sock, 10_000);
+    tb.settle();
+    let updates = tb.drain_segments();
+    assert!(updates.len() >= 4, "window update plus duplicate ACKs");
+    assert!(updates.iter().all(|s| s.ack == c.seq + 10 && s.window > 0));
+    c.seq += 10;
+    tb.guest_send(&c.seg(ACK, b"abcdef"));
+    assert_eq!(tb.host.socket(sock).unwrap().tx, b"0123456789abcdef");
+}
+
+#[test]
+fn fast_retransmit_on_third_duplicate_ack() {
+    let mut tb = Testbed::new(default_config(), 16);
+    let remote = sa("203.0.113.5:80");
+    let c = connect(&mut tb, SocketAddr::new(GUEST_V4.into(), 40015), remote);
+    let sock = host_sock(&tb, remote);
+    tb.host.peer_send(sock, &[7u8; 3000]);
+    tb.settle();
+    tb.drain_segments();
+    for _ in 0..3 {
+        tb.guest_send(&c.seg(ACK, b""));
+    }
+    let resent = tb.drain_segments();
+    assert_eq!(
+        resent.first().map(|s| s.seq),
+        Some(c.ack),
+        "resent from the oldest unacked byte"
+    );
+    assert_eq!(tb.engine.stats().tcp_fast_retransmits, 1);
+}
+
+#[test]
+fn closed_window_reopens_when_the_host_drains_without_a_failed_send() {
+    let mut tb = Testbed::new(default_config(), 16);
+    tb.host.default_send_space = 1000;
+    let remote = sa("203.0.113.5:80");
+    let mut c = connect(&mut tb, SocketAddr::new(GUEST_V4.into(), 40200), remote);
+    let sock = host_sock(&tb, remote);
+    // Exactly fill the send buffer: everything is accepted, nothing fails.
+    tb.guest_send(&c.seg(ACK, &[1u8; 1000]));
+    c.seq += 1000;
+    let ack = tb.next_segment().unwrap();
+    assert_eq!((ack.ack, ack.window), (c.seq, 0));
+    // The peer drains it; the kernel reports no writability since no send failed.
+    tb.host.socket_mut(sock).unwrap().send_space = 100_000;
+    tb.advance(Duration::from_millis(20));
+    let update = tb.next_segment().expect("window update once space is back");
+    assert_eq!(update.ack, c.seq);
+    assert!(update.window > 0, "{update:?}");
+}
+
+#[test]
+fn zero_window_probe_and_keepalive_get_an_ack() {
+    let mut tb = Testbed::new(default_config(), 16);
+    let remote = sa("203.0.113.5:80");
+    let c = connect(&mut tb, SocketAddr::new(GUEST_V4.into(), 40201), remote);
+    let mut probe = c.seg(ACK, b"");
+    probe.seq = c.seq - 1;
+    tb.guest_send(&probe);
+    let ack = tb
+        .next_segment()
+        .expect("an old empty segment is acknowledged");
+    assert_eq!(ack.ack, c.seq);
+    // A plain in-sequence pure ACK needs no answer.
+    tb.guest_send(&c.seg(ACK, b""));
+    assert!(tb.next_segment().is_none());
+}
