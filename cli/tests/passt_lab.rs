@@ -14,7 +14,7 @@ use lab::guest::{
 };
 use lab::{output_within, Lab, GATEWAY_V4, GATEWAY_V6, HOST_V4, HOST_V6, REMOTE_V4, REMOTE_V6};
 use std::net::Ipv6Addr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -88,6 +88,44 @@ impl World {
         self.plug_and_dhcp();
         let ra = self.guest.rdisc6();
         self.guest.configure_v6(HOST_V6, ra.router);
+    }
+
+    /// Paths for a held run's marker files in the lab directory: `ready`, `go` and
+    /// `sent`, named after `what`.
+    fn markers(&self, what: &str) -> [String; 3] {
+        ["ready", "go", "sent"].map(|f| {
+            let p = self.lab.dir.join(format!("{what}-{f}"));
+            p.display().to_string()
+        })
+    }
+
+    /// Run netcheck `args` in the guest, holding passt paused from the moment it
+    /// creates `ready` until `sent` appears (creating `go` in between), so that what
+    /// is sent meanwhile reaches passt as one backlog; then end passt (SIGTERM, which
+    /// must succeed). netcheck's stdout and passt's log.
+    fn netcheck_held(
+        &mut self,
+        args: &[&str],
+        [ready, go, sent]: [&String; 3],
+    ) -> (String, String) {
+        let run = self
+            .guest
+            .cmd("/usr/bin/python3")
+            .arg(lab::netcheck())
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start netcheck");
+        lab::wait_for(Path::new(ready));
+        self.passt.pause();
+        std::fs::write(go, b"").unwrap();
+        lab::wait_for(Path::new(sent));
+        self.passt.resume();
+        let out = expect_success(&run.wait_with_output().unwrap());
+        let status = self.passt.terminate(Duration::from_secs(5));
+        assert!(status.is_some_and(|s| s.success()), "passt: {status:?}");
+        (out, self.passt.log())
     }
 
     /// Pull the plug: kill the relay, as a VM that goes away.
@@ -572,31 +610,15 @@ fn a_burst_of_guest_datagrams_leaves_passt_in_batches(kind: RelayKind) {
     };
     w.lab.remote_server("udp-echo-server", REMOTE_V4, 7, &[]);
     w.plug_and_dhcp();
-    let [ready, go, sent] = ["ready", "go", "sent"].map(|f| w.lab.dir.join(format!("burst-{f}")));
-    let burst = w
-        .guest
-        .cmd("/usr/bin/python3")
-        .arg(lab::netcheck())
-        .args(["udp-burst", REMOTE_V4, "7", &BURST.to_string()])
-        .args([&ready, &go, &sent])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the burst");
-    lab::wait_for(&ready);
-    w.passt.pause();
-    std::fs::write(&go, b"").unwrap();
-    lab::wait_for(&sent);
-    w.passt.resume();
+    let [ready, go, sent] = w.markers("burst");
+    let n = BURST.to_string();
     // The burst waits 10 s at most for its echoes.
-    let out = burst.wait_with_output().unwrap();
-    assert_eq!(
-        expect_success(&out).trim(),
-        format!("{BURST} of {BURST} echoed")
+    let (out, log) = w.netcheck_held(
+        &["udp-burst", REMOTE_V4, "7", &n, &ready, &go, &sent],
+        [&ready, &go, &sent],
     );
-    let status = w.passt.terminate(Duration::from_secs(5));
-    assert!(status.is_some_and(|s| s.success()), "passt: {status:?}");
-    let (datagrams, batches) = lab::datagrams_and_batches(&w.passt.log());
+    assert_eq!(out.trim(), format!("{BURST} of {BURST} echoed"));
+    let (datagrams, batches) = lab::datagrams_and_batches(&log);
     assert_eq!(datagrams, BURST + 1, "the first round trip, then the burst");
     assert!(batches * 4 <= datagrams, "batches of 4 or more: {batches}");
 }
@@ -614,40 +636,18 @@ fn a_burst_for_the_vm_arrives_intact_in_runs_where_it_takes_them(kind: RelayKind
     let Some(mut w) = World::new(kind, &["-d"]) else {
         return;
     };
-    let [ready, go, sent] = ["ready", "go", "sent"].map(|f| w.lab.dir.join(format!("down-{f}")));
+    let [ready, go, sent] = w.markers("down");
     let (n, size) = (BURST.to_string(), SIZE.to_string());
-    let (go_arg, sent_arg) = (go.display().to_string(), sent.display().to_string());
-    w.lab.remote_server(
-        "udp-burst-server",
-        REMOTE_V4,
-        9,
-        &[&n, &size, &go_arg, &sent_arg],
-    );
+    w.lab
+        .remote_server("udp-burst-server", REMOTE_V4, 9, &[&n, &size, &go, &sent]);
     w.plug_and_dhcp();
-    let receive = w
-        .guest
-        .cmd("/usr/bin/python3")
-        .arg(lab::netcheck())
-        .args(["udp-burst-receive", REMOTE_V4, "9", &n, &size])
-        .arg(&ready)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the receiver");
-    lab::wait_for(&ready);
-    w.passt.pause();
-    std::fs::write(&go, b"").unwrap();
-    lab::wait_for(&sent);
-    w.passt.resume();
     // The receiver counts for 10 s at most.
-    let out = receive.wait_with_output().unwrap();
-    assert_eq!(
-        expect_success(&out).trim(),
-        format!("{BURST} of {BURST} intact")
+    let (out, log) = w.netcheck_held(
+        &["udp-burst-receive", REMOTE_V4, "9", &n, &size, &ready],
+        [&ready, &go, &sent],
     );
-    let status = w.passt.terminate(Duration::from_secs(5));
-    assert!(status.is_some_and(|s| s.success()), "passt: {status:?}");
-    let runs = lab::runs_to_guest(&w.passt.log());
+    assert_eq!(out.trim(), format!("{BURST} of {BURST} intact"));
+    let runs = lab::runs_to_guest(&log);
     match kind {
         RelayKind::VhostUser => assert!((2..=10).contains(&runs), "{runs} runs for {BURST}"),
         RelayKind::Stream => assert_eq!(runs, 0, "no offloads over the stream socket"),

@@ -510,6 +510,38 @@ pub fn plain_v4(a: Option<SocketAddr>) -> Option<SocketAddr> {
     })
 }
 
+/// Numbered datagrams through a [`SendQueue`], for tests here and under seccomp.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+    use std::net::UdpSocket;
+
+    /// A queue holding datagram `i` of `sizes` as `sizes[i]` bytes of value `i`, to be
+    /// sent with `call` (and GSO where this kernel does it right).
+    pub(crate) fn numbered_queue(sizes: &[usize], call: SendCall) -> SendQueue {
+        let mut q = SendQueue::new();
+        q.gso = gso_works();
+        q.call = call;
+        let sock = SockRef::new(passt_core::SockKind::UdpFlow, 0, 0, 1);
+        for (i, &n) in sizes.iter().enumerate() {
+            q.push(sock, None, &vec![i as u8; n]);
+        }
+        q
+    }
+
+    /// The sizes of the datagrams queued on `rx`, checking each is the next number.
+    pub(crate) fn received_in_order(rx: &UdpSocket) -> Vec<usize> {
+        rx.set_nonblocking(true).unwrap();
+        let mut buf = vec![0u8; 65_536];
+        let mut got = Vec::new();
+        while let Ok(n) = rx.recv(&mut buf) {
+            assert!(buf[..n].iter().all(|&b| b == got.len() as u8), "in order");
+            got.push(n);
+        }
+        got
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -721,22 +753,10 @@ mod tests {
         rx: &UdpSocket,
         sizes: &[usize],
     ) -> Vec<usize> {
-        let mut q = SendQueue::new();
-        q.gso = gso_works();
-        q.call = call;
-        for (i, &n) in sizes.iter().enumerate() {
-            q.push(sock(1), None, &vec![i as u8; n]);
-        }
+        let mut q = testing::numbered_queue(sizes, call);
         q.flush(Some(tx.as_fd()));
         assert_eq!((q.sent, q.lost), (sizes.len() as u64, 0));
-        rx.set_nonblocking(true).unwrap();
-        let mut buf = vec![0u8; 65_536];
-        let mut got = Vec::new();
-        while let Ok(n) = rx.recv(&mut buf) {
-            assert!(buf[..n].iter().all(|&b| b == got.len() as u8), "in order");
-            got.push(n);
-        }
-        got
+        testing::received_in_order(rx)
     }
 
     #[test]

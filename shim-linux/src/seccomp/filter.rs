@@ -276,23 +276,15 @@ mod tests {
         // Under each profile's filter, a batch of guest datagrams (a GSO run and odd
         // sizes) sent the way that process sends them must arrive whole: passt's list
         // has no sendmmsg, so a sendmmsg there would be SIGSYS.
-        use crate::dgram::{gso_works, SendQueue};
-        use passt_core::{SockKind, SockRef};
+        use crate::dgram::testing::{numbered_queue, received_in_order};
         use std::net::UdpSocket;
         use std::os::fd::AsFd;
         let sizes = [1400, 1400, 1400, 1400, 90, 0, 7];
-        let gso = gso_works();
         for profile in [Profile::Pasta, Profile::Passt, Profile::PasstVhostUser] {
             let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
             let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
             tx.connect(rx.local_addr().unwrap()).unwrap();
-            let mut q = SendQueue::new();
-            q.gso = gso;
-            q.call = profile.send_call();
-            let sock = SockRef::new(SockKind::UdpFlow, 0, 0, 1);
-            for (i, &n) in sizes.iter().enumerate() {
-                q.push(sock, None, &vec![i as u8; n]);
-            }
+            let mut q = numbered_queue(&sizes, profile.send_call());
             let status = match crate::sys::fork_daemon().unwrap() {
                 None => {
                     testing::apply_or_exit(profile);
@@ -310,14 +302,7 @@ mod tests {
                 return;
             }
             assert_eq!(status.exit_status(), Some(0), "{profile:?}: {status:?}");
-            rx.set_nonblocking(true).unwrap();
-            let mut buf = vec![0u8; 65_536];
-            let mut got = Vec::new();
-            while let Ok(n) = rx.recv(&mut buf) {
-                assert!(buf[..n].iter().all(|&b| b == got.len() as u8), "in order");
-                got.push(n);
-            }
-            assert_eq!(got, sizes, "{profile:?}");
+            assert_eq!(received_in_order(&rx), sizes, "{profile:?}");
         }
     }
 }
