@@ -57,8 +57,8 @@ pub static OPTIONS: &[OptDef<Key>] = &[
     opt(&["delete"], 'D', HasArg::No, Key::Delete),
     opt(&["clear"], 'C', HasArg::Required, Key::Clear),
     opt(&["tcp-ports"], 't', HasArg::Required, Key::Tcp),
-    opt(&["udp-ports"], 'u', HasArg::Required, Key::Udp),
     opt(&["tcp-ns"], 'T', HasArg::Required, Key::TcpNs),
+    opt(&["udp-ports"], 'u', HasArg::Required, Key::Udp),
     opt(&["udp-ns"], 'U', HasArg::Required, Key::UdpNs),
     opt(&["show"], 's', HasArg::No, Key::Show),
     opt(&["debug"], 'd', HasArg::No, Key::Debug),
@@ -91,26 +91,81 @@ pub enum Command {
     },
 }
 
-/// The usage text.
-pub const USAGE: &str = "\
-Usage: pesto [OPTION]... PATH
-Change the port forwards of a pasta started with -c PATH.
+/// What pesto does, in a line (`--help` and the manual page's NAME).
+pub const SUMMARY: &str = "Change the port forwards of a pasta started with -c PATH.";
 
-  -A, --add             Add the forwards given after this option
-  -D, --delete          Delete the forwards given after this option
-  -C, --clear PIF       Remove every forward of HOST (-t, -u) or SPLICE (-T, -U)
-  -t, --tcp-ports SPEC  TCP forward from the host: [ADDR/]PORTS[:PORTS], or
-                        HOST/PORTS:TARGET/PORTS to reach TARGET in the namespace
-  -T, --tcp-ns SPEC     TCP forward from the namespace's loopback to the host's
-  -u, --udp-ports SPEC  UDP forward from the host, as -t (deleting one closes
-                        the flows it carries)
-  -U, --udp-ns SPEC     UDP forward from the namespace's loopback to the host's
-  -s, --show            Show the forwards before and after the change
-  -d, --debug           Print the protocol exchange on stderr
-  -h, --help            Display this help message and exit
-      --version         Show version and exit
-Without -A or -D, the first -t (-T, -u, -U) replaces that table's forwards.
-";
+/// How the port options combine (`--help`'s last line).
+pub const REPLACE_RULE: &str =
+    "Without -A or -D, the first -t (-T, -u, -U) replaces that table's forwards.";
+
+/// Each option's argument name (empty without one) and what it does: the one source
+/// of `--help` ([`usage`]) and of `pesto(1)` (`crate::man::pesto_page`).
+pub fn describe(key: Key) -> (&'static str, &'static str) {
+    match key {
+        Key::Add => ("", "Add the forwards given after this option"),
+        Key::Delete => ("", "Delete the forwards given after this option"),
+        Key::Clear => (
+            "PIF",
+            "Remove every forward of HOST (-t, -u) or SPLICE (-T, -U)",
+        ),
+        Key::Tcp => (
+            "SPEC",
+            "TCP forward from the host: [ADDR/]PORTS[:PORTS], or HOST/PORTS:TARGET/PORTS to \
+             reach TARGET in the namespace",
+        ),
+        Key::TcpNs => (
+            "SPEC",
+            "TCP forward from the namespace's loopback to the host's",
+        ),
+        Key::Udp => (
+            "SPEC",
+            "UDP forward from the host, as -t (deleting one closes the flows it carries)",
+        ),
+        Key::UdpNs => (
+            "SPEC",
+            "UDP forward from the namespace's loopback to the host's",
+        ),
+        Key::Show => ("", "Show the forwards before and after the change"),
+        Key::Debug => ("", "Print the protocol exchange on stderr"),
+        Key::Help => ("", "Display this help message and exit"),
+        Key::Version => ("", "Show version and exit"),
+    }
+}
+
+/// Column where `--help` starts the descriptions, and the width it wraps them to.
+const HELP_COLUMN: usize = 24;
+const HELP_WIDTH: usize = 80;
+
+/// The `--help` text: every option of [`OPTIONS`] with its [`describe`] text.
+pub fn usage() -> String {
+    let mut out = format!("Usage: pesto [OPTION]... PATH\n{SUMMARY}\n\n");
+    for def in OPTIONS {
+        let (meta, text) = describe(def.key);
+        let mut head = match def.short {
+            Some(c) => format!("  -{c}, --{}", def.longs[0]),
+            None => format!("      --{}", def.longs[0]),
+        };
+        if !meta.is_empty() {
+            head = format!("{head} {meta}");
+        }
+        let mut line = format!("{head:<HELP_COLUMN$}");
+        for word in text.split(' ') {
+            if line.len() > HELP_COLUMN && line.len() + 1 + word.len() > HELP_WIDTH {
+                out.push_str(line.trim_end());
+                out.push('\n');
+                line = " ".repeat(HELP_COLUMN);
+            } else if line.len() > HELP_COLUMN {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out.push_str(REPLACE_RULE);
+    out.push('\n');
+    out
+}
 
 /// Parse pesto's words (after `argv[0]`).
 pub fn parse(words: &[OsString]) -> Result<Command, String> {
@@ -211,13 +266,13 @@ pub fn main(words: &[OsString]) -> i32 {
         Ok(c) => c,
         Err(e) => {
             eprintln!("pesto: {e}");
-            eprint!("{USAGE}");
+            eprint!("{}", usage());
             return 1;
         }
     };
     match cmd {
         Command::Help => {
-            print!("{USAGE}");
+            print!("{}", usage());
             0
         }
         Command::Version => {
@@ -346,6 +401,35 @@ mod tests {
 
     fn words(s: &[&str]) -> Vec<OsString> {
         s.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn help_lists_every_option_within_80_columns() {
+        let text = usage();
+        assert!(text.lines().all(|l| l.len() <= HELP_WIDTH), "{text}");
+        for def in OPTIONS {
+            let long = format!("--{}", def.longs[0]);
+            let line = text
+                .lines()
+                .find(|l| {
+                    l.split_whitespace()
+                        .any(|w| w.trim_end_matches(',') == long)
+                })
+                .unwrap_or_else(|| panic!("{long} missing from:\n{text}"));
+            let first_word = describe(def.key).1.split(' ').next().unwrap();
+            assert_eq!(
+                &line[HELP_COLUMN..][..first_word.len()],
+                first_word,
+                "{line}"
+            );
+        }
+        // A description too long for one line goes on under its column.
+        let tcp = text
+            .lines()
+            .position(|l| l.contains("--tcp-ports"))
+            .unwrap();
+        let next = text.lines().nth(tcp + 1).unwrap();
+        assert!(next.starts_with(&" ".repeat(HELP_COLUMN)) && next.len() > HELP_COLUMN);
     }
 
     fn requests(s: &[&str]) -> Vec<String> {
