@@ -56,7 +56,8 @@ pub fn pesto_page() -> String {
          \\fB\\-c\\fR \\fIPATH\\fR and adds, deletes or replaces its TCP and UDP \
          forwards while it runs, as podman does; with no change asked for it prints them. \
          An added port is bound as a start-up one is: a port that can't be bound fails \
-         that request (\\(lqAddress already in use\\(rq) and pesto exits 1. Deleting a TCP forward closes the port but not its \
+         that request (\\(lqAddress already in use\\(rq) and pesto exits 1. \
+         Deleting a TCP forward closes the port but not its \
          connections; deleting a UDP forward also ends the flows it carried.\n\
          .PP\n\
          \\fB\\-A\\fR and \\fB\\-D\\fR set the mode for the port options after them. \

@@ -297,10 +297,11 @@ fn recv_one(fd: BorrowedFd<'_>, out: &mut [u8]) -> io::Result<(usize, Option<Soc
     ))
 }
 
-/// Datagrams from the guest held to be sent together ([`SendQueue::call`]): the engine's `SendTo`s of a
-/// batch of guest frames to the same socket and destination queue here and go out
-/// together when the destination changes, the queue is full, another kind of op runs,
-/// or the batch of frames ends ([`crate::host::LinuxHost::flush_datagrams`]).
+/// Datagrams from the guest held to be sent together ([`SendQueue::call`]): the
+/// engine's `SendTo`s of a batch of guest frames to the same socket and destination
+/// queue here and go out together when the destination changes, the queue is full,
+/// another kind of op runs, or the batch of frames ends
+/// ([`crate::host::LinuxHost::flush_datagrams`]).
 /// Datagrams of different sockets have no order to keep; of one socket, the queue
 /// keeps it.
 pub struct SendQueue {
