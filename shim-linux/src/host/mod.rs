@@ -88,8 +88,8 @@ pub struct LinuxHost<G: GuestLink> {
     largest_out: usize,
     /// Datagrams read ahead with `recvmmsg`, served to `RecvFrom` and `Relay`.
     batch: crate::dgram::Batch,
-    /// Datagrams to host sockets, held for one `sendmmsg` per batch of guest frames
-    /// (when [`Self::batch_udp_sends`] asked for it).
+    /// Datagrams to host sockets, held to be sent together at the end of each batch
+    /// of guest frames (when [`Self::batch_udp_sends`] asked for it).
     send_queue: crate::dgram::SendQueue,
     /// Whether UDP sends go through [`Self::send_queue`].
     batch_sends: bool,
