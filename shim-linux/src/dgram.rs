@@ -530,6 +530,14 @@ pub(crate) mod testing {
         q
     }
 
+    /// A sending socket connected to a receiving one on the loopback: `(tx, rx)`.
+    pub(crate) fn connected_pair() -> (UdpSocket, UdpSocket) {
+        let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        tx.connect(rx.local_addr().unwrap()).unwrap();
+        (tx, rx)
+    }
+
     /// The sizes of the datagrams queued on `rx`, checking each is the next number.
     pub(crate) fn received_in_order(rx: &UdpSocket) -> Vec<usize> {
         rx.set_nonblocking(true).unwrap();
@@ -680,11 +688,8 @@ mod tests {
 
     #[test]
     fn queued_datagrams_leave_in_one_sendmmsg_in_order() {
-        use std::net::UdpSocket;
         use std::os::fd::AsFd;
-        let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
-        tx.connect(rx.local_addr().unwrap()).unwrap();
+        let (tx, rx) = testing::connected_pair();
         let mut q = SendQueue::new();
         assert_eq!(q.pending(), None);
         for d in [&b"one"[..], b"", b"three"] {
@@ -746,50 +751,29 @@ mod tests {
         assert_eq!(plan(&[5, 5], false, &mut out), [(1, 0), (1, 0)]);
     }
 
-    /// Datagrams queued on one socket and sent with `call`, as they arrive at the peer
-    /// (with GSO where this kernel does it right).
-    fn flushed_and_received(
-        call: SendCall,
-        tx: &UdpSocket,
-        rx: &UdpSocket,
-        sizes: &[usize],
-    ) -> Vec<usize> {
-        let mut q = testing::numbered_queue(sizes, call);
-        q.flush(Some(tx.as_fd()));
-        assert_eq!((q.sent, q.lost), (sizes.len() as u64, 0));
-        testing::received_in_order(rx)
+    /// Datagrams of `sizes` queued on `tx` and sent with each [`SendCall`] in turn (with
+    /// GSO where this kernel does it right) arrive at `rx` whole and in order.
+    fn every_call_delivers(tx: &UdpSocket, rx: &UdpSocket, sizes: &[usize]) {
+        for call in [SendCall::Sendmmsg, SendCall::Sendmsg] {
+            let mut q = testing::numbered_queue(sizes, call);
+            q.flush(Some(tx.as_fd()));
+            assert_eq!((q.sent, q.lost), (sizes.len() as u64, 0), "{call:?}");
+            assert_eq!(testing::received_in_order(rx), sizes, "{call:?}");
+        }
     }
 
     #[test]
     fn a_gso_batch_arrives_as_the_datagrams_that_were_queued() {
-        let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
-        tx.connect(rx.local_addr().unwrap()).unwrap();
-        let sizes = [1472, 1472, 1472, 1472, 700, 1472, 1472, 0, 3];
-        for call in [SendCall::Sendmmsg, SendCall::Sendmsg] {
-            assert_eq!(
-                flushed_and_received(call, &tx, &rx, &sizes),
-                sizes,
-                "{call:?}"
-            );
-        }
+        let (tx, rx) = testing::connected_pair();
+        every_call_delivers(&tx, &rx, &[1472, 1472, 1472, 1472, 700, 1472, 1472, 0, 3]);
     }
 
     #[test]
     fn a_socket_that_refuses_gso_still_sends_every_datagram() {
-        let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
-        tx.connect(rx.local_addr().unwrap()).unwrap();
+        let (tx, rx) = testing::connected_pair();
         // Without UDP checksums the kernel refuses GSO (EINVAL, udp_send_skb()).
         sys::set_udp_no_check(tx.as_fd()).unwrap();
-        let sizes = [1000; 6];
-        for call in [SendCall::Sendmmsg, SendCall::Sendmsg] {
-            assert_eq!(
-                flushed_and_received(call, &tx, &rx, &sizes),
-                sizes,
-                "{call:?}"
-            );
-        }
+        every_call_delivers(&tx, &rx, &[1000; 6]);
     }
 
     #[test]

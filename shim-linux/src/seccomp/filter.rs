@@ -276,14 +276,11 @@ mod tests {
         // Under each profile's filter, a batch of guest datagrams (a GSO run and odd
         // sizes) sent the way that process sends them must arrive whole: passt's list
         // has no sendmmsg, so a sendmmsg there would be SIGSYS.
-        use crate::dgram::testing::{numbered_queue, received_in_order};
-        use std::net::UdpSocket;
+        use crate::dgram::testing::{connected_pair, numbered_queue, received_in_order};
         use std::os::fd::AsFd;
         let sizes = [1400, 1400, 1400, 1400, 90, 0, 7];
         for profile in [Profile::Pasta, Profile::Passt, Profile::PasstVhostUser] {
-            let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
-            let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
-            tx.connect(rx.local_addr().unwrap()).unwrap();
+            let (tx, rx) = connected_pair();
             let mut q = numbered_queue(&sizes, profile.send_call());
             let status = match crate::sys::fork_daemon().unwrap() {
                 None => {
