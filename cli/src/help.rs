@@ -4,7 +4,7 @@
 //! [`OPTIONS`] so that an option can't be added without a help line ([`describe`] is
 //! an exhaustive `match`).
 
-use crate::getopt::HasArg;
+use crate::getopt::{HasArg, OptDef};
 use crate::options::{Key, OPTIONS};
 use passt_core::Mode;
 use std::fmt::Write as _;
@@ -142,6 +142,28 @@ pub fn describe(key: Key, mode: Mode) -> (&'static str, &'static str) {
     }
 }
 
+/// An option as `--help` names it: `-c, --long META`, or `    --long` without a short
+/// form (so long names line up), `META` only when it takes an argument.
+pub fn option_names<K>(def: &OptDef<K>, meta: &str) -> String {
+    let mut names = match def.short {
+        Some(c) if def.longs.is_empty() => format!("-{c}"),
+        Some(c) => format!("-{c}, "),
+        None => String::from("    "),
+    };
+    names.push_str(
+        &def.longs
+            .iter()
+            .map(|l| format!("--{l}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
+    if def.arg == HasArg::Required {
+        names.push(' ');
+        names.push_str(meta);
+    }
+    names
+}
+
 /// `--help` output for `mode`: usage, then one line per option of that program.
 pub fn help_text(mode: Mode) -> String {
     let prog = program_name(mode);
@@ -158,22 +180,7 @@ pub fn help_text(mode: Mode) -> String {
             continue;
         }
         let (meta, text) = describe(def.key, mode);
-        let mut names = match def.short {
-            Some(c) if def.longs.is_empty() => format!("-{c}"),
-            Some(c) => format!("-{c}, "),
-            None => String::from("    "),
-        };
-        names.push_str(
-            &def.longs
-                .iter()
-                .map(|l| format!("--{l}"))
-                .collect::<Vec<_>>()
-                .join(", "),
-        );
-        if def.arg == HasArg::Required {
-            names.push(' ');
-            names.push_str(meta);
-        }
+        let names = option_names(def, meta);
         let _ = writeln!(out, "  {names:<34} {text}");
     }
     out.push_str("\nSPEC: none | ");

@@ -141,13 +141,7 @@ pub fn usage() -> String {
     let mut out = format!("Usage: pesto [OPTION]... PATH\n{SUMMARY}\n\n");
     for def in OPTIONS {
         let (meta, text) = describe(def.key);
-        let mut head = match def.short {
-            Some(c) => format!("  -{c}, --{}", def.longs[0]),
-            None => format!("      --{}", def.longs[0]),
-        };
-        if !meta.is_empty() {
-            head = format!("{head} {meta}");
-        }
+        let head = format!("  {}", crate::help::option_names(def, meta));
         let mut line = format!("{head:<HELP_COLUMN$}");
         for word in text.split(' ') {
             if line.len() > HELP_COLUMN && line.len() + 1 + word.len() > HELP_WIDTH {
