@@ -335,12 +335,7 @@ fn data_reported_with_the_connect_completion_reaches_the_guest() {
         tb.settle();
         let synack = tb.next_segment().expect("SYN-ACK");
         assert!(synack.has(SYN | ACK), "{synack:?}");
-        let c = Conn {
-            guest,
-            remote,
-            seq: GUEST_ISN + 1,
-            ack: synack.seq.wrapping_add(1),
-        };
+        let c = Conn::after_synack(guest, remote, &synack);
         // The ACK that completes the handshake: no further socket event follows.
         tb.guest_send(&c.seg(ACK, b""));
         let segs = tb.drain_segments();

@@ -162,12 +162,7 @@ fn timestamps_are_echoed_from_the_segment_that_filled_the_hole() {
     let synack = tb.next_segment().unwrap();
     let (our_clock, echo) = synack.timestamp.expect("timestamps in the SYN-ACK");
     assert_eq!(echo, 1000);
-    let mut c = Conn {
-        guest,
-        remote,
-        seq: GUEST_ISN + 1,
-        ack: synack.seq.wrapping_add(1),
-    };
+    let mut c = Conn::after_synack(guest, remote, &synack);
     let stamped = |c: &Conn, flags, payload: &[u8], val: u32| {
         let mut s = c.seg(flags, payload);
         s.timestamp = Some((val, our_clock));

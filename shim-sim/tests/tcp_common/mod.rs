@@ -32,6 +32,17 @@ pub struct Conn {
 }
 
 impl Conn {
+    /// The connection once the guest (which sent its SYN with [`GUEST_ISN`]) has the
+    /// engine's SYN-ACK `synack`.
+    pub fn after_synack(guest: SocketAddr, remote: SocketAddr, synack: &Segment) -> Conn {
+        Conn {
+            guest,
+            remote,
+            seq: GUEST_ISN + 1,
+            ack: synack.seq.wrapping_add(1),
+        }
+    }
+
     /// The guest's next segment on this connection.
     pub fn seg(&self, flags: TcpFlags, payload: &[u8]) -> Segment {
         let mut s = Segment::new(self.guest, self.remote, self.seq, self.ack, flags);
@@ -54,12 +65,7 @@ pub fn connect(tb: &mut Testbed, guest: SocketAddr, remote: SocketAddr) -> Conn 
     let synack = tb.next_segment().expect("SYN-ACK after the host connect");
     assert!(synack.has(SYN | ACK), "{synack:?}");
     assert_eq!(synack.ack, GUEST_ISN + 1);
-    let c = Conn {
-        guest,
-        remote,
-        seq: GUEST_ISN + 1,
-        ack: synack.seq.wrapping_add(1),
-    };
+    let c = Conn::after_synack(guest, remote, &synack);
     tb.guest_send(&c.seg(ACK, b""));
     assert!(tb.drain_segments().is_empty());
     c
