@@ -41,9 +41,7 @@ use passt_shim_linux::{in_netns, NetnsHandle, Tap};
 use passt_virtio_net::driver::DriverQueue;
 use passt_virtio_net::hdr::{ByteOrder, VnetHdr, F_NEEDS_CSUM, LEN as TAP_HDR, LEN_MRG as HDR};
 use passt_virtio_net::{MAX_FRAME, RX_QUEUE as RX, TX_QUEUE as TX};
-use rustix::fs::{ftruncate, memfd_create, MemfdFlags};
 use rustix::net::RecvFlags;
-use std::fs::File;
 use std::io::{self, IoSlice};
 use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::net::UnixStream;
@@ -61,33 +59,19 @@ use virtio_bindings::virtio_net::{
 };
 use virtio_bindings::virtio_ring::VIRTIO_RING_F_EVENT_IDX;
 use vm_memory::{
-    Bytes, FileOffset, GuestAddress, GuestMemoryBackend, GuestMemoryMmap, ReadVolatile,
-    VolatileMemoryError, WriteVolatile,
+    Bytes, GuestAddress, GuestMemoryBackend, GuestMemoryMmap, ReadVolatile, VolatileMemoryError,
+    WriteVolatile,
 };
 use vmm_sys_util::epoll::{ControlOperation, Epoll, EpollEvent, EventSet};
 use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
 
+mod layout;
+
+use layout::{Layout, MAX_QUEUE_SIZE, RINGS_BASE, RX_WHOLE_FRAME, TX_SLOT};
+
 const USAGE: &str = "usage: passt-vhost-relay --netns NAME|PATH [--tap NAME] --socket PATH \
                      [--queue-size N] [--rx-buffer-size BYTES] [--no-offload] \
                      [--faults PLAN]";
-
-/// Guest physical address of the second memory region (above a hole, as a VM with
-/// more than 3 GiB has its RAM).
-const HIGH_GPA: u64 = 1 << 32;
-/// Region sizes are multiples of this (qemu's RAM blocks are huge-page aligned).
-const REGION_ALIGN: u64 = 2 << 20;
-/// Where the rings start in region 0 (page 0 left alone, as a guest would).
-const RINGS_BASE: u64 = 0x1_0000;
-/// The largest queue a virtio device may have in qemu (`VIRTQUEUE_MAX_SIZE`).
-const MAX_QUEUE_SIZE: u16 = 1024;
-/// Where the receive buffers start in region 0, after both rings (1024 entries each
-/// take under 40 KiB).
-const RX_BUFS_BASE: u64 = 1 << 20;
-/// A transmit slot: the 12-byte header and the largest frame, in whole pages.
-const TX_SLOT: u64 = ((HDR + MAX_FRAME) as u64 + 4095) & !4095;
-/// The smallest receive buffer that holds a whole frame behind its header (when the
-/// back end does not take `MRG_RXBUF`).
-const RX_WHOLE_FRAME: u32 = (HDR + MAX_FRAME) as u32;
 
 /// epoll data of the watched descriptors.
 const EV_CONTROL: u64 = 0;
@@ -185,53 +169,6 @@ fn io_kind(e: &VolatileMemoryError) -> Option<io::ErrorKind> {
     match e {
         VolatileMemoryError::IOError(e) => Some(e.kind()),
         _ => None,
-    }
-}
-
-/// Where everything lives in guest memory.
-struct Layout {
-    /// Size of region 0 (GPA 0, file offset 0): rings and receive buffers.
-    low: u64,
-    /// Size of region 1 (GPA 4 GiB, file offset `low`): transmit slots.
-    high: u64,
-    /// Receive buffer size.
-    rx_buffer: u32,
-}
-
-impl Layout {
-    fn new(queue_size: u16, rx_buffer: u32) -> Layout {
-        let round = |n: u64| n.div_ceil(REGION_ALIGN) * REGION_ALIGN;
-        let n = u64::from(queue_size);
-        Layout {
-            low: round(RX_BUFS_BASE + n * u64::from(rx_buffer)),
-            high: round(n * TX_SLOT),
-            rx_buffer,
-        }
-    }
-
-    /// The guest address of receive buffer `i`.
-    fn rx_buffer(&self, i: u16) -> u64 {
-        RX_BUFS_BASE + u64::from(i) * u64::from(self.rx_buffer)
-    }
-
-    /// The guest address of transmit slot `i`.
-    fn tx_slot(i: u16) -> u64 {
-        HIGH_GPA + u64::from(i) * TX_SLOT
-    }
-
-    /// Guest memory as qemu makes it: a memfd, mapped shared in two regions.
-    fn memory(&self) -> Result<GuestMemoryMmap> {
-        let fd = memfd_create("passt-vhost-relay-guest", MemfdFlags::CLOEXEC)
-            .map_err(ctx("memfd_create"))?;
-        ftruncate(&fd, self.low + self.high).map_err(ctx("ftruncate"))?;
-        let file = File::from(fd);
-        let low = FileOffset::new(file.try_clone().map_err(ctx("dup"))?, 0);
-        let high = FileOffset::new(file, self.low);
-        GuestMemoryMmap::<()>::from_ranges_with_files([
-            (GuestAddress(0), self.low as usize, Some(low)),
-            (GuestAddress(HIGH_GPA), self.high as usize, Some(high)),
-        ])
-        .map_err(ctx("guest memory"))
     }
 }
 
