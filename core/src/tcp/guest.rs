@@ -353,8 +353,9 @@ fn on_segment<H: Host>(
                     }
                 }
                 c.guest_mss = seg.mss.unwrap_or(DEFAULT_GUEST_MSS).max(64);
-                c.guest_window = u32::from(seg.window); // never scaled in a SYN
-                                                        // We offered timestamps in our SYN: on if the guest's answer has them.
+                // Never scaled in a SYN (RFC 7323 §2.2).
+                c.guest_window = u32::from(seg.window);
+                // We offered timestamps in our SYN: on if the guest's answer has them.
                 c.ts_recent = seg.timestamp.map(|(value, _)| value);
                 c.state = TcpState::Established;
                 c.timer = None;
