@@ -9,8 +9,10 @@
 //! engine retransmit); UDP requests get their replies unless the link lost the
 //! request or the reply.
 //!
-//! `BAD_LINK_PCAP=FILE` makes pasta capture what its engine saw (`-p FILE`), for
-//! looking into a failure.
+//! For looking into a failure: `BAD_LINK_PCAP=FILE` makes pasta capture what its
+//! engine saw (`-p FILE.tcp`, `-p FILE.udp`), `BAD_LINK_LOG=FILE` keeps pasta's whole
+//! debug log (`FILE.tcp`, `FILE.udp`), and `BAD_LINK_PLAN=PLAN` damages the link by
+//! another plan than [`PLAN`] (another seed, say).
 
 #[macro_use]
 mod lab;
@@ -24,6 +26,11 @@ use std::time::Duration;
 
 /// The bad link: the burst comes early in each direction, inside the first transfer.
 const PLAN: &str = "seed=7,loss=10,dup=10,reorder=10,burst=50@1500";
+
+/// [`PLAN`], or the one `BAD_LINK_PLAN` holds.
+fn plan() -> String {
+    std::env::var("BAD_LINK_PLAN").unwrap_or_else(|_| PLAN.to_string())
+}
 /// Bytes each way per address family.
 const MIB: u32 = 64;
 /// UDP round trips per address family, and how long a request waits for its reply.
@@ -180,6 +187,11 @@ const SCRIPT_LIMIT: Duration = Duration::from_secs(900);
 /// frames then costs each flow a few frames. One flow alone on the link would lose its
 /// whole window and then its retransmissions one by one, each after twice the wait of
 /// the one before: minutes of silence for the sender's kernel, not for us.
+///
+/// When one fails, the script prints the guest side's view to stderr (neighbours, TCP
+/// sockets if `ss` is there, TCP counters) while the others still hold their
+/// connections, then ends them: a rare stall then explains itself in the log, and
+/// the test does not wait out the others' `PATIENCE`.
 fn concurrently(commands: &[String]) -> String {
     let started: Vec<String> = commands
         .iter()
@@ -187,10 +199,15 @@ fn concurrently(commands: &[String]) -> String {
         .map(|(i, c)| format!("{} & p{i}=$!", netcheck_sh(c)))
         .collect();
     let waited: Vec<String> = (0..commands.len()).map(|i| format!("wait $p{i}")).collect();
+    let all: Vec<String> = (0..commands.len()).map(|i| format!("$p{i}")).collect();
     format!(
-        "export NETCHECK_TIMEOUT={PATIENCE}; {}; {}",
+        "export NETCHECK_TIMEOUT={PATIENCE}; {}; if ! {{ {}; }}; then \
+         echo '--- a transfer failed; the guest side:' >&2; ip neigh >&2; \
+         ss -tinoe >&2 || true; {} >&2; kill {} 2>/dev/null; exit 1; fi",
         started.join("; "),
-        waited.join(" && ")
+        waited.join(" && "),
+        netcheck_sh("tcp-counters"),
+        all.join(" ")
     )
 }
 
@@ -237,18 +254,22 @@ fn assert_udp_answered(lines: &[&str], log: &str, to_guest: Damage) {
 }
 
 /// Run `script` in a pasta namespace whose tap link is damaged; stdout lines and
-/// pasta's log.
-fn under_pasta(lab: &Lab, script: &str) -> (Vec<String>, String) {
+/// pasta's log. `what` names the test's capture and log files.
+fn under_pasta(lab: &Lab, script: &str, what: &str) -> (Vec<String>, String) {
     open_tun_device();
     let mut cmd = lab.in_host_unprivileged(pasta());
-    cmd.env("PASST_TEST_LINK_FAULTS", PLAN).args(["-d"]);
+    cmd.env("PASST_TEST_LINK_FAULTS", plan()).args(["-d"]);
     if let Ok(p) = std::env::var("BAD_LINK_PCAP") {
-        cmd.args(["-p", &p]);
+        cmd.args(["-p", &format!("{p}.{what}")]);
     }
     cmd.args(["--config-net", "--", "sh", "-c", script])
         .current_dir(&lab.dir);
     let out = output_within(&mut cmd, SCRIPT_LIMIT);
     let log = String::from_utf8_lossy(&out.stderr).into_owned();
+    if let Ok(p) = std::env::var("BAD_LINK_LOG") {
+        let p = format!("{p}.{what}");
+        std::fs::write(&p, &log).unwrap_or_else(|e| panic!("{p}: {e}"));
+    }
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
@@ -266,14 +287,14 @@ fn under_pasta(lab: &Lab, script: &str) -> (Vec<String>, String) {
 /// The last lines of a long debug log, for failure messages.
 fn tail(log: &str) -> String {
     let lines: Vec<&str> = log.lines().collect();
-    lines[lines.len().saturating_sub(40)..].join("\n")
+    lines[lines.len().saturating_sub(120)..].join("\n")
 }
 
 #[test]
 fn pasta_tcp_64_mib_each_way_v4_and_v6_is_byte_exact() {
     let Some(mut lab) = Lab::new() else { return };
     let (commands, expected) = bulk_transfers(&mut lab);
-    let (lines, log) = under_pasta(&lab, &concurrently(&commands));
+    let (lines, log) = under_pasta(&lab, &concurrently(&commands), "tcp");
     assert_eq!(sorted(lines), sorted(expected), "hashes of what arrived");
     assert_damaged(&log);
     assert_recovered_without_resets(&log);
@@ -283,7 +304,7 @@ fn pasta_tcp_64_mib_each_way_v4_and_v6_is_byte_exact() {
 fn pasta_udp_requests_the_link_delivered_are_answered() {
     let Some(mut lab) = Lab::new() else { return };
     let commands = udp_round_trips(&mut lab);
-    let (lines, log) = under_pasta(&lab, &sequentially(&commands));
+    let (lines, log) = under_pasta(&lab, &sequentially(&commands), "udp");
     let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
     let (to_guest, from_guest) = damage_report(&log);
     assert!(to_guest.lost + from_guest.lost > 0, "nothing lost: {log}");
@@ -315,7 +336,7 @@ impl PasstWorld {
             &relay_bin,
             &guest,
             &passt.socket,
-            &["--faults", PLAN],
+            &["--faults", &plan()],
             &relay_log,
         );
         let lease = guest.dhcp();

@@ -70,6 +70,9 @@ Modes (addresses are whatever the caller passes; the tests only use lab addresse
   transfer-end HOST PORT send|recv MIB
                                    send (or read) up to MIB MiB; print how it ended:
                                    "eof <bytes>", "reset <bytes>" or "done <bytes>"
+  sha SEED MB                      print what a sink reports for MB MiB of SEED's bytes
+  tcp-counters                     print this network namespace's non-zero TCP counters
+                                   (/proc/net/snmp and /proc/net/netstat), one per line
   (servers touch $READY_FILE once listening)
 """
 import hashlib
@@ -513,6 +516,21 @@ def transfer_end(host, port, direction, mib):
         return f"reset {n}"
 
 
+def tcp_counters():
+    """Print the namespace's non-zero Tcp and TcpExt counters as "Group:Name value"."""
+    for path in ("/proc/net/snmp", "/proc/net/netstat"):
+        with open(path) as f:
+            lines = f.read().splitlines()
+        # Each group is two lines: the names, then the values.
+        for names, values in zip(lines[::2], lines[1::2]):
+            group, *keys = names.split()
+            if group not in ("Tcp:", "TcpExt:"):
+                continue
+            for key, value in zip(keys, values.split()[1:]):
+                if value != "0":
+                    print(f"{group}{key} {value}")
+
+
 def connect(host, port):
     c = socket.create_connection((host, port), timeout=TIMEOUT)
     return c
@@ -881,6 +899,8 @@ def main(argv):
         serve(args[0], int(args[1]), h_reset(int(args[2]), args[3]))
     elif mode == "transfer-end":
         print(transfer_end(args[0], int(args[1]), args[2], int(args[3])))
+    elif mode == "tcp-counters":
+        tcp_counters()
     elif mode == "sha":
         h = hashlib.sha256()
         for chunk in seeded_chunks(args[0], int(args[1])):
