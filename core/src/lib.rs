@@ -55,5 +55,5 @@ pub use io::{
     Transport,
 };
 pub use sockref::{SockKind, SockRef};
-pub use stats::{DropReason, Stats};
+pub use stats::{DropReason, Stats, TcpTimeout, Unanswered};
 pub use time::Instant;

@@ -106,6 +106,51 @@ drop_reasons! {
     AcceptRetryFull => "accept-retry-full",
 }
 
+/// What a connection we gave up on was waiting for from the guest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unanswered {
+    /// Its part of the handshake (SYN-ACK, or the ACK of ours).
+    Handshake,
+    /// An answer to a keep-alive probe of a half-closed connection.
+    KeepAlive,
+    /// An answer to a probe of its closed window.
+    WindowProbe,
+    /// An acknowledgement of data or FIN we (re)sent.
+    Acknowledgement,
+}
+
+impl Unanswered {
+    /// A short name for logs.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Unanswered::Handshake => "handshake segments",
+            Unanswered::KeepAlive => "keep-alive probes",
+            Unanswered::WindowProbe => "zero-window probes",
+            Unanswered::Acknowledgement => "retransmissions",
+        }
+    }
+}
+
+/// A TCP connection given up on because the guest stopped answering, as it stood then.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpTimeout {
+    /// The guest's end.
+    pub guest: core::net::SocketAddr,
+    /// The address and port the guest connected to (or was connected from).
+    pub remote: core::net::SocketAddr,
+    /// What went unanswered.
+    pub unanswered: Unanswered,
+    /// How many times we tried.
+    pub tries: u8,
+    /// The guest's last advertised receive window, in bytes (1 while we probe a
+    /// closed one).
+    pub guest_window: u32,
+    /// Bytes sent to the guest and not acknowledged.
+    pub in_flight: u32,
+    /// The window we advertised to the guest.
+    pub window_to_guest: u32,
+}
+
 /// Counters kept by the engine. Plain integers: cheap to copy out and compare.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stats {
@@ -142,6 +187,8 @@ pub struct Stats {
     pub tcp_accept_failures: u64,
     /// Connections reset because the guest stopped answering.
     pub tcp_timeouts: u64,
+    /// The last of those, as it stood when we gave up (for the log).
+    pub last_tcp_timeout: Option<TcpTimeout>,
     /// Payload bytes sent to the guest over TCP.
     pub tcp_bytes_to_guest: u64,
     /// Connections joined socket to socket (pasta's loopback bypass).
@@ -192,6 +239,7 @@ impl Default for Stats {
             tcp_refused: 0,
             tcp_accept_failures: 0,
             tcp_timeouts: 0,
+            last_tcp_timeout: None,
             tcp_bytes_to_guest: 0,
             tcp_spliced: 0,
             tcp_bytes_spliced: 0,

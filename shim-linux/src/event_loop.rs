@@ -198,6 +198,7 @@ fn serve<G: GuestSource>(
 ) -> io::Result<Exit> {
     engine.handle_event(now(), Event::TapUp, host);
     let mut drops = DropWatch::new(engine.stats());
+    let mut timeouts = TimeoutWatch(engine.stats().tcp_timeouts);
     let mut events: Vec<epoll::Event> = Vec::with_capacity(64);
     let mut frame = vec![0u8; FRAME_BUFFER];
     let mut splice_again = host.splice_again_list();
@@ -330,6 +331,7 @@ fn serve<G: GuestSource>(
         }
         if engine.poll_timeout().is_some_and(|d| d <= t) {
             engine.handle_timeout(t, host);
+            timeouts.check(engine.stats());
         }
         // Last: the batch includes what the timers sent.
         host.flush_datagrams();
@@ -375,6 +377,36 @@ fn read_guest<G: GuestSource>(
     }
     host.flush_datagrams();
     Ok(None)
+}
+
+/// Reports TCP connections the engine gave up on because the guest stopped answering
+/// (at `-d`): which one, what went unanswered, and how its windows stood.
+struct TimeoutWatch(u64);
+
+impl TimeoutWatch {
+    fn check(&mut self, stats: &Stats) {
+        let (Some(t), n) = (stats.last_tcp_timeout, stats.tcp_timeouts) else {
+            return;
+        };
+        if n == self.0 {
+            return;
+        }
+        let more = n - self.0 - 1;
+        self.0 = n;
+        crate::log_ratelimit!(
+            Level::Debug,
+            "TCP: gave up on guest {} <-> {}: {} {} unanswered (guest window {}, in flight {}, \
+             our window {}){}",
+            t.guest,
+            t.remote,
+            t.tries,
+            t.unanswered.name(),
+            t.guest_window,
+            t.in_flight,
+            t.window_to_guest,
+            if more > 0 { " and on others" } else { "" }
+        );
+    }
 }
 
 /// Reports inputs the engine dropped, per reason and rate-limited: a guest sending

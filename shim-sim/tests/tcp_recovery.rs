@@ -4,6 +4,7 @@
 
 mod tcp_common;
 
+use passt_core::Unanswered;
 use passt_shim_sim::sockets::SockState;
 use passt_shim_sim::testbed::{default_config, Segment, Testbed, GUEST_V4};
 use std::net::SocketAddr;
@@ -36,7 +37,8 @@ fn connection_is_reset_after_retries_run_out() {
     config.services.ra = false;
     let mut tb = Testbed::new(config, 16);
     let remote = sa("203.0.113.5:80");
-    connect(&mut tb, SocketAddr::new(GUEST_V4.into(), 40005), remote);
+    let guest = SocketAddr::new(GUEST_V4.into(), 40005);
+    connect(&mut tb, guest, remote);
     let sock = host_sock(&tb, remote);
     tb.host.peer_send(sock, b"x");
     tb.settle();
@@ -47,6 +49,65 @@ fn connection_is_reset_after_retries_run_out() {
     assert!(
         tb.host.socket(sock).unwrap().aborted,
         "the remote is reset too"
+    );
+    let gave_up = tb
+        .engine
+        .stats()
+        .last_tcp_timeout
+        .expect("recorded for the log");
+    assert_eq!(
+        (gave_up.guest, gave_up.remote, gave_up.unanswered),
+        (guest, remote, Unanswered::Acknowledgement)
+    );
+    assert_eq!((gave_up.tries, gave_up.in_flight), (7, 1));
+}
+
+/// A guest whose window is closed and that stops answering our probes of it is given
+/// up on after `MAX_RETRIES` unanswered probes, and the log is told what went
+/// unanswered.
+#[test]
+fn zero_window_with_unanswered_probes_is_given_up_on() {
+    let mut config = default_config();
+    config.services.ra = false;
+    let mut tb = Testbed::new(config, 16);
+    let remote = sa("203.0.113.5:80");
+    let guest = SocketAddr::new(GUEST_V4.into(), 40006);
+    let mut c = connect(&mut tb, guest, remote);
+    let sock = host_sock(&tb, remote);
+    tb.host.peer_send(sock, &[5u8; 100]);
+    tb.settle();
+    assert_eq!(tb.next_segment().unwrap().payload.len(), 100);
+    c.ack += 100;
+    let mut closed = c.seg(ACK, b"");
+    closed.window = 0;
+    tb.guest_send(&closed);
+    tb.host.peer_send(sock, &[6u8; 50]);
+    tb.settle();
+    let mut probes = 0;
+    let mut reset = false;
+    for _ in 0..400 {
+        tb.advance(Duration::from_secs(1));
+        for seg in tb.drain_segments() {
+            reset |= seg.has(RST);
+            probes += usize::from(seg.payload.len() == 1);
+        }
+    }
+    assert!(reset, "still waiting after {probes} unanswered probes");
+    assert_eq!(probes, 7);
+    assert_eq!(tb.engine.stats().tcp_timeouts, 1);
+    let gave_up = tb
+        .engine
+        .stats()
+        .last_tcp_timeout
+        .expect("recorded for the log");
+    assert_eq!(
+        (
+            gave_up.guest,
+            gave_up.remote,
+            gave_up.unanswered,
+            gave_up.tries
+        ),
+        (guest, remote, Unanswered::WindowProbe, 7)
     );
 }
 

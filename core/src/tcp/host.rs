@@ -14,7 +14,7 @@ use crate::frame;
 use crate::fwd;
 use crate::io::{Host, HostError, Interest, Op, OpResult, Readiness, TxOffload};
 use crate::sockref::{SockKind, SockRef};
-use crate::stats::DropReason;
+use crate::stats::{DropReason, TcpTimeout, Unanswered};
 use crate::time::Instant;
 use crate::wire::IpProtocol;
 
@@ -406,7 +406,7 @@ pub(crate) fn on_timer<H: Host>(e: &mut Engine<'_>, now: Instant, id: FlowId, ho
         TimerKind::Handshake => {
             c.retries += 1;
             if rto_total(c.retries) >= HANDSHAKE_TIMEOUT {
-                e.stats.tcp_timeouts += 1;
+                timed_out(e, &key, &c, Unanswered::Handshake, c.retries);
                 if c.state == TcpState::SynSent {
                     // The guest never answered: nothing to reset on its side.
                     destroy(e, id, &c, true, host);
@@ -427,7 +427,7 @@ pub(crate) fn on_timer<H: Host>(e: &mut Engine<'_>, now: Instant, id: FlowId, ho
         }
         TimerKind::Keepalive => {
             if c.probes_unanswered >= MAX_RETRIES {
-                e.stats.tcp_timeouts += 1;
+                timed_out(e, &key, &c, Unanswered::KeepAlive, c.probes_unanswered);
                 abort_both(e, id, &key, &c, host);
                 return;
             }
@@ -456,7 +456,12 @@ pub(crate) fn on_timer<H: Host>(e: &mut Engine<'_>, now: Instant, id: FlowId, ho
                 c.retries
             };
             if unanswered >= MAX_RETRIES {
-                e.stats.tcp_timeouts += 1;
+                let what = if zero_window {
+                    Unanswered::WindowProbe
+                } else {
+                    Unanswered::Acknowledgement
+                };
+                timed_out(e, &key, &c, what, unanswered);
                 abort_both(e, id, &key, &c, host);
                 return;
             }
@@ -478,6 +483,21 @@ pub(crate) fn on_timer<H: Host>(e: &mut Engine<'_>, now: Instant, id: FlowId, ho
         }
     }
     store(e, id, c);
+}
+
+/// Count a connection given up on because the guest stopped answering `what` after
+/// `tries` tries, and keep how it stood for the log.
+fn timed_out(e: &mut Engine<'_>, key: &FlowKey, c: &TcpConn, what: Unanswered, tries: u8) {
+    e.stats.tcp_timeouts += 1;
+    e.stats.last_tcp_timeout = Some(TcpTimeout {
+        guest: core::net::SocketAddr::new(key.endpoint_addr, key.endpoint_port),
+        remote: core::net::SocketAddr::new(key.our_addr, key.our_port),
+        unanswered: what,
+        tries,
+        guest_window: c.guest_window,
+        in_flight: c.in_flight(),
+        window_to_guest: c.window_to_guest,
+    });
 }
 
 /// Time spent in `retries` backed-off timeouts.
