@@ -43,7 +43,7 @@ use passt_core::Mode;
 use passt_shim_linux::control;
 use passt_shim_sim::faults::{HostFaultRates, LinkFaultRates};
 use passt_shim_sim::sockets::SockState;
-use passt_shim_sim::sweep::{sweep, SweepKind, SweepOptions};
+use passt_shim_sim::sweep::{sweep, LinkShape, SweepKind, SweepOptions};
 use passt_shim_sim::testbed::{default_config, Testbed};
 use std::ffi::OsString;
 use std::net::IpAddr;
@@ -204,7 +204,8 @@ pub fn engine_frames(data: &[u8]) {
 
 /// The sweep a fuzzer's bytes choose: the seed (8 bytes), then one byte per knob —
 /// flow capacity, connections each way, sizes, buffer, safety time, and the rate of
-/// every fault (the `accept()` failure rate last). Missing bytes read as zero.
+/// every fault, then the `accept()` failure rate and the link's shape (a jumbo link for
+/// one value in four), knobs added later. Missing bytes read as zero.
 pub fn sweep_input(data: &[u8]) -> (u64, SweepOptions) {
     let mut seed = [0u8; 8];
     for (d, s) in seed.iter_mut().zip(data) {
@@ -241,9 +242,13 @@ pub fn sweep_input(data: &[u8]) -> (u64, SweepOptions) {
         sabotage: None,
         bursts: Vec::new(),
         plans: Vec::new(),
+        shape: LinkShape::Ethernet,
         strict: false,
     };
     options.host.accept_emfile = per_mille(next());
+    if next() % 4 == 3 {
+        options.shape = LinkShape::Jumbo;
+    }
     (u64::from_le_bytes(seed), options)
 }
 

@@ -90,6 +90,26 @@ pub fn finish(frame: &[u8], offload: &TxOffload) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// Where `frame`'s IP header and its size disagree: the length it claims and the one
+/// it has, for an IPv4 or IPv6 frame whose IP length field does not describe the
+/// rest of the frame. A real link's receiver cannot take such a frame as sent
+/// (Linux's IP input drops it, or trims it and loses the tail), so an engine must
+/// never write one.
+pub fn length_mismatch(frame: &[u8]) -> Option<(usize, usize)> {
+    let ethertype = u16::from_be_bytes([*frame.get(12)?, *frame.get(13)?]);
+    let (claimed, fixed) = match ethertype {
+        0x0800 => (u16::from_be_bytes([*frame.get(16)?, *frame.get(17)?]), 0),
+        0x86dd => (
+            u16::from_be_bytes([*frame.get(18)?, *frame.get(19)?]),
+            ipv6::HEADER_LEN,
+        ),
+        _ => return None,
+    };
+    let claimed = usize::from(claimed) + fixed;
+    let actual = frame.len() - 14;
+    (claimed != actual).then_some((claimed, actual))
+}
+
 fn addresses(seg: &[u8], v6: bool) -> (core::net::IpAddr, core::net::IpAddr) {
     if v6 {
         let s: [u8; 16] = seg[22..38].try_into().unwrap_or_default();
@@ -99,5 +119,49 @@ fn addresses(seg: &[u8], v6: bool) -> (core::net::IpAddr, core::net::IpAddr) {
         let s: [u8; 4] = seg[26..30].try_into().unwrap_or_default();
         let d: [u8; 4] = seg[30..34].try_into().unwrap_or_default();
         (s.into(), d.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testbed::{Segment, GUEST_V4, GUEST_V6};
+    use passt_core::wire::ethernet::MacAddr;
+    use passt_core::wire::tcp::TcpFlags;
+
+    fn frame(v6: bool, payload: usize) -> Vec<u8> {
+        let (guest, remote): (core::net::IpAddr, core::net::IpAddr) = if v6 {
+            (GUEST_V6.into(), "2001:db8:2::1".parse().unwrap())
+        } else {
+            (GUEST_V4.into(), "203.0.113.1".parse().unwrap())
+        };
+        let mut seg = Segment::new(
+            (guest, 40000).into(),
+            (remote, 80).into(),
+            1,
+            1,
+            TcpFlags::ACK,
+        );
+        seg.payload = vec![7; payload];
+        seg.to_frame(MacAddr([2, 0, 0, 0, 0, 1]))
+    }
+
+    #[test]
+    fn frames_whose_ip_length_misstates_their_size_are_found() {
+        for v6 in [false, true] {
+            let mut f = frame(v6, 100);
+            assert_eq!(length_mismatch(&f), None, "a well-formed frame (v6 {v6})");
+            f.extend_from_slice(&[0; 4]);
+            let (claimed, actual) = length_mismatch(&f).expect("a frame with a longer tail");
+            assert_eq!(actual, claimed + 4);
+            f.truncate(f.len() - 8);
+            let (claimed, actual) = length_mismatch(&f).expect("a frame cut short");
+            assert_eq!(claimed, actual + 4);
+        }
+        // Not IP: nothing to check.
+        let mut arp = frame(false, 0);
+        arp[12..14].copy_from_slice(&0x0806u16.to_be_bytes());
+        arp.push(0);
+        assert_eq!(length_mismatch(&arp), None);
     }
 }

@@ -147,7 +147,9 @@ pub struct SimSockets {
     /// Host failures to inject (none by default).
     pub faults: HostFaults,
     /// Operations the engine issued on a socket it had already closed (a stale
-    /// `SockRef` reaching the host), as text. Always empty for a correct engine.
+    /// `SockRef` reaching the host), and frames it wrote whose IP length field
+    /// disagrees with their size ([`crate::offload::length_mismatch`]), as text.
+    /// Always empty for a correct engine.
     pub misuse: Vec<String>,
     /// Closed sockets whose name was later reused (by an accept or open), oldest
     /// first, so a closed connection stays observable.
@@ -161,6 +163,15 @@ pub struct SimSockets {
 }
 
 impl SimSockets {
+    /// Record a frame to the guest whose IP header misstates its length as misuse.
+    fn check_lengths(&mut self, frame: &[u8]) {
+        if let Some((claimed, actual)) = crate::offload::length_mismatch(frame) {
+            self.misuse.push(format!(
+                "a frame to the guest whose IP header claims {claimed} bytes holds {actual}"
+            ));
+        }
+    }
+
     /// A host with 256 KiB send buffers whose connects all succeed asynchronously.
     pub fn new() -> SimSockets {
         SimSockets {
@@ -273,10 +284,12 @@ impl SimSockets {
     fn exec_inner(&mut self, op: Op<'_>) -> OpResult {
         match op {
             Op::TapSend(frame) => {
+                self.check_lengths(frame);
                 self.frames.push_back(frame.to_vec());
                 OpResult::Done
             }
             Op::TapSendOffload { frame, offload } => {
+                self.check_lengths(frame);
                 self.offloaded_frames += 1;
                 self.frames.extend(crate::offload::finish(frame, &offload));
                 OpResult::Done
@@ -527,6 +540,7 @@ impl SimSockets {
                 Some((headroom, payload)) if headroom == headers.len() => {
                     let mut frame = headers.to_vec();
                     frame.extend_from_slice(&payload);
+                    self.check_lengths(&frame);
                     self.offloaded_frames += 1;
                     self.frames.extend(crate::offload::finish(&frame, &offload));
                     OpResult::Done

@@ -55,6 +55,30 @@ mod world;
 
 use world::World;
 
+/// The shape of the guest link and of the guests' TCP: small, or pasta's default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkShape {
+    /// MTU 1500 without offloads; guests announce an MSS of 200 to 1460 bytes and
+    /// hold up to 70 KB unread.
+    Ethernet,
+    /// pasta's default 65520-byte MTU with segmentation and checksum offload toward
+    /// the guest; guests announce an MSS of 16 to 64 KiB, a window scale of 7 to 10
+    /// and hold up to 4 MB unread, and host sockets take up to 4 MB (the shape of the
+    /// damaged-link lab test, `cli/tests/bad_link_lab.rs`).
+    Jumbo,
+}
+
+impl LinkShape {
+    /// Jumbo for one seed in three.
+    fn pick(r: &mut Rng) -> LinkShape {
+        if r.chance(1, 3) {
+            LinkShape::Jumbo
+        } else {
+            LinkShape::Ethernet
+        }
+    }
+}
+
 /// Which family of worlds a sweep's options come from (its replay command names it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SweepKind {
@@ -241,6 +265,8 @@ pub struct SweepOptions {
     pub bursts: Vec<Burst>,
     /// Connections whose guest or host peer misbehaves on purpose.
     pub plans: Vec<Plan>,
+    /// The link's and the guests' TCP shape.
+    pub shape: LinkShape,
     /// Every connection must complete byte-exact unless its plan ends it with a reset
     /// (which then must reach the guest), or a burst kept the link down for half of
     /// [`give_up_time`]; a stalled end must not make the engine busy.
@@ -267,6 +293,7 @@ impl SweepOptions {
             sabotage: None,
             bursts: Vec::new(),
             plans: Vec::new(),
+            shape: LinkShape::Ethernet,
             strict: false,
         }
     }
@@ -312,6 +339,7 @@ impl SweepOptions {
             sabotage: None,
             bursts: Vec::new(),
             plans: Vec::new(),
+            shape: LinkShape::Ethernet,
             strict: false,
         }
     }
@@ -320,7 +348,8 @@ impl SweepOptions {
     /// rates of loss, duplication and reordering (around 1 %), plus a burst of 10 to
     /// 500 consecutive losses (50 most often) one way or both, starting within the
     /// first 30 frames and over within 4 s, while connections each way move up to
-    /// 150 kB. Strict: everything must complete.
+    /// 150 kB (1 MB over a [`LinkShape::Jumbo`] link, one seed in three). Strict:
+    /// everything must complete.
     pub fn hostile_link(seed: u64) -> SweepOptions {
         let mut r = Rng::new(seed ^ 0x4c49_4e4b_5f42_5552);
         let outbound = r.range(1, 3);
@@ -334,7 +363,7 @@ impl SweepOptions {
             frames: *r.pick(&[10, 50, 50, 50, 100, 200, 500]).unwrap_or(&50),
             lasting: Duration::from_millis(r.range(500, 4000) as u64),
         }];
-        SweepOptions {
+        let options = SweepOptions {
             kind: SweepKind::HostileLink,
             flows: outbound + inbound + 1,
             outbound,
@@ -356,8 +385,10 @@ impl SweepOptions {
             sabotage: None,
             bursts,
             plans: Vec::new(),
+            shape: LinkShape::Ethernet,
             strict: true,
-        }
+        };
+        options.shaped(&mut r, &[200_000, 500_000, 1_000_000])
     }
 
     /// Options whose connections misbehave on purpose ([`Misbehaviour`]): most get a
@@ -413,7 +444,7 @@ impl SweepOptions {
         } else {
             Vec::new()
         };
-        SweepOptions {
+        let options = SweepOptions {
             kind: SweepKind::StalledPeers,
             flows: outbound + inbound + 1,
             outbound,
@@ -435,8 +466,23 @@ impl SweepOptions {
             sabotage: None,
             bursts,
             plans,
+            shape: LinkShape::Ethernet,
             strict: true,
+        };
+        options.shaped(&mut r, &[40_000, 200_000, 1_000_000])
+    }
+
+    /// These options over a link of a shape drawn from `r` ([`LinkShape::pick`]): a
+    /// jumbo one moves one of `jumbo_bytes` per connection and end, and its host
+    /// sockets take 200 kB to 4 MB. Drawn after everything else, so that the
+    /// Ethernet seeds stay what they were.
+    fn shaped(mut self, r: &mut Rng, jumbo_bytes: &[usize]) -> SweepOptions {
+        self.shape = LinkShape::pick(r);
+        if self.shape == LinkShape::Jumbo {
+            self.max_bytes = *r.pick(jumbo_bytes).unwrap_or(&self.max_bytes);
+            self.send_space = r.range(200_000, 4_000_000);
         }
+        self
     }
 
     /// The misbehaviour planned for connection `conn`, if any.
@@ -499,6 +545,10 @@ pub struct SweepStats {
     /// The most engine timer wakeups in one whole simulated second while some end was
     /// stalled.
     pub max_stalled_wakeups: u32,
+    /// The most TCP payload the guest received in one segment.
+    pub largest_segment_to_guest: usize,
+    /// Worlds run over a [`LinkShape::Jumbo`] link (1 for one sweep; summed over many).
+    pub jumbo_links: u64,
 }
 
 /// A failed sweep: which seed, where, and what broke.
@@ -563,6 +613,11 @@ pub fn sweep(seed: u64, options: &SweepOptions) -> Result<SweepStats, Failure> {
     let mut config = default_config();
     config.seed = rng.next_u64();
     config.services.ra = false;
+    if options.shape == LinkShape::Jumbo {
+        config.mtu = Some(65520);
+        config.offload.tcp_segment_max = 65495;
+        config.offload.tcp_checksum = true;
+    }
     config
         .forwards
         .tcp_in
@@ -668,8 +723,19 @@ fn pick_behaviour(rng: &mut Rng, refuse: u16) -> ConnectBehaviour {
     }
 }
 
-/// Guest TCP parameters for one connection.
-fn pick_params(rng: &mut Rng) -> GuestParams {
+/// Guest TCP parameters for one connection over a link of `shape`.
+fn pick_params(rng: &mut Rng, shape: LinkShape) -> GuestParams {
+    if shape == LinkShape::Jumbo {
+        return GuestParams {
+            mss: rng.range(16_000, 65_460) as u16,
+            wscale: Some(rng.range(7, 10) as u8),
+            rcv_buf: rng.range(200_000, 4_000_000),
+            ack_delay: Duration::from_micros(rng.range(0, 40_000) as u64),
+            read_delay: Duration::from_micros(rng.range(0, 50_000) as u64),
+            close_first: rng.chance(1, 2),
+            stall: None,
+        };
+    }
     GuestParams {
         mss: rng.range(200, 1460) as u16,
         wscale: if rng.chance(3, 4) {

@@ -88,6 +88,8 @@ impl Totals {
         t.stalls += st.stalls;
         t.longest_stall = t.longest_stall.max(st.longest_stall);
         t.max_stalled_wakeups = t.max_stalled_wakeups.max(st.max_stalled_wakeups);
+        t.largest_segment_to_guest = t.largest_segment_to_guest.max(st.largest_segment_to_guest);
+        t.jumbo_links += st.jumbo_links;
         if st.link_faults.burst_lost >= 50 {
             self.long_bursts += 1;
         }
@@ -181,6 +183,11 @@ fn hostile_link_seeds() {
     assert!(t.engine_retransmits > 0 && t.completed > 0, "{t:?}");
     // Most seeds lose 50 frames or more in a row.
     assert!(totals.long_bursts > count / 2, "{totals:?}");
+    // Some run over a jumbo link, where segments go far beyond any Ethernet MSS.
+    assert!(
+        t.jumbo_links > 0 && t.largest_segment_to_guest > 16_000,
+        "{t:?}"
+    );
 }
 
 /// Ends that misbehave on purpose: guests that stop reading for up to two minutes,
@@ -201,6 +208,7 @@ fn stalled_peer_seeds() {
     assert!(t.longest_stall >= Duration::from_secs(290), "{t:?}");
     assert!(t.planned_resets > count / 10, "{t:?}");
     assert!(t.completed > count, "{t:?}");
+    assert!(t.jumbo_links > 0, "no jumbo link: {t:?}");
 }
 
 /// Replay one seed (`PASST_SWEEP_SEED`, default 0) of one family

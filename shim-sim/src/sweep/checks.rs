@@ -156,7 +156,7 @@ impl World<'_, '_> {
             return Err(self.fail(format!("{socks} open connection sockets for {flows} flows")));
         }
         if let Some(m) = self.host.misuse.first() {
-            let what = format!("stale socket reference: {m}");
+            let what = format!("host misused: {m}");
             return Err(self.fail(what));
         }
         for i in 0..self.conns.len() {

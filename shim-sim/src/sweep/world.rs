@@ -2,7 +2,8 @@
 
 use super::{
     deliver_to_engine, describe, guest_addr, is_conn, live_conn_sockets, pick_behaviour,
-    pick_params, remote_addr, Burst, Failure, Misbehaviour, Phase, SweepOptions, SweepStats,
+    pick_params, remote_addr, Burst, Failure, LinkShape, Misbehaviour, Phase, SweepOptions,
+    SweepStats,
 };
 use crate::faults::{Direction, HostFaultRates, LinkFaults};
 use crate::guest::{GuestConn, GuestState, ReadStall};
@@ -151,7 +152,10 @@ impl<'s, 'o> World<'s, 'o> {
             frame_seq: 0,
             latency_us,
             connect_at: None,
-            stats: SweepStats::default(),
+            stats: SweepStats {
+                jumbo_links: u64::from(options.shape == LinkShape::Jumbo),
+                ..SweepStats::default()
+            },
             trace: options.trace.then(VecDeque::new),
             bursts: Vec::new(),
             link_frames: [0; 2],
@@ -327,7 +331,7 @@ impl<'s, 'o> World<'s, 'o> {
         let len_in = self.rng.range(0, max);
         let to_host = self.rng.bytes(len_out);
         let to_guest = self.rng.bytes(len_in);
-        let params = pick_params(&mut self.rng);
+        let params = pick_params(&mut self.rng, self.options.shape);
         let iss = self.rng.next_u64() as u32;
         let (guest, host_addr) = if outbound {
             let remote = remote_addr(i, v6, 10_000 + i as u16);
@@ -706,6 +710,8 @@ impl<'s, 'o> World<'s, 'o> {
             return Ok(());
         }
         self.note(|| format!("guest gets {}", describe(&seg)));
+        self.stats.largest_segment_to_guest =
+            self.stats.largest_segment_to_guest.max(seg.payload.len());
         let mut out = Vec::new();
         match self.by_tuple.get(&(seg.dst, seg.src)) {
             Some(&i) if self.conns[i].start_at.is_none() => {
