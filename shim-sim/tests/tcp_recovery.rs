@@ -4,12 +4,46 @@
 
 mod tcp_common;
 
-use passt_core::Unanswered;
+use passt_core::{TcpTimeout, Unanswered};
 use passt_shim_sim::sockets::SockState;
 use passt_shim_sim::testbed::{default_config, Segment, Testbed, GUEST_V4};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tcp_common::*;
+
+/// A testbed for tests that wait minutes: no router advertisements, only TCP.
+fn quiet_testbed() -> Testbed {
+    let mut config = default_config();
+    config.services.ra = false;
+    Testbed::new(config, 16)
+}
+
+/// A connection from the guest's `port` whose guest took 100 bytes and then closed
+/// its window, with 50 more bytes waiting in the host socket: the connection, and
+/// the guest's zero-window ACK.
+fn closed_window(tb: &mut Testbed, port: u16) -> (Conn, Segment) {
+    let remote = sa("203.0.113.5:80");
+    let mut c = connect(tb, SocketAddr::new(GUEST_V4.into(), port), remote);
+    let sock = host_sock(tb, remote);
+    tb.host.peer_send(sock, &[5u8; 100]);
+    tb.settle();
+    assert_eq!(tb.next_segment().unwrap().payload.len(), 100);
+    c.ack += 100;
+    let mut closed = c.seg(ACK, b"");
+    closed.window = 0;
+    tb.guest_send(&closed);
+    tb.host.peer_send(sock, &[6u8; 50]);
+    tb.settle();
+    (c, closed)
+}
+
+/// The connection the engine last gave up on, as it keeps it for the log.
+fn last_give_up(tb: &Testbed) -> TcpTimeout {
+    tb.engine
+        .stats()
+        .last_tcp_timeout
+        .expect("recorded for the log")
+}
 
 #[test]
 fn unacknowledged_data_is_retransmitted_from_the_socket() {
@@ -32,10 +66,7 @@ fn unacknowledged_data_is_retransmitted_from_the_socket() {
 
 #[test]
 fn connection_is_reset_after_retries_run_out() {
-    // No router advertisements: only TCP segments in the 600 s this test waits.
-    let mut config = default_config();
-    config.services.ra = false;
-    let mut tb = Testbed::new(config, 16);
+    let mut tb = quiet_testbed();
     let remote = sa("203.0.113.5:80");
     let guest = SocketAddr::new(GUEST_V4.into(), 40005);
     connect(&mut tb, guest, remote);
@@ -50,11 +81,7 @@ fn connection_is_reset_after_retries_run_out() {
         tb.host.socket(sock).unwrap().aborted,
         "the remote is reset too"
     );
-    let gave_up = tb
-        .engine
-        .stats()
-        .last_tcp_timeout
-        .expect("recorded for the log");
+    let gave_up = last_give_up(&tb);
     assert_eq!(
         (gave_up.guest, gave_up.remote, gave_up.unanswered),
         (guest, remote, Unanswered::Acknowledgement)
@@ -67,22 +94,8 @@ fn connection_is_reset_after_retries_run_out() {
 /// unanswered.
 #[test]
 fn zero_window_with_unanswered_probes_is_given_up_on() {
-    let mut config = default_config();
-    config.services.ra = false;
-    let mut tb = Testbed::new(config, 16);
-    let remote = sa("203.0.113.5:80");
-    let guest = SocketAddr::new(GUEST_V4.into(), 40006);
-    let mut c = connect(&mut tb, guest, remote);
-    let sock = host_sock(&tb, remote);
-    tb.host.peer_send(sock, &[5u8; 100]);
-    tb.settle();
-    assert_eq!(tb.next_segment().unwrap().payload.len(), 100);
-    c.ack += 100;
-    let mut closed = c.seg(ACK, b"");
-    closed.window = 0;
-    tb.guest_send(&closed);
-    tb.host.peer_send(sock, &[6u8; 50]);
-    tb.settle();
+    let mut tb = quiet_testbed();
+    let (c, _) = closed_window(&mut tb, 40006);
     let mut probes = 0;
     let mut reset = false;
     for _ in 0..400 {
@@ -95,11 +108,7 @@ fn zero_window_with_unanswered_probes_is_given_up_on() {
     assert!(reset, "still waiting after {probes} unanswered probes");
     assert_eq!(probes, 7);
     assert_eq!(tb.engine.stats().tcp_timeouts, 1);
-    let gave_up = tb
-        .engine
-        .stats()
-        .last_tcp_timeout
-        .expect("recorded for the log");
+    let gave_up = last_give_up(&tb);
     assert_eq!(
         (
             gave_up.guest,
@@ -107,7 +116,7 @@ fn zero_window_with_unanswered_probes_is_given_up_on() {
             gave_up.unanswered,
             gave_up.tries
         ),
-        (guest, remote, Unanswered::WindowProbe, 7)
+        (c.guest, c.remote, Unanswered::WindowProbe, 7)
     );
 }
 
@@ -117,9 +126,7 @@ fn zero_window_with_unanswered_probes_is_given_up_on() {
 /// frees the flow.
 #[test]
 fn silent_half_closed_guest_is_probed_and_its_reset_frees_the_flow() {
-    let mut config = default_config();
-    config.services.ra = false;
-    let mut tb = Testbed::new(config, 16);
+    let mut tb = quiet_testbed();
     let remote = sa("203.0.113.5:80");
     let mut c = connect(&mut tb, SocketAddr::new(GUEST_V4.into(), 40017), remote);
     let sock = host_sock(&tb, remote);
@@ -158,23 +165,8 @@ fn silent_half_closed_guest_is_probed_and_its_reset_frees_the_flow() {
 /// ten minutes of zero window the transfer still completes (RFC 9293 §3.8.6.1).
 #[test]
 fn zero_window_answered_for_ten_minutes_keeps_the_connection() {
-    let mut config = default_config();
-    config.services.ra = false;
-    let mut tb = Testbed::new(config, 16);
-    let remote = sa("203.0.113.5:80");
-    let mut c = connect(&mut tb, SocketAddr::new(GUEST_V4.into(), 40018), remote);
-    let sock = host_sock(&tb, remote);
-    tb.host.peer_send(sock, &[5u8; 100]);
-    tb.settle();
-    let data = tb.next_segment().unwrap();
-    assert_eq!(data.payload.len(), 100);
-    c.ack += 100;
-    // The guest takes it all and closes its window.
-    let mut closed = c.seg(ACK, b"");
-    closed.window = 0;
-    tb.guest_send(&closed);
-    tb.host.peer_send(sock, &[6u8; 50]);
-    tb.settle();
+    let mut tb = quiet_testbed();
+    let (mut c, closed) = closed_window(&mut tb, 40018);
     let mut probes = 0;
     for _ in 0..600 {
         tb.advance(Duration::from_secs(1));
