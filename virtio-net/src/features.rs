@@ -22,6 +22,17 @@ const fn bit(n: u32) -> u64 {
     1 << n
 }
 
+/// The offloads among [`OFFERED`]: partial checksums, TCP super-frames and UDP runs,
+/// both ways. A driver that handles them all (Linux 6.2+) accepts exactly these.
+pub const OFFLOADS: u64 = bit(VIRTIO_NET_F_CSUM)
+    | bit(VIRTIO_NET_F_GUEST_CSUM)
+    | bit(VIRTIO_NET_F_HOST_TSO4)
+    | bit(VIRTIO_NET_F_HOST_TSO6)
+    | bit(VIRTIO_NET_F_GUEST_TSO4)
+    | bit(VIRTIO_NET_F_GUEST_TSO6)
+    | bit(VIRTIO_NET_F_GUEST_USO4)
+    | bit(VIRTIO_NET_F_GUEST_USO6);
+
 /// The features the device offers. `VIRTIO_F_VERSION_1` is required (a legacy
 /// driver is refused, as upstream passt does); the rest are taken if the driver
 /// accepts them:
@@ -35,14 +46,7 @@ pub const OFFERED: u64 = bit(VIRTIO_F_VERSION_1)
     | bit(VIRTIO_NET_F_MRG_RXBUF)
     | bit(VIRTIO_RING_F_EVENT_IDX)
     | bit(VIRTIO_RING_F_INDIRECT_DESC)
-    | bit(VIRTIO_NET_F_CSUM)
-    | bit(VIRTIO_NET_F_GUEST_CSUM)
-    | bit(VIRTIO_NET_F_HOST_TSO4)
-    | bit(VIRTIO_NET_F_HOST_TSO6)
-    | bit(VIRTIO_NET_F_GUEST_TSO4)
-    | bit(VIRTIO_NET_F_GUEST_TSO6)
-    | bit(VIRTIO_NET_F_GUEST_USO4)
-    | bit(VIRTIO_NET_F_GUEST_USO6);
+    | OFFLOADS;
 
 /// Why a driver's feature set was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

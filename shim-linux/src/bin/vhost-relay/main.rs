@@ -52,11 +52,7 @@ use vhost::vhost_user::{
 };
 use vhost::{VhostBackend, VhostUserMemoryRegionInfo, VringConfigData};
 use virtio_bindings::virtio_config::VIRTIO_F_VERSION_1;
-use virtio_bindings::virtio_net::{
-    VIRTIO_NET_F_CSUM, VIRTIO_NET_F_GUEST_CSUM, VIRTIO_NET_F_GUEST_TSO4, VIRTIO_NET_F_GUEST_TSO6,
-    VIRTIO_NET_F_GUEST_USO4, VIRTIO_NET_F_GUEST_USO6, VIRTIO_NET_F_HOST_TSO4,
-    VIRTIO_NET_F_HOST_TSO6, VIRTIO_NET_F_MRG_RXBUF,
-};
+use virtio_bindings::virtio_net::VIRTIO_NET_F_MRG_RXBUF;
 use virtio_bindings::virtio_ring::VIRTIO_RING_F_EVENT_IDX;
 use vm_memory::{
     Bytes, GuestAddress, GuestMemoryBackend, GuestMemoryMmap, ReadVolatile, VolatileMemoryError,
@@ -270,14 +266,7 @@ impl Relay {
             | bit(VIRTIO_RING_F_EVENT_IDX)
             | protocol_bit;
         if args.offload {
-            wanted |= bit(VIRTIO_NET_F_CSUM)
-                | bit(VIRTIO_NET_F_GUEST_CSUM)
-                | bit(VIRTIO_NET_F_HOST_TSO4)
-                | bit(VIRTIO_NET_F_HOST_TSO6)
-                | bit(VIRTIO_NET_F_GUEST_TSO4)
-                | bit(VIRTIO_NET_F_GUEST_TSO6)
-                | bit(VIRTIO_NET_F_GUEST_USO4)
-                | bit(VIRTIO_NET_F_GUEST_USO6);
+            wanted |= passt_virtio_net::features::OFFLOADS;
         }
         let acked = offered & wanted;
         fe.set_features(acked).map_err(ctx("SET_FEATURES"))?;
