@@ -89,6 +89,39 @@ fn connection_is_reset_after_retries_run_out() {
     assert_eq!((gave_up.tries, gave_up.in_flight), (7, 1));
 }
 
+/// A guest whose ACKs of our SYN-ACK never arrive is given up on after the handshake
+/// timeout, and the reset that tells it so is one it accepts: it may well have our
+/// SYN-ACK (only its answers were lost) and be established, expecting nothing before
+/// SND.NXT, the sequence number after our SYN (RFC 9293 §3.10.4, ABORT in
+/// SYN-RECEIVED; RFC 5961 §3.2: a reset anywhere else is ignored or challenged).
+#[test]
+fn unanswered_syn_ack_ends_in_a_reset_an_established_guest_accepts() {
+    let mut tb = quiet_testbed();
+    let remote = sa("203.0.113.5:80");
+    let guest = SocketAddr::new(GUEST_V4.into(), 40007);
+    tb.guest_send(&Segment::new(guest, remote, GUEST_ISN, 0, SYN));
+    tb.complete_connects();
+    let synack = tb.next_segment().expect("SYN-ACK");
+    let established = Conn::after_synack(guest, remote, &synack);
+    tb.advance(Duration::from_secs(30));
+    let segs = tb.drain_segments();
+    let (resends, rest) = segs.split_at(segs.len() - 1);
+    assert!(resends.iter().all(|s| s.has(SYN | ACK)), "{segs:?}");
+    let rst = &rest[0];
+    assert!(rst.has(RST), "{rst:?}");
+    assert_eq!(
+        (rst.seq, rst.ack),
+        (established.ack, GUEST_ISN + 1),
+        "at SND.NXT, acknowledging the guest's SYN"
+    );
+    assert_eq!(tb.engine.flow_count(), 0);
+    let gave_up = last_give_up(&tb);
+    assert_eq!(
+        (gave_up.guest, gave_up.unanswered),
+        (guest, Unanswered::Handshake)
+    );
+}
+
 /// A guest whose window is closed and that stops answering our probes of it is given
 /// up on after `MAX_RETRIES` unanswered probes, and the log is told what went
 /// unanswered.

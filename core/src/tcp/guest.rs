@@ -295,9 +295,9 @@ fn challenge_ack<H: Host>(
 ) {
     e.stats.record_drop(DropReason::TcpOutOfWindow);
     if c.state == TcpState::SynAckSent {
-        // Our SYN is not acknowledged yet but occupies the ISN: SND.NXT is past it.
+        // Our SYN is not acknowledged yet: no window to re-check, only SND.NXT.
         let h = Header {
-            seq: c.our_isn.wrapping_add(1),
+            seq: c.seq_to_guest,
             ack: c.seq_from_guest,
             flags: ACK,
             window: super::window_for(c, host),

@@ -106,6 +106,9 @@ pub(super) fn connected<H: Host>(e: &mut Engine<'_>, now: Instant, id: FlowId, h
     };
     initial_window(&mut c, host);
     c.state = TcpState::SynAckSent;
+    // Our SYN occupies the ISN: SND.NXT is past it. A reset sent from this state
+    // carries it (RFC 9293 §3.10.4), which a guest that has the SYN-ACK accepts.
+    c.seq_to_guest = c.our_isn.wrapping_add(1);
     c.timer = Some((now + rto(0), TimerKind::Handshake));
     let h = super::guest::syn_ack(e, now, &key, &c);
     send_handshake(e, id, &key, c, &h, host);
