@@ -1,6 +1,6 @@
 //! A bad link between the guest and the translator, in the sealed lab: frames lost
-//! (1 %, and once 50 in a row), duplicated (1 %) and reordered (1 %) by a seeded
-//! schedule, in both directions ([`passt_shim_linux::link_faults`]).
+//! (1 %, and once up to 50 in a row within 200 ms), duplicated (1 %) and reordered
+//! (1 %) by a seeded schedule, in both directions ([`passt_shim_linux::link_faults`]).
 //!
 //! The damage is done where we own the link: for pasta between its tap and the engine
 //! (`PASST_TEST_LINK_FAULTS`, only in test builds), for passt in the test guest's
@@ -37,12 +37,13 @@ const MIB: u32 = 64;
 const UDP_REQUESTS: u32 = 1000;
 const UDP_WAIT: &str = "0.2";
 
-/// What the link did in one direction, from its "N frames, N lost, N duplicated, N
-/// reordered" report.
+/// What the link did in one direction, from its "N frames, N lost (N in the burst), N
+/// duplicated, N reordered" report.
 #[derive(Debug, Default, Clone, Copy)]
 struct Damage {
     frames: u64,
     lost: u64,
+    burst: u64,
     duplicated: u64,
     reordered: u64,
 }
@@ -61,9 +62,10 @@ fn damage_report(log: &str) -> (Damage, Damage) {
             .filter_map(|w| w.parse().ok())
             .collect();
         match numbers[..] {
-            [frames, lost, duplicated, reordered] => Damage {
+            [frames, lost, burst, duplicated, reordered] => Damage {
                 frames,
                 lost,
+                burst,
                 duplicated,
                 reordered,
             },
@@ -93,17 +95,18 @@ fn stat(log: &str, label: &str) -> u64 {
         .unwrap_or_else(|| panic!("no '{label}' in the statistics:\n{log}"))
 }
 
-/// Both directions were damaged in every way the plan asks for, the burst included.
+/// Both directions were damaged in every way the plan asks for, the burst included
+/// (as many of its frames as came within its span).
 fn assert_damaged(log: &str) -> (Damage, Damage) {
     let (to_guest, from_guest) = damage_report(log);
     for (what, d) in [("to the guest", to_guest), ("from the guest", from_guest)] {
         assert!(
-            d.lost >= 50 && d.duplicated > 0 && d.reordered > 0,
+            d.burst > 0 && d.lost > d.burst && d.duplicated > 0 && d.reordered > 0,
             "the link spared frames {what}: {d:?}"
         );
         eprintln!(
-            "link {what}: {} frames, {} lost, {} duplicated, {} reordered",
-            d.frames, d.lost, d.duplicated, d.reordered
+            "link {what}: {} frames, {} lost ({} in the burst), {} duplicated, {} reordered",
+            d.frames, d.lost, d.burst, d.duplicated, d.reordered
         );
     }
     (to_guest, from_guest)
@@ -184,14 +187,17 @@ const SCRIPT_LIMIT: Duration = Duration::from_secs(900);
 /// A shell script running netcheck `commands` at the same time, failing if any fails.
 ///
 /// The bulk transfers share the link as a busy link is shared: a burst of 50 lost
-/// frames then costs each flow a few frames. One flow alone on the link would lose its
-/// whole window and then its retransmissions one by one, each after twice the wait of
-/// the one before: minutes of silence for the sender's kernel, not for us.
+/// frames then costs each flow a few frames. The burst also ends 200 ms after it
+/// began (`link_faults::BURST_SPAN`): counted in frames alone, one that began while
+/// every flow waited out a retransmission timeout went on to eat each flow's next
+/// retransmission, each after twice the wait of the one before, and once silenced the
+/// guest for two minutes (two IPv6 handshakes were given up on in it).
 ///
-/// When one fails, the script prints the guest side's view to stderr (neighbours, TCP
-/// sockets if `ss` is there, TCP counters) while the others still hold their
-/// connections, then ends them: a rare stall then explains itself in the log, and
-/// the test does not wait out the others' `PATIENCE`.
+/// When one fails, the script prints the guest side's view to stderr (neighbours, IPv6
+/// addresses, link and queue-discipline statistics, TCP sockets if `ss` is there, IP,
+/// IPv6 and TCP counters) while the others still hold their connections, then ends
+/// them: a rare stall then explains itself in the log, and the test does not wait out
+/// the others' `PATIENCE`.
 fn concurrently(commands: &[String]) -> String {
     let started: Vec<String> = commands
         .iter()
@@ -203,10 +209,11 @@ fn concurrently(commands: &[String]) -> String {
     format!(
         "export NETCHECK_TIMEOUT={PATIENCE}; {}; if ! {{ {}; }}; then \
          echo '--- a transfer failed; the guest side:' >&2; ip neigh >&2; \
+         ip -6 addr >&2; ip -s link >&2; tc -s qdisc >&2 || true; \
          ss -tinoe >&2 || true; {} >&2; kill {} 2>/dev/null; exit 1; fi",
         started.join("; "),
         waited.join(" && "),
-        netcheck_sh("tcp-counters"),
+        netcheck_sh("net-counters"),
         all.join(" ")
     )
 }
@@ -287,7 +294,7 @@ fn under_pasta(lab: &Lab, script: &str, what: &str) -> (Vec<String>, String) {
 /// The last lines of a long debug log, for failure messages.
 fn tail(log: &str) -> String {
     let lines: Vec<&str> = log.lines().collect();
-    lines[lines.len().saturating_sub(120)..].join("\n")
+    lines[lines.len().saturating_sub(250)..].join("\n")
 }
 
 #[test]

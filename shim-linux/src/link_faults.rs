@@ -10,8 +10,9 @@
 //!
 //! A plan is written `seed=7,loss=10,dup=10,reorder=10,burst=50@4000`: rates in
 //! parts per thousand of frames, and `burst=N@K` loses N consecutive frames from
-//! frame K on. Each direction has its own schedule (the same plan, its own random
-//! sequence) and its own burst. A frame held back for reordering is overtaken by the
+//! frame K on, those of them that come within [`BURST_SPAN`] of the first. Each
+//! direction has its own schedule (the same plan, its own random sequence) and its
+//! own burst. A frame held back for reordering is overtaken by the
 //! next frame in its direction, or released at the end of the loop's turn, so it is
 //! never late by more than a batch.
 
@@ -23,9 +24,19 @@ use std::fmt;
 use std::io;
 use std::os::fd::BorrowedFd;
 use std::str::FromStr;
+use std::time::{Duration, Instant};
 
 /// Environment variable holding pasta's plan (test builds only).
 pub const ENV: &str = "PASST_TEST_LINK_FAULTS";
+
+/// Longest a burst lasts, from its first lost frame.
+///
+/// A burst is an event in time on a real link (a fade, a switch's buffer overflowing).
+/// Counted in frames alone, one that starts while the link is quiet — every flow
+/// waiting out a retransmission timeout, say — goes on eating each flow's next
+/// retransmission, and the waits double: a lab run once lost every frame from its
+/// guest for two minutes that way, with a TCP handshake among them.
+pub const BURST_SPAN: Duration = Duration::from_millis(200);
 
 /// Largest frame a held or duplicated copy can hold (a 64 KiB super-frame).
 const COPY_CAPACITY: usize = 65_536 + 256;
@@ -111,6 +122,8 @@ pub struct FaultCounts {
     pub frames: u64,
     /// Frames lost, the burst included.
     pub lost: u64,
+    /// Frames the burst lost.
+    pub burst: u64,
     /// Frames delivered twice.
     pub duplicated: u64,
     /// Frames overtaken.
@@ -121,8 +134,8 @@ impl fmt::Display for FaultCounts {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} frames, {} lost, {} duplicated, {} reordered",
-            self.frames, self.lost, self.duplicated, self.held_back
+            "{} frames, {} lost ({} in the burst), {} duplicated, {} reordered",
+            self.frames, self.lost, self.burst, self.duplicated, self.held_back
         )
     }
 }
@@ -133,6 +146,8 @@ pub struct FaultSchedule {
     plan: FaultPlan,
     rng: Rng,
     counts: FaultCounts,
+    /// When the burst lost its first frame.
+    burst_began: Option<Instant>,
 }
 
 impl FaultSchedule {
@@ -143,19 +158,25 @@ impl FaultSchedule {
             plan,
             rng: Rng::new(plan.seed ^ direction.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
             counts: FaultCounts::default(),
+            burst_began: None,
         }
     }
 
-    /// The fate of the next frame.
-    pub fn next_fate(&mut self) -> Fate {
+    /// The fate of the next frame, which meets the link at `now`.
+    pub fn next_fate(&mut self, now: Instant) -> Fate {
         let index = self.counts.frames;
         self.counts.frames += 1;
         let burst = self.plan.burst_at..self.plan.burst_at.saturating_add(self.plan.burst_len);
+        let in_burst = burst.contains(&index)
+            && now.duration_since(*self.burst_began.get_or_insert(now)) <= BURST_SPAN;
+        if in_burst {
+            self.counts.burst += 1;
+        }
         // One draw per frame, split into the three rates: the schedule stays the
         // same frame for frame whatever the rates.
         let draw = self.rng.range_inclusive(0, 999) as u16;
         let (loss, dup) = (self.plan.loss, self.plan.duplicate);
-        let fate = if burst.contains(&index) || draw < loss {
+        let fate = if in_burst || draw < loss {
             Fate::Lose
         } else if draw < loss + dup {
             Fate::Duplicate
@@ -303,7 +324,7 @@ impl<G: GuestLink> Faulty<G> {
         let Some(d) = self.damage.as_mut() else {
             return self.send_as_is(frame, offload);
         };
-        let fate = d.to_guest.next_fate();
+        let fate = d.to_guest.next_fate(Instant::now());
         if fate == Fate::HoldBack && d.held_out.is_empty() && d.held_out.keep(frame, false, offload)
         {
             return Ok(());
@@ -399,7 +420,7 @@ impl<G: GuestSource> GuestSource for Faulty<G> {
                 return Ok(r);
             }
             let frame = &buf[r.start..r.start + r.len];
-            match d.from_guest.next_fate() {
+            match d.from_guest.next_fate(Instant::now()) {
                 Fate::Lose => continue,
                 Fate::HoldBack
                     if d.held_in.is_empty() && d.held_in.keep(frame, r.checksum_partial, None) =>
@@ -479,9 +500,13 @@ mod tests {
             burst_len: 50,
             burst_at: 1000,
         };
+        // A frame every microsecond: the burst's 50 frames are all within its span.
+        let start = Instant::now();
         let fates = |direction| {
             let mut s = FaultSchedule::new(plan, direction);
-            (0..100_000).map(|_| s.next_fate()).collect::<Vec<_>>()
+            (0..100_000)
+                .map(|i| s.next_fate(start + Duration::from_micros(i)))
+                .collect::<Vec<_>>()
         };
         assert_eq!(fates(1), fates(1));
         assert_ne!(fates(1), fates(2));
@@ -491,6 +516,27 @@ mod tests {
         assert!((800..1300).contains(&(count(Fate::Lose) - 50)), "loss");
         assert!((1600..2400).contains(&count(Fate::Duplicate)), "dup");
         assert!((2500..3500).contains(&count(Fate::HoldBack)), "reorder");
+    }
+
+    /// A burst that begins on a quiet link ends `BURST_SPAN` after its first frame
+    /// however few frames it took: the frames after that meet the plain rates again.
+    #[test]
+    fn a_burst_on_a_quiet_link_ends_after_its_span() {
+        let plan = FaultPlan {
+            seed: 3,
+            burst_len: 50,
+            burst_at: 10,
+            ..FaultPlan::default()
+        };
+        let mut s = FaultSchedule::new(plan, 1);
+        let start = Instant::now();
+        // One frame every 60 ms: four of them fall within the span.
+        let fates: Vec<Fate> = (0..60)
+            .map(|i| s.next_fate(start + Duration::from_millis(60 * i)))
+            .collect();
+        let lost: Vec<usize> = (0..60).filter(|&i| fates[i] == Fate::Lose).collect();
+        assert_eq!(lost, [10, 11, 12, 13]);
+        assert_eq!((s.counts().lost, s.counts().burst), (4, 4));
     }
 
     /// A link that records what it was sent and hands out numbered frames.
@@ -552,7 +598,8 @@ mod tests {
             sorted.dedup();
             assert!(sorted.iter().all(|&f| f / 5 == batch));
         }
-        let fates: Vec<Fate> = (0..250).map(|_| expect.next_fate()).collect();
+        let now = Instant::now();
+        let fates: Vec<Fate> = (0..250).map(|_| expect.next_fate(now)).collect();
         let survivors = fates.iter().filter(|&&f| f != Fate::Lose).count()
             + fates.iter().filter(|&&f| f == Fate::Duplicate).count();
         assert_eq!(link.inner().sent.len(), survivors);

@@ -71,8 +71,9 @@ Modes (addresses are whatever the caller passes; the tests only use lab addresse
                                    send (or read) up to MIB MiB; print how it ended:
                                    "eof <bytes>", "reset <bytes>" or "done <bytes>"
   sha SEED MB                      print what a sink reports for MB MiB of SEED's bytes
-  tcp-counters                     print this network namespace's non-zero TCP counters
-                                   (/proc/net/snmp and /proc/net/netstat), one per line
+  net-counters                     print this network namespace's non-zero IP, IPv6,
+                                   ICMPv6 and TCP counters (/proc/net/snmp, netstat,
+                                   snmp6), one per line
   (servers touch $READY_FILE once listening)
 """
 import hashlib
@@ -516,19 +517,25 @@ def transfer_end(host, port, direction, mib):
         return f"reset {n}"
 
 
-def tcp_counters():
-    """Print the namespace's non-zero Tcp and TcpExt counters as "Group:Name value"."""
+def net_counters():
+    """Print the namespace's non-zero Ip, Tcp and TcpExt counters as "Group:Name
+    value", then the non-zero Ip6 and Icmp6 ones as "Name value"."""
     for path in ("/proc/net/snmp", "/proc/net/netstat"):
         with open(path) as f:
             lines = f.read().splitlines()
         # Each group is two lines: the names, then the values.
         for names, values in zip(lines[::2], lines[1::2]):
             group, *keys = names.split()
-            if group not in ("Tcp:", "TcpExt:"):
+            if group not in ("Ip:", "Tcp:", "TcpExt:"):
                 continue
             for key, value in zip(keys, values.split()[1:]):
                 if value != "0":
                     print(f"{group}{key} {value}")
+    with open("/proc/net/snmp6") as f:
+        for line in f:
+            key, value = line.split()
+            if key.startswith(("Ip6", "Icmp6")) and value != "0":
+                print(f"{key} {value}")
 
 
 def connect(host, port):
@@ -830,8 +837,8 @@ def main(argv):
         serve(args[0], int(args[1]), h_reset(int(args[2]), args[3]))
     elif mode == "transfer-end":
         print(transfer_end(args[0], int(args[1]), args[2], int(args[3])))
-    elif mode == "tcp-counters":
-        tcp_counters()
+    elif mode == "net-counters":
+        net_counters()
     elif mode == "sha":
         h = hashlib.sha256()
         for chunk in seeded_chunks(args[0], int(args[1])):

@@ -548,9 +548,9 @@ impl Relay {
 
     /// The fate `--faults` gives the next frame from the tap.
     fn fate_of_next_guest_frame(&mut self) -> Fate {
-        self.damage
-            .as_mut()
-            .map_or(Fate::Deliver, |d| d.from_guest.next_fate())
+        self.damage.as_mut().map_or(Fate::Deliver, |d| {
+            d.from_guest.next_fate(std::time::Instant::now())
+        })
     }
 
     /// Put a copy of the frame at `base` on the ring too, if a slot is free (else
@@ -728,10 +728,9 @@ impl Relay {
                 let hdr_len = if self.offload { TAP_HDR } else { 0 };
                 ToTap::Gathered(hdr.to_bytes(ByteOrder::Native), hdr_len)
             };
-            let fate = self
-                .damage
-                .as_mut()
-                .map_or(Fate::Deliver, |d| d.to_guest.next_fate());
+            let fate = self.damage.as_mut().map_or(Fate::Deliver, |d| {
+                d.to_guest.next_fate(std::time::Instant::now())
+            });
             let hold =
                 fate == Fate::HoldBack && self.damage.as_ref().is_some_and(|d| d.held_rx.is_none());
             if fate == Fate::Lose || hold {
