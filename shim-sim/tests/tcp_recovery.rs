@@ -389,6 +389,52 @@ fn window_mirrors_host_send_space_and_blocked_data_is_recovered() {
     assert_eq!(tb.host.socket(sock).unwrap().tx, b"0123456789abcdef");
 }
 
+/// After a fast retransmit has resent the window, the guest answers each copy it
+/// already had with a duplicate ACK: those must not trigger another resend of the
+/// whole window (RFC 6582 §3.2 step 2), or one loss becomes a storm of them (the
+/// damaged-link lab sent 9 FINs in 75 ms and took ~200 such answers). Once the guest
+/// acknowledges past what was resent, duplicates mean a new loss again.
+#[test]
+fn duplicates_of_our_own_resend_trigger_no_second_fast_retransmit() {
+    let mut tb = Testbed::new(default_config(), 16);
+    let remote = sa("203.0.113.5:80");
+    let mut c = connect(&mut tb, SocketAddr::new(GUEST_V4.into(), 40016), remote);
+    let sock = host_sock(&tb, remote);
+    tb.host.peer_send(sock, &[7u8; 3000]);
+    tb.settle();
+    tb.drain_segments();
+    // The first segment was lost: three duplicate ACKs, one resend of the window.
+    for _ in 0..3 {
+        tb.guest_send(&c.seg(ACK, b""));
+    }
+    assert_eq!(tb.drain_segments().first().map(|s| s.seq), Some(c.ack));
+    // More data goes out beyond what was resent; the resent first segment fills the
+    // hole, and the guest answers the copies of the rest with duplicates.
+    tb.host.peer_send(sock, &[8u8; 1000]);
+    tb.settle();
+    tb.drain_segments();
+    c.ack += 3000;
+    for _ in 0..4 {
+        tb.guest_send(&c.seg(ACK, b""));
+    }
+    assert!(
+        tb.drain_segments().is_empty(),
+        "the window was resent again"
+    );
+    assert_eq!(tb.engine.stats().tcp_fast_retransmits, 1);
+    // Past the resend: the next loss is retransmitted fast again.
+    c.ack += 1000;
+    tb.guest_send(&c.seg(ACK, b""));
+    tb.host.peer_send(sock, &[9u8; 3000]);
+    tb.settle();
+    tb.drain_segments();
+    for _ in 0..3 {
+        tb.guest_send(&c.seg(ACK, b""));
+    }
+    assert_eq!(tb.drain_segments().first().map(|s| s.seq), Some(c.ack));
+    assert_eq!(tb.engine.stats().tcp_fast_retransmits, 2);
+}
+
 #[test]
 fn fast_retransmit_on_third_duplicate_ack() {
     let mut tb = Testbed::new(default_config(), 16);

@@ -116,6 +116,11 @@ pub struct TcpConn {
     pub stalled: bool,
     /// Consecutive duplicate ACKs from the guest (RFC 5681 §3.2 fast retransmit).
     pub dup_acks: u8,
+    /// `seq_max_to_guest` when we last went back to resend (a fast retransmit or a
+    /// timeout), until the guest acknowledges past it: duplicate ACKs meanwhile are
+    /// answers to our own resent copies and trigger no further fast retransmit
+    /// (RFC 6582 "recover", §3.2 step 2, §4).
+    pub recover: Option<u32>,
 
     /// Retransmissions since the last forward progress (the backoff exponent).
     pub retries: u8,

@@ -510,6 +510,10 @@ fn process_ack<H: Host>(
         c.seq_acked_by_guest = seg.ack;
         c.retries = 0;
         c.dup_acks = 0;
+        if c.recover.is_some_and(|r| seq_lt(r, seg.ack)) {
+            // Past everything the last rewind resent: duplicates mean loss again.
+            c.recover = None;
+        }
         if !c.awaiting_ack() {
             c.timer = None;
         } else {
@@ -521,10 +525,13 @@ fn process_ack<H: Host>(
         && c.guest_window == old_window
         && c.in_flight() > 0
     {
-        // RFC 5681 §3.2: the third duplicate ACK triggers a fast retransmit.
+        // RFC 5681 §3.2: the third duplicate ACK triggers a fast retransmit, unless it
+        // acknowledges no more than the last one resent (RFC 6582 §3.2 step 2): a
+        // rewind resends the whole window, and the guest answers every copy it has.
         c.dup_acks = c.dup_acks.saturating_add(1);
-        if c.dup_acks == 3 {
+        if c.dup_acks == 3 && c.recover.is_none() {
             e.stats.tcp_fast_retransmits += 1;
+            c.recover = Some(c.seq_max_to_guest);
             host::rewind(c);
         }
     }

@@ -475,6 +475,7 @@ pub(crate) fn on_timer<H: Host>(e: &mut Engine<'_>, now: Instant, id: FlowId, ho
                 c.guest_window = 1;
             } else {
                 e.stats.tcp_retransmits += 1;
+                c.recover = Some(c.seq_max_to_guest);
             }
             rewind(&mut c);
             if pump(e, now, &key, &mut c, host) == Pumped::HostFailed {
@@ -611,6 +612,7 @@ impl TcpConn {
             send_blocked: false,
             stalled: false,
             dup_acks: 0,
+            recover: None,
             retries: 0,
             probes_unanswered: 0,
             ts_recent: None,
