@@ -16,9 +16,11 @@ use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::thread;
+use std::time::Duration;
 
-/// Requests made by [`NsSocketFactory::start`] so that later ones don't allocate.
-const WARM_UP_ROUND_TRIPS: usize = 3;
+/// How long each side of the warm-up in [`NsSocketFactory::start`] makes the other
+/// wait: a channel spins for microseconds before it blocks.
+const WARM_UP_WAIT: Duration = Duration::from_millis(1);
 
 /// What the helper thread is asked for.
 enum Request {
@@ -28,6 +30,8 @@ enum Request {
     Open(PathBuf),
     /// Switch the helper thread to another user (`--runas`).
     SwitchUser(crate::isolation::RunAs),
+    /// Wait this long, then answer (set-up only: see [`NsSocketFactory::start`]).
+    Pause(Duration),
 }
 
 /// The helper thread's answer.
@@ -52,6 +56,10 @@ impl std::fmt::Debug for NsSocketFactory {
 
 fn gone<T>(_: T) -> io::Error {
     io::Error::other("the namespace helper thread is gone")
+}
+
+fn out_of_turn() -> io::Error {
+    io::Error::other("namespace helper answered out of turn")
 }
 
 impl NsSocketFactory {
@@ -79,6 +87,10 @@ impl NsSocketFactory {
                         }
                         Request::Open(path) => Reply::File(File::open(path)),
                         Request::SwitchUser(to) => Reply::Done(crate::isolation::switch_user(to)),
+                        Request::Pause(wait) => {
+                            thread::sleep(wait);
+                            Reply::Done(Ok(()))
+                        }
                     };
                     if rep_tx.send(reply).is_err() {
                         return;
@@ -90,13 +102,16 @@ impl NsSocketFactory {
             requests: req_tx,
             replies: rep_rx,
         };
-        // The first blocking receive on a thread allocates (a thread-local waiter
-        // context, the channel's waiter list): get that done now, during set-up, not
-        // on the first spliced connection in the event loop. A few round trips, since
-        // a receive that finds its reply already there doesn't block.
-        for _ in 0..WARM_UP_ROUND_TRIPS {
-            drop(factory.socket(AddressFamily::INET, SocketType::DGRAM, None)?);
-        }
+        // The first receive on a thread that blocks allocates (a thread-local waiter
+        // context, the channel's waiter list): get that done now, during set-up, and
+        // not on the first spliced connection in the event loop. A receive that finds
+        // its message already there doesn't block, and on a busy machine round trips
+        // alone may never block (a CI run counted one allocation after start-up), so
+        // each side is made to wait once: we for a reply the helper delays, the helper
+        // for a request we delay.
+        factory.pause(WARM_UP_WAIT)?;
+        thread::sleep(WARM_UP_WAIT);
+        drop(factory.socket(AddressFamily::INET, SocketType::DGRAM, None)?);
         Ok(factory)
     }
 
@@ -107,33 +122,42 @@ impl NsSocketFactory {
         ty: SocketType,
         proto: Option<Protocol>,
     ) -> io::Result<OwnedFd> {
-        self.requests
-            .send(Request::Socket(af, ty, proto))
-            .map_err(gone)?;
-        match self.replies.recv().map_err(gone)? {
+        match self.ask(Request::Socket(af, ty, proto))? {
             Reply::Socket(r) => r,
-            _ => Err(io::Error::other("namespace helper answered out of turn")),
+            _ => Err(out_of_turn()),
         }
     }
 
     /// Open `path` from inside the namespace.
     pub fn open_file(&self, path: &Path) -> io::Result<File> {
-        self.requests
-            .send(Request::Open(path.to_path_buf()))
-            .map_err(gone)?;
-        match self.replies.recv().map_err(gone)? {
+        match self.ask(Request::Open(path.to_path_buf()))? {
             Reply::File(r) => r,
-            _ => Err(io::Error::other("namespace helper answered out of turn")),
+            _ => Err(out_of_turn()),
         }
     }
 
     /// Switch the helper thread to the user `to` (credentials are per thread: the
     /// caller switches its own).
     pub fn switch_user(&self, to: crate::isolation::RunAs) -> io::Result<()> {
-        self.requests.send(Request::SwitchUser(to)).map_err(gone)?;
-        match self.replies.recv().map_err(gone)? {
+        self.done(Request::SwitchUser(to))
+    }
+
+    /// Have the helper wait `wait` before it answers.
+    fn pause(&self, wait: Duration) -> io::Result<()> {
+        self.done(Request::Pause(wait))
+    }
+
+    /// Send `request` and wait for the helper's reply.
+    fn ask(&self, request: Request) -> io::Result<Reply> {
+        self.requests.send(request).map_err(gone)?;
+        self.replies.recv().map_err(gone)
+    }
+
+    /// [`NsSocketFactory::ask`] for a request answered by [`Reply::Done`].
+    fn done(&self, request: Request) -> io::Result<()> {
+        match self.ask(request)? {
             Reply::Done(r) => r,
-            _ => Err(io::Error::other("namespace helper answered out of turn")),
+            _ => Err(out_of_turn()),
         }
     }
 }
