@@ -389,6 +389,22 @@ fn window_mirrors_host_send_space_and_blocked_data_is_recovered() {
     assert_eq!(tb.host.socket(sock).unwrap().tx, b"0123456789abcdef");
 }
 
+/// The host peer sends `bytes`; what the engine sent of them is taken off the link
+/// (the guest got all but what the test says it lost).
+fn host_sends(tb: &mut Testbed, sock: passt_core::SockRef, bytes: &[u8]) {
+    tb.host.peer_send(sock, bytes);
+    tb.settle();
+    tb.drain_segments();
+}
+
+/// The guest sends `n` ACKs of nothing new; what the engine sent in answer.
+fn duplicate_acks(tb: &mut Testbed, c: &Conn, n: usize) -> Vec<Segment> {
+    for _ in 0..n {
+        tb.guest_send(&c.seg(ACK, b""));
+    }
+    tb.drain_segments()
+}
+
 /// After a fast retransmit has resent the window, the guest answers each copy it
 /// already had with a duplicate ACK: those must not trigger another resend of the
 /// whole window (RFC 6582 §3.2 step 2), or one loss becomes a storm of them (the
@@ -400,38 +416,23 @@ fn duplicates_of_our_own_resend_trigger_no_second_fast_retransmit() {
     let remote = sa("203.0.113.5:80");
     let mut c = connect(&mut tb, SocketAddr::new(GUEST_V4.into(), 40016), remote);
     let sock = host_sock(&tb, remote);
-    tb.host.peer_send(sock, &[7u8; 3000]);
-    tb.settle();
-    tb.drain_segments();
+    host_sends(&mut tb, sock, &[7u8; 3000]);
     // The first segment was lost: three duplicate ACKs, one resend of the window.
-    for _ in 0..3 {
-        tb.guest_send(&c.seg(ACK, b""));
-    }
-    assert_eq!(tb.drain_segments().first().map(|s| s.seq), Some(c.ack));
+    let resent = duplicate_acks(&mut tb, &c, 3);
+    assert_eq!(resent.first().map(|s| s.seq), Some(c.ack));
     // More data goes out beyond what was resent; the resent first segment fills the
     // hole, and the guest answers the copies of the rest with duplicates.
-    tb.host.peer_send(sock, &[8u8; 1000]);
-    tb.settle();
-    tb.drain_segments();
+    host_sends(&mut tb, sock, &[8u8; 1000]);
     c.ack += 3000;
-    for _ in 0..4 {
-        tb.guest_send(&c.seg(ACK, b""));
-    }
-    assert!(
-        tb.drain_segments().is_empty(),
-        "the window was resent again"
-    );
+    let resent = duplicate_acks(&mut tb, &c, 4);
+    assert!(resent.is_empty(), "the window was resent again: {resent:?}");
     assert_eq!(tb.engine.stats().tcp_fast_retransmits, 1);
     // Past the resend: the next loss is retransmitted fast again.
     c.ack += 1000;
     tb.guest_send(&c.seg(ACK, b""));
-    tb.host.peer_send(sock, &[9u8; 3000]);
-    tb.settle();
-    tb.drain_segments();
-    for _ in 0..3 {
-        tb.guest_send(&c.seg(ACK, b""));
-    }
-    assert_eq!(tb.drain_segments().first().map(|s| s.seq), Some(c.ack));
+    host_sends(&mut tb, sock, &[9u8; 3000]);
+    let resent = duplicate_acks(&mut tb, &c, 3);
+    assert_eq!(resent.first().map(|s| s.seq), Some(c.ack));
     assert_eq!(tb.engine.stats().tcp_fast_retransmits, 2);
 }
 
@@ -441,13 +442,8 @@ fn fast_retransmit_on_third_duplicate_ack() {
     let remote = sa("203.0.113.5:80");
     let c = connect(&mut tb, SocketAddr::new(GUEST_V4.into(), 40015), remote);
     let sock = host_sock(&tb, remote);
-    tb.host.peer_send(sock, &[7u8; 3000]);
-    tb.settle();
-    tb.drain_segments();
-    for _ in 0..3 {
-        tb.guest_send(&c.seg(ACK, b""));
-    }
-    let resent = tb.drain_segments();
+    host_sends(&mut tb, sock, &[7u8; 3000]);
+    let resent = duplicate_acks(&mut tb, &c, 3);
     assert_eq!(
         resent.first().map(|s| s.seq),
         Some(c.ack),
