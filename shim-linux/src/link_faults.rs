@@ -12,9 +12,9 @@
 //! parts per thousand of frames, and `burst=N@K` loses N consecutive frames from
 //! frame K on, those of them that come within [`BURST_SPAN`] of the first. Each
 //! direction has its own schedule (the same plan, its own random sequence) and its
-//! own burst. A frame held back for reordering is overtaken by the
-//! next frame in its direction, or released at the end of the loop's turn, so it is
-//! never late by more than a batch.
+//! own burst. A frame held back for reordering is overtaken by the next frame in its
+//! direction, or released at the end of the loop's turn, so it is never late by more
+//! than a batch.
 
 use crate::event_loop::{GuestSource, Received};
 use crate::host::GuestLink;
@@ -140,7 +140,8 @@ impl fmt::Display for FaultCounts {
     }
 }
 
-/// One direction of the bad link: a fate for every frame, replayable from the plan.
+/// One direction of the bad link: a fate for every frame, replayable from the plan
+/// (and, for the burst's end, the frames' times).
 #[derive(Debug, Clone)]
 pub struct FaultSchedule {
     plan: FaultPlan,
